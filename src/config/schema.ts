@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/**
+ * The one definition of Tollbooth's configuration. The TypeScript type is derived from it, so
+ * the file, the environment overrides and the code can never disagree about a field.
+ * Durations are milliseconds and sizes are bytes; the unit is in every name.
+ */
+
+const positiveMs = z.number().int().positive();
+
+const replicaSchema = z
+  .object({
+    /** Label used in logs, metrics and headers; defaults to host:port of the URL. */
+    name: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'use 1-64 letters, digits, ".", "_", ":" or "-"').optional(),
+    /** Base URL of the vLLM OpenAI server, without the /v1 suffix. */
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .refine((value) => {
+        const path = new URL(value).pathname;
+        return path === '/' || path === '';
+      }, 'must not have a path: give the server root, e.g. http://10.0.0.5:8000'),
+    /** The models this replica serves, or "auto" to learn them from its GET /v1/models. */
+    models: z.union([z.literal('auto'), z.array(z.string().min(1)).min(1)]),
+    /** Sent as "Authorization: Bearer …" to a replica started with vLLM's --api-key. */
+    apiKey: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().min(1).default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Largest request body accepted (OpenAI's own upload limit is 25 MB). */
+        bodyLimitBytes: z.number().int().positive().default(25 * 1024 * 1024),
+        /** On SIGTERM: how long in-flight requests and streams may run before they are cut. */
+        drainTimeoutMs: positiveMs.default(30_000),
+        /** Idle keep-alive timeout of client connections; above typical load balancer idle timeouts. */
+        keepAliveTimeoutMs: positiveMs.default(65_000),
+      })
+      .strict()
+      .prefault({}),
+    upstream: z
+      .object({
+        connectTimeoutMs: positiveMs.default(5_000),
+        /** Time allowed until the replica's response headers arrive (includes vLLM queueing). */
+        headersTimeoutMs: positiveMs.default(300_000),
+        /** Longest silence allowed between two body chunks of a response. */
+        bodyIdleTimeoutMs: positiveMs.default(300_000),
+        /** Maximum open connections to each replica (one request per connection, no pipelining). */
+        connectionsPerReplica: z.number().int().positive().default(1024),
+        keepAliveTimeoutMs: positiveMs.default(60_000),
+        /** Error bodies from replicas are read up to this size to be normalised; the rest is dropped. */
+        errorBodyLimitBytes: z.number().int().positive().default(64 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    replicas: z.array(replicaSchema).min(1, 'list at least one replica'),
+    routing: z
+      .object({
+        strategy: z.enum(['round-robin']).default('round-robin'),
+      })
+      .strict()
+      .prefault({}),
+    health: z
+      .object({
+        /** Active GET /health probe of every replica. */
+        probeIntervalMs: positiveMs.default(5_000),
+        probeTimeoutMs: positiveMs.default(2_000),
+        /** How often GET /v1/models is read from each replica (model lists and metadata). */
+        modelRefreshIntervalMs: positiveMs.default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    logging: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** One JSON line per request. */
+        accessLog: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((config, context) => {
+    const seen = new Map<string, number>();
+    config.replicas.forEach((replica, index) => {
+      const name = replicaName(replica);
+      const earlier = seen.get(name);
+      if (earlier !== undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['replicas', index, replica.name === undefined ? 'url' : 'name'],
+          message: `replica name "${name}" is already used by replicas.${earlier}`,
+        });
+      }
+      seen.set(name, index);
+    });
+  });
+
+export type TollboothConfig = z.infer<typeof configSchema>;
+export type TollboothConfigInput = z.input<typeof configSchema>;
+export type ReplicaConfig = TollboothConfig['replicas'][number];
+
+/** The replica's label: its configured name, else host:port of its URL. */
+export function replicaName(replica: Pick<ReplicaConfig, 'name' | 'url'>): string {
+  return replica.name ?? new URL(replica.url).host;
+}

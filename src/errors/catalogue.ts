@@ -1,0 +1,67 @@
+/**
+ * Every error Tollbooth itself produces, by stable code. The code is what clients see in
+ * `error.code`; status and OpenAI error type travel with it. Never reuse a retired code.
+ */
+export type OpenAiErrorType = 'invalid_request_error' | 'rate_limit_error' | 'server_error';
+
+interface CatalogueEntry {
+  readonly status: number;
+  readonly type: OpenAiErrorType;
+  readonly message: string;
+}
+
+export const ERROR_CATALOGUE = {
+  invalid_json: { status: 400, type: 'invalid_request_error', message: 'The request body is not valid JSON.' },
+  invalid_request_body: { status: 400, type: 'invalid_request_error', message: 'The request body is not valid.' },
+  missing_model: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'You must provide a model parameter.',
+  },
+  unsupported_media_type: {
+    status: 415,
+    type: 'invalid_request_error',
+    message: 'This endpoint expects a JSON body (Content-Type: application/json).',
+  },
+  request_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
+  model_not_found: { status: 404, type: 'invalid_request_error', message: 'The model does not exist.' },
+  unknown_url: { status: 404, type: 'invalid_request_error', message: 'Unknown request URL.' },
+  no_replica_available: {
+    status: 503,
+    type: 'server_error',
+    message: 'No healthy replica is available for this model right now.',
+  },
+  shutting_down: { status: 503, type: 'server_error', message: 'The gateway is shutting down; retry on another instance.' },
+  upstream_unreachable: { status: 502, type: 'server_error', message: 'The replica could not be reached.' },
+  upstream_connection_reset: {
+    status: 502,
+    type: 'server_error',
+    message: 'The replica closed the connection before it answered.',
+  },
+  upstream_bad_response: { status: 502, type: 'server_error', message: 'The replica sent an invalid response.' },
+  upstream_timeout: { status: 504, type: 'server_error', message: 'The replica did not answer in time.' },
+  upstream_stream_interrupted: {
+    status: 502,
+    type: 'server_error',
+    message: 'The replica stopped the stream before it was complete.',
+  },
+  internal_error: { status: 500, type: 'server_error', message: 'The gateway failed to process the request.' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** The OpenAI error body: `{"error":{"message","type","param","code"}}`. */
+export interface OpenAiErrorBody {
+  error: {
+    message: string;
+    type: string;
+    param: string | null;
+    code: string | null;
+  };
+}
+
+/** OpenAI's error type for an HTTP status that did not come from our catalogue (e.g. a replica's). */
+export function errorTypeForStatus(status: number): OpenAiErrorType {
+  if (status === 429) return 'rate_limit_error';
+  return status >= 500 ? 'server_error' : 'invalid_request_error';
+}

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import { buildGateway, type Gateway } from './app.js';
+import type { TollboothConfig } from './config/schema.js';
+
+export interface RunningGateway {
+  readonly gateway: Gateway;
+  /** The address the gateway listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  /** Stop accepting, let in-flight requests finish up to the drain timeout, then close everything. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/** Builds the gateway, takes a first look at the fleet, and listens. */
+export async function startGateway(config: TollboothConfig, log: Logger): Promise<RunningGateway> {
+  const gateway = buildGateway(config, log);
+  await gateway.monitor.start();
+  const address = await gateway.app.listen({ host: config.server.host, port: config.server.port });
+  log.info({ url: address, replicas: gateway.registry.replicas.map((replica) => `${replica.name} (${replica.health})`) }, 'tollbooth is listening');
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    shuttingDown ??= drain(gateway, config.server.drainTimeoutMs, log, reason);
+    return shuttingDown;
+  };
+  return { gateway, url: address, shutdown };
+}
+
+async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reason: string): Promise<void> {
+  log.info({ reason, drain_timeout_ms: drainTimeoutMs }, 'draining: no new connections, in-flight requests may finish');
+  gateway.startDraining();
+  const deadline = setTimeout(() => {
+    log.warn('drain timeout reached: closing the remaining connections');
+    gateway.app.server.closeAllConnections();
+  }, drainTimeoutMs);
+  deadline.unref();
+  try {
+    await gateway.close();
+  } finally {
+    clearTimeout(deadline);
+  }
+  log.info('tollbooth stopped');
+}
+
+/** SIGTERM/SIGINT drain once and exit 0; a second signal exits at once. */
+export function exitOnSignals(shutdown: (reason: string) => Promise<void>, log: Logger): void {
+  let received = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received) {
+      log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    received = true;
+    shutdown(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

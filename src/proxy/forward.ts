@@ -1,0 +1,50 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { TollboothConfig } from '../config/schema.js';
+import type { Router } from '../routing/router.js';
+import { resolveRoutingFields, type RequestBody } from '../server/request-body.js';
+import type { InferenceEndpoint } from './endpoints.js';
+import { rewriteRequestHeaders } from './headers.js';
+import { UpstreamExchange } from './upstream-exchange.js';
+import type { UpstreamPools } from './upstream-pools.js';
+
+export interface ForwardDependencies {
+  readonly router: Router;
+  readonly pools: UpstreamPools;
+  readonly upstream: TollboothConfig['upstream'];
+}
+
+/**
+ * The proxy stage: read the routing fields, pick a replica, then hand the raw response to an
+ * UpstreamExchange. Anything thrown before the hand-over reaches the error handler; after it,
+ * the exchange owns every outcome.
+ */
+export function createForwarder(dependencies: ForwardDependencies) {
+  const { router, pools, upstream } = dependencies;
+
+  return function forward(request: FastifyRequest, reply: FastifyReply, endpoint: InferenceEndpoint | undefined): void {
+    const body = request.body as RequestBody | undefined;
+    const fields = resolveRoutingFields(endpoint, body, request.headers['content-type']);
+    const observation = request.observation;
+    observation.requestedModel = fields.model;
+    observation.stream = fields.stream;
+
+    const replica = router.pick(fields.model);
+    observation.replica = replica.name;
+
+    void reply.hijack();
+    const exchange = new UpstreamExchange(reply.raw, observation, {
+      requestId: request.id,
+      errorBodyLimitBytes: upstream.errorBodyLimitBytes,
+    });
+    exchange.dispatch(pools.for(replica), {
+      method: request.method as 'POST',
+      path: request.raw.url ?? '/',
+      headers: rewriteRequestHeaders(request.headers, {
+        requestId: request.id,
+        bodyLength: body?.raw.length,
+        replicaApiKey: replica.apiKey,
+      }),
+      body: body?.raw ?? null,
+    });
+  };
+}

@@ -1,0 +1,112 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../../../src/config/load.js';
+
+function yamlFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'tollbooth-config-')), 'config.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+function problemsOf(action: () => unknown): readonly string[] {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('fills defaults and freezes the result', () => {
+    const config = loadConfig({ file: yamlFile('replicas:\n  - url: http://127.0.0.1:8000\n    models: [m]\n'), env: {} });
+    expect(config.server.port).toBe(8080);
+    expect(config.upstream.headersTimeoutMs).toBe(300_000);
+    expect(config.routing.strategy).toBe('round-robin');
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.replicas[0])).toBe(true);
+    expect(() => {
+      (config.server as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const file = yamlFile(`
+server:
+  port: 70000
+  bodyLimitBytes: -1
+replicas:
+  - url: ftp://x
+    models: []
+  - url: http://a:1/v1
+    models: auto
+    colour: blue
+`);
+    const problems = problemsOf(() => loadConfig({ file, env: {} }));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^server\.port: /),
+        expect.stringMatching(/^server\.bodyLimitBytes: /),
+        expect.stringMatching(/^replicas\.0\.url: must be an http/),
+        expect.stringMatching(/^replicas\.0\.models: /),
+        expect.stringMatching(/^replicas\.1\.url: must not have a path/),
+        expect.stringMatching(/^replicas\.1: .*colour/),
+      ]),
+    );
+    expect(problems.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('rejects two replicas with the same name', () => {
+    const problems = problemsOf(() =>
+      parseConfig({ replicas: [{ url: 'http://a:1', models: ['m'] }, { url: 'http://a:1', models: ['n'] }] }),
+    );
+    expect(problems).toEqual([expect.stringMatching(/^replicas\.1\.url: replica name "a:1" is already used by replicas\.0/)]);
+  });
+
+  it('applies TOLLBOOTH_* overrides over the file', () => {
+    const file = yamlFile('server:\n  port: 9000\nreplicas:\n  - url: http://127.0.0.1:8000\n    models: [m]\n');
+    const config = loadConfig({
+      file,
+      env: {
+        TOLLBOOTH_PORT: '9100',
+        TOLLBOOTH_ACCESS_LOG: 'false',
+        TOLLBOOTH_REPLICAS: 'http://10.0.0.1:8000=a|b, http://10.0.0.2:8000',
+      },
+    });
+    expect(config.server.port).toBe(9100);
+    expect(config.logging.accessLog).toBe(false);
+    expect(config.replicas).toEqual([
+      { url: 'http://10.0.0.1:8000', models: ['a', 'b'] },
+      { url: 'http://10.0.0.2:8000', models: 'auto' },
+    ]);
+  });
+
+  it('reads the file named by TOLLBOOTH_CONFIG, and works from the environment alone', () => {
+    const file = yamlFile('replicas:\n  - url: http://127.0.0.1:8000\n    models: auto\n');
+    expect(loadConfig({ env: { TOLLBOOTH_CONFIG: file } }).replicas[0]?.models).toBe('auto');
+    expect(loadConfig({ env: { TOLLBOOTH_REPLICAS: 'http://127.0.0.1:8000' } }).replicas).toHaveLength(1);
+  });
+
+  it('reports bad environment values together with schema problems', () => {
+    const problems = problemsOf(() => loadConfig({ env: { TOLLBOOTH_PORT: 'eighty', TOLLBOOTH_ACCESS_LOG: 'maybe' } }));
+    expect(problems).toEqual([
+      'TOLLBOOTH_PORT: expected an integer, got "eighty"',
+      'TOLLBOOTH_ACCESS_LOG: expected true or false, got "maybe"',
+      'replicas: Invalid input: expected array, received undefined',
+    ]);
+  });
+
+  it('explains unreadable and malformed files', () => {
+    expect(problemsOf(() => loadConfig({ file: '/nonexistent/tollbooth.yaml', env: {} }))[0]).toMatch(/cannot read the file/);
+    expect(problemsOf(() => loadConfig({ file: yamlFile('replicas: [\n'), env: {} }))[0]).toMatch(/not valid YAML/);
+    expect(problemsOf(() => loadConfig({ file: yamlFile('- a\n- b\n'), env: {} }))[0]).toMatch(/top level must be a mapping/);
+  });
+
+  it('accepts the shipped example and demo files', () => {
+    expect(loadConfig({ file: 'config/tollbooth.example.yaml', env: {} }).replicas).toHaveLength(2);
+    expect(loadConfig({ file: 'config/demo.yaml', env: {} }).replicas).toHaveLength(3);
+  });
+});
