@@ -16,7 +16,8 @@ const replicaSchema = z
     url: z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .refine((value) => {
-        const path = new URL(value).pathname;
+        // An unparsable URL is already reported by the check above; only judge the path here.
+        const path = URL.canParse(value) ? new URL(value).pathname : '/';
         return path === '/' || path === '';
       }, 'must not have a path: give the server root, e.g. http://10.0.0.5:8000'),
     /** The models this replica serves, or "auto" to learn them from its GET /v1/models. */
@@ -86,6 +87,7 @@ export const configSchema = z
   .superRefine((config, context) => {
     const seen = new Map<string, number>();
     config.replicas.forEach((replica, index) => {
+      if (replica.name === undefined && !URL.canParse(replica.url)) return;
       const name = replicaName(replica);
       const earlier = seen.get(name);
       if (earlier !== undefined) {

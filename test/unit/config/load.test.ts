@@ -44,6 +44,8 @@ replicas:
   - url: http://a:1/v1
     models: auto
     colour: blue
+  - url: not-a-url
+    models: auto
 `);
     const problems = problemsOf(() => loadConfig({ file, env: {} }));
     expect(problems).toEqual(
@@ -54,9 +56,10 @@ replicas:
         expect.stringMatching(/^replicas\.0\.models: /),
         expect.stringMatching(/^replicas\.1\.url: must not have a path/),
         expect.stringMatching(/^replicas\.1: .*colour/),
+        expect.stringMatching(/^replicas\.2\.url: must be an http/),
       ]),
     );
-    expect(problems.length).toBeGreaterThanOrEqual(6);
+    expect(problems.length).toBeGreaterThanOrEqual(7);
   });
 
   it('rejects two replicas with the same name', () => {

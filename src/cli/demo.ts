@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+import type { TollboothConfig } from '../config/schema.js';
+import { exitOnSignals, startGateway } from '../main.js';
+import { startSimulator, type RunningSimulator } from '../sim/index.js';
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const DEFAULT_DEMO_MODEL = 'tollbooth-sim-model';
+
+/**
+ * The demo: one simulated vLLM server for every loopback replica of the config (its port, its
+ * models), then the gateway in front of them, then a banner with what to try.
+ */
+export async function runDemo(config: TollboothConfig, log: Logger): Promise<void> {
+  const simulators: RunningSimulator[] = [];
+  for (const [index, replica] of config.replicas.entries()) {
+    const url = new URL(replica.url);
+    if (!LOOPBACK_HOSTS.has(url.hostname)) continue;
+    simulators.push(
+      await startSimulator({
+        host: url.hostname === '[::1]' ? '::1' : url.hostname,
+        port: Number(url.port || 80),
+        models: replica.models === 'auto' ? [DEFAULT_DEMO_MODEL] : [...replica.models],
+        seed: index + 1,
+        ...(replica.apiKey === undefined ? {} : { apiKey: replica.apiKey }),
+      }),
+    );
+  }
+  log.info({ simulators: simulators.map((simulator) => simulator.url) }, 'simulated vLLM replicas are up');
+
+  const running = await startGateway(config, log);
+  exitOnSignals(async (reason) => {
+    await running.shutdown(reason);
+    await Promise.all(simulators.map((simulator) => simulator.close()));
+  }, log);
+
+  const base = running.url.replace('0.0.0.0', '127.0.0.1');
+  const model = running.gateway.registry.listModels(0)[0]?.id ?? DEFAULT_DEMO_MODEL;
+  process.stdout.write(`
+  Tollbooth is running at ${base}  (in front of ${simulators.length} simulated vLLM replicas)
+
+    models      curl -s ${base}/v1/models
+    readiness   curl -s ${base}/ready
+    stream      curl -sN ${base}/v1/chat/completions -H 'content-type: application/json' \\
+                  -d '{"model":"${model}","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'
+    OpenAI SDK  base_url="${base}/v1"
+
+  Ctrl-C drains and stops.
+
+`);
+}

@@ -1,0 +1,17 @@
+import type { Admission } from './admission.js';
+import type { SimMetrics } from './metrics.js';
+import type { SimulatorOptions } from './options.js';
+import type { PrefixCache } from './prefix-cache.js';
+import type { GroundTruth } from './truth.js';
+
+/** Everything one simulator instance shares between its requests. */
+export interface EngineContext {
+  readonly options: SimulatorOptions;
+  readonly admission: Admission;
+  /** Null when prefix caching is disabled. */
+  readonly prefixCache: PrefixCache | null;
+  readonly metrics: SimMetrics;
+  readonly truth: GroundTruth;
+  /** Timers of in-flight requests, cleared on close so nothing fires after shutdown. */
+  readonly timers: Set<NodeJS.Timeout>;
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/** Inclusive range of output tokens a request generates when nothing else decides. */
+const outputTokensSchema = z
+  .object({
+    min: z.number().int().min(0).default(16),
+    max: z.number().int().min(0).default(64),
+  })
+  .refine((range) => range.max >= range.min, { message: 'outputTokens.max must be >= outputTokens.min' });
+
+const prefixCacheSchema = z.object({
+  enabled: z.boolean().default(true),
+  blockTokens: z.number().int().min(1).default(16),
+  capacityBlocks: z.number().int().min(1).default(4096),
+});
+
+const probability = z.number().min(0).max(1).default(0);
+
+const faultsSchema = z.object({
+  errorRate: probability,
+  errorStatus: z.number().int().min(400).max(599).default(500),
+  spikeRate: probability,
+  spikeMs: z.number().min(0).default(1000),
+  disconnectRate: probability,
+  hangRate: probability,
+});
+
+export const simulatorOptionsSchema = z.object({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(0),
+  models: z.array(z.string().min(1)).min(1).default(['tollbooth-sim-model']),
+  maxModelLen: z.number().int().min(1).default(4096),
+  /** When set, every random draw, response id and `created` is deterministic. */
+  seed: z.number().int().optional(),
+  prefillBaseMs: z.number().min(0).default(15),
+  /** Applied to uncached prompt tokens only, so prefix-cache hits shorten TTFT. */
+  prefillPerTokenMs: z.number().min(0).default(0.05),
+  /** 0 = unpaced: all chunks are written back to back. */
+  interTokenMs: z.number().min(0).default(10),
+  interTokenJitterMs: z.number().min(0).default(0),
+  /** Like vLLM `--stream-interval`: tokens carried by one content chunk. */
+  tokensPerChunk: z.number().int().min(1).default(1),
+  outputTokens: outputTokensSchema.default({ min: 16, max: 64 }),
+  prefixCache: prefixCacheSchema.default({ enabled: true, blockTokens: 16, capacityBlocks: 4096 }),
+  /** vLLM `--enable-prompt-tokens-details`. */
+  reportCachedTokens: z.boolean().default(false),
+  maxRunning: z.number().int().min(1).default(256),
+  apiKey: z.string().min(1).optional(),
+  errorStyle: z.enum(['nested', 'legacy']).default('nested'),
+  faults: faultsSchema.default({
+    errorRate: 0,
+    errorStatus: 500,
+    spikeRate: 0,
+    spikeMs: 1000,
+    disconnectRate: 0,
+    hangRate: 0,
+  }),
+  truthCapacity: z.number().int().min(1).default(10_000),
+  embeddingDimension: z.number().int().min(1).default(32),
+  /** Reported by `GET /version`. */
+  vllmVersion: z.string().default('0.11.0'),
+});
+
+export type SimulatorOptions = z.infer<typeof simulatorOptionsSchema>;
+export type SimulatorOptionsInput = z.input<typeof simulatorOptionsSchema>;
+export type FaultOptions = SimulatorOptions['faults'];
