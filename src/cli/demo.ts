@@ -12,7 +12,7 @@ const DEFAULT_DEMO_MODEL = 'tollbooth-sim-model';
  */
 export async function runDemo(config: TollboothConfig, log: Logger): Promise<void> {
   const simulators: RunningSimulator[] = [];
-  for (const [index, replica] of config.replicas.entries()) {
+  for (const replica of config.replicas) {
     const url = new URL(replica.url);
     if (!LOOPBACK_HOSTS.has(url.hostname)) continue;
     simulators.push(
@@ -20,7 +20,6 @@ export async function runDemo(config: TollboothConfig, log: Logger): Promise<voi
         host: url.hostname === '[::1]' ? '::1' : url.hostname,
         port: Number(url.port || 80),
         models: replica.models === 'auto' ? [DEFAULT_DEMO_MODEL] : [...replica.models],
-        seed: index + 1,
         ...(replica.apiKey === undefined ? {} : { apiKey: replica.apiKey }),
       }),
     );
