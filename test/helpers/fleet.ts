@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { startSimulator, type RunningSimulator, type SimulatorOptionsInput } from '../../src/sim/index.js';
 import type { TollboothConfigInput } from '../../src/config/schema.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
@@ -48,4 +49,28 @@ export async function postJson(
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: response.status, headers: response.headers, text: await response.text() };
+}
+
+/**
+ * Per-test teardown for files that start fleets and servers: call once at module level; whatever
+ * `defer` or `fleet` registers is closed after each test, newest first.
+ */
+export function teardownAfterEach(): {
+  defer(cleanup: () => Promise<unknown>): void;
+  fleet(options: Parameters<typeof startFleet>[0]): Promise<TestFleet>;
+} {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+  return {
+    defer: (cleanup) => {
+      cleanups.push(cleanup);
+    },
+    fleet: async (options) => {
+      const fleet = await startFleet(options);
+      cleanups.push(() => fleet.close());
+      return fleet;
+    },
+  };
 }

@@ -1,19 +1,10 @@
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startSimulator } from '../../../src/sim/index.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
-import { postJson, startFleet, type TestFleet } from '../../helpers/fleet.js';
+import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function fleetWith(options: Parameters<typeof startFleet>[0]): Promise<TestFleet> {
-  const fleet = await startFleet(options);
-  cleanups.push(() => fleet.close());
-  return fleet;
-}
+const teardown = teardownAfterEach();
 
 function errorOf(text: string): { message: string; type: string; param: string | null; code: string | null } {
   const body = JSON.parse(text) as { error: { message: string; type: string; param: string | null; code: string | null } };
@@ -31,7 +22,7 @@ const chat = (extra: Record<string, unknown> = {}) => ({
 
 describe('errors the gateway itself detects', () => {
   it('400 for invalid JSON, a missing model and a wrong field type; 415 for a non-JSON body', async () => {
-    const { gateway } = await fleetWith({});
+    const { gateway } = await teardown.fleet({});
     const url = `${gateway.url}/v1/chat/completions`;
     const invalid = await postJson(url, '{"model": "test-model",');
     expect(invalid.status).toBe(400);
@@ -49,7 +40,7 @@ describe('errors the gateway itself detects', () => {
   });
 
   it('404 model_not_found for a model no replica serves, 404 unknown_url for other routes', async () => {
-    const { gateway } = await fleetWith({});
+    const { gateway } = await teardown.fleet({});
     const unknownModel = await postJson(`${gateway.url}/v1/chat/completions`, chat({ model: 'gpt-17' }));
     expect(unknownModel.status).toBe(404);
     expect(errorOf(unknownModel.text)).toEqual({
@@ -64,7 +55,7 @@ describe('errors the gateway itself detects', () => {
   });
 
   it('413 for a body over the configured limit, without reading it all', async () => {
-    const { gateway, simulators } = await fleetWith({ gateway: { server: { bodyLimitBytes: 1024 } } });
+    const { gateway, simulators } = await teardown.fleet({ gateway: { server: { bodyLimitBytes: 1024 } } });
     const response = await postJson(`${gateway.url}/v1/chat/completions`, chat({ padding: 'x'.repeat(4096) }), { 'x-request-id': 'too-big' });
     expect(response.status).toBe(413);
     expect(errorOf(response.text).code).toBe('request_too_large');
@@ -76,7 +67,7 @@ describe('errors the gateway itself detects', () => {
     const url = simulator.url;
     await simulator.close();
     const gateway = await startTestGateway({ replicas: [{ url, models: ['test-model'] }] });
-    cleanups.push(() => gateway.close());
+    teardown.defer(() => gateway.close());
     const response = await postJson(`${gateway.url}/v1/chat/completions`, chat());
     expect(response.status).toBe(503);
     expect(errorOf(response.text)).toMatchObject({ code: 'no_replica_available', type: 'server_error' });
@@ -91,7 +82,7 @@ describe('errors on the way to a replica', () => {
       replicas: [{ url: simulator.url, models: ['test-model'] }],
       health: { probeIntervalMs: 60_000 },
     });
-    cleanups.push(() => gateway.close());
+    teardown.defer(() => gateway.close());
     await simulator.close();
     return gateway;
   }
@@ -105,14 +96,14 @@ describe('errors on the way to a replica', () => {
   });
 
   it('502 upstream_connection_reset when the replica drops the connection before answering', async () => {
-    const { gateway } = await fleetWith({});
+    const { gateway } = await teardown.fleet({});
     const response = await postJson(`${gateway.url}/v1/chat/completions`, chat(), { 'x-sim-fault': 'disconnect:0' });
     expect(response.status).toBe(502);
     expect(errorOf(response.text).code).toBe('upstream_connection_reset');
   });
 
   it('504 upstream_timeout when the replica sends no headers in time', async () => {
-    const { gateway, simulators } = await fleetWith({ gateway: { upstream: { headersTimeoutMs: 300 } } });
+    const { gateway, simulators } = await teardown.fleet({ gateway: { upstream: { headersTimeoutMs: 300 } } });
     const started = performance.now();
     const response = await postJson(`${gateway.url}/v1/chat/completions`, chat(), { 'x-sim-fault': 'hang', 'x-request-id': 'hung' });
     expect(response.status).toBe(504);
@@ -126,7 +117,7 @@ describe('errors on the way to a replica', () => {
     ['nested', 'error:400'],
     ['legacy', 'error:400'],
   ] as const)('normalises vLLM %s error bodies, keeping the status', async (errorStyle, fault) => {
-    const { gateway } = await fleetWith({ simulator: { errorStyle } });
+    const { gateway } = await teardown.fleet({ simulator: { errorStyle } });
     const response = await postJson(`${gateway.url}/v1/chat/completions`, chat(), { 'x-sim-fault': fault });
     expect(response.status).toBe(400);
     const error = errorOf(response.text);
@@ -135,7 +126,7 @@ describe('errors on the way to a replica', () => {
   });
 
   it('normalises a replica 503, keeping the status', async () => {
-    const { gateway } = await fleetWith({});
+    const { gateway } = await teardown.fleet({});
     const response = await postJson(`${gateway.url}/v1/chat/completions`, chat(), { 'x-sim-fault': 'error:503' });
     expect(response.status).toBe(503);
     expect(errorOf(response.text).type).toBe('server_error');
@@ -143,22 +134,22 @@ describe('errors on the way to a replica', () => {
 
   it('normalises vLLM --api-key rejections ({"error":"Unauthorized"}) and uses the replica key when configured', async () => {
     const simulator = await startSimulator({ models: ['test-model'], apiKey: 'replica-secret' });
-    cleanups.push(() => simulator.close());
+    teardown.defer(() => simulator.close());
     const withoutKey = await startTestGateway({ replicas: [{ url: simulator.url, models: ['test-model'] }] });
-    cleanups.push(() => withoutKey.close());
+    teardown.defer(() => withoutKey.close());
     const rejected = await postJson(`${withoutKey.url}/v1/chat/completions`, chat());
     expect(rejected.status).toBe(401);
     expect(errorOf(rejected.text)).toEqual({ message: 'Unauthorized', type: 'invalid_request_error', param: null, code: null });
 
     const withKey = await startTestGateway({ replicas: [{ url: simulator.url, models: ['test-model'], apiKey: 'replica-secret' }] });
-    cleanups.push(() => withKey.close());
+    teardown.defer(() => withKey.close());
     expect((await postJson(`${withKey.url}/v1/chat/completions`, chat())).status).toBe(200);
   });
 });
 
 describe('failures after a stream has started', () => {
   it('an upstream disconnect mid-stream becomes an in-band error frame, then [DONE], and the SDK raises it', async () => {
-    const { gateway } = await fleetWith({ simulator: { interTokenMs: 2 } });
+    const { gateway } = await teardown.fleet({ simulator: { interTokenMs: 2 } });
     const raw = await postJson(`${gateway.url}/v1/chat/completions`, chat({ stream: true, max_tokens: 50 }), {
       'x-sim-fault': 'disconnect:3',
       'x-request-id': 'cut-stream',
@@ -183,13 +174,13 @@ describe('failures after a stream has started', () => {
   });
 
   it('a replica that stalls mid-stream is cut after the idle timeout with an in-band error', async () => {
-    const { gateway } = await fleetWith({ simulator: { interTokenMs: 1 }, gateway: { upstream: { bodyIdleTimeoutMs: 300 } } });
+    const { gateway } = await teardown.fleet({ simulator: { interTokenMs: 1 }, gateway: { upstream: { bodyIdleTimeoutMs: 300 } } });
     const raw = await postJson(`${gateway.url}/v1/chat/completions`, chat({ stream: true }), { 'x-sim-fault': 'hang-body:2' });
     expect(raw.text).toMatch(/data: \{"error":\{"message":"The replica stopped sending the stream\.","type":"server_error","param":null,"code":"upstream_timeout"\}\}\n\ndata: \[DONE\]\n\n$/);
   });
 
   it('vLLM in-band errors pass through untouched', async () => {
-    const { gateway, simulators } = await fleetWith({ simulator: { interTokenMs: 1 } });
+    const { gateway, simulators } = await teardown.fleet({ simulator: { interTokenMs: 1 } });
     const body = chat({ stream: true });
     const headers = { 'x-sim-fault': 'stream-error:2', 'x-request-id': 'inband' };
     const viaGateway = await postJson(`${gateway.url}/v1/chat/completions`, body, headers);

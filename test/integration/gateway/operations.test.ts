@@ -1,21 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../../src/sim/index.js';
 import { runCli } from '../../helpers/cli.js';
-import { postJson, startFleet, type TestFleet } from '../../helpers/fleet.js';
+import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function fleetWith(options: Parameters<typeof startFleet>[0]): Promise<TestFleet> {
-  const fleet = await startFleet(options);
-  cleanups.push(() => fleet.close());
-  return fleet;
-}
+const teardown = teardownAfterEach();
 
 function writeConfig(text: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'tollbooth-ops-')), 'tollbooth.yaml');
@@ -25,7 +16,7 @@ function writeConfig(text: string): string {
 
 describe('health and readiness', () => {
   it('/health is always 200; /ready follows the replicas', async () => {
-    const { gateway, simulators } = await fleetWith({ replicas: 2 });
+    const { gateway, simulators } = await teardown.fleet({ replicas: 2 });
     expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
     const ready = await fetch(`${gateway.url}/ready`);
     expect(ready.status).toBe(200);
@@ -41,7 +32,7 @@ describe('health and readiness', () => {
   });
 
   it('stops routing to a replica whose probe fails, and resumes when it recovers', async () => {
-    const { gateway, simulators } = await fleetWith({ replicas: 2 });
+    const { gateway, simulators } = await teardown.fleet({ replicas: 2 });
     const port = simulators[1]!.port;
     await simulators[1]!.close();
     await gateway.gateway.monitor.probeAll();
@@ -51,7 +42,7 @@ describe('health and readiness', () => {
       expect((await gateway.accessLineOf(`only-0-${i}`)).replica).toBe('sim-0');
     }
     const revived: RunningSimulator = await startSimulator({ port, models: ['test-model'] });
-    cleanups.push(() => revived.close());
+    teardown.defer(() => revived.close());
     await gateway.gateway.monitor.probeAll();
     const replicas = await Promise.all(
       [0, 1].map(async (i) => {
@@ -65,7 +56,7 @@ describe('health and readiness', () => {
 
 describe('access log', () => {
   it('writes one line per request with the facts of the exchange, and never a credential', async () => {
-    const { gateway } = await fleetWith({ simulator: { interTokenMs: 1 } });
+    const { gateway } = await teardown.fleet({ simulator: { interTokenMs: 1 } });
     await postJson(
       `${gateway.url}/v1/chat/completions`,
       { model: 'test-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3, stream: true },
@@ -102,20 +93,28 @@ describe('the tollbooth process', () => {
     for (const path of ['server.port', 'replicas.0.url', 'replicas.0.models', 'logging.level']) expect(lines).toContain(`  - ${path}: `);
   });
 
-  it('drains on SIGTERM: refuses new connections, lets the running stream finish, exits 0', async () => {
-    const simulator = await startSimulator({ models: ['test-model'], interTokenMs: 20, prefillBaseMs: 1 });
-    cleanups.push(() => simulator.close());
-    const file = writeConfig(`server:\n  host: 127.0.0.1\n  port: 0\n  drainTimeoutMs: 10000\nreplicas:\n  - url: ${simulator.url}\n    models: [test-model]\n`);
+  /** A simulator and a real `tollbooth start` process in front of it, with one stream running. */
+  async function gatewayProcessWithStream(options: { interTokenMs: number; drainTimeoutMs: number; requestId: string; tokens: number }) {
+    const simulator = await startSimulator({ models: ['test-model'], interTokenMs: options.interTokenMs, prefillBaseMs: 1 });
+    teardown.defer(() => simulator.close());
+    const file = writeConfig(
+      `server:\n  host: 127.0.0.1\n  port: 0\n  drainTimeoutMs: ${options.drainTimeoutMs}\nreplicas:\n  - url: ${simulator.url}\n    models: [test-model]\n`,
+    );
     const cli = runCli(['start', '--config', file]);
-    cleanups.push(async () => cli.child.kill('SIGKILL'));
+    teardown.defer(async () => cli.child.kill('SIGKILL'));
     const url = (JSON.parse(await cli.waitForLine(/tollbooth is listening/)) as { url: string }).url;
-
     const stream = fetch(`${url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': 'in-flight', 'x-sim-tokens': '40' },
-      body: JSON.stringify({ model: 'test-model', messages: [{ role: 'user', content: 'x' }], max_tokens: 40, stream: true }),
+      headers: { 'content-type': 'application/json', 'x-request-id': options.requestId, 'x-sim-tokens': String(options.tokens) },
+      body: JSON.stringify({ model: 'test-model', messages: [{ role: 'user', content: 'x' }], max_tokens: options.tokens, stream: true }),
     }).then((response) => response.text());
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Let the stream get going before the signal.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    return { simulator, cli, url, stream };
+  }
+
+  it('drains on SIGTERM: refuses new connections, lets the running stream finish, exits 0', async () => {
+    const { cli, url, stream } = await gatewayProcessWithStream({ interTokenMs: 20, drainTimeoutMs: 10_000, requestId: 'in-flight', tokens: 40 });
     cli.child.kill('SIGTERM');
     await cli.waitForLine(/draining/);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
@@ -128,18 +127,7 @@ describe('the tollbooth process', () => {
   });
 
   it('cuts streams still running at the drain timeout and still exits 0', async () => {
-    const simulator = await startSimulator({ models: ['test-model'], interTokenMs: 50 });
-    cleanups.push(() => simulator.close());
-    const file = writeConfig(`server:\n  host: 127.0.0.1\n  port: 0\n  drainTimeoutMs: 300\nreplicas:\n  - url: ${simulator.url}\n    models: [test-model]\n`);
-    const cli = runCli(['start', '--config', file]);
-    cleanups.push(async () => cli.child.kill('SIGKILL'));
-    const url = (JSON.parse(await cli.waitForLine(/tollbooth is listening/)) as { url: string }).url;
-    const stream = fetch(`${url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': 'too-long' },
-      body: JSON.stringify({ model: 'test-model', messages: [{ role: 'user', content: 'x' }], max_tokens: 2000, stream: true }),
-    }).then((response) => response.text());
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { simulator, cli, stream } = await gatewayProcessWithStream({ interTokenMs: 50, drainTimeoutMs: 300, requestId: 'too-long', tokens: 2000 });
     const signalledAt = Date.now();
     cli.child.kill('SIGTERM');
     await expect(stream).rejects.toThrow();

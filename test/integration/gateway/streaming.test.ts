@@ -1,19 +1,10 @@
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startFleet, type TestFleet } from '../../helpers/fleet.js';
+import { describe, expect, it } from 'vitest';
+import { teardownAfterEach } from '../../helpers/fleet.js';
 import { startTestGateway } from '../../helpers/gateway.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function fleetWith(options: Parameters<typeof startFleet>[0]): Promise<TestFleet> {
-  const fleet = await startFleet(options);
-  cleanups.push(() => fleet.close());
-  return fleet;
-}
+const teardown = teardownAfterEach();
 
 /** Opens a streaming chat request with node:http, so the test controls reading and aborting. */
 function openStream(baseUrl: string, requestId: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
@@ -39,7 +30,7 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs 
 
 describe('streaming pass-through', () => {
   it('writes each upstream chunk as it arrives, with the headers sent before the first token', async () => {
-    const { gateway, simulators } = await fleetWith({ simulator: { interTokenMs: 40, prefillBaseMs: 150 } });
+    const { gateway, simulators } = await teardown.fleet({ simulator: { interTokenMs: 40, prefillBaseMs: 150 } });
     const opened = performance.now();
     const { response } = await openStream(gateway.url, 'paced', { max_tokens: 5 });
     const headersAfter = performance.now() - opened;
@@ -56,7 +47,7 @@ describe('streaming pass-through', () => {
   });
 
   it('aborts the upstream request as soon as the client goes away, and leaks no socket', async () => {
-    const { gateway, simulators } = await fleetWith({ simulator: { interTokenMs: 20 } });
+    const { gateway, simulators } = await teardown.fleet({ simulator: { interTokenMs: 20 } });
     const simulator = simulators[0]!;
     const { response, abort } = await openStream(gateway.url, 'walks-away', { max_tokens: 500 });
     await new Promise((resolve) => response.once('data', resolve));
@@ -69,14 +60,14 @@ describe('streaming pass-through', () => {
   });
 
   it('aborts a request still waiting for its first token when the client leaves', async () => {
-    const { gateway, simulators } = await fleetWith({ simulator: { interTokenMs: 5 } });
+    const { gateway, simulators } = await teardown.fleet({ simulator: { interTokenMs: 5 } });
     const { abort } = await openStream(gateway.url, 'waiting', { max_tokens: 5 }, { 'x-sim-fault': 'spike:5000' });
     abort();
     expect((await simulators[0]!.truth.waitFor('waiting', 2_000))?.outcome).toBe('client_closed');
   });
 
   it('aborts a request whose replica never answered when the client leaves', async () => {
-    const { gateway, simulators } = await fleetWith({});
+    const { gateway, simulators } = await teardown.fleet({});
     const request = httpRequest(`${gateway.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': 'hung-then-gone', 'x-sim-fault': 'hang' },
@@ -113,11 +104,11 @@ describe('streaming pass-through', () => {
       pump();
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => upstream.close(() => resolve())));
+    teardown.defer(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
     const gateway = await startTestGateway({
       replicas: [{ url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, models: ['test-model'] }],
     });
-    cleanups.push(() => gateway.close());
+    teardown.defer(() => gateway.close());
 
     const buffersBefore = process.memoryUsage().arrayBuffers;
     const { response } = await openStream(gateway.url, 'slow-reader', {});
