@@ -25,10 +25,43 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
-/** Measures how much CPU a process spends while `work` runs. */
-export async function cpuDuring<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpuSeconds: number; wallSeconds: number }> {
-  const cpuBefore = cpuSeconds(pid);
+export interface CpuAccount<T> {
+  readonly result: T;
+  readonly wallSeconds: number;
+  /** CPU seconds of each watched pid over the run, in the order given. */
+  readonly processSeconds: readonly number[];
+  /** Average number of busy cores of the whole machine over the run. */
+  readonly machineBusyCores: number;
+}
+
+/** Measures how much CPU some processes, and the machine as a whole, spend while `work` runs. */
+export async function cpuDuring<T>(pids: readonly number[], work: () => Promise<T>): Promise<CpuAccount<T>> {
+  const before = pids.map(cpuSeconds);
+  const machineBefore = machineCpuSeconds();
   const wallBefore = performance.now();
   const result = await work();
-  return { result, cpuSeconds: cpuSeconds(pid) - cpuBefore, wallSeconds: (performance.now() - wallBefore) / 1000 };
+  const wallSeconds = (performance.now() - wallBefore) / 1000;
+  const machineAfter = machineCpuSeconds();
+  return {
+    result,
+    wallSeconds,
+    processSeconds: pids.map((pid, index) => cpuSeconds(pid) - before[index]!),
+    machineBusyCores: (machineAfter.busy - machineBefore.busy) / wallSeconds,
+  };
+}
+
+/** Busy and total CPU time of the whole machine in seconds, from the first line of /proc/stat. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  // cpu user nice system idle iowait irq softirq steal …
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = ticks.reduce((sum, value) => sum + value, 0);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return { busy: (total - idle) / CLOCK_TICKS_PER_SECOND, total: total / CLOCK_TICKS_PER_SECOND };
+}
+
+/** The first child of a process (nginx's master → its only worker). */
+export function firstChildPid(pid: number): number | undefined {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return children === '' ? undefined : Number(children.split(' ')[0]);
 }

@@ -1,0 +1,106 @@
+import { spreadOf, type Spread } from './stats.js';
+
+/**
+ * Turns per-round measurements into the figures the run prints and saves: medians with their
+ * min–max over rounds, and comparisons paired within each round (a ratio or a difference is
+ * taken per round, then its median reported), because rounds drift more than targets within one.
+ */
+
+/** 'rate': more is better, compared as ratios. 'time'/'size': compared as differences. */
+export type FigureKind = 'rate' | 'time' | 'size';
+
+export interface Figure {
+  readonly id: string;
+  readonly label: string;
+  readonly unit: string;
+  readonly kind: FigureKind;
+  /** Target name → value per round (NaN where not measured). */
+  readonly perTarget: Readonly<Record<string, readonly number[]>>;
+}
+
+export interface Comparison {
+  readonly name: string;
+  readonly through: string;
+  readonly base: string;
+}
+
+export const COMPARISONS: readonly Comparison[] = [
+  { name: 'tollbooth vs nginx', through: 'tollbooth', base: 'nginx' },
+  { name: 'tollbooth vs direct', through: 'tollbooth', base: 'direct' },
+  { name: 'nginx vs direct', through: 'nginx', base: 'direct' },
+];
+
+export function compare(figure: Figure, comparison: Comparison): Spread {
+  const through = figure.perTarget[comparison.through] ?? [];
+  const base = figure.perTarget[comparison.base] ?? [];
+  const paired = through.map((value, round) => {
+    const reference = base[round] ?? Number.NaN;
+    return figure.kind === 'rate' ? value / reference : value - reference;
+  });
+  return spreadOf(paired);
+}
+
+export interface Bar {
+  readonly name: string;
+  readonly figureId: string;
+  readonly comparison: Comparison | undefined;
+  /** Reads the judged value from the figure's target spread or comparison spread. */
+  readonly target: string | undefined;
+  readonly limit: number;
+  readonly direction: 'at-least' | 'at-most';
+}
+
+export interface BarOutcome {
+  readonly name: string;
+  readonly value: Spread;
+  readonly limit: number;
+  readonly direction: 'at-least' | 'at-most';
+  readonly pass: boolean;
+}
+
+export function judge(bars: readonly Bar[], figures: readonly Figure[]): BarOutcome[] {
+  return bars.map((bar) => {
+    const figure = figures.find((candidate) => candidate.id === bar.figureId);
+    if (figure === undefined) throw new Error(`bar '${bar.name}' names unknown figure ${bar.figureId}`);
+    const value = bar.comparison !== undefined ? compare(figure, bar.comparison) : spreadOf(figure.perTarget[bar.target ?? ''] ?? []);
+    const pass = bar.direction === 'at-least' ? value.median >= bar.limit : value.median <= bar.limit;
+    return { name: bar.name, value, limit: bar.limit, direction: bar.direction, pass };
+  });
+}
+
+function digits(value: number): string {
+  if (Number.isNaN(value)) return '–';
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1000) return value.toFixed(0);
+  if (magnitude >= 100) return value.toFixed(1);
+  if (magnitude >= 1) return value.toFixed(2);
+  return value.toFixed(3);
+}
+
+export function formatSpread(spread: Spread, prefix = ''): string {
+  if (Number.isNaN(spread.median)) return '–';
+  const sign = (value: number): string => (prefix === '+' && value >= 0 ? '+' : '') + digits(value);
+  const lead = prefix === '×' ? '×' : '';
+  if (spread.min === spread.max) return `${lead}${sign(spread.median)}`;
+  return `${lead}${sign(spread.median)} [${sign(spread.min)}…${sign(spread.max)}]`;
+}
+
+/** A markdown table: one row per figure, a column per target, then the paired comparisons. */
+export function figureTable(figures: readonly Figure[], targets: readonly string[], comparisons: readonly Comparison[]): string {
+  const header = ['figure', ...targets, ...comparisons.map((comparison) => comparison.name)];
+  const rows = figures.map((figure) => [
+    `${figure.label} (${figure.unit})`,
+    ...targets.map((target) => formatSpread(spreadOf(figure.perTarget[target] ?? []))),
+    ...comparisons.map((comparison) => formatSpread(compare(figure, comparison), figure.kind === 'rate' ? '×' : '+')),
+  ]);
+  return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+export function barLines(outcomes: readonly BarOutcome[]): string {
+  return outcomes
+    .map((outcome) => {
+      const relation = outcome.direction === 'at-least' ? '≥' : '≤';
+      return `${outcome.pass ? 'PASS' : 'MISS'}  ${outcome.name}: ${formatSpread(outcome.value)} (bar ${relation} ${outcome.limit})`;
+    })
+    .join('\n');
+}

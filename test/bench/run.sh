@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# `npm run bench`: the proxy benchmark. Starts the vLLM simulator, Tollbooth and nginx (the
+# reference proxy) as separate processes on free loopback ports, then runs the orchestrator
+# (dist/test/bench/run-proxy-bench.js), which measures direct / tollbooth / nginx side by side.
+# Every server started here is stopped on exit, however the script ends.
+#
+# Knobs (environment): BENCH_ROUNDS (3), BENCH_WRK_SECONDS (8), BENCH_PACED_MS (4500),
+# BENCH_MEMORY_STREAMS (1000), BENCH_NODE_FLAGS: when set, a second gateway started with these
+# node flags (e.g. --max-semi-space-size=32) joins as target "tollbooth-flags" for the c=1
+# non-streaming and the paced-stream scenarios.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+ensure_tools() {
+  local missing=()
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+  command -v wrk >/dev/null || missing+=(wrk)
+  ((${#missing[@]} == 0)) && return
+  echo "installing ${missing[*]}" >&2
+  apt-get install -y "${missing[@]}" >/dev/null || { apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; }
+}
+ensure_tools
+export PATH="$PATH:/usr/sbin"
+
+npm run --silent build
+
+WORK=$(mktemp -d /tmp/tollbooth-bench.XXXXXX)
+PIDS=()
+# The orchestrator appends the pids of the servers it starts itself (memory scenario) here.
+PID_FILE="$WORK/spawned.pids"
+: >"$PID_FILE"
+cleanup() {
+  local pid
+  mapfile -t -O "${#PIDS[@]}" PIDS <"$PID_FILE" || true
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # The gateway drains on SIGTERM; give everything a moment, then make sure.
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive == 0)) && break
+    sleep 0.3
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 1000 client streams plus 1000 upstream connections per proxy.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+free_port() {
+  node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+wait_ready() { # url [attempts]
+  local attempt
+  for attempt in $(seq 1 100); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "not ready: $1" >&2
+  return 1
+}
+
+# --- simulator: unpaced, zero prefill, 16 tokens unless a request's x-sim-* headers say otherwise.
+SIM_PORT=$(free_port)
+cat >"$WORK/sim.yaml" <<YAML
+prefillBaseMs: 0
+prefillPerTokenMs: 0
+interTokenMs: 0
+outputTokens: { min: 16, max: 16 }
+maxRunning: 4096
+prefixCache: { enabled: false }
+truthCapacity: 1000
+YAML
+node dist/src/cli/tollbooth.js sim --config "$WORK/sim.yaml" --port "$SIM_PORT" >"$WORK/sim.log" 2>&1 &
+SIM_PID=$!
+PIDS+=("$SIM_PID")
+wait_ready "http://127.0.0.1:$SIM_PORT/health"
+
+# --- Tollbooth: one replica, defaults otherwise (access log on; stdout, hence the log, to /dev/null).
+write_gateway_config() { # name port
+  cat >"$WORK/$1.yaml" <<YAML
+server: { host: 127.0.0.1, port: $2 }
+replicas:
+  - name: sim
+    url: http://127.0.0.1:$SIM_PORT
+    models: [tollbooth-sim-model]
+YAML
+}
+start_gateway() { # name node-flags...
+  local name=$1
+  shift
+  GATEWAY_PORT=$(free_port)
+  write_gateway_config "$name" "$GATEWAY_PORT"
+  node "$@" dist/src/cli/tollbooth.js start --config "$WORK/$name.yaml" >/dev/null 2>"$WORK/$name.err" &
+  GATEWAY_PID=$!
+  PIDS+=("$GATEWAY_PID")
+  wait_ready "http://127.0.0.1:$GATEWAY_PORT/ready"
+}
+start_gateway tollbooth
+TARGETS="{\"name\":\"direct\",\"url\":\"http://127.0.0.1:$SIM_PORT\",\"pid\":$SIM_PID}"
+TARGETS+=",{\"name\":\"tollbooth\",\"url\":\"http://127.0.0.1:$GATEWAY_PORT\",\"pid\":$GATEWAY_PID}"
+if [[ -n "${BENCH_NODE_FLAGS:-}" ]]; then
+  # shellcheck disable=SC2086 # the flags are a list
+  start_gateway tollbooth-flags $BENCH_NODE_FLAGS
+  TARGETS+=",{\"name\":\"tollbooth-flags\",\"url\":\"http://127.0.0.1:$GATEWAY_PORT\",\"pid\":$GATEWAY_PID}"
+fi
+
+# --- nginx: 1 worker, no response buffering, HTTP/1.1 keep-alive upstream, no access log.
+write_nginx_config() { # dir port
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  cat >"$dir/nginx.conf" <<NGINX
+worker_processes 1;
+user root;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $dir/client_temp;
+  proxy_temp_path $dir/proxy_temp;
+  fastcgi_temp_path $dir/fastcgi_temp;
+  uwsgi_temp_path $dir/uwsgi_temp;
+  scgi_temp_path $dir/scgi_temp;
+  # No per-connection request cap: wrk's connections live the whole run, as with Node.
+  keepalive_requests 1000000;
+  upstream sim {
+    server 127.0.0.1:$SIM_PORT;
+    keepalive 1024;
+    keepalive_requests 1000000;
+    # Below Node's 5 s server keep-alive, so nginx never reuses a connection the simulator closes.
+    keepalive_timeout 4s;
+  }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://sim;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+}
+nginx_argv() { # dir → JSON argv for a foreground nginx with that dir's config
+  printf '["nginx","-e","%s/error.log","-p","%s","-c","%s/nginx.conf","-g","daemon off;"]' "$1" "$1" "$1"
+}
+NGINX_PORT=$(free_port)
+write_nginx_config "$WORK/nginx" "$NGINX_PORT"
+nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+NGINX_MASTER=$!
+PIDS+=("$NGINX_MASTER")
+wait_ready "http://127.0.0.1:$NGINX_PORT/health"
+NGINX_WORKER=$(awk '{print $1}' "/proc/$NGINX_MASTER/task/$NGINX_MASTER/children")
+TARGETS+=",{\"name\":\"nginx\",\"url\":\"http://127.0.0.1:$NGINX_PORT\",\"pid\":$NGINX_WORKER}"
+
+# --- The memory scenario starts a fresh gateway and nginx each round (see fresh-server.ts).
+MEM_GATEWAY_PORT=$(free_port)
+write_gateway_config tollbooth-mem "$MEM_GATEWAY_PORT"
+MEM_NGINX_PORT=$(free_port)
+write_nginx_config "$WORK/nginx-mem" "$MEM_NGINX_PORT"
+MEMORY_SERVERS="[{\"name\":\"tollbooth\",\"argv\":[\"node\",\"dist/src/cli/tollbooth.js\",\"start\",\"--config\",\"$WORK/tollbooth-mem.yaml\"],\"url\":\"http://127.0.0.1:$MEM_GATEWAY_PORT\",\"readyPath\":\"/ready\",\"measure\":\"process\"}"
+MEMORY_SERVERS+=",{\"name\":\"nginx\",\"argv\":$(nginx_argv "$WORK/nginx-mem"),\"url\":\"http://127.0.0.1:$MEM_NGINX_PORT\",\"readyPath\":\"/health\",\"measure\":\"first-child\"}]"
+
+# Which gateway code was measured.
+if COMMIT=$(git rev-parse --short HEAD 2>/dev/null); then
+  git diff --quiet HEAD -- src || COMMIT+=" + uncommitted src changes"
+else
+  COMMIT=unknown
+fi
+BENCH_TARGETS="[$TARGETS]" BENCH_MEMORY_SERVERS="$MEMORY_SERVERS" BENCH_PID_FILE="$PID_FILE" \
+  BENCH_SIM_PID=$SIM_PID BENCH_WORK=$WORK BENCH_OUT_DIR="$ROOT/test/bench/out" \
+  BENCH_NPROC=$(nproc) BENCH_NGINX_VERSION="$(nginx -v 2>&1)" BENCH_WRK_VERSION="$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
+  BENCH_GIT_COMMIT="$COMMIT" \
+  node dist/test/bench/run-proxy-bench.js
