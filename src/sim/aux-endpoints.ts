@@ -43,7 +43,7 @@ function textInputs(raw: unknown, field: string): string[] {
 }
 
 function identity(ctx: EngineContext, inbound: InboundRequest, json: JsonObject): { id: string; created: number } {
-  const randomness = requestRandomness(ctx.options.seed, json['seed'], inbound.body);
+  const randomness = requestRandomness(ctx.options.seed, json);
   return { id: randomHexId(randomness), created: createdAt(randomness) };
 }
 

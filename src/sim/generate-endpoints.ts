@@ -63,7 +63,7 @@ function responseId(request: GenerationRequest, inbound: InboundRequest, randomn
 
 function startGeneration(ctx: EngineContext, inbound: InboundRequest, request: GenerationRequest): void {
   const json = inbound.json();
-  const randomness = requestRandomness(ctx.options.seed, json['seed'], inbound.body);
+  const randomness = requestRandomness(ctx.options.seed, json);
   const fault = requestFaults(ctx, inbound, randomness.prng);
   const truth = inbound.truth;
   truth.model = request.model;

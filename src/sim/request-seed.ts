@@ -16,17 +16,24 @@ export interface RequestRandomness {
   fixedIdentity: boolean;
 }
 
+/** Request fields that change how a response is delivered, not what the model generates. */
+const DELIVERY_FIELDS = new Set(['stream', 'stream_options']);
+
 /**
  * The PRNG of one request. With a simulator seed or a request `seed`, it is derived from the seed
- * and the body bytes, so the same request always generates the same output.
+ * and the request's generation fields, so the same request always generates the same output,
+ * streamed or not, with or without stream_options (as a seeded vLLM does): a gateway that adds
+ * `stream_options.include_usage` must not change the text.
  */
-export function requestRandomness(simulatorSeed: number | undefined, requestSeed: unknown, body: Buffer): RequestRandomness {
+export function requestRandomness(simulatorSeed: number | undefined, json: Record<string, unknown>): RequestRandomness {
+  const requestSeed = json['seed'];
   const hasRequestSeed = typeof requestSeed === 'number' && Number.isFinite(requestSeed);
   if (simulatorSeed === undefined && !hasRequestSeed) {
     const seed = (unseeded.next() * 0x1_0000_0000) >>> 0;
     return { prng: createPrng(seed), seeded: false, seed, fixedIdentity: false };
   }
-  const seed = hashBytes(body, mixNumber(0x811c9dc5, simulatorSeed ?? 0));
+  const generationFields = JSON.stringify(json, (key, value: unknown) => (DELIVERY_FIELDS.has(key) ? undefined : value));
+  const seed = hashBytes(Buffer.from(generationFields), mixNumber(0x811c9dc5, simulatorSeed ?? 0));
   return { prng: createPrng(seed), seeded: true, seed, fixedIdentity: simulatorSeed !== undefined };
 }
 
