@@ -1,0 +1,106 @@
+import { prepareRequest } from './aggregate.js';
+import { AggregateSet } from './aggregate-set.js';
+import type { CompletedRequest, LiveLoad } from './completed-request.js';
+import { engineRecord, type MetricsApiResponse, rounded, scopeStatistics } from './snapshot.js';
+import { TimeSlotRing } from './time-slots.js';
+
+export interface RequestStatisticsOptions {
+  /** The sliding window, default 5 minutes; a whole multiple of slotMs. */
+  readonly windowMs?: number;
+  /** The window's granularity, default 10 seconds. */
+  readonly slotMs?: number;
+  readonly currency: string;
+  /** Wall clock (Date.now()) when the gateway started. */
+  readonly startedAtMs: number;
+}
+
+export interface StatisticsFootprint {
+  readonly slots: number;
+  readonly aggregates: number;
+  /** Bytes of the fixed-size histogram arrays. */
+  readonly bytes: number;
+}
+
+/**
+ * Windowed and since-start request statistics for GET /api/v1/metrics. Pure: no I/O, no timers;
+ * every method takes the time. Memory is bounded by slots × (1 + models + replicas) aggregates of
+ * fixed size (about 5 KB per slot aggregate, 10 KB per cumulative one; see log-histogram.ts for
+ * the percentile error bound); nothing grows with the number of requests.
+ */
+export class RequestStatistics {
+  private readonly windowMs: number;
+  private readonly currency: string;
+  private readonly startedAtMs: number;
+  private readonly ring: TimeSlotRing;
+  private readonly sinceStart = new AggregateSet('cumulative');
+  private concurrency = 0;
+  private peakConcurrency = 0;
+
+  constructor(options: RequestStatisticsOptions) {
+    const windowMs = options.windowMs ?? 300_000;
+    const slotMs = options.slotMs ?? 10_000;
+    if (!Number.isInteger(slotMs) || slotMs <= 0 || !Number.isInteger(windowMs) || windowMs < slotMs || windowMs % slotMs !== 0) {
+      throw new RangeError('RequestStatistics: windowMs must be a positive whole multiple of slotMs (integers)');
+    }
+    this.windowMs = windowMs;
+    this.currency = options.currency;
+    this.startedAtMs = options.startedAtMs;
+    this.ring = new TimeSlotRing(slotMs, windowMs / slotMs);
+  }
+
+  record(request: CompletedRequest): void {
+    const prepared = prepareRequest(request);
+    this.sinceStart.add(prepared);
+    // A request older than the ring can hold counts since start only.
+    this.ring.slotFor(request.endedAtMs, this.concurrency)?.aggregates.add(prepared);
+  }
+
+  requestStarted(nowMs: number): void {
+    const slot = this.ring.slotFor(nowMs, this.concurrency);
+    this.concurrency += 1;
+    if (this.concurrency > this.peakConcurrency) this.peakConcurrency = this.concurrency;
+    if (slot !== undefined && this.concurrency > slot.peakConcurrency) slot.peakConcurrency = this.concurrency;
+  }
+
+  requestEnded(nowMs: number): void {
+    this.ring.slotFor(nowMs, this.concurrency);
+    if (this.concurrency > 0) this.concurrency -= 1;
+  }
+
+  snapshot(nowMs: number, live: LiveLoad, replicaEngine?: ReadonlyMap<string, Record<string, number>>): MetricsApiResponse {
+    const window = new AggregateSet('cumulative');
+    window.includeNames(this.sinceStart.byModel.keys(), this.sinceStart.byReplica.keys());
+    // Between events concurrency stays as it is now, or as it was when the next slot opened.
+    let windowPeak = this.concurrency;
+    for (const slot of this.ring.liveSlots(nowMs)) {
+      window.merge(slot.aggregates);
+      if (slot.peakConcurrency > windowPeak) windowPeak = slot.peakConcurrency;
+    }
+    const uptimeMs = Math.max(0, nowMs - this.startedAtMs);
+    const windowSpanMs = Math.max(0, nowMs - Math.max(this.startedAtMs, this.ring.windowStartMs(nowMs)));
+    return {
+      status: 'ok',
+      generated_at: new Date(nowMs).toISOString(),
+      uptime_seconds: rounded(uptimeMs / 1000) ?? 0,
+      window_seconds: this.windowMs / 1000,
+      num_waiting_requests: live.waiting,
+      num_running_requests: live.running,
+      peak_concurrent_requests: this.peakConcurrency,
+      window: scopeStatistics(window, windowSpanMs, windowPeak, this.currency),
+      since_start: scopeStatistics(this.sinceStart, uptimeMs, this.peakConcurrency, this.currency),
+      replica_engine: engineRecord(replicaEngine),
+    };
+  }
+
+  /** What the statistics hold in memory (for tests and diagnostics). */
+  footprint(): StatisticsFootprint {
+    const slots = this.ring.allocatedSlots();
+    let aggregates = this.sinceStart.aggregateCount;
+    let bytes = this.sinceStart.byteLength;
+    for (const slot of slots) {
+      aggregates += slot.aggregates.aggregateCount;
+      bytes += slot.aggregates.byteLength;
+    }
+    return { slots: slots.length, aggregates, bytes };
+  }
+}
