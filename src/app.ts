@@ -1,6 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import type { TollboothConfig } from './config/schema.js';
+import { PriceBook } from './cost/price-book.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { INFERENCE_ENDPOINTS } from './proxy/endpoints.js';
 import { createForwarder } from './proxy/forward.js';
@@ -9,15 +11,23 @@ import { FleetMonitor } from './routing/fleet-monitor.js';
 import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
 import { installErrorHandling } from './server/error-handler.js';
+import { registerMetricsEndpoints } from './server/metrics-endpoints.js';
 import { registerOperationRoutes } from './server/operations.js';
 import { opaqueBody, parseJsonBody } from './server/request-body.js';
 import { requestIdOf } from './server/request-id.js';
+import { createInstruments } from './telemetry/metrics/instruments.js';
+import { MetricsRecorder } from './telemetry/metrics/recorder.js';
 import { installObservation } from './telemetry/plugin.js';
+import { RequestTelemetry } from './telemetry/request-telemetry.js';
+import { RequestStatistics } from './telemetry/stats/request-statistics.js';
+import { TOLLBOOTH_VERSION } from './version.js';
 
 export interface Gateway {
   readonly app: FastifyInstance;
   readonly registry: ReplicaRegistry;
   readonly monitor: FleetMonitor;
+  /** This gateway's own Prometheus registry (one per instance, so two gateways in a process never share series). */
+  readonly metricsRegistry: Registry;
   /** Stop taking new requests: later ones on open connections get 503 shutting_down. */
   startDraining(): void;
   /** Closes the server (waiting for in-flight requests), the fleet monitor and upstream pools. */
@@ -33,6 +43,7 @@ export interface Gateway {
  *                   router: model → replica                                404 / 503
  *                   upstream exchange: relay bytes, map failures           502 / 504, in-band SSE error
  *   error handler   any thrown error → OpenAI envelope
+ *   response close  telemetry reads the observation once: metrics, statistics, cost, access log
  */
 export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
   const registry = new ReplicaRegistry(config);
@@ -40,6 +51,23 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
   const router = new Router(registry);
   const monitor = new FleetMonitor(registry, pools, config.health, log.child({ component: 'fleet' }));
   let draining = false;
+  const metricsRegistry = new Registry();
+  const statistics = new RequestStatistics({ windowMs: config.metrics.windowMs, currency: config.cost.currency, startedAtMs: Date.now() });
+  const instruments = createInstruments(
+    metricsRegistry,
+    {
+      inFlightByReplica: () => registry.replicas.map((replica) => [replica.name, replica.load.inFlight] as const),
+      healthByReplica: () => registry.replicas.map((replica) => [replica.name, replica.health === 'healthy' ? 1 : 0] as const),
+    },
+    TOLLBOOTH_VERSION,
+  );
+  const telemetry = new RequestTelemetry({
+    metrics: config.metrics.enabled ? new MetricsRecorder(instruments, config.cost.currency) : undefined,
+    statistics: config.metrics.enabled ? statistics : undefined,
+    prices: new PriceBook(config.cost),
+    labels: { modelLabel: (model) => (model === undefined ? 'none' : registry.replicasServing(model).length > 0 ? model : 'unknown') },
+    accessLog: config.logging.accessLog ? log.child({ component: 'access' }) : undefined,
+  });
 
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -56,7 +84,7 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
     forceCloseConnections: 'idle',
   });
 
-  installObservation(app, config.logging.accessLog ? log.child({ component: 'access' }) : undefined);
+  installObservation(app, telemetry);
   app.addHook('onRequest', (_request, reply, done) => {
     if (!draining) return done();
     void reply.header('connection', 'close');
@@ -75,8 +103,11 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
 
   installErrorHandling(app);
   registerOperationRoutes(app, registry);
+  if (config.metrics.enabled) {
+    registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry });
+  }
 
-  const forward = createForwarder({ router, pools, upstream: config.upstream });
+  const forward = createForwarder({ router, pools, upstream: config.upstream, requestStreamUsage: config.metrics.requestStreamUsage });
   for (const endpoint of INFERENCE_ENDPOINTS) {
     app.post(endpoint.path, (request, reply) => forward(request, reply, endpoint));
   }
@@ -86,6 +117,7 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
     app,
     registry,
     monitor,
+    metricsRegistry,
     startDraining: () => {
       draining = true;
     },

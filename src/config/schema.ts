@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nanosPerToken } from '../cost/cost.js';
 
 /**
  * The one definition of Tollbooth's configuration. The TypeScript type is derived from it, so
@@ -24,6 +25,21 @@ const replicaSchema = z
     models: z.union([z.literal('auto'), z.array(z.string().min(1)).min(1)]),
     /** Sent as "Authorization: Bearer …" to a replica started with vLLM's --api-key. */
     apiKey: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** A price per million tokens, in currency units; three decimals make it exact in nano-units per token. */
+const pricePerMillion = z
+  .number()
+  .nonnegative()
+  .refine((price) => nanosPerToken(price) !== undefined, 'use at most 3 decimals (the price is per million tokens)');
+
+const tokenPriceSchema = z
+  .object({
+    input: pricePerMillion,
+    /** Input tokens served from the prefix cache; defaults to the input price. */
+    cachedInput: pricePerMillion.optional(),
+    output: pricePerMillion,
   })
   .strict();
 
@@ -74,6 +90,37 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    metrics: z
+      .object({
+        /** GET /metrics (Prometheus) and GET /api/v1/metrics (JSON). */
+        enabled: z.boolean().default(true),
+        /** When set, both endpoints require `Authorization: Bearer <token>`. */
+        bearerToken: z.string().min(16, 'use at least 16 characters').optional(),
+        /** When set, both endpoints accept HTTP basic auth with these credentials. */
+        basicAuth: z.object({ username: z.string().min(1), password: z.string().min(8) }).strict().optional(),
+        /** Sliding window of the JSON API. */
+        windowMs: positiveMs.default(300_000),
+        /**
+         * Ask vLLM for the usage frame of streams whose client did not (stream_options.include_usage)
+         * and remove it before it reaches the client: exact token counts for every stream.
+         */
+        requestStreamUsage: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    cost: z
+      .object({
+        currency: z.string().regex(/^[A-Z]{3}$/, 'use an ISO 4217 code such as USD').default('USD'),
+        /** Token prices per model, per million tokens. A request of a priced model is charged by tokens. */
+        tokenPrices: z.record(z.string().min(1), tokenPriceSchema).default({}),
+        /**
+         * Price per hour of a replica (by replica name): a request of an unpriced model is charged its
+         * share of the replica's busy time (busy time divided among the requests in flight).
+         */
+        replicaHourly: z.record(z.string().min(1), z.number().nonnegative()).default({}),
+      })
+      .strict()
+      .prefault({}),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -99,6 +146,11 @@ export const configSchema = z
       }
       seen.set(name, index);
     });
+    for (const name of Object.keys(config.cost.replicaHourly)) {
+      if (!seen.has(name)) {
+        context.addIssue({ code: 'custom', path: ['cost', 'replicaHourly', name], message: `no replica is named "${name}"` });
+      }
+    }
   });
 
 export type TollboothConfig = z.infer<typeof configSchema>;

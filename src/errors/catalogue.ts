@@ -23,6 +23,11 @@ export const ERROR_CATALOGUE = {
     type: 'invalid_request_error',
     message: 'This endpoint expects a JSON body (Content-Type: application/json).',
   },
+  metrics_unauthorized: {
+    status: 401,
+    type: 'invalid_request_error',
+    message: 'The metrics endpoints need the configured bearer token or basic-auth credentials.',
+  },
   request_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
   model_not_found: { status: 404, type: 'invalid_request_error', message: 'The model does not exist.' },
   unknown_url: { status: 404, type: 'invalid_request_error', message: 'Unknown request URL.' },

@@ -4,6 +4,7 @@ import type { Router } from '../routing/router.js';
 import { resolveRoutingFields, type RequestBody } from '../server/request-body.js';
 import type { InferenceEndpoint } from './endpoints.js';
 import { rewriteRequestHeaders } from './headers.js';
+import { withStreamUsage } from './stream-usage-request.js';
 import { UpstreamExchange } from './upstream-exchange.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
@@ -11,7 +12,12 @@ export interface ForwardDependencies {
   readonly router: Router;
   readonly pools: UpstreamPools;
   readonly upstream: TollboothConfig['upstream'];
+  /** Ask replicas for the usage event of streams whose clients did not (metrics.requestStreamUsage). */
+  readonly requestStreamUsage: boolean;
 }
+
+/** Endpoints whose streams accept stream_options.include_usage (vLLM's chat and completions). */
+const STREAM_USAGE_OPERATIONS = new Set(['chat', 'text_completion']);
 
 /**
  * The proxy stage: read the routing fields, pick a replica, then hand the raw response to an
@@ -19,7 +25,7 @@ export interface ForwardDependencies {
  * the exchange owns every outcome.
  */
 export function createForwarder(dependencies: ForwardDependencies) {
-  const { router, pools, upstream } = dependencies;
+  const { router, pools, upstream, requestStreamUsage } = dependencies;
 
   return function forward(request: FastifyRequest, reply: FastifyReply, endpoint: InferenceEndpoint | undefined): void {
     const body = request.body as RequestBody | undefined;
@@ -27,12 +33,22 @@ export function createForwarder(dependencies: ForwardDependencies) {
     const observation = request.observation;
     observation.requestedModel = fields.model;
     observation.stream = fields.stream;
+    observation.requestJson = body?.json;
 
     const replica = router.pick(fields.model);
     observation.replica = replica.name;
 
+    let outgoingBody = body?.raw;
+    if (fields.stream && requestStreamUsage && endpoint !== undefined && STREAM_USAGE_OPERATIONS.has(endpoint.operation)) {
+      const withUsage = withStreamUsage(body!.raw, body!.json);
+      if (withUsage !== undefined) {
+        outgoingBody = withUsage;
+        observation.streamUsageRequested = true;
+      }
+    }
+
     void reply.hijack();
-    const exchange = new UpstreamExchange(reply.raw, observation, {
+    const exchange = new UpstreamExchange(reply.raw, observation, replica, {
       requestId: request.id,
       errorBodyLimitBytes: upstream.errorBodyLimitBytes,
     });
@@ -41,10 +57,10 @@ export function createForwarder(dependencies: ForwardDependencies) {
       path: request.raw.url ?? '/',
       headers: rewriteRequestHeaders(request.headers, {
         requestId: request.id,
-        bodyLength: body?.raw.length,
+        bodyLength: outgoingBody?.length,
         replicaApiKey: replica.apiKey,
       }),
-      body: body?.raw ?? null,
+      body: outgoingBody ?? null,
     });
   };
 }

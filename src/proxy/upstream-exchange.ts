@@ -2,7 +2,10 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ErrorCode } from '../errors/catalogue.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { Replica } from '../routing/replica.js';
+import { StreamTap } from '../streaming/stream-tap.js';
 import type { RequestObservation } from '../telemetry/observation.js';
+import { USAGE_TAIL_BYTES, usageFromJsonTail } from './body-usage.js';
 import { rewriteResponseHeaders } from './headers.js';
 import { classifyTransportError } from './transport-errors.js';
 import { normaliseUpstreamError } from './upstream-error-body.js';
@@ -36,6 +39,9 @@ const LF_LF = 0x0a0a;
  * - Replica errors (status >= 400) are collected (bounded) and normalised to the OpenAI envelope.
  * - Transport failures become catalogued errors before the first byte, or an in-band SSE error
  *   frame after it, because a status can no longer be sent once a stream has started.
+ * - Observation: an SSE body goes through the stream tap (first content, gaps, usage, errors);
+ *   a JSON body's last few KiB are kept to read its usage. The replica counts the request as in
+ *   flight from dispatch until the client response closes.
  */
 export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
@@ -49,10 +55,17 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private errorChunks: Buffer[] = [];
   private errorBytes = 0;
   private errorTruncated = false;
+  private tap: StreamTap | undefined;
+  /** The end of a 2xx JSON body, where its usage is. */
+  private jsonTail: Buffer | undefined;
+  private loadStart = 0;
+  /** This exchange is counted in its replica's awaitingHeaders. */
+  private countedAwaitingHeaders = false;
 
   constructor(
     private readonly response: ServerResponse,
     private readonly observation: RequestObservation,
+    private readonly replica: Replica,
     private readonly settings: ExchangeSettings,
   ) {
     response.once('close', this.onClientClose);
@@ -60,7 +73,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** Hands the request to the replica's pool; every outcome is then handled by this object. */
   dispatch(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): void {
-    this.observation.dispatchedAt = performance.now();
+    const now = performance.now();
+    this.observation.dispatchedAt = now;
+    this.loadStart = this.replica.load.begin(now);
+    this.replica.awaitingHeaders += 1;
+    this.countedAwaitingHeaders = true;
     try {
       dispatcher.dispatch(options, this);
     } catch (error) {
@@ -80,6 +97,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
   ): void {
     this.observation.upstreamHeadersAt = performance.now();
+    this.headersSettled();
     if (this.clientGone) return;
     this.upstreamStatus = statusCode;
     this.upstreamHeaders = headers;
@@ -89,6 +107,12 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     const contentType = headers['content-type'];
     this.eventStream = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
+    if (this.eventStream) {
+      this.tap = new StreamTap({ stripUsageEvent: this.observation.streamUsageRequested });
+      this.observation.streamFacts = this.tap.facts;
+    } else if (typeof contentType === 'string' && contentType.startsWith('application/json')) {
+      this.jsonTail = EMPTY;
+    }
     this.response.writeHead(statusCode, rewriteResponseHeaders(headers, this.settings.requestId));
     this.observation.status = statusCode;
     // A stream's client should see it open now, not when the first token arrives.
@@ -98,14 +122,22 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.phase === 'relaying') {
-      const observation = this.observation;
-      if (observation.firstByteWrittenAt === undefined) observation.firstByteWrittenAt = performance.now();
-      observation.responseBytes += chunk.length;
-      this.tail = chunk.length >= 2 ? (chunk[chunk.length - 2]! << 8) | chunk[chunk.length - 1]! : ((this.tail << 8) | chunk[0]!) & 0xffff;
-      if (!this.response.write(chunk)) {
+      const arrivedAt = performance.now();
+      const tap = this.tap;
+      let forward = chunk;
+      let contentBefore = 0;
+      if (tap !== undefined) {
+        contentBefore = tap.facts.contentEvents;
+        forward = tap.process(chunk, arrivedAt);
+      } else if (this.jsonTail !== undefined) {
+        this.jsonTail = keepTail(this.jsonTail, chunk);
+      }
+      if (forward.length === 0) return;
+      if (!this.write(forward, arrivedAt)) {
         controller.pause();
         this.response.once('drain', this.onClientDrain);
       }
+      if (tap !== undefined && tap.facts.contentEvents > contentBefore) this.contentWritten();
     } else if (this.phase === 'collecting-error') {
       this.collectErrorChunk(chunk);
     }
@@ -114,6 +146,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.phase === 'relaying') {
       this.phase = 'done';
+      const held = this.tap?.finish();
+      if (held !== undefined && held.length > 0) this.write(held, performance.now());
+      if (this.jsonTail !== undefined) this.observation.bodyUsage = usageFromJsonTail(this.jsonTail);
       this.response.end();
     } else if (this.phase === 'collecting-error') {
       this.phase = 'done';
@@ -122,9 +157,34 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.headersSettled();
     // Our own abort after the client left: there is nobody to tell.
     if (this.clientGone || this.phase === 'done') return;
     this.fail(classifyTransportError(error));
+  }
+
+  /** Writes relayed bytes to the client; returns false when the client socket is full. */
+  private write(bytes: Buffer, arrivedAt: number): boolean {
+    const observation = this.observation;
+    if (observation.firstByteWrittenAt === undefined) observation.firstByteWrittenAt = arrivedAt;
+    observation.responseBytes += bytes.length;
+    this.tail = bytes.length >= 2 ? (bytes[bytes.length - 2]! << 8) | bytes[bytes.length - 1]! : ((this.tail << 8) | bytes[0]!) & 0xffff;
+    const writable = this.response.write(bytes);
+    observation.relayDelayMs += performance.now() - arrivedAt;
+    return writable;
+  }
+
+  /** The bytes just written completed one or more content-bearing events. */
+  private contentWritten(): void {
+    const now = performance.now();
+    this.observation.firstContentWrittenAt ??= now;
+    this.observation.lastContentWrittenAt = now;
+  }
+
+  private headersSettled(): void {
+    if (!this.countedAwaitingHeaders) return;
+    this.countedAwaitingHeaders = false;
+    this.replica.awaitingHeaders -= 1;
   }
 
   private fail(code: ErrorCode): void {
@@ -174,9 +234,21 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.controller?.resume();
   };
 
+  /** Runs once per exchange, for finished and abandoned responses alike (before telemetry reads the observation). */
   private readonly onClientClose = (): void => {
+    this.headersSettled();
+    this.observation.replicaBusyShareMs = this.replica.load.end(performance.now(), this.loadStart);
     if (this.response.writableFinished) return;
     this.clientGone = true;
     if (this.phase !== 'done') this.controller?.abort(new ClientDisconnectedError());
   };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The last USAGE_TAIL_BYTES of everything seen so far (copies only when a chunk is shorter than that). */
+function keepTail(tail: Buffer, chunk: Buffer): Buffer {
+  if (chunk.length >= USAGE_TAIL_BYTES) return chunk.subarray(chunk.length - USAGE_TAIL_BYTES);
+  const keepFromTail = Math.min(tail.length, USAGE_TAIL_BYTES - chunk.length);
+  return Buffer.concat([tail.subarray(tail.length - keepFromTail), chunk], keepFromTail + chunk.length);
 }

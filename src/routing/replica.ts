@@ -1,4 +1,5 @@
 import { replicaName, type ReplicaConfig } from '../config/schema.js';
+import { BusyShareClock } from '../cost/busy-share.js';
 
 export type ReplicaHealth = 'unknown' | 'healthy' | 'unhealthy';
 
@@ -22,6 +23,10 @@ export class Replica {
   health: ReplicaHealth = 'unknown';
   /** The last probe failure, for /ready and logs. */
   lastProbeError: string | undefined;
+  /** Requests in flight here, and each one's share of the replica's busy time. */
+  readonly load = new BusyShareClock();
+  /** Requests dispatched here whose response headers have not arrived yet. */
+  awaitingHeaders = 0;
 
   constructor(config: ReplicaConfig) {
     this.name = replicaName(config);

@@ -1,20 +1,27 @@
 import type { ErrorCode } from '../errors/catalogue.js';
+import type { StreamFacts, StreamUsage } from '../streaming/stream-facts.js';
 
 /**
  * The facts one request leaves behind. Stages write them as they happen; telemetry reads the
- * finished observation once (access log now; metrics, spans and cost later), so those outputs
- * can never disagree. All times are `performance.now()` milliseconds: monotonic, sub-millisecond.
+ * finished observation once (metrics, JSON statistics, cost, access log; spans later), so those
+ * outputs can never disagree. All times are `performance.now()` milliseconds: monotonic,
+ * sub-millisecond, on the gateway's own clock.
  */
 export interface RequestObservation {
   readonly requestId: string;
   readonly method: string;
   /** The route pattern (e.g. /v1/chat/completions), never the raw URL with its query string. */
   route: string;
+  /** Arrival at the gateway: the first hook of the request. */
   readonly receivedAt: number;
 
   /** The model the client asked for, as sent. */
   requestedModel: string | undefined;
   stream: boolean;
+  /** The parsed request body, kept only to estimate prompt tokens if no usage ever arrives. */
+  requestJson: unknown;
+  /** The gateway added stream_options.include_usage; the tap removes the usage frame again. */
+  streamUsageRequested: boolean;
 
   /** Name of the replica the request was sent to. */
   replica: string | undefined;
@@ -24,8 +31,21 @@ export interface RequestObservation {
   upstreamHeadersAt: number | undefined;
   /** When the first response body byte was written to the client. */
   firstByteWrittenAt: number | undefined;
+  /** When the chunk completing the first content-bearing event was written to the client. */
+  firstContentWrittenAt: number | undefined;
+  /** When the chunk with the last content-bearing event was written to the client. */
+  lastContentWrittenAt: number | undefined;
+  /** Time spent between receiving upstream chunks and handing them to the client socket. */
+  relayDelayMs: number;
   /** When the exchange ended, however it ended. */
   completedAt: number | undefined;
+  /** This request's share of its replica's busy time (for replica-hour pricing). */
+  replicaBusyShareMs: number;
+
+  /** What the stream tap learned (SSE responses only). */
+  streamFacts: StreamFacts | undefined;
+  /** Usage read from a non-streamed JSON body. */
+  bodyUsage: StreamUsage | undefined;
 
   status: number | undefined;
   responseBytes: number;
@@ -43,11 +63,19 @@ export function createObservation(requestId: string, method: string, route: stri
     receivedAt,
     requestedModel: undefined,
     stream: false,
+    requestJson: undefined,
+    streamUsageRequested: false,
     replica: undefined,
     dispatchedAt: undefined,
     upstreamHeadersAt: undefined,
     firstByteWrittenAt: undefined,
+    firstContentWrittenAt: undefined,
+    lastContentWrittenAt: undefined,
+    relayDelayMs: 0,
     completedAt: undefined,
+    replicaBusyShareMs: 0,
+    streamFacts: undefined,
+    bodyUsage: undefined,
     status: undefined,
     responseBytes: 0,
     clientDisconnected: false,

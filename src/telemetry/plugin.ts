@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
-import { accessLogRecord } from './access-log.js';
 import { createObservation, type RequestObservation } from './observation.js';
+import type { RequestTelemetry } from './request-telemetry.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,23 +9,26 @@ declare module 'fastify' {
 }
 
 /**
- * Opens the request's observation on arrival and closes it exactly once when the response is
- * over, whether it finished or the client went away. Fastify's onResponse hook does not run for
- * aborted responses, so the raw response's 'close' event is the one place this happens.
+ * Opens the request's observation on arrival and hands it to telemetry exactly once when the
+ * response is over, whether it finished or the client went away. Fastify's onResponse hook does
+ * not run for aborted responses, so the raw response's 'close' event is the one place this
+ * happens; telemetry reads in a microtask, after every other 'close' listener (the upstream
+ * exchange settles its replica's load there) has written its facts.
  */
-export function installObservation(app: FastifyInstance, accessLog: Logger | undefined): void {
+export function installObservation(app: FastifyInstance, telemetry: RequestTelemetry): void {
   app.decorateRequest('observation', undefined as unknown as RequestObservation);
 
   app.addHook('onRequest', (request, reply, done) => {
     const observation = createObservation(request.id, request.method, request.routeOptions.url ?? 'unmatched', performance.now());
     request.observation = observation;
     void reply.header('x-request-id', request.id);
+    telemetry.requestStarted();
     const response = reply.raw;
     response.once('close', () => {
       observation.completedAt = performance.now();
       observation.clientDisconnected = !response.writableFinished;
       if (observation.status === undefined && response.headersSent) observation.status = response.statusCode;
-      accessLog?.info(accessLogRecord(observation), 'request');
+      queueMicrotask(() => telemetry.complete(observation));
     });
     done();
   });

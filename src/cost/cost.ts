@@ -1,0 +1,51 @@
+/**
+ * Cost in integer nano-units of the configured currency (1e-9), so totals are exact sums of
+ * integers and never drift. Token prices are given per million tokens with at most three
+ * decimals, which makes every token's price a whole number of nano-units.
+ */
+export const NANOS_PER_UNIT = 1_000_000_000n;
+
+export interface TokenPrice {
+  /** Nano-units per uncached input token. */
+  readonly inputNanos: bigint;
+  readonly cachedInputNanos: bigint;
+  readonly outputNanos: bigint;
+}
+
+export interface TokenCounts {
+  readonly input: number;
+  readonly cachedInput: number;
+  readonly output: number;
+}
+
+/** Price per million tokens (currency units) → nano-units per token; undefined when not exact. */
+export function nanosPerToken(pricePerMillion: number): bigint | undefined {
+  const nanos = pricePerMillion * 1000;
+  const rounded = Math.round(nanos);
+  return Math.abs(nanos - rounded) < 1e-6 && rounded >= 0 ? BigInt(rounded) : undefined;
+}
+
+export function tokenCostNanos(price: TokenPrice, tokens: TokenCounts): bigint {
+  const cached = Math.min(tokens.cachedInput, tokens.input);
+  return (
+    BigInt(tokens.input - cached) * price.inputNanos +
+    BigInt(cached) * price.cachedInputNanos +
+    BigInt(tokens.output) * price.outputNanos
+  );
+}
+
+const MS_PER_HOUR = 3_600_000;
+
+/** A share of a replica's busy time, charged at the replica's hourly price (rounded to a nano-unit). */
+export function busyShareCostNanos(shareMs: number, pricePerHour: number): bigint {
+  return BigInt(Math.round((shareMs * pricePerHour * 1e9) / MS_PER_HOUR));
+}
+
+/** Nano-units as a decimal string in currency units, exactly (e.g. 1234567890n → "1.23456789"). */
+export function formatNanos(nanos: bigint): string {
+  const negative = nanos < 0n;
+  const magnitude = negative ? -nanos : nanos;
+  const whole = magnitude / NANOS_PER_UNIT;
+  const fraction = (magnitude % NANOS_PER_UNIT).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${whole}${fraction === '' ? '' : `.${fraction}`}`;
+}

@@ -1,0 +1,26 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { TollboothConfig } from '../config/schema.js';
+
+/**
+ * Decides whether an Authorization header may read the metrics endpoints. Both sides are hashed
+ * before the comparison, so it takes the same time whatever the lengths and contents.
+ */
+export function metricsAccessCheck(settings: TollboothConfig['metrics']): (authorization: string | undefined) => boolean {
+  const accepted: Buffer[] = [];
+  if (settings.bearerToken !== undefined) accepted.push(digest(`Bearer ${settings.bearerToken}`));
+  if (settings.basicAuth !== undefined) {
+    const credentials = Buffer.from(`${settings.basicAuth.username}:${settings.basicAuth.password}`).toString('base64');
+    accepted.push(digest(`Basic ${credentials}`));
+  }
+  if (accepted.length === 0) return () => true;
+  return (authorization) => {
+    const offered = digest(authorization ?? '');
+    let allowed = false;
+    for (const expected of accepted) allowed = timingSafeEqual(offered, expected) || allowed;
+    return allowed;
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

@@ -1,0 +1,139 @@
+import type { StreamUsage } from '../streaming/stream-facts.js';
+import { estimatePromptTokens } from './token-estimate.js';
+import type { RequestObservation } from './observation.js';
+
+/**
+ * The definitions, written once. Every duration is on the gateway's monotonic clock:
+ *
+ *   TTFT           arrival at Tollbooth → the first content-bearing chunk written to the client
+ *   upstream TTFT  dispatch to the replica → the first content-bearing chunk received from it
+ *   TPOT           (last content written − first content written) / (completion_tokens − 1),
+ *                  completion_tokens from usage (a chunk is not a token)
+ *   inter-chunk    the gap between consecutive content-bearing events as they arrived
+ *   end-to-end     arrival → the response is over (finished, failed or abandoned)
+ *   overhead       arrival → dispatch, plus the time between receiving each chunk and writing it
+ *
+ * Only successful streams feed TTFT, TPOT and inter-chunk latency: a failed stream's timings
+ * describe the failure, not the service.
+ */
+export type RequestOutcome =
+  /** 2xx and, for streams, no in-band error. */
+  | 'success'
+  /** The gateway refused it before any replica saw it (bad body, unknown model, no replica). */
+  | 'rejected'
+  /** The replica answered with an error status or an in-band error event. */
+  | 'upstream_error'
+  /** The replica could not be reached, timed out, or broke the connection. */
+  | 'upstream_failure'
+  /** The client left before the response was complete. */
+  | 'client_disconnected';
+
+export type TokenSource = 'exact' | 'estimated' | 'none';
+
+export interface TokenCount {
+  readonly input: number;
+  readonly cachedInput: number;
+  readonly output: number;
+  readonly source: TokenSource;
+}
+
+export interface RequestMeasures {
+  readonly outcome: RequestOutcome;
+  readonly statusClass: '2xx' | '3xx' | '4xx' | '5xx' | 'none';
+  /** What went wrong, for error counters: a catalogue code, `upstream_http_<status>`, `upstream_in_band`, `client_disconnected`. */
+  readonly errorType: string | null;
+  readonly endToEndMs: number;
+  readonly overheadMs: number | undefined;
+  readonly ttftMs: number | undefined;
+  readonly upstreamTtftMs: number | undefined;
+  readonly tpotMs: number | undefined;
+  readonly decodeTokensPerSecond: number | undefined;
+  readonly chunkGapsMs: readonly number[];
+  readonly tokens: TokenCount;
+}
+
+const NO_GAPS: readonly number[] = [];
+const NO_TOKENS: TokenCount = { input: 0, cachedInput: 0, output: 0, source: 'none' };
+
+export function measureRequest(observation: RequestObservation): RequestMeasures {
+  const status = observation.status;
+  const facts = observation.streamFacts;
+  const outcome = outcomeOf(observation);
+  const successfulStream = outcome === 'success' && facts !== undefined;
+  const tokens = tokensOf(observation);
+
+  const firstWritten = observation.firstContentWrittenAt;
+  const lastWritten = observation.lastContentWrittenAt;
+  const tpotMs =
+    successfulStream && tokens.source === 'exact' && tokens.output >= 2 && firstWritten !== undefined && lastWritten !== undefined
+      ? (lastWritten - firstWritten) / (tokens.output - 1)
+      : undefined;
+
+  return {
+    outcome,
+    statusClass: status === undefined ? 'none' : status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : '2xx',
+    errorType: errorTypeOf(observation, outcome),
+    endToEndMs: (observation.completedAt ?? observation.receivedAt) - observation.receivedAt,
+    overheadMs: observation.dispatchedAt === undefined ? undefined : observation.dispatchedAt - observation.receivedAt + observation.relayDelayMs,
+    ttftMs: successfulStream && firstWritten !== undefined ? firstWritten - observation.receivedAt : undefined,
+    upstreamTtftMs:
+      successfulStream && facts.firstContentAt !== undefined && observation.dispatchedAt !== undefined
+        ? facts.firstContentAt - observation.dispatchedAt
+        : undefined,
+    tpotMs,
+    decodeTokensPerSecond: tpotMs !== undefined && tpotMs > 0 ? 1000 / tpotMs : undefined,
+    chunkGapsMs: successfulStream ? facts.chunkGapsMs : NO_GAPS,
+    tokens,
+  };
+}
+
+function outcomeOf(observation: RequestObservation): RequestOutcome {
+  if (observation.clientDisconnected) return 'client_disconnected';
+  const code = observation.errorCode;
+  if (code !== undefined) return code.startsWith('upstream_') ? 'upstream_failure' : 'rejected';
+  if (observation.status !== undefined && observation.status >= 400) return 'upstream_error';
+  if (observation.streamFacts?.error !== undefined) return 'upstream_error';
+  return 'success';
+}
+
+function errorTypeOf(observation: RequestObservation, outcome: RequestOutcome): string | null {
+  switch (outcome) {
+    case 'success':
+      return null;
+    case 'client_disconnected':
+      return 'client_disconnected';
+    case 'rejected':
+    case 'upstream_failure':
+      return observation.errorCode ?? null;
+    case 'upstream_error':
+      return observation.streamFacts?.error !== undefined && (observation.status ?? 200) < 400
+        ? 'upstream_in_band'
+        : `upstream_http_${observation.status ?? 0}`;
+  }
+}
+
+/**
+ * Exact counts come from the replica's usage (stream usage event or JSON body). Without usage,
+ * a request the replica worked on (it answered 2xx) is estimated: prompt from the request's
+ * text (4 characters a token), output from the content events seen (a lower bound: one token
+ * each). Requests the replica never worked on count no tokens.
+ */
+function tokensOf(observation: RequestObservation): TokenCount {
+  const usage: StreamUsage | undefined = observation.streamFacts?.usage ?? observation.bodyUsage;
+  if (usage !== undefined) {
+    return {
+      input: usage.promptTokens,
+      cachedInput: usage.cachedPromptTokens ?? 0,
+      output: usage.completionTokens,
+      source: 'exact',
+    };
+  }
+  const status = observation.status;
+  if (status === undefined || status >= 300 || observation.dispatchedAt === undefined) return NO_TOKENS;
+  return {
+    input: estimatePromptTokens(observation.requestJson),
+    cachedInput: 0,
+    output: observation.streamFacts?.contentEvents ?? 0,
+    source: 'estimated',
+  };
+}

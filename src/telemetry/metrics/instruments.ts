@@ -1,0 +1,145 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every Prometheus instrument Tollbooth exports, in one place, in base units (seconds, tokens).
+ * Buckets are vLLM's own (vllm/v1/metrics/loggers.py), so a gateway histogram and the engine's
+ * line up bucket for bucket; the overhead histogram has its own fine buckets, since the gateway
+ * adds tens of microseconds, not seconds. Labels are bounded: model (unknown names collapse to
+ * "unknown"), replica, route, status class, stream, outcome — never keys, sessions or prompts.
+ */
+export const METRIC_PREFIX = 'tollbooth_';
+
+export const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560];
+export const TOKEN_LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
+export const REQUEST_LATENCY_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680];
+export const OVERHEAD_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05];
+/** vLLM's 1-2-5 series for token counts, up to a million tokens. */
+export const TOKEN_COUNT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000];
+
+export interface FleetView {
+  /** In-flight requests per replica name, read at scrape time. */
+  inFlightByReplica(): Iterable<readonly [string, number]>;
+  healthByReplica(): Iterable<readonly [string, number]>;
+}
+
+export function createInstruments(registry: Registry, fleet: FleetView, version: string) {
+  const registers = [registry];
+  const modelReplica = ['model', 'replica'] as const;
+  const instruments = {
+    requests: new Counter({
+      name: `${METRIC_PREFIX}requests_total`,
+      help: 'Requests completed, by model, replica, route, HTTP status class, stream and outcome.',
+      labelNames: ['model', 'replica', 'route', 'status_class', 'stream', 'outcome'] as const,
+      registers,
+    }),
+    timeToFirstToken: new Histogram({
+      name: `${METRIC_PREFIX}time_to_first_token_seconds`,
+      help: 'Arrival at the gateway to the first content-bearing chunk written to the client (successful streams).',
+      labelNames: modelReplica,
+      buckets: TTFT_BUCKETS,
+      registers,
+    }),
+    upstreamTimeToFirstToken: new Histogram({
+      name: `${METRIC_PREFIX}upstream_time_to_first_token_seconds`,
+      help: 'Dispatch to the replica to the first content-bearing chunk received from it (successful streams).',
+      labelNames: modelReplica,
+      buckets: TTFT_BUCKETS,
+      registers,
+    }),
+    timePerOutputToken: new Histogram({
+      name: `${METRIC_PREFIX}time_per_output_token_seconds`,
+      help: 'Per request: (last content written - first content written) / (completion_tokens - 1), tokens from usage.',
+      labelNames: modelReplica,
+      buckets: TOKEN_LATENCY_BUCKETS,
+      registers,
+    }),
+    interChunkLatency: new Histogram({
+      name: `${METRIC_PREFIX}inter_chunk_latency_seconds`,
+      help: 'Gap between consecutive content-bearing stream events as they arrived (a chunk may carry several tokens).',
+      labelNames: modelReplica,
+      buckets: TOKEN_LATENCY_BUCKETS,
+      registers,
+    }),
+    endToEndLatency: new Histogram({
+      name: `${METRIC_PREFIX}e2e_request_latency_seconds`,
+      help: 'Arrival at the gateway to the end of the response, whatever the outcome.',
+      labelNames: ['model', 'replica', 'stream'] as const,
+      buckets: REQUEST_LATENCY_BUCKETS,
+      registers,
+    }),
+    overhead: new Histogram({
+      name: `${METRIC_PREFIX}overhead_seconds`,
+      help: "The gateway's own time: arrival to dispatch, plus the delay between receiving each chunk and writing it.",
+      labelNames: ['stream'] as const,
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    }),
+    promptTokens: new Histogram({
+      name: `${METRIC_PREFIX}request_prompt_tokens`,
+      help: 'Prompt tokens per request (exact counts only).',
+      labelNames: ['model'] as const,
+      buckets: TOKEN_COUNT_BUCKETS,
+      registers,
+    }),
+    completionTokens: new Histogram({
+      name: `${METRIC_PREFIX}request_completion_tokens`,
+      help: 'Completion tokens per request (exact counts only).',
+      labelNames: ['model'] as const,
+      buckets: TOKEN_COUNT_BUCKETS,
+      registers,
+    }),
+    tokens: new Counter({
+      name: `${METRIC_PREFIX}tokens_total`,
+      help: 'Tokens by kind (input, cached_input, output) and source (exact from usage, or estimated when usage never came).',
+      labelNames: ['model', 'replica', 'kind', 'source'] as const,
+      registers,
+    }),
+    cost: new Counter({
+      name: `${METRIC_PREFIX}cost_micros_total`,
+      help: 'Cost in millionths of the currency unit (integer increments of an exact running total).',
+      labelNames: ['model', 'currency', 'basis'] as const,
+      registers,
+    }),
+    errors: new Counter({
+      name: `${METRIC_PREFIX}errors_total`,
+      help: 'Failed requests by error type: a gateway error code, upstream_http_<status>, upstream_in_band or client_disconnected.',
+      labelNames: ['type'] as const,
+      registers,
+    }),
+    clientDisconnects: new Counter({
+      name: `${METRIC_PREFIX}client_disconnects_total`,
+      help: 'Requests whose client closed the connection before the response was complete.',
+      labelNames: ['model', 'stream'] as const,
+      registers,
+    }),
+  };
+  new Gauge({
+    name: `${METRIC_PREFIX}replica_in_flight_requests`,
+    help: 'Requests dispatched to the replica and not finished yet.',
+    labelNames: ['replica'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [replica, count] of fleet.inFlightByReplica()) this.set({ replica }, count);
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}replica_healthy`,
+    help: '1 when the replica answered its last health probe, else 0.',
+    labelNames: ['replica'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [replica, healthy] of fleet.healthByReplica()) this.set({ replica }, healthy);
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}build_info`,
+    help: 'Always 1; the version label names the running build.',
+    labelNames: ['version'] as const,
+    registers,
+  }).set({ version }, 1);
+  return instruments;
+}
+
+export type Instruments = ReturnType<typeof createInstruments>;

@@ -1,0 +1,74 @@
+import type { RequestCost } from '../../cost/price-book.js';
+import type { RequestMeasures } from '../measures.js';
+import type { RequestObservation } from '../observation.js';
+import type { Instruments } from './instruments.js';
+
+const MS_PER_SECOND = 1000;
+const NANOS_PER_MICRO = 1000n;
+
+/** The labels of one finished request, already bounded. */
+export interface RequestLabels {
+  readonly model: string;
+  readonly replica: string;
+}
+
+/**
+ * Writes one finished request into the Prometheus instruments. Milliseconds become seconds here
+ * and nowhere else.
+ */
+export class MetricsRecorder {
+  /** Exact running cost per series in nano-units; the counter shows its floor in micro-units. */
+  private readonly costNanosBySeries = new Map<string, { nanos: bigint; exposedMicros: bigint }>();
+
+  constructor(
+    private readonly instruments: Instruments,
+    private readonly currency: string,
+  ) {}
+
+  record(observation: RequestObservation, measures: RequestMeasures, cost: RequestCost, labels: RequestLabels): void {
+    const { model, replica } = labels;
+    const stream = observation.stream ? 'true' : 'false';
+    const i = this.instruments;
+    i.requests.inc({ model, replica, route: observation.route, status_class: measures.statusClass, stream, outcome: measures.outcome });
+    i.endToEndLatency.observe({ model, replica, stream }, measures.endToEndMs / MS_PER_SECOND);
+    if (measures.overheadMs !== undefined) i.overhead.observe({ stream }, measures.overheadMs / MS_PER_SECOND);
+    if (measures.errorType !== null) i.errors.inc({ type: measures.errorType });
+    if (measures.outcome === 'client_disconnected') i.clientDisconnects.inc({ model, stream });
+
+    if (measures.ttftMs !== undefined) i.timeToFirstToken.observe({ model, replica }, measures.ttftMs / MS_PER_SECOND);
+    if (measures.upstreamTtftMs !== undefined) i.upstreamTimeToFirstToken.observe({ model, replica }, measures.upstreamTtftMs / MS_PER_SECOND);
+    if (measures.tpotMs !== undefined) i.timePerOutputToken.observe({ model, replica }, measures.tpotMs / MS_PER_SECOND);
+    if (measures.chunkGapsMs.length > 0) {
+      const gaps = i.interChunkLatency.labels({ model, replica });
+      for (const gap of measures.chunkGapsMs) gaps.observe(gap / MS_PER_SECOND);
+    }
+
+    const tokens = measures.tokens;
+    if (tokens.source !== 'none') {
+      const source = tokens.source;
+      if (tokens.input > 0) i.tokens.inc({ model, replica, kind: 'input', source }, tokens.input);
+      if (tokens.cachedInput > 0) i.tokens.inc({ model, replica, kind: 'cached_input', source }, tokens.cachedInput);
+      if (tokens.output > 0) i.tokens.inc({ model, replica, kind: 'output', source }, tokens.output);
+      if (source === 'exact') {
+        i.promptTokens.observe({ model }, tokens.input);
+        i.completionTokens.observe({ model }, tokens.output);
+      }
+    }
+    if (cost.nanos > 0n) this.addCost(model, cost);
+  }
+
+  private addCost(model: string, cost: RequestCost): void {
+    const key = `${model}\u0000${cost.basis}`;
+    let series = this.costNanosBySeries.get(key);
+    if (series === undefined) {
+      series = { nanos: 0n, exposedMicros: 0n };
+      this.costNanosBySeries.set(key, series);
+    }
+    series.nanos += cost.nanos;
+    const micros = series.nanos / NANOS_PER_MICRO;
+    if (micros > series.exposedMicros) {
+      this.instruments.cost.inc({ model, currency: this.currency, basis: cost.basis }, Number(micros - series.exposedMicros));
+      series.exposedMicros = micros;
+    }
+  }
+}

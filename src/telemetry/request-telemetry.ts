@@ -1,0 +1,61 @@
+import type { Logger } from 'pino';
+import type { PriceBook } from '../cost/price-book.js';
+import { accessLogRecord } from './access-log.js';
+import { measureRequest } from './measures.js';
+import type { MetricsRecorder } from './metrics/recorder.js';
+import type { RequestObservation } from './observation.js';
+import type { RequestStatistics } from './stats/request-statistics.js';
+
+/** Collapses label values clients control into a bounded set. */
+export interface LabelPolicy {
+  modelLabel(requestedModel: string | undefined): string;
+}
+
+/**
+ * Reads each finished observation once and derives everything from the same facts: the
+ * Prometheus series, the JSON statistics, the cost and the access-log line.
+ */
+export class RequestTelemetry {
+  constructor(
+    private readonly dependencies: {
+      readonly metrics: MetricsRecorder | undefined;
+      readonly statistics: RequestStatistics | undefined;
+      readonly prices: PriceBook;
+      readonly labels: LabelPolicy;
+      readonly accessLog: Logger | undefined;
+    },
+  ) {}
+
+  requestStarted(): void {
+    this.dependencies.statistics?.requestStarted(Date.now());
+  }
+
+  complete(observation: RequestObservation): void {
+    const { metrics, statistics, prices, labels, accessLog } = this.dependencies;
+    const measures = measureRequest(observation);
+    const cost = prices.costOf(observation.requestedModel, observation.replica, measures.tokens, observation.replicaBusyShareMs);
+    const model = labels.modelLabel(observation.requestedModel);
+    const replica = observation.replica ?? 'none';
+    metrics?.record(observation, measures, cost, { model, replica });
+    if (statistics !== undefined) {
+      const now = Date.now();
+      statistics.requestEnded(now);
+      statistics.record({
+        model,
+        replica: observation.replica ?? null,
+        endedAtMs: now,
+        success: measures.outcome === 'success',
+        errorType: measures.errorType,
+        latencyMs: measures.endToEndMs,
+        ttftMs: measures.ttftMs ?? null,
+        decodeTokensPerSecond: measures.decodeTokensPerSecond ?? null,
+        inputTokens: measures.tokens.input,
+        cachedInputTokens: measures.tokens.cachedInput,
+        outputTokens: measures.tokens.output,
+        tokensEstimated: measures.tokens.source === 'estimated',
+        costNanos: cost.nanos,
+      });
+    }
+    accessLog?.info(accessLogRecord(observation, measures, cost, prices.currency), 'request');
+  }
+}

@@ -1,0 +1,158 @@
+import { Agent, request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatNanos } from '../../../src/cost/cost.js';
+import { startGatewayProcess, startSimulatorProcess, type GatewayProcess, type SimulatorProcess } from '../../helpers/processes.js';
+
+/**
+ * Tollbooth's numbers against the truth: what the client observed (TTFT) and what the
+ * simulator recorded when it emitted each token (TPOT, token counts). The simulator and the
+ * gateway run as their own processes, as deployed, so the client's clock is not held up by
+ * their work. Modest load here; the 100-stream distribution is measured by the benchmark
+ * (test/bench/RESULTS.md).
+ */
+const PRICES = { input: 0.15, cachedInput: 0.075, output: 0.6 };
+let simulators: SimulatorProcess[];
+let gateway: GatewayProcess;
+
+async function startProcesses(simulator: Parameters<typeof startSimulatorProcess>[0], replicas: number) {
+  const started = await Promise.all(Array.from({ length: replicas }, () => startSimulatorProcess({ models: ['test-model'], ...simulator })));
+  const front = await startGatewayProcess({
+    replicas: started.map((process, index) => ({ name: `sim-${index}`, url: process.url, models: ['test-model'] })),
+    cost: { currency: 'USD', tokenPrices: { 'test-model': PRICES } },
+  });
+  return { simulators: started, gateway: front, stop: async () => Promise.all([front.stop(), ...started.map((process) => process.stop())]) };
+}
+
+let stopAll: () => Promise<unknown>;
+beforeAll(async () => {
+  const processes = await startProcesses(
+    { interTokenMs: 8, interTokenJitterMs: 4, prefillBaseMs: 20, prefillPerTokenMs: 0.2, reportCachedTokens: true },
+    2,
+  );
+  ({ simulators, gateway } = processes);
+  stopAll = processes.stop;
+});
+afterAll(() => stopAll());
+
+/** The truth of a request, from whichever simulator served it. */
+async function truthOf(requestId: string, replica: unknown) {
+  return simulators[Number(String(replica).slice('sim-'.length))]!.truth(requestId);
+}
+
+interface ClientView {
+  requestId: string;
+  ttftMs: number;
+  body: string;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+afterAll(() => agent.destroy());
+
+/** Streams one chat completion; TTFT is request start → the first chunk holding a content delta. */
+function streamChat(requestId: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<ClientView> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify({ model: 'test-model', stream: true, ...body });
+    const started = performance.now();
+    const request = httpRequest(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...headers },
+    });
+    request.on('response', (response) => {
+      let text = '';
+      let ttftMs = Number.NaN;
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        text += chunk;
+        if (Number.isNaN(ttftMs) && /"delta":\{"content":"[^"]/.test(text)) ttftMs = performance.now() - started;
+      });
+      response.on('end', () => resolve({ requestId, ttftMs, body: text }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
+function conversation(index: number) {
+  // Shared system prompt: later requests hit the simulator's prefix cache (cached tokens are priced differently).
+  return [
+    { role: 'system', content: `You are a careful assistant. ${'Context sentence. '.repeat(40)}` },
+    { role: 'user', content: `Question number ${index}: ${'why '.repeat(index % 7)}` },
+  ];
+}
+
+describe('accuracy against the truth', () => {
+  it('TTFT within 3 ms of the client for 95% of requests, TPOT within 2%, tokens and cost exact', async () => {
+    // A warm-up wave first: the first requests of a fresh process pay for new connections and JIT
+    // compilation before the gateway sees them (time no gateway can measure), so they are not scored.
+    await Promise.all(Array.from({ length: 8 }, (_, slot) => streamChat(`warm-up-${slot}`, { messages: conversation(slot), max_tokens: 8 })));
+    // 40 streams, one started every 15 ms (about 10 in flight at once), half of them with the
+    // client's own include_usage.
+    const views = await Promise.all(
+      Array.from({ length: 40 }, async (_, index) => {
+        await new Promise((resolve) => setTimeout(resolve, index * 15));
+        const tokens = 8 + ((index * 7) % 40);
+        return streamChat(
+          `accuracy-${index}`,
+          { messages: conversation(index), max_tokens: tokens, ...(index % 2 === 0 ? { stream_options: { include_usage: true } } : {}) },
+          { 'x-sim-tokens': String(tokens) },
+        );
+      }),
+    );
+
+    const ttftErrors: number[] = [];
+    for (const view of views) {
+      const line = await gateway.accessLineOf(view.requestId);
+      const truth = await truthOf(view.requestId, line.replica);
+      expect(truth.outcome).toBe('completed');
+      expect(line.outcome).toBe('success');
+
+      ttftErrors.push(Math.abs((line.ttft_ms as number) - view.ttftMs));
+
+      const truthTpot = (truth.chunkTimes.at(-1)! - truth.chunkTimes[0]!) / (truth.completionTokens - 1);
+      expect(Math.abs((line.tpot_ms as number) - truthTpot) / truthTpot).toBeLessThan(0.02);
+
+      expect(line).toMatchObject({
+        tokens_source: 'exact',
+        input_tokens: truth.promptTokens,
+        cached_input_tokens: truth.cachedPromptTokens,
+        output_tokens: truth.completionTokens,
+      });
+      const expectedNanos =
+        BigInt(truth.promptTokens - truth.cachedPromptTokens) * 150n + BigInt(truth.cachedPromptTokens) * 75n + BigInt(truth.completionTokens) * 600n;
+      expect(line.cost).toBe(formatNanos(expectedNanos));
+
+      // The usage frame the gateway asked for never reaches a client that did not ask for it.
+      const clientAskedForUsage = Number(view.requestId.split('-')[1]) % 2 === 0;
+      expect(view.body.includes('"choices":[],"usage"')).toBe(clientAskedForUsage);
+      expect(view.body.endsWith('data: [DONE]\n\n')).toBe(true);
+    }
+    ttftErrors.sort((a, b) => a - b);
+    const p95 = ttftErrors[Math.ceil(ttftErrors.length * 0.95) - 1]!;
+    expect(p95).toBeLessThan(3);
+    expect(views.some((view) => view.body.includes('"cached_tokens"'))).toBe(true);
+  });
+
+  it('counts tokens and TPOT from usage when one chunk carries several tokens', async () => {
+    const multi = await startProcesses({ interTokenMs: 12, tokensPerChunk: 4, prefillBaseMs: 5 }, 1);
+    try {
+      const response = await fetch(`${multi.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'four-per-chunk', 'x-sim-tokens': '30' },
+        body: JSON.stringify({ model: 'test-model', stream: true, max_tokens: 30, messages: conversation(1) }),
+      });
+      const text = await response.text();
+      const line = await multi.gateway.accessLineOf('four-per-chunk');
+      const truth = await multi.simulators[0]!.truth('four-per-chunk');
+      // 30 tokens in 8 content chunks: counting chunks would say 8.
+      expect(truth.chunkTimes).toHaveLength(8);
+      expect(text.split('"delta":{"content":"').length - 1).toBeGreaterThanOrEqual(8);
+      expect(line.output_tokens).toBe(30);
+      const truthTpot = (truth.chunkTimes.at(-1)! - truth.chunkTimes[0]!) / 29;
+      expect(Math.abs((line.tpot_ms as number) - truthTpot) / truthTpot).toBeLessThan(0.02);
+    } finally {
+      await multi.stop();
+    }
+  });
+});
