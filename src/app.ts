@@ -107,7 +107,13 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
     registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry });
   }
 
-  const forward = createForwarder({ router, pools, upstream: config.upstream, requestStreamUsage: config.metrics.requestStreamUsage });
+  const forward = createForwarder({
+    router,
+    pools,
+    upstream: config.upstream,
+    observeResponses: config.metrics.enabled,
+    requestStreamUsage: config.metrics.enabled && config.metrics.requestStreamUsage,
+  });
   for (const endpoint of INFERENCE_ENDPOINTS) {
     app.post(endpoint.path, (request, reply) => forward(request, reply, endpoint));
   }

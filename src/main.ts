@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { buildGateway, type Gateway } from './app.js';
 import type { TollboothConfig } from './config/schema.js';
+import { flushLogs } from './telemetry/logger.js';
 
 export interface RunningGateway {
   readonly gateway: Gateway;
@@ -51,10 +52,10 @@ export function exitOnSignals(shutdown: (reason: string) => Promise<void>, log: 
     }
     received = true;
     shutdown(signal).then(
-      () => process.exit(0),
+      () => flushLogs(log).then(() => process.exit(0)),
       (error: unknown) => {
         log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        void flushLogs(log).then(() => process.exit(1));
       },
     );
   };

@@ -92,7 +92,11 @@ export const configSchema = z
       .prefault({}),
     metrics: z
       .object({
-        /** GET /metrics (Prometheus) and GET /api/v1/metrics (JSON). */
+        /**
+         * Token timing and usage: the stream tap, usage reads, GET /metrics (Prometheus) and
+         * GET /api/v1/metrics (JSON). Off, the gateway is a plain proxy and the access log keeps
+         * only status, bytes and durations.
+         */
         enabled: z.boolean().default(true),
         /** When set, both endpoints require `Authorization: Bearer <token>`. */
         bearerToken: z.string().min(16, 'use at least 16 characters').optional(),

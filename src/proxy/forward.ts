@@ -12,6 +12,8 @@ export interface ForwardDependencies {
   readonly router: Router;
   readonly pools: UpstreamPools;
   readonly upstream: TollboothConfig['upstream'];
+  /** Tap streams and read usage from bodies (metrics.enabled). */
+  readonly observeResponses: boolean;
   /** Ask replicas for the usage event of streams whose clients did not (metrics.requestStreamUsage). */
   readonly requestStreamUsage: boolean;
 }
@@ -25,7 +27,7 @@ const STREAM_USAGE_OPERATIONS = new Set(['chat', 'text_completion']);
  * the exchange owns every outcome.
  */
 export function createForwarder(dependencies: ForwardDependencies) {
-  const { router, pools, upstream, requestStreamUsage } = dependencies;
+  const { router, pools, upstream, observeResponses, requestStreamUsage } = dependencies;
 
   return function forward(request: FastifyRequest, reply: FastifyReply, endpoint: InferenceEndpoint | undefined): void {
     const body = request.body as RequestBody | undefined;
@@ -51,6 +53,7 @@ export function createForwarder(dependencies: ForwardDependencies) {
     const exchange = new UpstreamExchange(reply.raw, observation, replica, {
       requestId: request.id,
       errorBodyLimitBytes: upstream.errorBodyLimitBytes,
+      observeResponses,
     });
     exchange.dispatch(pools.for(replica), {
       method: request.method as 'POST',

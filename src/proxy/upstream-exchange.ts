@@ -22,6 +22,8 @@ export class ClientDisconnectedError extends Error {
 export interface ExchangeSettings {
   readonly requestId: string;
   readonly errorBodyLimitBytes: number;
+  /** Tap SSE bodies and read the usage of JSON bodies (off: bytes are only relayed). */
+  readonly observeResponses: boolean;
 }
 
 type Phase = 'awaiting-headers' | 'relaying' | 'collecting-error' | 'done';
@@ -107,12 +109,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     const contentType = headers['content-type'];
     this.eventStream = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
-    if (this.eventStream) {
-      this.tap = new StreamTap({ stripUsageEvent: this.observation.streamUsageRequested });
-      this.observation.streamFacts = this.tap.facts;
-    } else if (typeof contentType === 'string' && contentType.startsWith('application/json')) {
-      this.jsonTail = EMPTY;
-    }
+    if (this.settings.observeResponses) this.startObserving(contentType);
     this.response.writeHead(statusCode, rewriteResponseHeaders(headers, this.settings.requestId));
     this.observation.status = statusCode;
     // A stream's client should see it open now, not when the first token arrives.
@@ -161,6 +158,16 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     // Our own abort after the client left: there is nobody to tell.
     if (this.clientGone || this.phase === 'done') return;
     this.fail(classifyTransportError(error));
+  }
+
+  /** SSE bodies go through the stream tap; JSON bodies keep their tail, where the usage is. */
+  private startObserving(contentType: string | string[] | undefined): void {
+    if (this.eventStream) {
+      this.tap = new StreamTap({ stripUsageEvent: this.observation.streamUsageRequested });
+      this.observation.streamFacts = this.tap.facts;
+    } else if (typeof contentType === 'string' && contentType.startsWith('application/json')) {
+      this.jsonTail = EMPTY;
+    }
   }
 
   /** Writes relayed bytes to the client; returns false when the client socket is full. */
