@@ -39,6 +39,7 @@ export async function runDemo(config: TollboothConfig, log: Logger): Promise<voi
 
     models      curl -s ${base}/v1/models
     readiness   curl -s ${base}/ready
+    metrics     curl -s ${base}/metrics        curl -s ${base}/api/v1/metrics
     stream      curl -sN ${base}/v1/chat/completions -H 'content-type: application/json' \\
                   -d '{"model":"${model}","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'
     OpenAI SDK  base_url="${base}/v1"
