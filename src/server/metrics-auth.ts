@@ -7,18 +7,24 @@ import type { TollboothConfig } from '../config/schema.js';
  */
 export function metricsAccessCheck(settings: TollboothConfig['metrics']): (authorization: string | undefined) => boolean {
   const accepted: Buffer[] = [];
-  if (settings.bearerToken !== undefined) accepted.push(digest(`Bearer ${settings.bearerToken}`));
+  if (settings.bearerToken !== undefined) accepted.push(digest(`bearer ${settings.bearerToken}`));
   if (settings.basicAuth !== undefined) {
     const credentials = Buffer.from(`${settings.basicAuth.username}:${settings.basicAuth.password}`).toString('base64');
-    accepted.push(digest(`Basic ${credentials}`));
+    accepted.push(digest(`basic ${credentials}`));
   }
   if (accepted.length === 0) return () => true;
   return (authorization) => {
-    const offered = digest(authorization ?? '');
+    const offered = digest(withLowercaseScheme(authorization ?? ''));
     let allowed = false;
     for (const expected of accepted) allowed = timingSafeEqual(offered, expected) || allowed;
     return allowed;
   };
+}
+
+/** Authentication schemes are case-insensitive (RFC 9110 §11.1); credentials are not. */
+function withLowercaseScheme(authorization: string): string {
+  const space = authorization.indexOf(' ');
+  return space < 0 ? authorization : authorization.slice(0, space).toLowerCase() + authorization.slice(space);
 }
 
 function digest(text: string): Buffer {
