@@ -14,4 +14,6 @@ export interface EngineContext {
   readonly truth: GroundTruth;
   /** Timers of in-flight requests, cleared on close so nothing fires after shutdown. */
   readonly timers: Set<NodeJS.Timeout>;
+  /** Zero-delay steps of in-flight requests (see GenerationRun.schedule), cleared on close too. */
+  readonly immediates: Set<NodeJS.Immediate>;
 }

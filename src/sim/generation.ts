@@ -53,6 +53,7 @@ export class GenerationRun {
   private readonly metrics: ModelMetrics;
   private ticket: AdmissionTicket | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private framer: StreamFramer | null = null;
   /** Tokens already emitted, per choice. */
   private readonly emitted: number[];
@@ -106,7 +107,24 @@ export class GenerationRun {
     this.schedule(this.spec.stream ? this.firstStreamStep : this.firstNonStreamToken, prefillMs + this.spec.fault.spikeMs);
   };
 
+  /**
+   * Runs `callback` after `delayMs`. A delay of exactly 0 (zero prefill, unpaced decode: nothing
+   * to wait for) runs on the next turn of the event loop instead, because Node clamps
+   * setTimeout(0) to 1 ms: two such steps per request put a ~2 ms floor under every unpaced
+   * response, which made the simulator, not the proxy under test, the limit of throughput
+   * benchmarks. Computed delays of paced streams (never exactly 0) keep setTimeout as before.
+   */
   private schedule(callback: () => void, delayMs: number): void {
+    if (delayMs === 0) {
+      const immediate = setImmediate(() => {
+        this.ctx.immediates.delete(immediate);
+        this.immediate = null;
+        callback();
+      });
+      this.immediate = immediate;
+      this.ctx.immediates.add(immediate);
+      return;
+    }
     const timer = setTimeout(() => {
       this.ctx.timers.delete(timer);
       this.timer = null;
@@ -297,6 +315,11 @@ export class GenerationRun {
       clearTimeout(this.timer);
       this.ctx.timers.delete(this.timer);
       this.timer = null;
+    }
+    if (this.immediate !== null) {
+      clearImmediate(this.immediate);
+      this.ctx.immediates.delete(this.immediate);
+      this.immediate = null;
     }
     if (this.ticket !== null) this.ctx.admission.release(this.ticket);
     this.ctx.truth.finish(this.truth, outcome, now);

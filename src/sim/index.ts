@@ -48,7 +48,7 @@ export async function startSimulator(input: SimulatorOptionsInput = {}): Promise
     waiting: (model) => admission.waiting(model),
     kvCacheUsage: () => prefixCache?.usage() ?? 0,
   });
-  const ctx: EngineContext = { options, admission, prefixCache, metrics, truth, timers: new Set() };
+  const ctx: EngineContext = { options, admission, prefixCache, metrics, truth, timers: new Set(), immediates: new Set() };
 
   const server = createServer(createRequestListener(ctx));
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -76,6 +76,8 @@ export async function startSimulator(input: SimulatorOptionsInput = {}): Promise
       closing ??= new Promise<void>((resolve) => {
         for (const timer of ctx.timers) clearTimeout(timer);
         ctx.timers.clear();
+        for (const immediate of ctx.immediates) clearImmediate(immediate);
+        ctx.immediates.clear();
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
         server.closeAllConnections();

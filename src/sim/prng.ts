@@ -47,6 +47,18 @@ export interface Prng {
   hex8(): string;
 }
 
+/** Two lowercase hex digits per byte value, so hex8 is four lookups instead of toString + padStart. */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+function hex32(value: number): string {
+  return (
+    (HEX_BYTE[value >>> 24] as string) +
+    (HEX_BYTE[(value >>> 16) & 0xff] as string) +
+    (HEX_BYTE[(value >>> 8) & 0xff] as string) +
+    (HEX_BYTE[value & 0xff] as string)
+  );
+}
+
 /** sfc32: fast, good statistical quality, 128-bit state seeded from one 32-bit value. */
 export function createPrng(seed: number): Prng {
   let a = 0x9e3779b9;
@@ -67,7 +79,7 @@ export function createPrng(seed: number): Prng {
   return {
     next: () => nextUint32() / 0x1_0000_0000,
     int: (min, max) => min + Math.floor((nextUint32() / 0x1_0000_0000) * (max - min + 1)),
-    hex8: () => nextUint32().toString(16).padStart(8, '0'),
+    hex8: () => hex32(nextUint32()),
   };
 }
 

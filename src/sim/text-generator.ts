@@ -1,5 +1,5 @@
 import type { Prng } from './prng.js';
-import { COMMA_ID, PERIOD_ID, SPACED_WORD_IDS, detokenize } from './tokenizer.js';
+import { COMMA_ID, PERIOD_ID, SPACED_WORD_IDS, detokenize, vocabularyJsonString } from './tokenizer.js';
 
 /**
  * Token ids of a generated answer: words from the vocabulary, one token each, the first without a
@@ -28,4 +28,9 @@ export function generateTokenIds(prng: Prng, count: number, stoppedNaturally: bo
 
 export function generatedText(ids: readonly number[]): string {
   return detokenize(ids);
+}
+
+/** `JSON.stringify(generatedText(ids))`, without building and re-escaping the text. */
+export function generatedTextJson(ids: readonly number[]): string {
+  return vocabularyJsonString(ids) ?? JSON.stringify(generatedText(ids));
 }

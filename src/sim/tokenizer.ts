@@ -45,8 +45,19 @@ const PIECE_PATTERN = / ?\p{L}+| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+/gu;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** The UTF-8 bytes of a piece; ASCII (the common case) skips TextEncoder's buffer allocation. */
+function utf8Bytes(piece: string): ArrayLike<number> {
+  const codes = new Array<number>(piece.length);
+  for (let i = 0; i < piece.length; i++) {
+    const code = piece.charCodeAt(i);
+    if (code >= 0x80) return encoder.encode(piece);
+    codes[i] = code;
+  }
+  return codes;
+}
+
 function pushByteTokens(piece: string, out: number[]): void {
-  const bytes = encoder.encode(piece);
+  const bytes = utf8Bytes(piece);
   for (let start = 0; start < bytes.length; start += 3) {
     const length = Math.min(3, bytes.length - start);
     let packed = 0;
@@ -84,6 +95,21 @@ export function tokenText(id: number): string {
 /** JSON-escaped text of a vocabulary token, ready to splice between quotes. */
 export function tokenJson(id: number): string {
   return idToJson[id] ?? '';
+}
+
+/**
+ * `JSON.stringify(detokenize(ids))` for ids that are all vocabulary tokens (generated text
+ * always is), spliced from the pre-escaped strings; null when a byte token is present. JSON
+ * escapes each character on its own, so the splice is byte-identical to stringifying the whole.
+ */
+export function vocabularyJsonString(ids: readonly number[]): string | null {
+  let json = '"';
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i] as number;
+    if (!(id >= 0 && id < VOCABULARY_SIZE && Number.isInteger(id))) return null;
+    json += idToJson[id] as string;
+  }
+  return `${json}"`;
 }
 
 /** Inverse of tokenize. Throws RangeError on an id outside the vocabulary. */

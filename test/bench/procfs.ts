@@ -32,32 +32,54 @@ export interface CpuAccount<T> {
   readonly processSeconds: readonly number[];
   /** Average number of busy cores of the whole machine over the run. */
   readonly machineBusyCores: number;
+  /**
+   * Cores used by processes outside the benchmark (user + system time of the machine minus that
+   * of the benchmark's servers and of this process with its reaped children: wrk, the load
+   * generator). Near 0 on a quiet machine; above ~0.1 something else competed for the CPU.
+   * NaN when `benchPids` was not given.
+   */
+  readonly foreignCores: number;
 }
 
 /** Measures how much CPU some processes, and the machine as a whole, spend while `work` runs. */
-export async function cpuDuring<T>(pids: readonly number[], work: () => Promise<T>): Promise<CpuAccount<T>> {
+export async function cpuDuring<T>(pids: readonly number[], work: () => Promise<T>, benchPids: readonly number[] = []): Promise<CpuAccount<T>> {
   const before = pids.map(cpuSeconds);
+  const benchBefore = benchCpuSeconds(benchPids);
   const machineBefore = machineCpuSeconds();
   const wallBefore = performance.now();
   const result = await work();
   const wallSeconds = (performance.now() - wallBefore) / 1000;
   const machineAfter = machineCpuSeconds();
+  const benchAfter = benchCpuSeconds(benchPids);
   return {
     result,
     wallSeconds,
     processSeconds: pids.map((pid, index) => cpuSeconds(pid) - before[index]!),
     machineBusyCores: (machineAfter.busy - machineBefore.busy) / wallSeconds,
+    foreignCores:
+      benchPids.length === 0 ? Number.NaN : (machineAfter.task - machineBefore.task - (benchAfter - benchBefore)) / wallSeconds,
   };
 }
 
+/** The servers' CPU plus this process's own and that of its children it has reaped (wrk, load generator). */
+function benchCpuSeconds(serverPids: readonly number[]): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime, stime, cutime, cstime: fields 14–17.
+  const self = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
+  return serverPids.reduce((sum, pid) => sum + cpuSeconds(pid), self);
+}
+
 /** Busy and total CPU time of the whole machine in seconds, from the first line of /proc/stat. */
-export function machineCpuSeconds(): { busy: number; total: number } {
+export function machineCpuSeconds(): { busy: number; total: number; task: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
   // cpu user nice system idle iowait irq softirq steal …
   const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = ticks.reduce((sum, value) => sum + value, 0);
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-  return { busy: (total - idle) / CLOCK_TICKS_PER_SECOND, total: total / CLOCK_TICKS_PER_SECOND };
+  // user + nice + system: time charged to processes (irq/softirq/steal are not).
+  const task = (ticks[0] ?? 0) + (ticks[1] ?? 0) + (ticks[2] ?? 0);
+  return { busy: (total - idle) / CLOCK_TICKS_PER_SECOND, total: total / CLOCK_TICKS_PER_SECOND, task: task / CLOCK_TICKS_PER_SECOND };
 }
 
 /** The first child of a process (nginx's master → its only worker). */

@@ -22,6 +22,8 @@ export interface Comparison {
   readonly name: string;
   readonly through: string;
   readonly base: string;
+  /** Compare as a ratio even for 'time'/'size' figures (e.g. RSS per stream, on ÷ off). */
+  readonly asRatio?: boolean;
 }
 
 export const COMPARISONS: readonly Comparison[] = [
@@ -35,7 +37,7 @@ export function compare(figure: Figure, comparison: Comparison): Spread {
   const base = figure.perTarget[comparison.base] ?? [];
   const paired = through.map((value, round) => {
     const reference = base[round] ?? Number.NaN;
-    return figure.kind === 'rate' ? value / reference : value - reference;
+    return figure.kind === 'rate' || comparison.asRatio === true ? value / reference : value - reference;
   });
   return spreadOf(paired);
 }
@@ -47,15 +49,24 @@ export interface Bar {
   /** Reads the judged value from the figure's target spread or comparison spread. */
   readonly target: string | undefined;
   readonly limit: number;
-  readonly direction: 'at-least' | 'at-most';
+  /** 'within': |value − 1| ≤ limit (a ratio that must stay close to 1). */
+  readonly direction: BarDirection;
 }
+
+export type BarDirection = 'at-least' | 'at-most' | 'within';
 
 export interface BarOutcome {
   readonly name: string;
   readonly value: Spread;
   readonly limit: number;
-  readonly direction: 'at-least' | 'at-most';
+  readonly direction: BarDirection;
   readonly pass: boolean;
+}
+
+export function passes(value: number, limit: number, direction: BarDirection): boolean {
+  if (direction === 'at-least') return value >= limit;
+  if (direction === 'at-most') return value <= limit;
+  return Math.abs(value - 1) <= limit;
 }
 
 export function judge(bars: readonly Bar[], figures: readonly Figure[]): BarOutcome[] {
@@ -63,7 +74,7 @@ export function judge(bars: readonly Bar[], figures: readonly Figure[]): BarOutc
     const figure = figures.find((candidate) => candidate.id === bar.figureId);
     if (figure === undefined) throw new Error(`bar '${bar.name}' names unknown figure ${bar.figureId}`);
     const value = bar.comparison !== undefined ? compare(figure, bar.comparison) : spreadOf(figure.perTarget[bar.target ?? ''] ?? []);
-    const pass = bar.direction === 'at-least' ? value.median >= bar.limit : value.median <= bar.limit;
+    const pass = passes(value.median, bar.limit, bar.direction);
     return { name: bar.name, value, limit: bar.limit, direction: bar.direction, pass };
   });
 }
@@ -91,7 +102,7 @@ export function figureTable(figures: readonly Figure[], targets: readonly string
   const rows = figures.map((figure) => [
     `${figure.label} (${figure.unit})`,
     ...targets.map((target) => formatSpread(spreadOf(figure.perTarget[target] ?? []))),
-    ...comparisons.map((comparison) => formatSpread(compare(figure, comparison), figure.kind === 'rate' ? '×' : '+')),
+    ...comparisons.map((comparison) => formatSpread(compare(figure, comparison), figure.kind === 'rate' || comparison.asRatio === true ? '×' : '+')),
   ]);
   return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
@@ -99,8 +110,9 @@ export function figureTable(figures: readonly Figure[], targets: readonly string
 export function barLines(outcomes: readonly BarOutcome[]): string {
   return outcomes
     .map((outcome) => {
-      const relation = outcome.direction === 'at-least' ? '≥' : '≤';
-      return `${outcome.pass ? 'PASS' : 'MISS'}  ${outcome.name}: ${formatSpread(outcome.value)} (bar ${relation} ${outcome.limit})`;
+      const bar =
+        outcome.direction === 'within' ? `within ±${outcome.limit} of 1` : `${outcome.direction === 'at-least' ? '≥' : '≤'} ${outcome.limit}`;
+      return `${outcome.pass ? 'PASS' : 'MISS'}  ${outcome.name}: ${formatSpread(outcome.value)} (bar ${bar})`;
     })
     .join('\n');
 }

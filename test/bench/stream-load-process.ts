@@ -18,6 +18,8 @@ export interface StreamLoadArgs {
   readonly rampMs: number;
   readonly deadlineMs: number;
   readonly once?: boolean;
+  /** Give every stream an `x-request-id` with this prefix and report the samples. */
+  readonly idPrefix?: string;
 }
 
 /** `onOpen` runs when a `--once` run reports all its streams open. */
@@ -34,6 +36,7 @@ export function runStreamLoad(args: StreamLoadArgs, onOpen?: () => void): Promis
     `--ramp-ms=${args.rampMs}`,
     `--deadline-ms=${args.deadlineMs}`,
     ...(args.once === true ? ['--once'] : []),
+    ...(args.idPrefix === undefined ? [] : [`--id-prefix=${args.idPrefix}`]),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

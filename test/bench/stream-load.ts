@@ -39,6 +39,11 @@ export interface StreamLoadResult {
   /** The generator's own CPU time, and that as a share of one core over the run. */
   readonly cpuSeconds: number;
   readonly cpuCores: number;
+  /**
+   * With `--id-prefix`: the measured streams as [x-request-id, first content ms after the request
+   * started], for matching against the gateway's access log and the simulator's truth.
+   */
+  readonly samples?: readonly (readonly [string, number])[];
 }
 
 interface Options {
@@ -53,6 +58,8 @@ interface Options {
   readonly tokens: number;
   readonly interTokenMs: number;
   readonly ttftMs: number;
+  /** When set, stream k sends `x-request-id: <prefix>-<k>` and is reported in `samples`. */
+  readonly idPrefix: string | undefined;
 }
 
 function readOptions(): Options {
@@ -69,6 +76,7 @@ function readOptions(): Options {
       tokens: { type: 'string', default: '64' },
       'itl-ms': { type: 'string', default: '20' },
       'ttft-ms': { type: 'string', default: '5' },
+      'id-prefix': { type: 'string' },
     },
   });
   if (values.url === undefined) throw new Error('--url is required');
@@ -89,6 +97,7 @@ function readOptions(): Options {
     tokens: number('tokens', values.tokens),
     interTokenMs: number('itl-ms', values['itl-ms']),
     ttftMs: number('ttft-ms', values['ttft-ms']),
+    idPrefix: values['id-prefix'],
   };
 }
 
@@ -100,6 +109,8 @@ class Recorder {
   readonly gaps: number[] = [];
   readonly total: number[] = [];
   readonly frames: number[] = [];
+  /** [request id, first content ms] of measured streams, when streams carry ids. */
+  readonly samples: [string, number][] = [];
   readonly errors: string[] = [];
   started = 0;
   completed = 0;
@@ -112,8 +123,17 @@ class Recorder {
   }
 }
 
-function runStream(options: Options, agent: Agent, body: string, recorder: Recorder, measured: boolean, onContent: () => void): Promise<void> {
+function runStream(
+  options: Options,
+  agent: Agent,
+  body: string,
+  recorder: Recorder,
+  measured: boolean,
+  requestId: string | undefined,
+  onContent: () => void,
+): Promise<void> {
   return new Promise((resolve) => {
+    const idHeader: Record<string, string> = requestId === undefined ? {} : { 'x-request-id': requestId };
     const startedAt = performance.now();
     let firstByteAt = 0;
     let firstContentAt = 0;
@@ -122,7 +142,7 @@ function runStream(options: Options, agent: Agent, body: string, recorder: Recor
     const req = request(options.url, {
       method: 'POST',
       agent,
-      headers: { ...simHeaders(options), 'content-length': Buffer.byteLength(body) },
+      headers: { ...simHeaders(options), ...idHeader, 'content-length': Buffer.byteLength(body) },
     });
     req.on('response', (res: IncomingMessage) => {
       const headersAt = performance.now();
@@ -153,6 +173,7 @@ function runStream(options: Options, agent: Agent, body: string, recorder: Recor
           recorder.firstContent.push(firstContentAt - startedAt);
           recorder.total.push(performance.now() - startedAt);
           recorder.frames.push(scanner.frames);
+          if (requestId !== undefined) recorder.samples.push([requestId, firstContentAt - startedAt]);
         }
         resolve();
       });
@@ -190,9 +211,10 @@ async function main(): Promise<void> {
     await sleep((options.rampMs * index) / options.concurrency);
     do {
       if (recorder.started >= options.maxStreams) return;
+      const requestId = options.idPrefix === undefined ? undefined : `${options.idPrefix}-${recorder.started}`;
       recorder.started++;
       const measured = performance.now() - t0 >= options.warmupMs;
-      await runStream(options, agent, body, recorder, measured, onContent);
+      await runStream(options, agent, body, recorder, measured, requestId, onContent);
     } while (!options.once && performance.now() < stopStartingAt);
   };
 
@@ -228,6 +250,7 @@ async function main(): Promise<void> {
     framesPerStream: summarize(recorder.frames),
     cpuSeconds,
     cpuCores: cpuSeconds / wallSeconds,
+    ...(options.idPrefix === undefined ? {} : { samples: recorder.samples }),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   // Sockets the deadline cut off may still hold the loop open.

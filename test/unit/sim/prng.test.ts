@@ -39,3 +39,13 @@ describe('prng', () => {
     expect(generateTokenIds(createPrng(9), 0, true)).toEqual([]);
   });
 });
+
+describe('hex8', () => {
+  it('is the 8-digit zero-padded lowercase hex of the next 32-bit draw', () => {
+    const reference = createPrng(77);
+    const table = createPrng(77);
+    for (let i = 0; i < 10_000; i++) {
+      expect(table.hex8()).toBe(Math.floor(reference.next() * 0x1_0000_0000).toString(16).padStart(8, '0'));
+    }
+  });
+});
