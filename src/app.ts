@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { TollboothConfig } from './config/schema.js';
+import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
 import { PriceBook } from './cost/price-book.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { INFERENCE_ENDPOINTS } from './proxy/endpoints.js';
@@ -28,6 +28,11 @@ export interface Gateway {
   readonly monitor: FleetMonitor;
   /** This gateway's own Prometheus registry (one per instance, so two gateways in a process never share series). */
   readonly metricsRegistry: Registry;
+  /**
+   * Makes the fleet the given replicas (a reload): unchanged replicas keep their state, new ones
+   * are probed before they take traffic, removed ones finish their in-flight requests.
+   */
+  applyReplicaSet(replicas: readonly ReplicaConfig[]): Promise<void>;
   /** Stop taking new requests: later ones on open connections get 503 shutting_down. */
   startDraining(): void;
   /** Closes the server (waiting for in-flight requests), the fleet monitor and upstream pools. */
@@ -47,8 +52,8 @@ export interface Gateway {
  */
 export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
   const registry = new ReplicaRegistry(config);
-  const pools = new UpstreamPools(registry.replicas, config.upstream);
-  const router = new Router(registry);
+  const pools = new UpstreamPools(config.upstream);
+  const router = new Router(registry, config.routing);
   const monitor = new FleetMonitor(registry, pools, config.health, log.child({ component: 'fleet' }));
   let draining = false;
   const metricsRegistry = new Registry();
@@ -56,8 +61,7 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
   const instruments = createInstruments(
     metricsRegistry,
     {
-      inFlightByReplica: () => registry.replicas.map((replica) => [replica.name, replica.load.inFlight] as const),
-      healthByReplica: () => registry.replicas.map((replica) => [replica.name, replica.health === 'healthy' ? 1 : 0] as const),
+      replicas: () => registry.replicas,
     },
     TOLLBOOTH_VERSION,
   );
@@ -111,6 +115,7 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
     router,
     pools,
     upstream: config.upstream,
+    routing: config.routing,
     observeResponses: config.metrics.enabled,
     requestStreamUsage: config.metrics.enabled && config.metrics.requestStreamUsage,
   });
@@ -124,6 +129,12 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
     registry,
     monitor,
     metricsRegistry,
+    applyReplicaSet: async (replicas) => {
+      const { added, removed } = registry.applyReplicaSet(replicas);
+      if (added.length === 0 && removed.length === 0) return;
+      log.info({ added: added.map((replica) => replica.name), removed: removed.map((replica) => replica.name) }, 'replica set changed');
+      await Promise.all([monitor.look(added), ...removed.map((replica) => pools.retire(replica))]);
+    },
     startDraining: () => {
       draining = true;
     },

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { buildGateway, type Gateway } from './app.js';
 import type { TollboothConfig } from './config/schema.js';
+import { watchConfigFile } from './config/watch.js';
+import { DnsDiscovery, systemResolver, type DiscoveryResolver } from './routing/dns-discovery.js';
 import { flushLogs } from './telemetry/logger.js';
 
 export interface RunningGateway {
@@ -11,15 +13,46 @@ export interface RunningGateway {
   shutdown(reason: string): Promise<void>;
 }
 
+export interface StartOptions {
+  /** The file the configuration came from: watched, and reloaded on change or SIGHUP. */
+  readonly configFile?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  /** DNS look-ups for `discovery` entries (the system resolver unless a test brings its own). */
+  readonly resolver?: DiscoveryResolver;
+}
+
 /** Builds the gateway, takes a first look at the fleet, and listens. */
-export async function startGateway(config: TollboothConfig, log: Logger): Promise<RunningGateway> {
+export async function startGateway(config: TollboothConfig, log: Logger, options: StartOptions = {}): Promise<RunningGateway> {
   const gateway = buildGateway(config, log);
+  // The fleet is the configured replicas plus those found in DNS; either side can change alone.
+  let staticReplicas = config.replicas;
+  const discovery =
+    config.discovery.length === 0
+      ? undefined
+      : new DnsDiscovery(config.discovery, options.resolver ?? systemResolver, log.child({ component: 'discovery' }), (found) =>
+          gateway.applyReplicaSet([...staticReplicas, ...found]),
+        );
+  await discovery?.start();
   await gateway.monitor.start();
   const address = await gateway.app.listen({ host: config.server.host, port: config.server.port });
   log.info({ url: address, replicas: gateway.registry.replicas.map((replica) => `${replica.name} (${replica.health})`) }, 'tollbooth is listening');
 
+  const watcher =
+    options.configFile === undefined
+      ? undefined
+      : watchConfigFile(options.configFile, options.env ?? process.env, log, async (next) => {
+          staticReplicas = next.replicas;
+          await gateway.applyReplicaSet([...next.replicas, ...(discovery?.discovered ?? [])]);
+          const needRestart = (Object.keys(next) as Array<keyof TollboothConfig>).filter(
+            (section) => section !== 'replicas' && JSON.stringify(next[section]) !== JSON.stringify(config[section]),
+          );
+          if (needRestart.length > 0) log.warn({ sections: needRestart }, 'a reload applies the replica list only; restart to apply these sections');
+        });
+
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
+    watcher?.stop();
+    discovery?.stop();
     shuttingDown ??= drain(gateway, config.server.drainTimeoutMs, log, reason);
     return shuttingDown;
   };

@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<void> {
         await runDemo(config, log);
         return;
       }
-      const running = await startGateway(config, log);
+      const running = await startGateway(config, log, { configFile: values.config ?? process.env.TOLLBOOTH_CONFIG });
       exitOnSignals(running.shutdown, log);
       return;
     }

@@ -28,6 +28,24 @@ const replicaSchema = z
   })
   .strict();
 
+const discoverySchema = z
+  .object({
+    /** A name whose A/AAAA records are the replicas (system resolver, so /etc/hosts and cluster DNS apply). */
+    dns: z.string().min(1).optional(),
+    /** An SRV record name (e.g. _http._tcp.vllm.ns.svc.cluster.local): targets and ports from the record. */
+    srv: z.string().min(1).optional(),
+    /** Port of the replicas found by `dns` (SRV records carry their own). */
+    port: z.number().int().min(1).max(65535).default(8000),
+    scheme: z.enum(['http', 'https']).default('http'),
+    /** Only IPv4 (4) or IPv6 (6) addresses of a `dns` name; both by default. */
+    family: z.union([z.literal(4), z.literal(6)]).optional(),
+    models: z.union([z.literal('auto'), z.array(z.string().min(1)).min(1)]).default('auto'),
+    apiKey: z.string().min(1).optional(),
+    refreshIntervalMs: positiveMs.default(10_000),
+  })
+  .strict()
+  .refine((entry) => (entry.dns === undefined) !== (entry.srv === undefined), 'give exactly one of dns or srv');
+
 /** A price per million tokens, in currency units; three decimals make it exact in nano-units per token. */
 const pricePerMillion = z
   .number()
@@ -73,10 +91,41 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    replicas: z.array(replicaSchema).min(1, 'list at least one replica'),
+    replicas: z.array(replicaSchema).default([]),
+    /** Replicas found in DNS, re-resolved on an interval (a Kubernetes headless service, an SRV record). */
+    discovery: z.array(discoverySchema).default([]),
     routing: z
       .object({
-        strategy: z.enum(['round-robin']).default('round-robin'),
+        /**
+         * session: consistent hashing of the session key with bounded load (keyless requests go to
+         * the less loaded of two random replicas); least-loaded: that choice for every request;
+         * round-robin: rotate.
+         */
+        strategy: z.enum(['session', 'least-loaded', 'round-robin']).default('session'),
+        /** A replica takes a session's request only while its load stays within capacityFactor × the average. */
+        capacityFactor: z.number().min(1).max(10).default(1.25),
+        /** Points per replica on the hash ring: more spread keys more evenly. */
+        virtualNodes: z.number().int().min(1).max(1000).default(100),
+        sessionKey: z
+          .object({
+            /** Request header carrying the session id; null to ignore headers. */
+            header: z
+              .string()
+              .regex(/^[A-Za-z0-9-]+$/, 'a header name')
+              .transform((name) => name.toLowerCase())
+              .nullable()
+              .default('x-session-id'),
+            /** Body fields that name a conversation, tried in this order after the header. */
+            bodyFields: z.array(z.enum(['prompt_cache_key', 'user'])).default(['prompt_cache_key', 'user']),
+            /** Without a session id, requests sharing this many leading characters of their prompt share a key; 0 disables. */
+            prefixCharacters: z.number().int().min(0).default(1024),
+          })
+          .strict()
+          .prefault({}),
+        /** Replicas tried for one request when a replica fails before answering (connect refused, reset). */
+        maxAttempts: z.number().int().min(1).max(10).default(3),
+        /** Name the serving replica in an x-tollbooth-replica response header. */
+        replicaHeader: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
@@ -87,6 +136,15 @@ export const configSchema = z
         probeTimeoutMs: positiveMs.default(2_000),
         /** How often GET /v1/models is read from each replica (model lists and metadata). */
         modelRefreshIntervalMs: positiveMs.default(30_000),
+        /** How often each replica's GET /metrics is read for its queue and KV-cache figures. */
+        engineStatsIntervalMs: positiveMs.default(5_000),
+        /** Engine figures older than this no longer steer traffic (nor are re-exported). */
+        engineStatsMaxAgeMs: positiveMs.default(15_000),
+        /** Passive ejection: consecutive failures (connect errors, resets, 5xx) that open a replica's circuit. */
+        ejectAfterFailures: z.number().int().min(1).default(5),
+        /** First ejection time; doubles on each consecutive ejection up to maxEjectionMs. */
+        baseEjectionMs: positiveMs.default(5_000),
+        maxEjectionMs: positiveMs.default(60_000),
       })
       .strict()
       .prefault({}),
@@ -136,6 +194,9 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    if (config.replicas.length === 0 && config.discovery.length === 0) {
+      context.addIssue({ code: 'custom', path: ['replicas'], message: 'list at least one replica, or a discovery entry' });
+    }
     const seen = new Map<string, number>();
     config.replicas.forEach((replica, index) => {
       if (replica.name === undefined && !URL.canParse(replica.url)) return;
@@ -160,6 +221,7 @@ export const configSchema = z
 export type TollboothConfig = z.infer<typeof configSchema>;
 export type TollboothConfigInput = z.input<typeof configSchema>;
 export type ReplicaConfig = TollboothConfig['replicas'][number];
+export type DiscoveryConfig = TollboothConfig['discovery'][number];
 
 /** The replica's label: its configured name, else host:port of its URL. */
 export function replicaName(replica: Pick<ReplicaConfig, 'name' | 'url'>): string {

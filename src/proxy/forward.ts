@@ -1,17 +1,21 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Dispatcher } from 'undici';
 import type { TollboothConfig } from '../config/schema.js';
+import type { Replica } from '../routing/replica.js';
 import type { Router } from '../routing/router.js';
+import { sessionKeyOf, type SessionKey } from '../routing/session-key.js';
 import { resolveRoutingFields, type RequestBody } from '../server/request-body.js';
 import type { InferenceEndpoint } from './endpoints.js';
 import { rewriteRequestHeaders } from './headers.js';
 import { withStreamUsage } from './stream-usage-request.js';
-import { UpstreamExchange } from './upstream-exchange.js';
+import { UpstreamExchange, type FailoverPlan, type UpstreamTarget } from './upstream-exchange.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
 export interface ForwardDependencies {
   readonly router: Router;
   readonly pools: UpstreamPools;
   readonly upstream: TollboothConfig['upstream'];
+  readonly routing: TollboothConfig['routing'];
   /** Tap streams and read usage from bodies (metrics.enabled). */
   readonly observeResponses: boolean;
   /** Ask replicas for the usage event of streams whose clients did not (metrics.requestStreamUsage). */
@@ -22,12 +26,13 @@ export interface ForwardDependencies {
 const STREAM_USAGE_OPERATIONS = new Set(['chat', 'text_completion']);
 
 /**
- * The proxy stage: read the routing fields, pick a replica, then hand the raw response to an
- * UpstreamExchange. Anything thrown before the hand-over reaches the error handler; after it,
- * the exchange owns every outcome.
+ * The proxy stage: read the routing fields and the session key, pick a replica, then hand the
+ * raw response to an UpstreamExchange with a failover plan (the key's next replicas on the
+ * ring, bounded by routing.maxAttempts). Anything thrown before the hand-over reaches the error
+ * handler; after it, the exchange owns every outcome.
  */
 export function createForwarder(dependencies: ForwardDependencies) {
-  const { router, pools, upstream, observeResponses, requestStreamUsage } = dependencies;
+  const { router, pools, upstream, routing, observeResponses, requestStreamUsage } = dependencies;
 
   return function forward(request: FastifyRequest, reply: FastifyReply, endpoint: InferenceEndpoint | undefined): void {
     const body = request.body as RequestBody | undefined;
@@ -37,8 +42,11 @@ export function createForwarder(dependencies: ForwardDependencies) {
     observation.stream = fields.stream;
     observation.requestJson = body?.json;
 
-    const replica = router.pick(fields.model);
-    observation.replica = replica.name;
+    // The principal (API key id) joins the key once keys exist, so tenants never share a session.
+    const key = routing.strategy === 'session' ? sessionKeyOf(request.headers, body?.json, undefined, routing.sessionKey) : undefined;
+    observation.sessionKeySource = key?.source;
+    const route = router.pick(fields.model, key, performance.now());
+    observation.routingOutcome = route.outcome;
 
     let outgoingBody = body?.raw;
     if (fields.stream && requestStreamUsage && endpoint !== undefined && STREAM_USAGE_OPERATIONS.has(endpoint.operation)) {
@@ -49,21 +57,53 @@ export function createForwarder(dependencies: ForwardDependencies) {
       }
     }
 
+    const target = (replica: Replica): UpstreamTarget => ({
+      replica,
+      dispatcher: pools.for(replica),
+      options: {
+        method: request.method as Dispatcher.HttpMethod,
+        path: request.raw.url ?? '/',
+        headers: rewriteRequestHeaders(request.headers, {
+          requestId: request.id,
+          bodyLength: outgoingBody?.length,
+          replicaApiKey: replica.apiKey,
+        }),
+        body: outgoingBody ?? null,
+      },
+    });
+
     void reply.hijack();
-    const exchange = new UpstreamExchange(reply.raw, observation, replica, {
-      requestId: request.id,
-      errorBodyLimitBytes: upstream.errorBodyLimitBytes,
-      observeResponses,
-    });
-    exchange.dispatch(pools.for(replica), {
-      method: request.method as 'POST',
-      path: request.raw.url ?? '/',
-      headers: rewriteRequestHeaders(request.headers, {
-        requestId: request.id,
-        bodyLength: outgoingBody?.length,
-        replicaApiKey: replica.apiKey,
-      }),
-      body: outgoingBody ?? null,
-    });
+    const exchange = new UpstreamExchange(
+      reply.raw,
+      observation,
+      { requestId: request.id, errorBodyLimitBytes: upstream.errorBodyLimitBytes, observeResponses, replicaHeader: routing.replicaHeader },
+      failoverPlan(router, fields.model, key, route.replica, routing.maxAttempts, target),
+    );
+    exchange.start(target(route.replica));
+  };
+}
+
+/** The replicas a request may try after its first one fails before answering. */
+function failoverPlan(
+  router: Router,
+  model: string | undefined,
+  key: SessionKey | undefined,
+  first: Replica,
+  maxAttempts: number,
+  target: (replica: Replica) => UpstreamTarget,
+): FailoverPlan {
+  const tried = new Set<Replica>([first]);
+  return {
+    next: () => {
+      if (tried.size >= maxAttempts) return undefined;
+      try {
+        const { replica } = router.pick(model, key, performance.now(), tried);
+        tried.add(replica);
+        return target(replica);
+      } catch {
+        // No other replica can take it now: the original failure is the answer.
+        return undefined;
+      }
+    },
   };
 }

@@ -35,3 +35,26 @@ function errorCodeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/**
+ * Failures that prove the replica never started on the request (or cannot have sent anything):
+ * safe to retry elsewhere when no response byte has arrived. A headers timeout is not among
+ * them: the replica may be working on it, and a retry would run it twice.
+ */
+const RETRYABLE_BEFORE_HEADERS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export function isRetryableBeforeHeaders(error: unknown): boolean {
+  const code = errorCodeOf(error) ?? errorCodeOf((error as { cause?: unknown } | null)?.cause);
+  return code !== undefined && RETRYABLE_BEFORE_HEADERS.has(code);
+}

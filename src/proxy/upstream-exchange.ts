@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ErrorCode } from '../errors/catalogue.js';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -6,10 +6,11 @@ import type { Replica } from '../routing/replica.js';
 import { StreamTap } from '../streaming/stream-tap.js';
 import type { RequestObservation } from '../telemetry/observation.js';
 import { USAGE_TAIL_BYTES, usageFromJsonTail } from './body-usage.js';
+import { ErrorBodyCollector } from './error-body-collector.js';
 import { rewriteResponseHeaders } from './headers.js';
-import { classifyTransportError } from './transport-errors.js';
-import { normaliseUpstreamError } from './upstream-error-body.js';
-import { writeGatewayError, writeJson } from './write-response.js';
+import { ReplicaAttempt } from './replica-attempt.js';
+import { classifyTransportError, isRetryableBeforeHeaders } from './transport-errors.js';
+import { writeJson } from './write-response.js';
 
 /** Why the gateway aborted an upstream request: its client left. */
 export class ClientDisconnectedError extends Error {
@@ -24,16 +25,33 @@ export interface ExchangeSettings {
   readonly errorBodyLimitBytes: number;
   /** Tap SSE bodies and read the usage of JSON bodies (off: bytes are only relayed). */
   readonly observeResponses: boolean;
+  /** Name the serving replica in an x-tollbooth-replica response header. */
+  readonly replicaHeader: boolean;
+}
+
+/** Where one try of the request goes. */
+export interface UpstreamTarget {
+  readonly replica: Replica;
+  readonly dispatcher: Dispatcher;
+  readonly options: Dispatcher.DispatchOptions;
+}
+
+/** The replicas to try next when one fails before answering; undefined when tries are spent. */
+export interface FailoverPlan {
+  next(failed: Replica): UpstreamTarget | undefined;
 }
 
 type Phase = 'awaiting-headers' | 'relaying' | 'collecting-error' | 'done';
 
 const LF_LF = 0x0a0a;
+const REPLICA_HEADER = 'x-tollbooth-replica';
 
 /**
- * One request to one replica, relayed to one client, as an undici dispatch handler: upstream
- * bytes go straight to the client socket as they arrive, with no stream objects in between.
+ * One request relayed from replicas to one client, as an undici dispatch handler: upstream bytes
+ * go straight to the client socket as they arrive, with no stream objects in between.
  *
+ * - Failover: a replica that cannot be reached or drops the connection before answering is
+ *   replaced by the next one of the failover plan; once a byte has reached the client, never.
  * - Backpressure: when the client socket buffer is full the upstream read is paused until it
  *   drains, so a slow reader costs one socket buffer, never an unbounded queue.
  * - Client gone: the upstream request is aborted at once (queued, waiting for headers, or
@@ -42,8 +60,8 @@ const LF_LF = 0x0a0a;
  * - Transport failures become catalogued errors before the first byte, or an in-band SSE error
  *   frame after it, because a status can no longer be sent once a stream has started.
  * - Observation: an SSE body goes through the stream tap (first content, gaps, usage, errors);
- *   a JSON body's last few KiB are kept to read its usage. The replica counts the request as in
- *   flight from dispatch until the client response closes.
+ *   a JSON body's last few KiB are kept to read its usage. Each try counts as in flight on its
+ *   replica, and tells the replica's circuit breaker how it went.
  */
 export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
@@ -52,39 +70,26 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private eventStream = false;
   /** The last two bytes written to the client, to tell whether an SSE frame is still open. */
   private tail = LF_LF;
-  private upstreamStatus = 0;
-  private upstreamHeaders: IncomingHttpHeaders = {};
-  private errorChunks: Buffer[] = [];
-  private errorBytes = 0;
-  private errorTruncated = false;
+  private errorBody: ErrorBodyCollector | undefined;
   private tap: StreamTap | undefined;
   /** The end of a 2xx JSON body, where its usage is. */
   private jsonTail: Buffer | undefined;
-  private loadStart = 0;
-  /** This exchange is counted in its replica's awaitingHeaders. */
-  private countedAwaitingHeaders = false;
+  private attempt!: ReplicaAttempt;
 
   constructor(
     private readonly response: ServerResponse,
     private readonly observation: RequestObservation,
-    private readonly replica: Replica,
     private readonly settings: ExchangeSettings,
+    private readonly failover: FailoverPlan,
   ) {
     response.once('close', this.onClientClose);
   }
 
-  /** Hands the request to the replica's pool; every outcome is then handled by this object. */
-  dispatch(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): void {
+  /** Sends the request to its first replica; every outcome is then handled by this object. */
+  start(target: UpstreamTarget): void {
     const now = performance.now();
     this.observation.dispatchedAt = now;
-    this.loadStart = this.replica.load.begin(now);
-    this.replica.awaitingHeaders += 1;
-    this.countedAwaitingHeaders = true;
-    try {
-      dispatcher.dispatch(options, this);
-    } catch (error) {
-      this.fail(classifyTransportError(error));
-    }
+    this.tryOn(target, now);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -98,19 +103,19 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     statusCode: number,
     headers: IncomingHttpHeaders,
   ): void {
-    this.observation.upstreamHeadersAt = performance.now();
-    this.headersSettled();
+    const now = performance.now();
+    this.observation.upstreamHeadersAt = now;
+    this.attempt.answered(statusCode, now);
     if (this.clientGone) return;
-    this.upstreamStatus = statusCode;
-    this.upstreamHeaders = headers;
     if (statusCode >= 400) {
       this.phase = 'collecting-error';
+      this.errorBody = new ErrorBodyCollector(statusCode, headers, this.settings.errorBodyLimitBytes);
       return;
     }
     const contentType = headers['content-type'];
     this.eventStream = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
     if (this.settings.observeResponses) this.startObserving(contentType);
-    this.response.writeHead(statusCode, rewriteResponseHeaders(headers, this.settings.requestId));
+    this.response.writeHead(statusCode, this.responseHeaders(headers));
     this.observation.status = statusCode;
     // A stream's client should see it open now, not when the first token arrives.
     if (this.eventStream) this.response.flushHeaders();
@@ -136,7 +141,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
       if (tap !== undefined && tap.facts.contentEvents > contentBefore) this.contentWritten();
     } else if (this.phase === 'collecting-error') {
-      this.collectErrorChunk(chunk);
+      this.errorBody!.add(chunk);
     }
   }
 
@@ -149,15 +154,43 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.response.end();
     } else if (this.phase === 'collecting-error') {
       this.phase = 'done';
-      this.writeNormalisedError();
+      this.writeNormalisedError(this.errorBody!);
     }
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.headersSettled();
+    const now = performance.now();
     // Our own abort after the client left: there is nobody to tell.
     if (this.clientGone || this.phase === 'done') return;
+    this.attempt.failed(now);
+    if (this.phase === 'awaiting-headers' && isRetryableBeforeHeaders(error)) {
+      const next = this.failover.next(this.attempt.replica);
+      if (next !== undefined) {
+        this.observation.replicaBusyShareMs += this.attempt.end(now);
+        this.observation.failovers += 1;
+        this.tryOn(next, now);
+        return;
+      }
+    }
     this.fail(classifyTransportError(error));
+  }
+
+  private tryOn(target: UpstreamTarget, now: number): void {
+    this.attempt = new ReplicaAttempt(target.replica, now);
+    this.observation.replica = target.replica.name;
+    this.controller = undefined;
+    try {
+      target.dispatcher.dispatch(target.options, this);
+    } catch (error) {
+      this.attempt.failed(performance.now());
+      this.fail(classifyTransportError(error));
+    }
+  }
+
+  private responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+    const headers = rewriteResponseHeaders(upstream, this.settings.requestId);
+    if (this.settings.replicaHeader) headers[REPLICA_HEADER] = this.attempt.replica.name;
+    return headers;
   }
 
   /** SSE bodies go through the stream tap; JSON bodies keep their tail, where the usage is. */
@@ -188,18 +221,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.observation.lastContentWrittenAt = now;
   }
 
-  private headersSettled(): void {
-    if (!this.countedAwaitingHeaders) return;
-    this.countedAwaitingHeaders = false;
-    this.replica.awaitingHeaders -= 1;
-  }
-
   private fail(code: ErrorCode): void {
     const previous = this.phase;
     this.phase = 'done';
     this.observation.errorCode = code;
     if (previous === 'awaiting-headers' || previous === 'collecting-error') {
-      this.observation.responseBytes += writeGatewayError(this.response, new GatewayError(code), this.settings.requestId);
+      const error = new GatewayError(code);
+      this.observation.responseBytes += writeJson(this.response, error.status, error.toBody(), this.responseHeaders({}));
     } else if (this.eventStream) {
       this.endStreamWithError(new GatewayError(code, code === 'upstream_timeout' ? 'The replica stopped sending the stream.' : undefined));
     } else {
@@ -216,25 +244,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.response.end(frame);
   }
 
-  private collectErrorChunk(chunk: Buffer): void {
-    const room = this.settings.errorBodyLimitBytes - this.errorBytes;
-    if (room <= 0) {
-      this.errorTruncated = true;
-      return;
-    }
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    if (kept !== chunk) this.errorTruncated = true;
-    this.errorChunks.push(kept);
-    this.errorBytes += kept.length;
-  }
-
-  private writeNormalisedError(): void {
-    const body = normaliseUpstreamError(this.upstreamStatus, Buffer.concat(this.errorChunks, this.errorBytes), this.errorTruncated);
-    this.errorChunks = [];
-    const headers = rewriteResponseHeaders(this.upstreamHeaders, this.settings.requestId);
+  private writeNormalisedError(collected: ErrorBodyCollector): void {
+    const headers = this.responseHeaders(collected.headers);
     delete headers['content-encoding'];
-    this.observation.status = this.upstreamStatus;
-    this.observation.responseBytes += writeJson(this.response, this.upstreamStatus, body, headers);
+    this.observation.status = collected.status;
+    this.observation.responseBytes += writeJson(this.response, collected.status, collected.body(), headers);
   }
 
   private readonly onClientDrain = (): void => {
@@ -243,11 +257,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** Runs once per exchange, for finished and abandoned responses alike (before telemetry reads the observation). */
   private readonly onClientClose = (): void => {
-    this.headersSettled();
-    this.observation.replicaBusyShareMs = this.replica.load.end(performance.now(), this.loadStart);
-    if (this.response.writableFinished) return;
-    this.clientGone = true;
-    if (this.phase !== 'done') this.controller?.abort(new ClientDisconnectedError());
+    const now = performance.now();
+    if (!this.response.writableFinished) {
+      this.clientGone = true;
+      this.attempt.abandoned(now);
+      if (this.phase !== 'done') this.controller?.abort(new ClientDisconnectedError());
+    }
+    this.observation.replicaBusyShareMs += this.attempt.end(now);
   };
 }
 

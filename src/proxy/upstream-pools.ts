@@ -2,25 +2,35 @@ import { Pool } from 'undici';
 import type { TollboothConfig } from '../config/schema.js';
 import type { Replica } from '../routing/replica.js';
 
-/** One keep-alive undici Pool per replica, shared by proxied requests, probes and discovery. */
+/**
+ * One keep-alive undici Pool per replica, shared by proxied requests, probes and scrapes; made
+ * when a replica is first used, closed gracefully (in-flight requests finish) when it leaves.
+ */
 export class UpstreamPools {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<Replica, Pool>();
 
-  constructor(
-    replicas: readonly Replica[],
-    private readonly upstream: TollboothConfig['upstream'],
-  ) {
-    for (const replica of replicas) this.pools.set(replica.name, this.createPool(replica.origin));
-  }
+  constructor(private readonly upstream: TollboothConfig['upstream']) {}
 
   for(replica: Replica): Pool {
-    const pool = this.pools.get(replica.name);
-    if (pool === undefined) throw new Error(`no upstream pool for replica ${replica.name}`);
+    let pool = this.pools.get(replica);
+    if (pool === undefined) {
+      pool = this.createPool(replica.origin);
+      this.pools.set(replica, pool);
+    }
     return pool;
   }
 
+  /** A replica left the fleet: its pool closes once its in-flight requests are done. */
+  retire(replica: Replica): Promise<void> {
+    const pool = this.pools.get(replica);
+    this.pools.delete(replica);
+    return pool === undefined ? Promise.resolve() : pool.close();
+  }
+
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((pool) => pool.destroy()));
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
   }
 
   private createPool(origin: string): Pool {

@@ -1,6 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { OpenAiErrorBody } from '../errors/catalogue.js';
-import type { GatewayError } from '../errors/gateway-error.js';
 
 /** Writes a complete JSON response on a raw Node response; returns the body length in bytes. */
 export function writeJson(
@@ -18,9 +17,4 @@ export function writeJson(
   });
   response.end(payload);
   return length;
-}
-
-/** The error envelope for a request the gateway failed after it took over the raw response. */
-export function writeGatewayError(response: ServerResponse, error: GatewayError, requestId: string): number {
-  return writeJson(response, error.status, error.toBody(), { 'x-request-id': requestId });
 }

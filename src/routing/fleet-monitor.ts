@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { TollboothConfig } from '../config/schema.js';
+import { isFresh, scrapeEngineStats, type EngineStats } from './engine-stats.js';
 import type { ReplicaRegistry } from './registry.js';
 import type { ModelCard, Replica } from './replica.js';
 
@@ -9,8 +10,10 @@ export interface ReplicaClient {
 }
 
 /**
- * Keeps the registry true: probes each replica's GET /health and reads its GET /v1/models on
- * their own intervals. Logs a replica's health only when it changes, never per probe.
+ * Keeps the registry true: probes each replica's GET /health, reads its GET /v1/models and
+ * scrapes its GET /metrics (queue, running, KV cache, prefix cache), each on its own interval.
+ * Logs a replica's health only when it changes, never per probe; stale engine figures are
+ * dropped so they stop steering traffic.
  */
 export class FleetMonitor {
   private readonly timers: NodeJS.Timeout[] = [];
@@ -25,12 +28,18 @@ export class FleetMonitor {
 
   /** Runs one probe and one model read of every replica, then keeps doing so on the intervals. */
   async start(): Promise<void> {
-    await Promise.all([this.probeAll(), this.refreshAllModels()]);
+    await Promise.all([this.probeAll(), this.refreshAllModels(), this.scrapeAllEngines()]);
     if (this.stopped) return;
     this.timers.push(
       setInterval(() => void this.probeAll(), this.settings.probeIntervalMs).unref(),
       setInterval(() => void this.refreshAllModels(), this.settings.modelRefreshIntervalMs).unref(),
+      setInterval(() => void this.scrapeAllEngines(), this.settings.engineStatsIntervalMs).unref(),
     );
+  }
+
+  /** One probe, model read and scrape of the given replicas now (replicas that just joined). */
+  async look(replicas: readonly Replica[]): Promise<void> {
+    await Promise.all(replicas.flatMap((replica) => [this.probe(replica), this.refreshModels(replica), this.scrapeEngine(replica)]));
   }
 
   stop(): void {
@@ -45,6 +54,27 @@ export class FleetMonitor {
 
   refreshAllModels(): Promise<void> {
     return Promise.all(this.registry.replicas.map((replica) => this.refreshModels(replica))).then(() => undefined);
+  }
+
+  scrapeAllEngines(): Promise<void> {
+    return Promise.all(this.registry.replicas.map((replica) => this.scrapeEngine(replica))).then(() => undefined);
+  }
+
+  private async scrapeEngine(replica: Replica): Promise<void> {
+    const now = performance.now();
+    try {
+      const { statusCode, body } = await this.get(replica, '/metrics');
+      if (statusCode !== 200) throw new Error(`GET /metrics answered ${statusCode}`);
+      const { stats } = scrapeEngineStats(body, performance.now());
+      replica.prefixCacheHitRatio = hitRatioBetween(replica.engineStats, stats);
+      replica.engineStats = stats;
+    } catch (error) {
+      if (replica.engineStats !== undefined && !isFresh(replica.engineStats, now, this.settings.engineStatsMaxAgeMs)) {
+        this.log.warn({ replica: replica.name, err: describe(error) }, 'engine stats are stale: no longer used for routing');
+        replica.engineStats = undefined;
+        replica.prefixCacheHitRatio = undefined;
+      }
+    }
   }
 
   private async probe(replica: Replica): Promise<void> {
@@ -88,12 +118,22 @@ export class FleetMonitor {
   private setHealth(replica: Replica, problem: string | undefined): void {
     const next = problem === undefined ? 'healthy' : 'unhealthy';
     const previous = replica.health;
+    replica.circuit.onProbe(next === 'healthy', performance.now());
     replica.health = next;
     replica.lastProbeError = problem;
     if (previous === next) return;
     if (next === 'healthy') this.log.info({ replica: replica.name, previous }, 'replica is healthy');
     else this.log.warn({ replica: replica.name, previous, reason: problem }, 'replica is unhealthy');
   }
+}
+
+/** Prefix-cache hit ratio between two scrapes of the same engine; undefined without new queries (or after a restart). */
+function hitRatioBetween(previous: EngineStats | undefined, next: EngineStats): number | undefined {
+  if (previous?.prefixCacheQueries === undefined || previous.prefixCacheHits === undefined) return undefined;
+  if (next.prefixCacheQueries === undefined || next.prefixCacheHits === undefined) return undefined;
+  const queries = next.prefixCacheQueries - previous.prefixCacheQueries;
+  const hits = next.prefixCacheHits - previous.prefixCacheHits;
+  return queries > 0 && hits >= 0 ? Math.min(1, hits / queries) : undefined;
 }
 
 /** Reads vLLM's `{"object":"list","data":[{id,…}]}`; entries without a string id are ignored. */

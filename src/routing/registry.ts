@@ -1,17 +1,57 @@
-import type { TollboothConfig } from '../config/schema.js';
+import { replicaName, type ReplicaConfig, type TollboothConfig } from '../config/schema.js';
+import type { CircuitSettings } from './circuit-breaker.js';
 import { Replica, type ModelCard } from './replica.js';
 
+export interface ReplicaSetChange {
+  readonly added: readonly Replica[];
+  readonly removed: readonly Replica[];
+}
+
 /**
- * The fleet: every configured replica and an index from model name to the replicas that serve it.
- * The index is rebuilt whenever a replica's model list changes, never on the request path.
+ * The fleet: every replica and an index from model name to the replicas that serve it. The index
+ * is rebuilt whenever the replica set or a replica's model list changes, never on the request path.
  */
 export class ReplicaRegistry {
-  readonly replicas: readonly Replica[];
+  private current: readonly Replica[] = [];
   private servingIndex = new Map<string, readonly Replica[]>();
+  private readonly circuitSettings: CircuitSettings;
 
-  constructor(config: Pick<TollboothConfig, 'replicas'>) {
-    this.replicas = config.replicas.map((replicaConfig) => new Replica(replicaConfig));
+  constructor(config: Pick<TollboothConfig, 'replicas' | 'health'>) {
+    this.circuitSettings = {
+      failureThreshold: config.health.ejectAfterFailures,
+      baseEjectionMs: config.health.baseEjectionMs,
+      maxEjectionMs: config.health.maxEjectionMs,
+    };
+    this.applyReplicaSet(config.replicas);
+  }
+
+  get replicas(): readonly Replica[] {
+    return this.current;
+  }
+
+  /**
+   * Makes the fleet the given replica list (a reload, a DNS answer). A replica whose name, URL,
+   * key and model list are unchanged keeps its state (health, load, circuit, engine stats);
+   * requests in flight on removed replicas finish on them.
+   */
+  applyReplicaSet(configs: readonly ReplicaConfig[]): ReplicaSetChange {
+    const existing = new Map(this.current.map((replica) => [replica.name, replica]));
+    const next: Replica[] = [];
+    const added: Replica[] = [];
+    for (const config of configs) {
+      const kept = existing.get(replicaName(config));
+      if (kept !== undefined && kept.sameConfig(config)) {
+        next.push(kept);
+        existing.delete(kept.name);
+      } else {
+        const replica = new Replica(config, this.circuitSettings);
+        next.push(replica);
+        added.push(replica);
+      }
+    }
+    this.current = next;
     this.rebuildIndex();
+    return { added, removed: [...existing.values()] };
   }
 
   /** Every replica that lists the model, whatever its health. */
@@ -56,7 +96,7 @@ export class ReplicaRegistry {
 
   private rebuildIndex(): void {
     const index = new Map<string, Replica[]>();
-    for (const replica of this.replicas) {
+    for (const replica of this.current) {
       for (const model of replica.models) {
         const list = index.get(model);
         if (list === undefined) index.set(model, [replica]);

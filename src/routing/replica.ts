@@ -1,5 +1,8 @@
 import { replicaName, type ReplicaConfig } from '../config/schema.js';
 import { BusyShareClock } from '../cost/busy-share.js';
+import type { Candidate } from './balancer.js';
+import { CircuitBreaker, type CircuitSettings } from './circuit-breaker.js';
+import type { EngineStats } from './engine-stats.js';
 
 export type ReplicaHealth = 'unknown' | 'healthy' | 'unhealthy';
 
@@ -7,10 +10,10 @@ export type ReplicaHealth = 'unknown' | 'healthy' | 'unhealthy';
 export type ModelCard = Readonly<Record<string, unknown>> & { readonly id: string };
 
 /**
- * One vLLM server as the gateway sees it. Mutable by design: the health prober and the model
- * discovery write here, the router reads. Nothing else changes it.
+ * One vLLM server as the gateway sees it. Mutable by design: the fleet monitor writes health,
+ * models and engine stats; upstream exchanges write load and circuit outcomes; the router reads.
  */
-export class Replica {
+export class Replica implements Candidate {
   readonly name: string;
   /** Origin (scheme://host:port) the upstream pool connects to. */
   readonly origin: string;
@@ -27,17 +30,50 @@ export class Replica {
   readonly load = new BusyShareClock();
   /** Requests dispatched here whose response headers have not arrived yet. */
   awaitingHeaders = 0;
+  /** Passive ejection: opens after consecutive failed requests, half-opens after a backoff. */
+  readonly circuit: CircuitBreaker;
+  /** The engine's own figures from its /metrics; undefined until scraped, and again once stale. */
+  engineStats: EngineStats | undefined;
+  /** Prefix-cache hits / queries between the last two scrapes; undefined without traffic or stats. */
+  prefixCacheHitRatio: number | undefined;
 
-  constructor(config: ReplicaConfig) {
+  constructor(
+    private readonly config: ReplicaConfig,
+    circuit: CircuitSettings,
+  ) {
     this.name = replicaName(config);
+    this.circuit = new CircuitBreaker(circuit);
     this.origin = new URL(config.url).origin;
     this.apiKey = config.apiKey;
     this.discoversModels = config.models === 'auto';
     this.models = new Set(config.models === 'auto' ? [] : config.models);
   }
 
-  /** A replica is routable unless its last probe failed (unknown counts as routable, so boot is not blocked). */
-  get routable(): boolean {
-    return this.health !== 'unhealthy';
+  /** The same replica as configured now: a reload keeps its state. */
+  sameConfig(other: ReplicaConfig): boolean {
+    const mine = this.config;
+    return (
+      replicaName(other) === this.name &&
+      new URL(other.url).origin === this.origin &&
+      other.apiKey === mine.apiKey &&
+      JSON.stringify(other.models) === JSON.stringify(mine.models)
+    );
+  }
+
+  get inFlight(): number {
+    return this.load.inFlight;
+  }
+
+  /** The engine's queue (vllm:num_requests_waiting), 0 when not known. */
+  get waiting(): number {
+    return this.engineStats?.waiting ?? 0;
+  }
+
+  /**
+   * May take a request now: its last probe did not fail (unknown counts, so boot is not blocked)
+   * and its circuit is not ejecting it (a half-open circuit takes one trial at a time).
+   */
+  routableAt(now: number): boolean {
+    return this.health !== 'unhealthy' && this.circuit.retryInMs(now) === 0;
   }
 }

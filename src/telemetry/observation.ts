@@ -23,8 +23,14 @@ export interface RequestObservation {
   /** The gateway added stream_options.include_usage; the tap removes the usage frame again. */
   streamUsageRequested: boolean;
 
-  /** Name of the replica the request was sent to. */
+  /** Name of the replica that answered (the last one tried). */
   replica: string | undefined;
+  /** How the router chose the first replica (affinity, overflow, least_loaded, no_key, round_robin). */
+  routingOutcome: string | undefined;
+  /** Where the session key came from (header, prompt_cache_key, user, prefix), if there was one. */
+  sessionKeySource: string | undefined;
+  /** Replicas tried after the first one failed before answering. */
+  failovers: number;
   /** When the request was handed to the upstream connection pool. */
   dispatchedAt: number | undefined;
   /** When the replica's response headers arrived. */
@@ -66,6 +72,9 @@ export function createObservation(requestId: string, method: string, route: stri
     requestJson: undefined,
     streamUsageRequested: false,
     replica: undefined,
+    routingOutcome: undefined,
+    sessionKeySource: undefined,
+    failovers: 0,
     dispatchedAt: undefined,
     upstreamHeadersAt: undefined,
     firstByteWrittenAt: undefined,

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Replica } from '../../routing/replica.js';
 
 /**
  * Every Prometheus instrument Tollbooth exports, in one place, in base units (seconds, tokens).
@@ -17,10 +18,11 @@ export const OVERHEAD_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.
 export const TOKEN_COUNT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000];
 
 export interface FleetView {
-  /** In-flight requests per replica name, read at scrape time. */
-  inFlightByReplica(): Iterable<readonly [string, number]>;
-  healthByReplica(): Iterable<readonly [string, number]>;
+  /** The replicas as they are now, read at scrape time. */
+  replicas(): readonly Replica[];
 }
+
+const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
 
 export function createInstruments(registry: Registry, fleet: FleetView, version: string) {
   const registers = [registry];
@@ -106,6 +108,18 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       labelNames: ['type'] as const,
       registers,
     }),
+    routingDecisions: new Counter({
+      name: `${METRIC_PREFIX}routing_decisions_total`,
+      help: 'First-replica choices by outcome: affinity (the session key\'s replica), overflow (it was over its load bound), no_key, least_loaded, round_robin.',
+      labelNames: ['model', 'outcome'] as const,
+      registers,
+    }),
+    failovers: new Counter({
+      name: `${METRIC_PREFIX}failovers_total`,
+      help: 'Requests retried on another replica because one failed before answering (connect refused, reset).',
+      labelNames: ['model'] as const,
+      registers,
+    }),
     clientDisconnects: new Counter({
       name: `${METRIC_PREFIX}client_disconnects_total`,
       help: 'Requests whose client closed the connection before the response was complete.',
@@ -113,24 +127,60 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       registers,
     }),
   };
+  /** A gauge with one series per replica, read from the replicas at scrape time (undefined: no series). */
+  const replicaGauge = (name: string, help: string, value: (replica: Replica) => number | undefined): void => {
+    new Gauge({
+      name: `${METRIC_PREFIX}${name}`,
+      help,
+      labelNames: ['replica'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const replica of fleet.replicas()) {
+          const current = value(replica);
+          if (current !== undefined) this.set({ replica: replica.name }, current);
+        }
+      },
+    });
+  };
+  replicaGauge('replica_in_flight_requests', 'Requests dispatched to the replica and not finished yet.', (replica) => replica.inFlight);
+  replicaGauge('replica_healthy', '1 when the replica answered its last health probe, else 0.', (replica) => (replica.health === 'healthy' ? 1 : 0));
+  replicaGauge('replica_engine_waiting_requests', "The engine's queue (vllm:num_requests_waiting) at its last scrape; absent when stale.", (replica) => replica.engineStats?.waiting);
+  replicaGauge('replica_engine_running_requests', 'Requests the engine is running (vllm:num_requests_running); absent when stale.', (replica) => replica.engineStats?.running);
+  replicaGauge('replica_engine_kv_cache_usage_ratio', 'KV-cache usage of the engine, 0-1 (vllm:kv_cache_usage_perc); absent when stale.', (replica) => replica.engineStats?.kvCacheUsage);
+  replicaGauge(
+    'replica_engine_prefix_cache_hit_ratio',
+    "Share of prompt tokens the engine's prefix cache served between its last two scrapes; absent when unknown.",
+    (replica) => replica.prefixCacheHitRatio,
+  );
   new Gauge({
-    name: `${METRIC_PREFIX}replica_in_flight_requests`,
-    help: 'Requests dispatched to the replica and not finished yet.',
-    labelNames: ['replica'] as const,
+    name: `${METRIC_PREFIX}replica_circuit_state`,
+    help: "1 for the replica's current circuit state (closed: taking traffic, open: ejected, half_open: on trial).",
+    labelNames: ['replica', 'state'] as const,
     registers,
     collect() {
       this.reset();
-      for (const [replica, count] of fleet.inFlightByReplica()) this.set({ replica }, count);
+      const now = performance.now();
+      for (const replica of fleet.replicas()) {
+        replica.circuit.retryInMs(now); // brings a timed-out ejection to half_open before reading
+        for (const state of CIRCUIT_STATES) this.set({ replica: replica.name, state }, replica.circuit.state === state ? 1 : 0);
+      }
     },
   });
-  new Gauge({
-    name: `${METRIC_PREFIX}replica_healthy`,
-    help: '1 when the replica answered its last health probe, else 0.',
+  const ejectionsSeen = new WeakMap<Replica, number>();
+  new Counter({
+    name: `${METRIC_PREFIX}replica_ejections_total`,
+    help: 'Times the replica was ejected by its circuit breaker (consecutive failed requests).',
     labelNames: ['replica'] as const,
     registers,
     collect() {
-      this.reset();
-      for (const [replica, healthy] of fleet.healthByReplica()) this.set({ replica }, healthy);
+      for (const replica of fleet.replicas()) {
+        const seen = ejectionsSeen.get(replica) ?? 0;
+        const now = replica.circuit.ejections;
+        if (now > seen) this.inc({ replica: replica.name }, now - seen);
+        else this.inc({ replica: replica.name }, 0);
+        ejectionsSeen.set(replica, now);
+      }
     },
   });
   new Gauge({

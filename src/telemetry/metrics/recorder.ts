@@ -33,6 +33,8 @@ export class MetricsRecorder {
     i.endToEndLatency.observe({ model, replica, stream }, measures.endToEndMs / MS_PER_SECOND);
     if (measures.overheadMs !== undefined) i.overhead.observe({ stream }, measures.overheadMs / MS_PER_SECOND);
     if (measures.errorType !== null) i.errors.inc({ type: measures.errorType });
+    if (observation.routingOutcome !== undefined) i.routingDecisions.inc({ model, outcome: observation.routingOutcome });
+    if (observation.failovers > 0) i.failovers.inc({ model }, observation.failovers);
     if (measures.outcome === 'client_disconnected') i.clientDisconnects.inc({ model, stream });
 
     if (measures.ttftMs !== undefined) i.timeToFirstToken.observe({ model, replica }, measures.ttftMs / MS_PER_SECOND);

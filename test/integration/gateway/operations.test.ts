@@ -32,7 +32,7 @@ describe('health and readiness', () => {
   });
 
   it('stops routing to a replica whose probe fails, and resumes when it recovers', async () => {
-    const { gateway, simulators } = await teardown.fleet({ replicas: 2 });
+    const { gateway, simulators } = await teardown.fleet({ replicas: 2, gateway: { routing: { strategy: 'round-robin' } } });
     const port = simulators[1]!.port;
     await simulators[1]!.close();
     await gateway.gateway.monitor.probeAll();

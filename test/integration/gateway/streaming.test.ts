@@ -47,15 +47,21 @@ describe('streaming pass-through', () => {
   });
 
   it('aborts the upstream request as soon as the client goes away, and leaks no socket', async () => {
-    const { gateway, simulators } = await teardown.fleet({ simulator: { interTokenMs: 20 } });
+    // Quiet fleet monitor: its probe and scrape connections stay as they are during the test.
+    const { gateway, simulators } = await teardown.fleet({
+      simulator: { interTokenMs: 20 },
+      gateway: { health: { probeIntervalMs: 60_000, modelRefreshIntervalMs: 60_000, engineStatsIntervalMs: 60_000 } },
+    });
     const simulator = simulators[0]!;
+    const monitorConnections = await simulator.openConnections();
     const { response, abort } = await openStream(gateway.url, 'walks-away', { max_tokens: 500 });
     await new Promise((resolve) => response.once('data', resolve));
     abort();
     const truth = await simulator.truth.waitFor('walks-away', 2_000);
     expect(truth?.outcome).toBe('client_closed');
     expect(truth!.chunkTimes.length).toBeLessThan(100);
-    await waitUntil(async () => (await simulator.openConnections()) <= 1);
+    // The stream's upstream connection is closed; only the monitor's idle ones remain.
+    await waitUntil(async () => (await simulator.openConnections()) <= monitorConnections);
     expect(await gateway.accessLineOf('walks-away')).toMatchObject({ client_disconnected: true, stream: true, status: 200 });
   });
 

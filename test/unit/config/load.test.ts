@@ -25,7 +25,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ file: yamlFile('replicas:\n  - url: http://127.0.0.1:8000\n    models: [m]\n'), env: {} });
     expect(config.server.port).toBe(8080);
     expect(config.upstream.headersTimeoutMs).toBe(300_000);
-    expect(config.routing.strategy).toBe('round-robin');
+    expect(config.routing.strategy).toBe('session');
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.replicas[0])).toBe(true);
     expect(() => {
@@ -98,7 +98,7 @@ replicas:
     expect(problems).toEqual([
       'TOLLBOOTH_PORT: expected an integer, got "eighty"',
       'TOLLBOOTH_ACCESS_LOG: expected true or false, got "maybe"',
-      'replicas: Invalid input: expected array, received undefined',
+      'replicas: list at least one replica, or a discovery entry',
     ]);
   });
 

@@ -1,0 +1,34 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { OpenAiErrorBody } from '../errors/catalogue.js';
+import { normaliseUpstreamError } from './upstream-error-body.js';
+
+/** A replica's error answer, read up to a bound, then normalised to the OpenAI envelope. */
+export class ErrorBodyCollector {
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  private truncated = false;
+
+  constructor(
+    readonly status: number,
+    readonly headers: IncomingHttpHeaders,
+    private readonly limitBytes: number,
+  ) {}
+
+  add(chunk: Buffer): void {
+    const room = this.limitBytes - this.bytes;
+    if (room <= 0) {
+      this.truncated = true;
+      return;
+    }
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (kept !== chunk) this.truncated = true;
+    this.chunks.push(kept);
+    this.bytes += kept.length;
+  }
+
+  body(): OpenAiErrorBody {
+    const body = normaliseUpstreamError(this.status, Buffer.concat(this.chunks, this.bytes), this.truncated);
+    this.chunks = [];
+    return body;
+  }
+}

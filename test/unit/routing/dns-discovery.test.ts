@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import { resolveDiscoveryEntry, systemResolver, type DiscoveryResolver } from '../../../src/routing/dns-discovery.js';
+
+const entriesOf = (discovery: unknown[]) => parseConfig({ discovery }).discovery;
+
+describe('DNS discovery', () => {
+  it('turns a name’s addresses into replicas on the configured port, sorted, IPv6 bracketed', async () => {
+    const resolver: DiscoveryResolver = {
+      lookup: async () => ['10.0.0.12', 'fd00::5', '10.0.0.3'],
+      resolveSrv: async () => [],
+    };
+    const [entry] = entriesOf([{ dns: 'vllm.default.svc.cluster.local', port: 8001, models: ['llama'] }]);
+    expect(await resolveDiscoveryEntry(entry!, resolver)).toEqual([
+      { name: '10.0.0.12:8001', url: 'http://10.0.0.12:8001', models: ['llama'] },
+      { name: '10.0.0.3:8001', url: 'http://10.0.0.3:8001', models: ['llama'] },
+      { name: '[fd00::5]:8001', url: 'http://[fd00::5]:8001', models: ['llama'] },
+    ]);
+  });
+
+  it('takes hosts and ports from SRV records', async () => {
+    const resolver: DiscoveryResolver = {
+      lookup: async () => [],
+      resolveSrv: async () => [
+        { name: 'vllm-1.vllm.default.svc.cluster.local', port: 8000 },
+        { name: 'vllm-0.vllm.default.svc.cluster.local', port: 9000 },
+      ],
+    };
+    const [entry] = entriesOf([{ srv: '_http._tcp.vllm.default.svc.cluster.local', apiKey: 'k' }]);
+    expect((await resolveDiscoveryEntry(entry!, resolver)).map((replica) => [replica.url, replica.models, replica.apiKey])).toEqual([
+      ['http://vllm-0.vllm.default.svc.cluster.local:9000', 'auto', 'k'],
+      ['http://vllm-1.vllm.default.svc.cluster.local:8000', 'auto', 'k'],
+    ]);
+  });
+
+  it('resolves through the system resolver (localhost from /etc/hosts)', async () => {
+    const [entry] = entriesOf([{ dns: 'localhost', family: 4, port: 8000 }]);
+    expect(await resolveDiscoveryEntry(entry!, systemResolver)).toEqual([{ name: '127.0.0.1:8000', url: 'http://127.0.0.1:8000', models: 'auto' }]);
+  });
+
+  it('validates entries at boot', () => {
+    expect(() => parseConfig({ discovery: [{ dns: 'a', srv: 'b' }] })).toThrow(/discovery\.0: give exactly one of dns or srv/);
+    expect(() => parseConfig({})).toThrow(/replicas: list at least one replica, or a discovery entry/);
+  });
+});
