@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { startSimulator } from '../../../src/sim/index.js';
 import { startTestGateway } from '../../helpers/gateway.js';
+import { startGatewayProcess } from '../../helpers/processes.js';
 import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
 import { sampleSum } from '../../helpers/promtool.js';
 
@@ -20,12 +21,13 @@ async function replicaOf(url: string, body: unknown, headers: Record<string, str
 }
 
 describe('session-aware routing', () => {
-  it('keeps each session on one replica, spreads sessions, and two gateways agree on every one', async () => {
+  it('keeps each session on one replica, spreads sessions, and another gateway process agrees on every one', async () => {
     const { gateway, simulators } = await teardown.fleet({ replicas: 4, simulator: { interTokenMs: 0, prefillBaseMs: 0 } });
-    const twin = await startTestGateway({
-      replicas: simulators.map((simulator, index) => ({ name: `sim-${index}`, url: simulator.url, models: ['test-model'] })),
+    // A second gateway in its own process, with the replicas listed in another order: no shared state.
+    const twin = await startGatewayProcess({
+      replicas: simulators.map((simulator, index) => ({ name: `sim-${index}`, url: simulator.url, models: ['test-model'] })).reverse(),
     });
-    teardown.defer(() => twin.close());
+    teardown.defer(() => twin.stop());
 
     const homes = new Map<string, string>();
     for (let session = 0; session < 40; session += 1) {
