@@ -17,7 +17,7 @@ import type { InboundRequest, PostHandler } from './inbound.js';
 import { sendHealth, sendMetrics, sendModels, sendTruth, sendVersion } from './info-endpoints.js';
 import { parseJsonObject, type JsonObject } from './request-fields.js';
 import { generatedRequestId } from './request-seed.js';
-import type { TruthRecord } from './truth.js';
+import { newTruthRecord, type TruthRecord } from './truth.js';
 
 const POST_ROUTES = new Map<string, PostHandler>([
   ['/v1/chat/completions', handleChatCompletions],
@@ -48,28 +48,6 @@ const GET_ROUTES = new Map<string, GetHandler>([
 const TRUTH_PREFIX = '/sim/truth/';
 /** Request bodies above this are refused (vLLM has no hard limit; this only guards the process). */
 const BODY_LIMIT_BYTES = 64 * 1024 * 1024;
-
-function newTruthRecord(requestId: string, endpoint: string, receivedAt: number): TruthRecord {
-  return {
-    requestId,
-    endpoint,
-    model: null,
-    stream: false,
-    promptTokens: 0,
-    cachedPromptTokens: 0,
-    completionTokens: 0,
-    receivedAt,
-    headersSentAt: null,
-    firstTokenAt: null,
-    chunkTimes: [],
-    tokensPerChunkWritten: [],
-    finishedAt: null,
-    finishReason: null,
-    outcome: null,
-    status: 0,
-    fault: null,
-  };
-}
 
 /** vLLM's `--api-key` check: only /v1 paths, `Authorization: Bearer <key>`. */
 function authorized(ctx: EngineContext, req: IncomingMessage, path: string): boolean {

@@ -29,6 +29,29 @@ export interface TruthRecord {
   clientClosedAt?: number;
 }
 
+/** A request's record as it arrives, before anything has happened to it. */
+export function newTruthRecord(requestId: string, endpoint: string, receivedAt: number): TruthRecord {
+  return {
+    requestId,
+    endpoint,
+    model: null,
+    stream: false,
+    promptTokens: 0,
+    cachedPromptTokens: 0,
+    completionTokens: 0,
+    receivedAt,
+    headersSentAt: null,
+    firstTokenAt: null,
+    chunkTimes: [],
+    tokensPerChunkWritten: [],
+    finishedAt: null,
+    finishReason: null,
+    outcome: null,
+    status: 0,
+    fault: null,
+  };
+}
+
 type Waiter = (record: TruthRecord) => void;
 
 export class GroundTruth {

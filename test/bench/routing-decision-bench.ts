@@ -14,20 +14,11 @@ import { chooseReplica, leastLoaded, type Candidate } from '../../src/routing/ba
 import { HashRing } from '../../src/routing/hash-ring.js';
 import { DEFAULT_SESSION_KEY_SETTINGS, sessionKeyOf, type SessionKey } from '../../src/routing/session-key.js';
 import { stableHash32 } from '../../src/routing/stable-hash.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const REPLICAS = 64;
 const DECISIONS = Number(process.env.ROUTING_BENCH_DECISIONS ?? 200_000);
 
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface MutableCandidate extends Candidate {
   inFlight: number;

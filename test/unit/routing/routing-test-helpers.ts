@@ -1,14 +1,4 @@
-/** Seeded randomness for the routing tests: mulberry32, so every run sees the same numbers. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../helpers/seeded-random.js';
 
 /** A sampler of ranks 0..count-1 with P(k) ∝ 1 / (k + 1)^s. */
 export function zipfSampler(count: number, s: number, random: () => number): { sample(): number; share(rank: number): number } {

@@ -1,28 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
 import { Admission } from '../../../src/sim/admission.js';
-import { GroundTruth, type TruthRecord } from '../../../src/sim/truth.js';
+import { GroundTruth, newTruthRecord, type TruthRecord } from '../../../src/sim/truth.js';
 
 function record(requestId: string): TruthRecord {
-  return {
-    requestId,
-    endpoint: '/v1/chat/completions',
-    model: 'm',
-    stream: true,
-    promptTokens: 0,
-    cachedPromptTokens: 0,
-    completionTokens: 0,
-    receivedAt: 0,
-    headersSentAt: null,
-    firstTokenAt: null,
-    chunkTimes: [],
-    tokensPerChunkWritten: [],
-    finishedAt: null,
-    finishReason: null,
-    outcome: null,
-    status: 0,
-    fault: null,
-  };
+  return { ...newTruthRecord(requestId, '/v1/chat/completions', 0), model: 'm', stream: true };
 }
 
 describe('GroundTruth', () => {
