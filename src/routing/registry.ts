@@ -90,10 +90,6 @@ export class ReplicaRegistry {
     return cards;
   }
 
-  get hasHealthyReplica(): boolean {
-    return this.replicas.some((replica) => replica.health === 'healthy');
-  }
-
   private rebuildIndex(): void {
     const index = new Map<string, Replica[]>();
     for (const replica of this.current) {

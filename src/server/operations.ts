@@ -3,7 +3,8 @@ import type { ReplicaRegistry } from '../routing/registry.js';
 
 /**
  * Liveness, readiness and the model list: answered by the gateway itself, never proxied.
- * /health says the process serves; /ready says it can do useful work (a replica answers).
+ * /health says the process serves; /ready says it can do useful work: some replica answers
+ * its probe and is not ejected by its circuit breaker.
  */
 export function registerOperationRoutes(app: FastifyInstance, registry: ReplicaRegistry): void {
   const startedAtSeconds = Math.floor(Date.now() / 1000);
@@ -11,17 +12,21 @@ export function registerOperationRoutes(app: FastifyInstance, registry: ReplicaR
   app.get('/health', async () => ({ status: 'ok' }));
 
   app.get('/ready', async (_request, reply) => {
-    const ready = registry.hasHealthyReplica;
-    void reply.code(ready ? 200 : 503);
-    return {
-      status: ready ? 'ready' : 'not_ready',
-      replicas: registry.replicas.map((replica) => ({
+    const now = performance.now();
+    const replicas = registry.replicas.map((replica) => {
+      const retryInMs = Math.ceil(replica.circuit.retryInMs(now));
+      return {
         name: replica.name,
         health: replica.health,
+        circuit: replica.circuit.state,
+        ...(retryInMs > 0 ? { retry_in_ms: retryInMs } : {}),
         models: [...replica.models],
         ...(replica.lastProbeError === undefined ? {} : { last_error: replica.lastProbeError }),
-      })),
-    };
+      };
+    });
+    const ready = replicas.some((replica) => replica.health === 'healthy' && replica.circuit !== 'open');
+    void reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'not_ready', replicas };
   });
 
   app.get('/v1/models', async () => ({ object: 'list', data: registry.listModels(startedAtSeconds) }));

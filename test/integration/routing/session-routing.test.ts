@@ -93,6 +93,9 @@ describe('failover and ejection', () => {
     expect(sampleSum(exposition, 'tollbooth_failovers_total')).toBe(2);
     expect(sampleSum(exposition, 'tollbooth_replica_ejections_total', { replica: 'sim-1' })).toBe(1);
     expect(sampleSum(exposition, 'tollbooth_replica_circuit_state', { replica: 'sim-1', state: 'open' })).toBe(1);
+    const ready = (await (await fetch(`${gateway.url}/ready`)).json()) as { status: string; replicas: Array<Record<string, unknown>> };
+    expect(ready.status).toBe('ready');
+    expect(ready.replicas.find((replica) => replica.name === 'sim-1')).toMatchObject({ circuit: 'open', retry_in_ms: expect.any(Number) });
   });
 
   it('loses no request that had not started streaming when one of four replicas dies under load', async () => {
