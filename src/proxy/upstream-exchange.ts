@@ -75,6 +75,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** The end of a 2xx JSON body, where its usage is. */
   private jsonTail: Buffer | undefined;
   private attempt!: ReplicaAttempt;
+  /** When the last `write` returned (performance.now() ms). */
+  private writtenAt = 0;
 
   constructor(
     private readonly response: ServerResponse,
@@ -122,6 +124,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.phase = 'relaying';
   }
 
+  /**
+   * Two clock reads per relayed chunk: arrival (stream-tap timing: first content, gaps) and the
+   * end of the write in `write` (relay delay; reused as the content-written time for TTFT/TPOT).
+   */
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.phase === 'relaying') {
       const arrivedAt = performance.now();
@@ -139,7 +145,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
         controller.pause();
         this.response.once('drain', this.onClientDrain);
       }
-      if (tap !== undefined && tap.facts.contentEvents > contentBefore) this.contentWritten();
+      if (tap !== undefined && tap.facts.contentEvents > contentBefore) this.contentWritten(this.writtenAt);
     } else if (this.phase === 'collecting-error') {
       this.errorBody!.add(chunk);
     }
@@ -210,15 +216,15 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     observation.responseBytes += bytes.length;
     this.tail = bytes.length >= 2 ? (bytes[bytes.length - 2]! << 8) | bytes[bytes.length - 1]! : ((this.tail << 8) | bytes[0]!) & 0xffff;
     const writable = this.response.write(bytes);
-    observation.relayDelayMs += performance.now() - arrivedAt;
+    this.writtenAt = performance.now();
+    observation.relayDelayMs += this.writtenAt - arrivedAt;
     return writable;
   }
 
-  /** The bytes just written completed one or more content-bearing events. */
-  private contentWritten(): void {
-    const now = performance.now();
-    this.observation.firstContentWrittenAt ??= now;
-    this.observation.lastContentWrittenAt = now;
+  /** The bytes written at `writtenAt` completed one or more content-bearing events. */
+  private contentWritten(writtenAt: number): void {
+    this.observation.firstContentWrittenAt ??= writtenAt;
+    this.observation.lastContentWrittenAt = writtenAt;
   }
 
   private fail(code: ErrorCode): void {

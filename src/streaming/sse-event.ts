@@ -198,12 +198,17 @@ function valueMatches(buf: Buffer, at: number, end: number, shape: number): bool
   }
 }
 
-/** The payload does not look like one JSON object (`{` … `}`), or its first key is `"error"`. */
-function needsParseByShape(buf: Buffer, start: number, end: number): boolean {
+/** The last non-space byte of `buf[from, end)` is `}`. */
+export function endsWithCloseBrace(buf: Buffer, from: number, end: number): boolean {
   let last = end - 1;
-  while (last > start && isSpace(buf[last])) last--;
+  while (last > from && isSpace(buf[last])) last--;
+  return last >= from && buf[last] === CLOSE_BRACE;
+}
+
+/** The payload does not look like one JSON object (`{` … `}`), or its first key is `"error"`. */
+export function needsParseByShape(buf: Buffer, start: number, end: number): boolean {
   let at = skipSpace(buf, start, end);
-  if (at >= last || buf[at] !== OPEN_BRACE || buf[last] !== CLOSE_BRACE) return true;
+  if (at >= end || buf[at] !== OPEN_BRACE || !endsWithCloseBrace(buf, at + 1, end)) return true;
   at = skipSpace(buf, at + 1, end);
   if (at + ERROR_KEY.length > end) return false;
   for (let i = 0; i < ERROR_KEY.length; i++) if (buf[at + i] !== ERROR_KEY[i]) return false;
@@ -218,8 +223,16 @@ function needsParseByShape(buf: Buffer, start: number, end: number): boolean {
  */
 export function scanPayload(buf: Buffer, start: number, end: number): number {
   if (needsParseByShape(buf, start, end)) return SCAN_PARSE;
+  return scanKeys(buf, start, start, end);
+}
+
+/**
+ * The colon walk of `scanPayload` over the keys whose `:` lies in `[from, end)` of the payload
+ * `buf[start, end)`, without the shape check: SCAN_PARSE, SCAN_CONTENT or SCAN_PLAIN for those keys.
+ */
+export function scanKeys(buf: Buffer, start: number, from: number, end: number): number {
   let content = false;
-  for (let colon = buf.indexOf(COLON, start); colon !== -1 && colon < end; colon = buf.indexOf(COLON, colon + 1)) {
+  for (let colon = buf.indexOf(COLON, from); colon !== -1 && colon < end; colon = buf.indexOf(COLON, colon + 1)) {
     const key = keyBefore(buf, colon, start);
     if (key === undefined || !valueMatches(buf, skipSpace(buf, colon + 1, end), end, key.shape)) continue;
     if (key.means === MEANS_PARSE) return SCAN_PARSE;

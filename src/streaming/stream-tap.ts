@@ -4,6 +4,7 @@
  * client's behalf. See README.md in this folder for what it detects, the cost rules and the bounds.
  */
 
+import { ContentPrefix, PREFIX_MISMATCH } from './content-prefix.js';
 import { createDataLocation, isDonePayload, locateData, parsePayload, payloadText, scanPayload, SCAN_CONTENT, SCAN_PLAIN } from './sse-event.js';
 import type { ParsedPayload } from './sse-event.js';
 import { SseSplitter } from './sse-splitter.js';
@@ -33,6 +34,8 @@ export class StreamTap {
   private readonly maxHeld: number;
   private readonly splitter = new SseSplitter();
   private readonly location = createDataLocation();
+  /** The constant start of this stream's content events, once learned (see content-prefix.ts). */
+  private readonly contentPrefix = new ContentPrefix();
   /** The event in progress, from its first byte, when it began in an earlier chunk. */
   private held: Buffer = EMPTY;
   private heldLength = 0;
@@ -62,7 +65,8 @@ export class StreamTap {
     // Forwarded: `held[0, headLength)`, then the `keep` ranges of the chunk.
     let headLength = 0;
     let keepFrom = start === 1 && this.lastStripped ? 1 : 0;
-    this.keep.length = 0;
+    // Truncating an array costs even when it is empty; it is empty unless the last chunk stripped.
+    if (this.keep.length !== 0) this.keep.length = 0;
 
     for (let end = splitter.next(); end !== -1; end = splitter.next()) {
       let stripped = false;
@@ -130,7 +134,7 @@ export class StreamTap {
       return false;
     }
     if (this.facts.firstContentAt !== undefined && location.text === undefined) {
-      const scan = scanPayload(buf, location.start, location.end);
+      const scan = this.scan(buf, location.start, location.end);
       if (scan === SCAN_CONTENT) {
         this.countContent(now);
         return false;
@@ -139,7 +143,16 @@ export class StreamTap {
     }
     const parsed = parsePayload(payloadText(buf, location));
     this.record(parsed, now);
+    if (parsed.kind === 'content' && !this.contentPrefix.learned && location.text === undefined) {
+      this.contentPrefix.learn(buf, location.start, location.end);
+    }
     return this.strip && parsed.kind === 'usage-only';
+  }
+
+  /** `scanPayload`'s verdict, through the learned content prefix when the payload starts with it. */
+  private scan(buf: Buffer, start: number, end: number): number {
+    const verdict = this.contentPrefix.classify(buf, start, end);
+    return verdict === PREFIX_MISMATCH ? scanPayload(buf, start, end) : verdict;
   }
 
   private record(parsed: ParsedPayload, now: number): void {

@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
+import { FixedHistogram } from './fixed-histogram.js';
 
 /**
  * Every Prometheus instrument Tollbooth exports, in one place, in base units (seconds, tokens).
@@ -7,6 +8,8 @@ import type { Replica } from '../../routing/replica.js';
  * line up bucket for bucket; the overhead histogram has its own fine buckets, since the gateway
  * adds tens of microseconds, not seconds. Labels are bounded: model (unknown names collapse to
  * "unknown"), replica, route, status class, stream, outcome — never keys, sessions or prompts.
+ * Histograms are `FixedHistogram`s (no label hashing per observation; see fixed-histogram.ts),
+ * rendered exactly as prom-client renders its own.
  */
 export const METRIC_PREFIX = 'tollbooth_';
 
@@ -34,56 +37,56 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       labelNames: ['model', 'replica', 'route', 'status_class', 'stream', 'outcome'] as const,
       registers,
     }),
-    timeToFirstToken: new Histogram({
+    timeToFirstToken: new FixedHistogram({
       name: `${METRIC_PREFIX}time_to_first_token_seconds`,
       help: 'Arrival at the gateway to the first content-bearing chunk written to the client (successful streams).',
       labelNames: modelReplica,
       buckets: TTFT_BUCKETS,
       registers,
     }),
-    upstreamTimeToFirstToken: new Histogram({
+    upstreamTimeToFirstToken: new FixedHistogram({
       name: `${METRIC_PREFIX}upstream_time_to_first_token_seconds`,
       help: 'Dispatch to the replica to the first content-bearing chunk received from it (successful streams).',
       labelNames: modelReplica,
       buckets: TTFT_BUCKETS,
       registers,
     }),
-    timePerOutputToken: new Histogram({
+    timePerOutputToken: new FixedHistogram({
       name: `${METRIC_PREFIX}time_per_output_token_seconds`,
       help: 'Per request: (last content written - first content written) / (completion_tokens - 1), tokens from usage.',
       labelNames: modelReplica,
       buckets: TOKEN_LATENCY_BUCKETS,
       registers,
     }),
-    interChunkLatency: new Histogram({
+    interChunkLatency: new FixedHistogram({
       name: `${METRIC_PREFIX}inter_chunk_latency_seconds`,
       help: 'Gap between consecutive content-bearing stream events as they arrived (a chunk may carry several tokens).',
       labelNames: modelReplica,
       buckets: TOKEN_LATENCY_BUCKETS,
       registers,
     }),
-    endToEndLatency: new Histogram({
+    endToEndLatency: new FixedHistogram({
       name: `${METRIC_PREFIX}e2e_request_latency_seconds`,
       help: 'Arrival at the gateway to the end of the response, whatever the outcome.',
       labelNames: ['model', 'replica', 'stream'] as const,
       buckets: REQUEST_LATENCY_BUCKETS,
       registers,
     }),
-    overhead: new Histogram({
+    overhead: new FixedHistogram({
       name: `${METRIC_PREFIX}overhead_seconds`,
       help: "The gateway's own time: arrival to dispatch, plus the delay between receiving each chunk and writing it.",
       labelNames: ['stream'] as const,
       buckets: OVERHEAD_BUCKETS,
       registers,
     }),
-    promptTokens: new Histogram({
+    promptTokens: new FixedHistogram({
       name: `${METRIC_PREFIX}request_prompt_tokens`,
       help: 'Prompt tokens per request (exact counts only).',
       labelNames: ['model'] as const,
       buckets: TOKEN_COUNT_BUCKETS,
       registers,
     }),
-    completionTokens: new Histogram({
+    completionTokens: new FixedHistogram({
       name: `${METRIC_PREFIX}request_completion_tokens`,
       help: 'Completion tokens per request (exact counts only).',
       labelNames: ['model'] as const,

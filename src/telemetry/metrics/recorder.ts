@@ -37,13 +37,11 @@ export class MetricsRecorder {
     if (observation.failovers > 0) i.failovers.inc({ model }, observation.failovers);
     if (measures.outcome === 'client_disconnected') i.clientDisconnects.inc({ model, stream });
 
-    if (measures.ttftMs !== undefined) i.timeToFirstToken.observe({ model, replica }, measures.ttftMs / MS_PER_SECOND);
-    if (measures.upstreamTtftMs !== undefined) i.upstreamTimeToFirstToken.observe({ model, replica }, measures.upstreamTtftMs / MS_PER_SECOND);
-    if (measures.tpotMs !== undefined) i.timePerOutputToken.observe({ model, replica }, measures.tpotMs / MS_PER_SECOND);
-    if (measures.chunkGapsMs.length > 0) {
-      const gaps = i.interChunkLatency.labels({ model, replica });
-      for (const gap of measures.chunkGapsMs) gaps.observe(gap / MS_PER_SECOND);
-    }
+    const modelReplica = { model, replica };
+    if (measures.ttftMs !== undefined) i.timeToFirstToken.observe(modelReplica, measures.ttftMs / MS_PER_SECOND);
+    if (measures.upstreamTtftMs !== undefined) i.upstreamTimeToFirstToken.observe(modelReplica, measures.upstreamTtftMs / MS_PER_SECOND);
+    if (measures.tpotMs !== undefined) i.timePerOutputToken.observe(modelReplica, measures.tpotMs / MS_PER_SECOND);
+    i.interChunkLatency.observeMany(modelReplica, measures.chunkGapsMs, MS_PER_SECOND);
 
     const tokens = measures.tokens;
     if (tokens.source !== 'none') {
