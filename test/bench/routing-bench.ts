@@ -27,6 +27,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SseScanner } from './sse-scan.js';
 import { summarize, type Summary } from './stats.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 interface Gateway {
   readonly name: string;
@@ -67,16 +68,6 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
 
 // --- text --------------------------------------------------------------------------------------
 
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const WORDS = (
   'account balance policy refund shipping order invoice customer support priority premium billing ' +
   'warranty return exchange delivery tracking address payment method subscription renewal cancel ' +

@@ -21,36 +21,9 @@ fi
 
 [[ -n "${ROUTING_SKIP_BUILD:-}" ]] || npm run --silent build
 
-WORK=$(mktemp -d /tmp/tollbooth-routing-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    local alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    ((alive == 0)) && break
-    sleep 0.3
-  done
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
-free_port() {
-  node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
-}
-wait_ready() { # url
-  local attempt
-  for attempt in $(seq 1 100); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "not ready: $1" >&2
-  return 1
-}
+WORK_PREFIX=tollbooth-routing-bench
+# shellcheck source=processes.sh
+source "$ROOT/test/bench/processes.sh"
 
 # --- the routing decision micro-benchmark first, on a quiet machine (compiled by the build above).
 node dist/test/bench/routing-decision-bench.js | tee "$WORK/decision.txt" >&2

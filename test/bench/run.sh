@@ -26,44 +26,9 @@ export PATH="$PATH:/usr/sbin"
 
 npm run --silent build
 
-WORK=$(mktemp -d /tmp/tollbooth-bench.XXXXXX)
-PIDS=()
-# The orchestrator appends the pids of the servers it starts itself (memory scenario) here.
-PID_FILE="$WORK/spawned.pids"
-: >"$PID_FILE"
-cleanup() {
-  local pid
-  mapfile -t -O "${#PIDS[@]}" PIDS <"$PID_FILE" || true
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  # The gateway drains on SIGTERM; give everything a moment, then make sure.
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    local alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    ((alive == 0)) && break
-    sleep 0.3
-  done
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# 1000 client streams plus 1000 upstream connections per proxy.
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
-free_port() {
-  node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
-}
-
-wait_ready() { # url [attempts]
-  local attempt
-  for attempt in $(seq 1 100); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "not ready: $1" >&2
-  return 1
-}
+WORK_PREFIX=tollbooth-bench
+# shellcheck source=processes.sh
+source "$ROOT/test/bench/processes.sh"
 
 # --- simulator: unpaced, zero prefill, 16 tokens unless a request's x-sim-* headers say otherwise.
 SIM_PORT=$(free_port)
