@@ -126,12 +126,12 @@ describe('failover and ejection', () => {
 });
 
 describe('engine stats', () => {
-  it('scrapes each replica’s queue and KV cache and shows the fleet in one scrape', async () => {
+  it('scrapes each replica’s queue and KV cache, shows the fleet in one scrape, and drops stale figures', async () => {
     const simulator = await startSimulator({ models: ['test-model'], maxRunning: 1, interTokenMs: 20 });
     teardown.defer(() => simulator.close());
     const gateway = await startTestGateway({
       replicas: [{ name: 'busy', url: simulator.url, models: ['test-model'] }],
-      health: { engineStatsIntervalMs: 50 },
+      health: { engineStatsIntervalMs: 50, engineStatsMaxAgeMs: 300 },
     });
     teardown.defer(() => gateway.close());
     // One running, two waiting behind maxRunning = 1.
@@ -146,5 +146,14 @@ describe('engine stats', () => {
     expect(sampleSum(exposition, 'tollbooth_replica_engine_running_requests', { replica: 'busy' })).toBe(1);
     expect(exposition).toMatch(/tollbooth_replica_engine_kv_cache_usage_ratio\{replica="busy"\} [0-9.]+/);
     await Promise.all(pending);
+
+    // The replica stops answering: its last figures steer nothing once they are older than the limit.
+    await simulator.close();
+    for (let attempt = 0; attempt < 40 && exposition.includes('tollbooth_replica_engine_waiting_requests{'); attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      exposition = await (await fetch(`${gateway.url}/metrics`)).text();
+    }
+    expect(exposition).not.toContain('tollbooth_replica_engine_waiting_requests{');
+    expect(gateway.gateway.registry.replicas[0]!.engineStats).toBeUndefined();
   });
 });
