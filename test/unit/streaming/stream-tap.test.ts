@@ -200,6 +200,23 @@ describe('cost', () => {
     expect(tap.process(chunks[6]!, 0)).toBe(chunks[6]);
     expect(tap.finish().length).toBe(0);
   });
+
+  it('cuts the usage event out of the middle of a chunk, then returns the next chunk itself again', () => {
+    const chunks = chatStream(4, false);
+    const tap = new StreamTap({ stripUsageEvent: true });
+    for (const chunk of chunks.slice(0, 4)) expect(tap.process(chunk, 0)).toBe(chunk);
+    // final content + usage + [DONE] in one chunk: two kept ranges around the cut.
+    const tail = Buffer.concat(chunks.slice(4));
+    expect(tap.process(tail, 0).toString()).toBe(Buffer.concat([chunks[4]!, chunks[6]!]).toString());
+    const comment = Buffer.from(': after\n\n');
+    expect(tap.process(comment, 0)).toBe(comment);
+    // Only the usage event with a held head: the head is not forwarded, what follows it is.
+    const next = new StreamTap({ stripUsageEvent: true });
+    for (const chunk of chunks.slice(0, 5)) next.process(chunk, 0);
+    expect(next.process(chunks[5]!.subarray(0, 7), 0).length).toBe(0);
+    const rest = Buffer.concat([chunks[5]!.subarray(7), chunks[6]!]);
+    expect(next.process(rest, 0).toString()).toBe(chunks[6]!.toString());
+  });
 });
 
 describe('robustness and bounds', () => {
