@@ -84,11 +84,7 @@ export class StableHasher {
       for (let k = 0; k < count; k++) {
         tail |= ((packed >>> (k << 3)) & 0xff) << (tailBytes << 3);
         if (++tailBytes === 4) {
-          let k1 = Math.imul(tail, C1);
-          k1 = (k1 << 15) | (k1 >>> 17);
-          h ^= Math.imul(k1, C2);
-          h = (h << 13) | (h >>> 19);
-          h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+          h = mixBlock(h, tail);
           tail = 0;
           tailBytes = 0;
         }
@@ -113,11 +109,7 @@ export class StableHasher {
       for (let k = 0; k < 3; k++) {
         tail |= ((0xbdbfef >>> (k << 3)) & 0xff) << (tailBytes << 3);
         if (++tailBytes === 4) {
-          let k1 = Math.imul(tail, C1);
-          k1 = (k1 << 15) | (k1 >>> 17);
-          h ^= Math.imul(k1, C2);
-          h = (h << 13) | (h >>> 19);
-          h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+          h = mixBlock(h, tail);
           tail = 0;
           tailBytes = 0;
         }
@@ -135,6 +127,15 @@ export class StableHasher {
 }
 
 /** murmur3's finaliser: full avalanche of a 32-bit integer. Exposed for deriving sub-hashes. */
+/** One murmur3 round: mixes a full 4-byte block into the running hash (small enough for V8 to inline). */
+function mixBlock(h: number, block: number): number {
+  let k1 = Math.imul(block, C1);
+  k1 = (k1 << 15) | (k1 >>> 17);
+  h ^= Math.imul(k1, C2);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
 export function fmix32(value: number): number {
   let h = value;
   h ^= h >>> 16;
