@@ -49,3 +49,16 @@ export function formatNanos(nanos: bigint): string {
   const fraction = (magnitude % NANOS_PER_UNIT).toString().padStart(9, '0').replace(/0+$/, '');
   return `${negative ? '-' : ''}${whole}${fraction === '' ? '' : `.${fraction}`}`;
 }
+
+/** Cost per 1,000 tokens as an exact decimal, rounded half away from zero to a nano-unit; null without tokens. */
+export function costPerThousandTokens(nanos: bigint, tokens: number): string | null {
+  if (!(tokens >= 1) || !Number.isFinite(tokens)) return null;
+  return formatNanos(divideRounded(nanos * 1000n, BigInt(Math.round(tokens))));
+}
+
+function divideRounded(numerator: bigint, denominator: bigint): bigint {
+  const negative = numerator < 0n;
+  const magnitude = negative ? -numerator : numerator;
+  const quotient = (2n * magnitude + denominator) / (2n * denominator);
+  return negative ? -quotient : quotient;
+}

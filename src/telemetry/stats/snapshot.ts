@@ -1,6 +1,6 @@
 import type { Aggregate } from './aggregate.js';
 import type { AggregateSet } from './aggregate-set.js';
-import { costPerThousandTokens, formatNanos } from './cost.js';
+import { costPerThousandTokens, formatNanos } from '../../cost/cost.js';
 import { LATENCY_BUCKET_LABELS, type LatencyBucketLabel } from './latency-buckets.js';
 
 /**

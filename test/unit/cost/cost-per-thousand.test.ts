@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costPerThousandTokens, formatNanos } from '../../../src/telemetry/stats/cost.js';
+import { costPerThousandTokens, formatNanos } from '../../../src/cost/cost.js';
 
 describe('formatNanos', () => {
   it('writes the exact decimal of an amount of nanos', () => {
