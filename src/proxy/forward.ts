@@ -83,7 +83,10 @@ export function createForwarder(dependencies: ForwardDependencies) {
   };
 }
 
-/** The replicas a request may try after its first one fails before answering. */
+/**
+ * The replicas a request may try after its first one fails before answering. Nothing is
+ * allocated for the tries until one is needed: almost every request never asks.
+ */
 function failoverPlan(
   router: Router,
   model: string | undefined,
@@ -92,9 +95,10 @@ function failoverPlan(
   maxAttempts: number,
   target: (replica: Replica) => UpstreamTarget,
 ): FailoverPlan {
-  const tried = new Set<Replica>([first]);
+  let tried: Set<Replica> | undefined;
   return {
     next: () => {
+      tried ??= new Set([first]);
       if (tried.size >= maxAttempts) return undefined;
       try {
         const { replica } = router.pick(model, key, performance.now(), tried);

@@ -14,6 +14,7 @@ export interface ReplicaSetChange {
 export class ReplicaRegistry {
   private current: readonly Replica[] = [];
   private servingIndex = new Map<string, readonly Replica[]>();
+  private servingLists = new Set<readonly Replica[]>();
   private readonly circuitSettings: CircuitSettings;
 
   constructor(config: Pick<TollboothConfig, 'replicas' | 'health'>) {
@@ -52,6 +53,11 @@ export class ReplicaRegistry {
     this.current = next;
     this.rebuildIndex();
     return { added, removed: [...existing.values()] };
+  }
+
+  /** Whether `list` is one of the registry's own lists (the fleet, or a model's replicas), not a copy. */
+  isFleetList(list: readonly Replica[]): boolean {
+    return list === this.current || this.servingLists.has(list);
   }
 
   /** Every replica that lists the model, whatever its health. */
@@ -100,6 +106,7 @@ export class ReplicaRegistry {
       }
     }
     this.servingIndex = index;
+    this.servingLists = new Set(index.values());
   }
 }
 

@@ -32,6 +32,12 @@ const ANY_MODEL_KEY = '\u0000any';
 export class Router {
   private readonly rotation = new RoundRobin();
   private readonly rings = new Map<string, HashRing>();
+  /**
+   * Rings of the registry's own lists (every replica serving a model can take requests: the
+   * usual case). Keyed by the list itself, so the hot path builds no signature string; a new
+   * list after a membership change is a new key, and the old one is collected with its list.
+   */
+  private readonly ringsOfFullLists = new WeakMap<readonly Replica[], HashRing>();
 
   constructor(
     private readonly registry: ReplicaRegistry,
@@ -45,7 +51,7 @@ export class Router {
       if (model !== undefined) throw new GatewayError('model_not_found', `The model \`${model}\` does not exist.`, 'model');
       throw new GatewayError('no_replica_available');
     }
-    const candidates = serving.filter((replica) => replica.routableAt(now) && exclude?.has(replica) !== true);
+    const candidates = takesRequests(serving, now, exclude);
     if (candidates.length === 0) {
       throw new GatewayError(
         'no_replica_available',
@@ -74,9 +80,16 @@ export class Router {
   }
 
   private ringFor(candidates: readonly Replica[]): HashRing {
+    let ring = this.ringsOfFullLists.get(candidates);
+    if (ring !== undefined) return ring;
+    if (this.registry.isFleetList(candidates)) {
+      ring = new HashRing(candidates.map((candidate) => candidate.name), this.settings.virtualNodes);
+      this.ringsOfFullLists.set(candidates, ring);
+      return ring;
+    }
     let signature = '';
     for (const candidate of candidates) signature += `${candidate.name}\n`;
-    let ring = this.rings.get(signature);
+    ring = this.rings.get(signature);
     if (ring === undefined) {
       if (this.rings.size >= MAX_CACHED_RINGS) this.rings.clear();
       ring = new HashRing(candidates.map((candidate) => candidate.name), this.settings.virtualNodes);
@@ -84,4 +97,13 @@ export class Router {
     }
     return ring;
   }
+}
+
+/**
+ * The replicas of `serving` that may take the request now. Returns `serving` itself when all of
+ * them can (no copy on the common path), else a filtered copy.
+ */
+function takesRequests(serving: readonly Replica[], now: number, exclude: ReadonlySet<Replica> | undefined): readonly Replica[] {
+  const accepts = (replica: Replica): boolean => replica.routableAt(now) && exclude?.has(replica) !== true;
+  return serving.every(accepts) ? serving : serving.filter(accepts);
 }
