@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the real tools the tests run against when they are missing:
-#   promtool (package prometheus)  checks our Prometheus exposition
+#   promtool (package prometheus)        checks our Prometheus exposition
+#   redis-server (package redis-server)  the shared store of rate limits and keys
 set -euo pipefail
 
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
