@@ -59,6 +59,11 @@ export interface RequestObservation {
   clientDisconnected: boolean;
   /** Why the gateway failed the request, or interrupted the stream, if it did. */
   errorCode: ErrorCode | undefined;
+
+  /** W3C trace id of the request's SERVER span (32 hex), when tracing is on: exemplars, logs, error bodies. */
+  traceId: string | undefined;
+  /** Span id of the request's SERVER span (16 hex), when tracing is on. */
+  spanId: string | undefined;
 }
 
 export function createObservation(requestId: string, method: string, route: string, receivedAt: number): RequestObservation {
@@ -89,5 +94,7 @@ export function createObservation(requestId: string, method: string, route: stri
     responseBytes: 0,
     clientDisconnected: false,
     errorCode: undefined,
+    traceId: undefined,
+    spanId: undefined,
   };
 }
