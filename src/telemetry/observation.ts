@@ -15,6 +15,12 @@ export interface RequestObservation {
   /** Arrival at the gateway: the first hook of the request. */
   readonly receivedAt: number;
 
+  /** The API key's id and tenant once auth accepted it (never the key itself). */
+  keyId: string | undefined;
+  tenant: string | undefined;
+  /** What the rate limiter decided, and how long its store took (undefined: limits not applied). */
+  rateLimit: RateLimitFacts | undefined;
+
   /** The model the client asked for, as sent. */
   requestedModel: string | undefined;
   stream: boolean;
@@ -66,12 +72,28 @@ export interface RequestObservation {
   spanId: string | undefined;
 }
 
+export interface RateLimitFacts {
+  /** admitted; limited (429); unavailable (store down under fail-closed: 503). */
+  readonly outcome: 'admitted' | 'limited' | 'unavailable';
+  /** Which limit refused the request: requests, tokens, concurrency or budget. */
+  readonly limitedBy: string | undefined;
+  /** Where the decision was made: memory, redis, or local (Redis down, failing open). */
+  readonly store: 'memory' | 'redis' | 'local';
+  /** Tokens reserved before dispatch (prompt estimate + max_tokens). */
+  readonly reservedTokens: number;
+  readonly startedAt: number;
+  readonly endedAt: number;
+}
+
 export function createObservation(requestId: string, method: string, route: string, receivedAt: number): RequestObservation {
   return {
     requestId,
     method,
     route,
     receivedAt,
+    keyId: undefined,
+    tenant: undefined,
+    rateLimit: undefined,
     requestedModel: undefined,
     stream: false,
     requestJson: undefined,
