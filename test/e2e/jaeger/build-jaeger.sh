@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds Jaeger v2 (the `jaeger` binary, OpenTelemetry Collector based) from the Go module proxy,
+# once, into a cache directory, and prints the binary's path as the last line of stdout.
+#
+#   JAEGER_VERSION        module version to build (pinned: v1.76.0 is the commit tagged v2.13.0;
+#                         the module path has no /v2, so v2 tags cannot be named directly)
+#   TOLLBOOTH_CACHE_DIR   where the binary is kept (default ~/.cache/tollbooth)
+#   TOLLBOOTH_JAEGER_BINARY  use this binary instead of building one
+#
+# Exit status 0: the path is printed. Exit status 3: Jaeger cannot be built here (no Go, or a Go
+# older than the module needs); the reason is on stderr, and the end-to-end trace tests say so.
+# Any other failure (download, compile) is an error.
+set -euo pipefail
+
+version="${JAEGER_VERSION:-v1.76.0}"
+cache_dir="${TOLLBOOTH_CACHE_DIR:-$HOME/.cache/tollbooth}"
+binary="$cache_dir/jaeger-$version"
+
+if [ -n "${TOLLBOOTH_JAEGER_BINARY:-}" ]; then
+  [ -x "$TOLLBOOTH_JAEGER_BINARY" ] || { echo "TOLLBOOTH_JAEGER_BINARY=$TOLLBOOTH_JAEGER_BINARY is not an executable file" >&2; exit 1; }
+  echo "$TOLLBOOTH_JAEGER_BINARY"
+  exit 0
+fi
+if [ -x "$binary" ]; then
+  echo "$binary"
+  exit 0
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "cannot build Jaeger $version: no Go toolchain on PATH (Jaeger's go.mod needs Go >= 1.24; Debian bookworm's golang-go is 1.19)" >&2
+  exit 3
+fi
+go_minor="$(go env GOVERSION | sed -nE 's/^go1\.([0-9]+).*/\1/p')"
+if [ -z "$go_minor" ] || [ "$go_minor" -lt 24 ]; then
+  echo "cannot build Jaeger $version: $(go env GOVERSION) is too old (Jaeger's go.mod needs Go >= 1.24)" >&2
+  exit 3
+fi
+
+mkdir -p "$cache_dir"
+# Several test processes may ask at once: one builds, the others wait and reuse its binary.
+exec 9>"$binary.lock"
+flock 9
+if [ -x "$binary" ]; then
+  echo "$binary"
+  exit 0
+fi
+
+started=$(date +%s)
+echo "building Jaeger $version (once; cached at $binary) ..." >&2
+module_dir="$(go mod download -json "github.com/jaegertracing/jaeger@$version" | sed -nE 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')"
+[ -d "$module_dir" ] || { echo "go mod download did not report a module directory for jaeger@$version" >&2; exit 1; }
+# Built inside the module's own (read-only) directory so its go.mod, replace line included, applies;
+# `go install module@version` refuses modules with replace lines.
+(cd "$module_dir" && go build -o "$binary.partial" ./cmd/jaeger)
+mv "$binary.partial" "$binary"
+echo "built Jaeger $version in $(( $(date +%s) - started )) s: $binary" >&2
+echo "$binary"
