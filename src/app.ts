@@ -1,10 +1,10 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteShorthandOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
 import { PriceBook } from './cost/price-book.js';
 import { GatewayError } from './errors/gateway-error.js';
-import { INFERENCE_ENDPOINTS } from './proxy/endpoints.js';
+import { INFERENCE_ENDPOINTS, type InferenceEndpoint } from './proxy/endpoints.js';
 import { createForwarder } from './proxy/forward.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
 import { FleetMonitor } from './routing/fleet-monitor.js';
@@ -13,6 +13,7 @@ import { Router } from './routing/router.js';
 import { installErrorHandling } from './server/error-handler.js';
 import { registerMetricsEndpoints } from './server/metrics-endpoints.js';
 import { registerOperationRoutes } from './server/operations.js';
+import { describeInferenceRequest } from './server/inference-request.js';
 import { opaqueBody, parseJsonBody } from './server/request-body.js';
 import { requestIdOf } from './server/request-id.js';
 import { createInstruments } from './telemetry/metrics/instruments.js';
@@ -119,10 +120,14 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
     observeResponses: config.metrics.enabled,
     requestStreamUsage: config.metrics.enabled && config.metrics.requestStreamUsage,
   });
-  for (const endpoint of INFERENCE_ENDPOINTS) {
-    app.post(endpoint.path, (request, reply) => forward(request, reply, endpoint));
-  }
-  app.all('/v1/*', (request, reply) => forward(request, reply, undefined));
+  const proxiedRoute = (endpoint: InferenceEndpoint | undefined): RouteShorthandOptions => ({
+    preHandler: (request, _reply, done) => {
+      describeInferenceRequest(request, endpoint);
+      done();
+    },
+  });
+  for (const endpoint of INFERENCE_ENDPOINTS) app.post(endpoint.path, proxiedRoute(endpoint), forward);
+  app.all('/v1/*', proxiedRoute(undefined), forward);
 
   return {
     app,

@@ -2,7 +2,7 @@
  * Every error Tollbooth itself produces, by stable code. The code is what clients see in
  * `error.code`; status and OpenAI error type travel with it. Never reuse a retired code.
  */
-export type OpenAiErrorType = 'invalid_request_error' | 'rate_limit_error' | 'server_error';
+export type OpenAiErrorType = 'invalid_request_error' | 'rate_limit_error' | 'insufficient_quota' | 'server_error';
 
 interface CatalogueEntry {
   readonly status: number;
@@ -27,6 +27,21 @@ export const ERROR_CATALOGUE = {
     status: 401,
     type: 'invalid_request_error',
     message: 'The metrics endpoints need the configured bearer token or basic-auth credentials.',
+  },
+  // One body for missing, malformed, unknown and revoked keys: the answer must not tell them apart.
+  invalid_api_key: {
+    status: 401,
+    type: 'invalid_request_error',
+    message: 'Incorrect or missing API key. Send it as "Authorization: Bearer <key>".',
+  },
+  model_not_allowed: { status: 403, type: 'invalid_request_error', message: 'This API key may not use this model.' },
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error', message: 'Rate limit reached for this API key.' },
+  // OpenAI's code for a spent quota; its clients know a retry cannot help (x-should-retry: false).
+  insufficient_quota: { status: 429, type: 'insufficient_quota', message: 'This API key has spent its budget.' },
+  rate_limit_store_unavailable: {
+    status: 503,
+    type: 'server_error',
+    message: 'Rate limits cannot be checked right now (the limit store is unreachable); retry shortly.',
   },
   request_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
   model_not_found: { status: 404, type: 'invalid_request_error', message: 'The model does not exist.' },

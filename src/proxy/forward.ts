@@ -4,8 +4,6 @@ import type { TollboothConfig } from '../config/schema.js';
 import type { Replica } from '../routing/replica.js';
 import type { Router } from '../routing/router.js';
 import { sessionKeyOf, type SessionKey } from '../routing/session-key.js';
-import { resolveRoutingFields, type RequestBody } from '../server/request-body.js';
-import type { InferenceEndpoint } from './endpoints.js';
 import { rewriteRequestHeaders } from './headers.js';
 import { withStreamUsage } from './stream-usage-request.js';
 import { UpstreamExchange, type FailoverPlan, type UpstreamTarget } from './upstream-exchange.js';
@@ -26,7 +24,7 @@ export interface ForwardDependencies {
 const STREAM_USAGE_OPERATIONS = new Set(['chat', 'text_completion']);
 
 /**
- * The proxy stage: read the routing fields and the session key, pick a replica, then hand the
+ * The proxy stage: read the session key, pick a replica, then hand the
  * raw response to an UpstreamExchange with a failover plan (the key's next replicas on the
  * ring, bounded by routing.maxAttempts). Anything thrown before the hand-over reaches the error
  * handler; after it, the exchange owns every outcome.
@@ -34,16 +32,12 @@ const STREAM_USAGE_OPERATIONS = new Set(['chat', 'text_completion']);
 export function createForwarder(dependencies: ForwardDependencies) {
   const { router, pools, upstream, routing, observeResponses, requestStreamUsage } = dependencies;
 
-  return function forward(request: FastifyRequest, reply: FastifyReply, endpoint: InferenceEndpoint | undefined): void {
-    const body = request.body as RequestBody | undefined;
-    const fields = resolveRoutingFields(endpoint, body, request.headers['content-type']);
+  return function forward(request: FastifyRequest, reply: FastifyReply): void {
+    const { endpoint, body, fields } = request.inference;
     const observation = request.observation;
-    observation.requestedModel = fields.model;
-    observation.stream = fields.stream;
-    observation.requestJson = body?.json;
 
-    // The principal (API key id) joins the key once keys exist, so tenants never share a session.
-    const key = routing.strategy === 'session' ? sessionKeyOf(request.headers, body?.json, undefined, routing.sessionKey) : undefined;
+    // The tenant joins the session key, so two tenants never share a session (nor its KV cache).
+    const key = routing.strategy === 'session' ? sessionKeyOf(request.headers, body?.json, observation.tenant, routing.sessionKey) : undefined;
     observation.sessionKeySource = key?.source;
     const route = router.pick(fields.model, key, performance.now());
     observation.routingOutcome = route.outcome;
