@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import type { AuthConfig } from './config.js';
+import { KeyRing } from './key-ring.js';
+import { watchKeysFile } from './keys-file.js';
+import { keyStoreRedisClientFactory, type KeyStoreRedisSettings, type RedisClientFactory } from './redis-connection.js';
+import { startRedisKeySource } from './redis-key-source.js';
+
+export interface StartKeyRingOptions {
+  readonly auth: AuthConfig;
+  /** The top-level `redis` section; required when `auth.store` is `redis`. */
+  readonly redis?: KeyStoreRedisSettings | undefined;
+  /** Overrides how Redis connections are made (a shared factory, tests). */
+  readonly createRedisClient?: RedisClientFactory;
+  readonly log: Logger;
+}
+
+export interface RunningKeyRing {
+  readonly ring: KeyRing;
+  /** Applies the inline keys of a reloaded configuration (the keys file and Redis reload on their own). */
+  applyConfig(auth: AuthConfig): void;
+  /** Stops the keys-file watcher and closes the Redis connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the key ring from every configured source: inline keys (config or TOLLBOOTH_AUTH_KEYS),
+ * the keys file, and the Redis store. Throws `KeysFileError` when the keys file is broken at boot.
+ */
+export async function startKeyRing(options: StartKeyRingOptions): Promise<RunningKeyRing> {
+  const { auth, log } = options;
+  const ring = new KeyRing({ log });
+  ring.replaceSource('config', auth.keys);
+  const stoppers: (() => void | Promise<void>)[] = [];
+  try {
+    if (auth.keysFile !== undefined) {
+      const watcher = watchKeysFile(auth.keysFile, ring, log);
+      stoppers.push(() => watcher.stop());
+    }
+    if (auth.store === 'redis') {
+      if (options.redis === undefined) throw new Error('auth.store is "redis" but the configuration has no redis section');
+      const source = await startRedisKeySource({
+        ring,
+        createClient: options.createRedisClient ?? keyStoreRedisClientFactory(options.redis.url),
+        keyPrefix: options.redis.keyPrefix,
+        resyncIntervalMs: auth.resyncIntervalMs,
+        log,
+      });
+      stoppers.push(() => source.stop());
+    }
+  } catch (error) {
+    await Promise.all(stoppers.map((stop) => stop()));
+    throw error;
+  }
+  log.info({ sources: ring.describe(), keys: ring.size }, 'API keys loaded');
+  return {
+    ring,
+    applyConfig: (next) => ring.replaceSource('config', next.keys),
+    stop: async () => {
+      await Promise.all(stoppers.map((stop) => stop()));
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import { readFileSync, renameSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { isSeq, parseDocument, YAMLSeq } from 'yaml';
+import { validateKeyList } from './key-list.js';
+import type { KeyRing } from './key-ring.js';
+import type { StoredKey } from './policy.js';
+
+/** Editors write a file in several steps; changes within this window are read once. */
+const SETTLE_MS = 200;
+
+/** Raised when a keys file cannot be used; `problems` lists every one found. */
+export class KeysFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid keys file (${file}):\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'KeysFileError';
+  }
+}
+
+/** Reads and validates a keys file: a YAML list of stored keys (an empty file is an empty list). */
+export function readKeysFile(file: string, options: { missingIsEmpty?: boolean } = {}): StoredKey[] {
+  const document = parseKeysDocument(file, options.missingIsEmpty ?? false);
+  const result = validateKeyList(document.toJS());
+  if (result.problems.length > 0) throw new KeysFileError(file, result.problems);
+  return result.keys;
+}
+
+/**
+ * Feeds a ring from a keys file and reloads it when the file changes or on SIGHUP. A bad edit is
+ * logged with every problem and the previous keys stay in force. Watches the directory, not the
+ * file, because editors and Kubernetes ConfigMaps replace files by renaming. The first read
+ * happens here and throws on problems: a gateway should not start with a broken keys file.
+ */
+export function watchKeysFile(file: string, ring: KeyRing, log: Logger): { stop(): void } {
+  const path = resolve(file);
+  ring.replaceSource('file', readKeysFile(path));
+  let timer: NodeJS.Timeout | undefined;
+
+  const reload = (reason: string): void => {
+    let keys: StoredKey[];
+    try {
+      keys = readKeysFile(path);
+    } catch (error) {
+      const problems = error instanceof KeysFileError ? error.problems : [(error as Error).message];
+      log.error({ reason, file: path, problems }, 'keys file rejected: keeping the previous keys');
+      return;
+    }
+    ring.replaceSource('file', keys);
+    log.info({ reason, file: path, keys: keys.length }, 'keys file reloaded');
+  };
+  const schedule = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => reload('file changed'), SETTLE_MS);
+  };
+
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(path), (_event, name) => {
+      if (name === null || name === basename(path)) schedule();
+    });
+    watcher.on('error', (error) => log.warn({ file: path, err: error.message }, 'keys file watch failed; reload with SIGHUP'));
+  } catch (error) {
+    log.warn({ file: path, err: (error as Error).message }, 'cannot watch the keys file; reload with SIGHUP');
+  }
+  const onHangUp = (): void => reload('SIGHUP');
+  process.on('SIGHUP', onHangUp);
+  return {
+    stop: () => {
+      clearTimeout(timer);
+      watcher?.close();
+      process.off('SIGHUP', onHangUp);
+    },
+  };
+}
+
+/** Appends a key to a keys file (created when missing), keeping the file's comments and layout. */
+export function addToKeysFile(file: string, key: StoredKey): void {
+  const existing = readKeysFile(file, { missingIsEmpty: true });
+  if (existing.some((stored) => stored.id === key.id)) throw new KeysFileError(file, [`a key with id "${key.id}" already exists`]);
+  const document = parseKeysDocument(file, true);
+  const list = document.contents instanceof YAMLSeq ? document.contents : new YAMLSeq();
+  list.items.push(document.createNode(key));
+  document.contents = list;
+  writeAtomically(file, document.toString());
+}
+
+/** Removes the key with this id; returns false when the file holds no such key. */
+export function removeFromKeysFile(file: string, id: string): boolean {
+  readKeysFile(file);
+  const document = parseKeysDocument(file, false);
+  const list = document.contents;
+  if (!isSeq(list)) return false;
+  const index = list.items.findIndex((item) => (item as { get?: (key: string) => unknown }).get?.('id') === id);
+  if (index < 0) return false;
+  list.items.splice(index, 1);
+  writeAtomically(file, document.toString());
+  return true;
+}
+
+function parseKeysDocument(file: string, missingIsEmpty: boolean): ReturnType<typeof parseDocument> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if (missingIsEmpty && (error as NodeJS.ErrnoException).code === 'ENOENT') text = '';
+    else throw new KeysFileError(file, [`cannot read the file: ${(error as Error).message}`]);
+  }
+  const document = parseDocument(text);
+  if (document.errors.length > 0) throw new KeysFileError(file, document.errors.map((error) => `not valid YAML: ${error.message}`));
+  return document;
+}
+
+/** Readers (the gateway's watcher) see the old file or the new one, never a half-written one. */
+function writeAtomically(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text, { mode: 0o600 });
+  renameSync(temporary, file);
+}

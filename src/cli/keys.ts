@@ -1,0 +1,226 @@
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { generateApiKey, hashApiKey } from '../auth/key-format.js';
+import { describeIssues } from '../auth/key-list.js';
+import { addToKeysFile, readKeysFile, removeFromKeysFile } from '../auth/keys-file.js';
+import { storedKeySchema, type StoredKey } from '../auth/policy.js';
+import { RedisKeyStore } from '../auth/redis-key-store.js';
+import { formatKeyTable } from './keys-table.js';
+
+const DEFAULT_PREFIX = 'tollbooth:';
+
+export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke> (--file FILE | --redis URL [--prefix P]) [options]
+
+  create  --id ID [--tenant T] [--models m1,m2] [--rpm N] [--tpm N] [--burst-requests N]
+          [--burst-tokens N] [--max-concurrent N] [--daily-budget X] [--monthly-budget X]
+          prints the new key once on stdout; only its SHA-256 is stored
+  list    [--json]   ids, tenants, models, limits and budgets (never secrets)
+  revoke  --id ID    removes the key; with Redis every gateway drops it within a second
+
+  --file FILE   a keys file (auth.keysFile): a YAML list, created when missing
+  --redis URL   the Redis key store (auth.store: redis), e.g. redis://127.0.0.1:6379
+  --prefix P    the redis.keyPrefix of the gateways (default "${DEFAULT_PREFIX}")
+`;
+
+/** Bad flags or values: exit status 2, like the other commands' configuration errors. */
+class UsageError extends Error {}
+
+const OPTIONS = {
+  file: { type: 'string' },
+  redis: { type: 'string' },
+  prefix: { type: 'string' },
+  id: { type: 'string' },
+  tenant: { type: 'string' },
+  models: { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  'burst-requests': { type: 'string' },
+  'burst-tokens': { type: 'string' },
+  'max-concurrent': { type: 'string' },
+  'daily-budget': { type: 'string' },
+  'monthly-budget': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type KeysFlags = ReturnType<typeof parseKeysArgs>['values'];
+
+function parseKeysArgs(args: string[]) {
+  try {
+    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Where keys are kept: the same operations over a keys file or the Redis key store. */
+interface KeyBackend {
+  readonly where: string;
+  create(key: StoredKey): Promise<void>;
+  list(): Promise<StoredKey[]>;
+  revoke(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Runs `tollbooth keys …`; resolves with the process exit status. */
+export async function runKeysCommand(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let backend: KeyBackend | undefined;
+  try {
+    const { values, positionals } = parseKeysArgs(args);
+    const [action, ...extra] = positionals;
+    if (values.help === true || action === undefined || action === 'help') {
+      out.write(KEYS_USAGE);
+      return 0;
+    }
+    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new UsageError(`unknown keys command "${action}"`);
+    if (action !== 'create') rejectPolicyFlags(values, action);
+    if (action === 'create') {
+      // Flags are checked before any store is opened: a typo never touches the store.
+      const { secret, stored } = newStoredKey(values);
+      backend = await openBackend(values, err);
+      await backend.create(stored);
+      err.write(`created key "${stored.id}" (tenant ${stored.tenant}) in ${backend.where}\n`);
+      err.write('store this key now: it is shown only once and cannot be recovered\n');
+      out.write(`${secret}\n`);
+      return 0;
+    }
+    if (action === 'list') {
+      backend = await openBackend(values, err);
+      const keys = await backend.list();
+      out.write(values.json === true ? `${JSON.stringify(keys.map(({ hash: _hash, ...policy }) => policy), null, 2)}\n` : formatKeyTable(keys));
+      return 0;
+    }
+    const id = required(values.id, '--id');
+    backend = await openBackend(values, err);
+    if (!(await backend.revoke(id))) {
+      err.write(`no key with id "${id}" in ${backend.where}\n`);
+      return 1;
+    }
+    err.write(`revoked key "${id}" in ${backend.where}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err.write(`tollbooth keys: ${error.message}\n\n${KEYS_USAGE}`);
+      return 2;
+    }
+    err.write(`tollbooth keys: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    await backend?.close();
+  }
+}
+
+function newStoredKey(values: KeysFlags): { secret: string; stored: StoredKey } {
+  const secret = generateApiKey();
+  const problems: string[] = [];
+  const number = (flag: keyof KeysFlags): number | undefined => {
+    const text = values[flag];
+    if (text === undefined) return undefined;
+    const parsed = typeof text === 'string' && /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : Number.NaN;
+    if (Number.isNaN(parsed)) problems.push(`--${flag}: expected a number, got "${String(text)}"`);
+    return parsed;
+  };
+  const candidate = {
+    id: required(values.id, '--id'),
+    tenant: values.tenant,
+    models: values.models?.split(',').map((model) => model.trim()).filter((model) => model.length > 0),
+    limits: withoutUndefined({
+      requestsPerMinute: number('rpm'),
+      tokensPerMinute: number('tpm'),
+      burstRequests: number('burst-requests'),
+      burstTokens: number('burst-tokens'),
+      maxConcurrent: number('max-concurrent'),
+    }),
+    budget: optionalObject({ daily: number('daily-budget'), monthly: number('monthly-budget') }),
+    hash: hashApiKey(secret),
+  };
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  const parsed = storedKeySchema.safeParse(withoutUndefined(candidate));
+  if (!parsed.success) throw new UsageError(describeIssues(parsed.error.issues).map(flagName).join('\n'));
+  return { secret, stored: parsed.data };
+}
+
+const FLAG_OF_PATH: Record<string, string> = {
+  'limits.requestsPerMinute': '--rpm',
+  'limits.tokensPerMinute': '--tpm',
+  'limits.burstRequests': '--burst-requests',
+  'limits.burstTokens': '--burst-tokens',
+  'limits.maxConcurrent': '--max-concurrent',
+  'budget.daily': '--daily-budget',
+  'budget.monthly': '--monthly-budget',
+  id: '--id',
+  tenant: '--tenant',
+  models: '--models',
+};
+
+/** Speaks in flags, not schema paths: "limits.maxConcurrent: …" becomes "--max-concurrent: …". */
+function flagName(problem: string): string {
+  const separator = problem.indexOf(': ');
+  const path = problem.slice(0, separator).replace(/\.\d+$/, '');
+  const flag = FLAG_OF_PATH[path];
+  return flag === undefined ? problem : `${flag}${problem.slice(separator)}`;
+}
+
+function rejectPolicyFlags(values: KeysFlags, action: string): void {
+  const allowed = new Set(['file', 'redis', 'prefix', 'id', 'json', 'help']);
+  const stray = Object.keys(values).filter((flag) => !allowed.has(flag));
+  if (stray.length > 0) throw new UsageError(`${stray.map((flag) => `--${flag}`).join(', ')} only apply to "keys create", not "keys ${action}"`);
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value.trim() === '') throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+function withoutUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
+}
+
+function optionalObject<T extends Record<string, unknown>>(value: T): Partial<T> | undefined {
+  const present = withoutUndefined(value);
+  return Object.keys(present).length === 0 ? undefined : present;
+}
+
+async function openBackend(values: KeysFlags, err: NodeJS.WritableStream): Promise<KeyBackend> {
+  if ((values.file === undefined) === (values.redis === undefined)) throw new UsageError('name exactly one key store: --file FILE or --redis URL');
+  if (values.file !== undefined) {
+    const file = values.file;
+    return {
+      where: file,
+      create: async (key) => addToKeysFile(file, key),
+      list: async () => readKeysFile(file, { missingIsEmpty: true }),
+      revoke: async (id) => removeFromKeysFile(file, id),
+      close: async () => {},
+    };
+  }
+  const redis = await connectRedis(values.redis!);
+  const store = new RedisKeyStore(redis, values.prefix ?? DEFAULT_PREFIX);
+  return {
+    where: `Redis ${store.names.keysHash}`,
+    create: (key) => store.create(key),
+    list: async () => {
+      const { keys, problems } = await store.load();
+      for (const problem of problems) err.write(`warning: invalid entry ignored by the gateways: ${problem}\n`);
+      return keys;
+    },
+    revoke: async (id) => (await store.revoke(id)) > 0,
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+/** One attempt, no reconnect loop: a command-line tool should fail fast and say why. */
+async function connectRedis(url: string): Promise<Redis> {
+  if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--redis: expected a redis:// or rediss:// URL, got "${url}"`);
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5_000 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(`cannot connect to Redis at ${url}: ${(error as Error).message}`);
+  }
+  return redis;
+}
