@@ -3,11 +3,13 @@ import type { Registry } from 'prom-client';
 import type { TollboothConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ReplicaRegistry } from '../routing/registry.js';
+import { contentTypeOf, negotiateExposition, renderExposition } from '../telemetry/metrics/exposition.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
 import { metricsAccessCheck } from './metrics-auth.js';
 
 /**
- * GET /metrics (Prometheus text exposition) and GET /api/v1/metrics (the same story as JSON,
+ * GET /metrics (Prometheus text, or OpenMetrics with exemplars when the scraper asks for
+ * `application/openmetrics-text`) and GET /api/v1/metrics (the same story as JSON,
  * over a sliding window and since start), behind the optional metrics credentials.
  */
 export function registerMetricsEndpoints(
@@ -27,8 +29,9 @@ export function registerMetricsEndpoints(
 
   app.get('/metrics', async (request, reply) => {
     guard(request.headers.authorization);
-    void reply.header('content-type', registry.contentType);
-    return registry.metrics();
+    const format = negotiateExposition(request.headers.accept);
+    void reply.header('content-type', contentTypeOf(format)).header('vary', 'accept');
+    return renderExposition(registry, format);
   });
 
   app.get('/api/v1/metrics', async (request) => {

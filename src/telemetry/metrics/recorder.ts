@@ -1,10 +1,14 @@
 import type { RequestCost } from '../../cost/price-book.js';
 import type { RequestMeasures } from '../measures.js';
 import type { RequestObservation } from '../observation.js';
+import type { ExemplarTrace } from './fixed-histogram.js';
 import type { Instruments } from './instruments.js';
 
 const MS_PER_SECOND = 1000;
 const NANOS_PER_MICRO = 1000n;
+/** OpenMetrics caps an exemplar's label names and values at 128 characters together. */
+const EXEMPLAR_LABEL_CHARACTERS = 128;
+const EXEMPLAR_LABEL_NAME_CHARACTERS = 'trace_id'.length + 'span_id'.length;
 
 /** The labels of one finished request, already bounded. */
 export interface RequestLabels {
@@ -14,7 +18,9 @@ export interface RequestLabels {
 
 /**
  * Writes one finished request into the Prometheus instruments. Milliseconds become seconds here
- * and nowhere else.
+ * and nowhere else. A traced request (the observation has a trace id) also leaves one exemplar in
+ * each latency histogram it feeds: TTFT, upstream TTFT, TPOT, end-to-end, and its largest
+ * inter-chunk gap.
  */
 export class MetricsRecorder {
   /** Exact running cost per series in nano-units; the counter shows its floor in micro-units. */
@@ -29,8 +35,9 @@ export class MetricsRecorder {
     const { model, replica } = labels;
     const stream = observation.stream ? 'true' : 'false';
     const i = this.instruments;
+    const trace = exemplarTraceOf(observation, Date.now);
     i.requests.inc({ model, replica, route: observation.route, status_class: measures.statusClass, stream, outcome: measures.outcome });
-    i.endToEndLatency.observe({ model, replica, stream }, measures.endToEndMs / MS_PER_SECOND);
+    i.endToEndLatency.observe({ model, replica, stream }, measures.endToEndMs / MS_PER_SECOND, trace);
     if (measures.overheadMs !== undefined) i.overhead.observe({ stream }, measures.overheadMs / MS_PER_SECOND);
     if (measures.errorType !== null) i.errors.inc({ type: measures.errorType });
     if (observation.routingOutcome !== undefined) i.routingDecisions.inc({ model, outcome: observation.routingOutcome });
@@ -38,10 +45,10 @@ export class MetricsRecorder {
     if (measures.outcome === 'client_disconnected') i.clientDisconnects.inc({ model, stream });
 
     const modelReplica = { model, replica };
-    if (measures.ttftMs !== undefined) i.timeToFirstToken.observe(modelReplica, measures.ttftMs / MS_PER_SECOND);
-    if (measures.upstreamTtftMs !== undefined) i.upstreamTimeToFirstToken.observe(modelReplica, measures.upstreamTtftMs / MS_PER_SECOND);
-    if (measures.tpotMs !== undefined) i.timePerOutputToken.observe(modelReplica, measures.tpotMs / MS_PER_SECOND);
-    i.interChunkLatency.observeMany(modelReplica, measures.chunkGapsMs, MS_PER_SECOND);
+    if (measures.ttftMs !== undefined) i.timeToFirstToken.observe(modelReplica, measures.ttftMs / MS_PER_SECOND, trace);
+    if (measures.upstreamTtftMs !== undefined) i.upstreamTimeToFirstToken.observe(modelReplica, measures.upstreamTtftMs / MS_PER_SECOND, trace);
+    if (measures.tpotMs !== undefined) i.timePerOutputToken.observe(modelReplica, measures.tpotMs / MS_PER_SECOND, trace);
+    i.interChunkLatency.observeMany(modelReplica, measures.chunkGapsMs, MS_PER_SECOND, trace);
 
     const tokens = measures.tokens;
     if (tokens.source !== 'none') {
@@ -71,4 +78,18 @@ export class MetricsRecorder {
       series.exposedMicros = micros;
     }
   }
+}
+
+/**
+ * The exemplar trace of a finished request: none without a trace id (untraced requests cost
+ * nothing more than this check), nor when the ids would break OpenMetrics' 128-character limit.
+ */
+export function exemplarTraceOf(
+  observation: Pick<RequestObservation, 'traceId' | 'spanId'>,
+  now: () => number,
+): ExemplarTrace | undefined {
+  const { traceId, spanId } = observation;
+  if (traceId === undefined || traceId === '') return undefined;
+  if (EXEMPLAR_LABEL_NAME_CHARACTERS + traceId.length + (spanId?.length ?? 0) > EXEMPLAR_LABEL_CHARACTERS) return undefined;
+  return { traceId, spanId: spanId === '' ? undefined : spanId, epochMs: now() };
 }
