@@ -119,6 +119,7 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
     routing: config.routing,
     observeResponses: config.metrics.enabled,
     requestStreamUsage: config.metrics.enabled && config.metrics.requestStreamUsage,
+    stripClientCredentials: config.auth.enabled,
   });
   const proxiedRoute = (endpoint: InferenceEndpoint | undefined): RouteShorthandOptions => ({
     preHandler: (request, _reply, done) => {

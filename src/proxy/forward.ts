@@ -18,6 +18,8 @@ export interface ForwardDependencies {
   readonly observeResponses: boolean;
   /** Ask replicas for the usage event of streams whose clients did not (metrics.requestStreamUsage). */
   readonly requestStreamUsage: boolean;
+  /** Auth is on: the client's key was the gateway's to check and is not sent upstream. */
+  readonly stripClientCredentials: boolean;
 }
 
 /** Endpoints whose streams accept stream_options.include_usage (vLLM's chat and completions). */
@@ -30,7 +32,7 @@ const STREAM_USAGE_OPERATIONS = new Set(['chat', 'text_completion']);
  * handler; after it, the exchange owns every outcome.
  */
 export function createForwarder(dependencies: ForwardDependencies) {
-  const { router, pools, upstream, routing, observeResponses, requestStreamUsage } = dependencies;
+  const { router, pools, upstream, routing, observeResponses, requestStreamUsage, stripClientCredentials } = dependencies;
 
   return function forward(request: FastifyRequest, reply: FastifyReply): void {
     const { endpoint, body, fields } = request.inference;
@@ -61,6 +63,7 @@ export function createForwarder(dependencies: ForwardDependencies) {
           requestId: request.id,
           bodyLength: outgoingBody?.length,
           replicaApiKey: replica.apiKey,
+          stripClientCredentials,
         }),
         body: outgoingBody ?? null,
       },

@@ -19,11 +19,16 @@ const HOP_BY_HOP = new Set([
 /** Request headers set by the gateway itself rather than copied from the client. */
 const SET_BY_GATEWAY = new Set(['host', 'content-length', 'expect', 'x-request-id']);
 
+/** Where clients present Tollbooth API keys (src/auth/extract.ts): a gateway key never reaches a replica. */
+const CLIENT_CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key']);
+
 export interface UpstreamRequestContext {
   readonly requestId: string;
   readonly bodyLength: number | undefined;
   /** Replaces the client's Authorization header (vLLM --api-key). */
   readonly replicaApiKey: string | undefined;
+  /** The gateway checked the client's key itself: drop it instead of passing it on. */
+  readonly stripClientCredentials: boolean;
 }
 
 export function rewriteRequestHeaders(
@@ -35,6 +40,7 @@ export function rewriteRequestHeaders(
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined || HOP_BY_HOP.has(name) || SET_BY_GATEWAY.has(name) || named?.has(name)) continue;
+    if (context.stripClientCredentials && CLIENT_CREDENTIALS.has(name)) continue;
     outgoing[name] = value;
   }
   outgoing['x-request-id'] = context.requestId;

@@ -16,7 +16,7 @@ describe('rewriteRequestHeaders', () => {
         authorization: 'Bearer client',
         'user-agent': 'OpenAI/JS 6',
       },
-      { requestId: 'rid-1', bodyLength: 42, replicaApiKey: undefined },
+      { requestId: 'rid-1', bodyLength: 42, replicaApiKey: undefined, stripClientCredentials: false },
     );
     expect(outgoing).toEqual({
       'content-type': 'application/json',
@@ -28,9 +28,17 @@ describe('rewriteRequestHeaders', () => {
   });
 
   it('replaces the client credentials with the replica key when one is configured', () => {
-    const outgoing = rewriteRequestHeaders({ authorization: 'Bearer client' }, { requestId: 'r', bodyLength: undefined, replicaApiKey: 'replica' });
+    const outgoing = rewriteRequestHeaders({ authorization: 'Bearer client' }, { requestId: 'r', bodyLength: undefined, replicaApiKey: 'replica', stripClientCredentials: true });
     expect(outgoing.authorization).toBe('Bearer replica');
     expect(outgoing['content-length']).toBeUndefined();
+  });
+
+  it('never passes a key the gateway checked itself on to the replica', () => {
+    const outgoing = rewriteRequestHeaders(
+      { authorization: 'Bearer sk-tb-secret', 'x-api-key': 'sk-tb-secret', 'api-key': 'sk-tb-secret', accept: 'text/event-stream' },
+      { requestId: 'r', bodyLength: undefined, replicaApiKey: undefined, stripClientCredentials: true },
+    );
+    expect(outgoing).toEqual({ accept: 'text/event-stream', 'x-request-id': 'r' });
   });
 });
 

@@ -1,0 +1,28 @@
+import { estimatePromptTokens } from '../telemetry/token-estimate.js';
+
+/** Operations whose responses generate tokens (the completion part of the reservation). */
+const GENERATING_OPERATIONS = new Set(['chat', 'text_completion']);
+
+/**
+ * The completion tokens a request may generate at most, as the client capped them:
+ * `max_completion_tokens` (chat), `max_tokens` (chat, completions), `max_output_tokens`
+ * (responses), times `n` choices. Undefined when the client set no cap (the caller reserves
+ * the configured default) and 0 for operations that generate nothing (embeddings, rerank…).
+ */
+export function requestedCompletionTokens(json: unknown, operation: string | undefined): number | undefined {
+  const fields = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {};
+  const generates = operation === undefined ? 'max_tokens' in fields : GENERATING_OPERATIONS.has(operation);
+  if (!generates) return 0;
+  const cap = positiveInteger(fields.max_completion_tokens) ?? positiveInteger(fields.max_tokens) ?? positiveInteger(fields.max_output_tokens);
+  if (cap === undefined) return undefined;
+  return cap * (positiveInteger(fields.n) ?? 1);
+}
+
+/** The prompt part of the reservation: the same estimate telemetry uses when usage never arrives. */
+export function promptTokensEstimate(json: unknown): number {
+  return estimatePromptTokens(json);
+}
+
+function positiveInteger(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
+}
