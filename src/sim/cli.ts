@@ -17,6 +17,9 @@ Usage: tollbooth sim [options]
   --ttft-ms <ms>          base prefill time before the first token (default 15)
   --itl-ms <ms>           inter-token latency, 0 = unpaced (default 10)
   --tokens-per-chunk <n>  tokens per streamed chunk, like vLLM --stream-interval (default 1)
+  --otlp-traces-endpoint <url>
+                          export an llm_request span per finished request, as vLLM does, over
+                          OTLP/HTTP protobuf (e.g. http://127.0.0.1:4318); honours traceparent
   --config <file.yaml>    simulator options as YAML (flags override it)
   --help                  show this help
 
@@ -44,6 +47,7 @@ export async function simulatorOptionsFromArgs(argv: string[]): Promise<Simulato
       'ttft-ms': { type: 'string' },
       'itl-ms': { type: 'string' },
       'tokens-per-chunk': { type: 'string' },
+      'otlp-traces-endpoint': { type: 'string' },
       config: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -64,6 +68,7 @@ export async function simulatorOptionsFromArgs(argv: string[]): Promise<Simulato
   if (itl !== undefined) flags.interTokenMs = itl;
   const perChunk = numberFlag('tokens-per-chunk', values['tokens-per-chunk']);
   if (perChunk !== undefined) flags.tokensPerChunk = perChunk;
+  if (values['otlp-traces-endpoint'] !== undefined) flags.otlpTracesEndpoint = values['otlp-traces-endpoint'];
   const merged = { ...base, ...flags };
   // Validate here so a bad config file fails before anything listens.
   simulatorOptionsSchema.parse(merged);

@@ -16,6 +16,7 @@ import {
 } from './request-fields.js';
 import { createdAt, randomHexId, requestRandomness, type RequestRandomness } from './request-seed.js';
 import { chatCompletionBody, completionTokenTotal, responsesBody, textCompletionBody, type BodyHeader } from './response-bodies.js';
+import { inboundTraceHeaders, spanSamplingParams } from './request-span.js';
 import { generateTokenIds } from './text-generator.js';
 import { tokenize } from './tokenizer.js';
 
@@ -99,6 +100,11 @@ function startGeneration(ctx: EngineContext, inbound: InboundRequest, request: G
     prng: randomness.prng,
     renderBody: (cachedTokens) =>
       request.render(header, choices, promptTokens, ctx.options.reportCachedTokens ? cachedTokens : null),
+    // Read only when spans are exported: no cost per request otherwise.
+    trace:
+      ctx.requestSpans === null
+        ? null
+        : { parent: inboundTraceHeaders(inbound.req.headers), sampling: spanSamplingParams(json, request.maxTokens, request.n) },
   };
   new GenerationRun(ctx, inbound.res, spec).start();
 }

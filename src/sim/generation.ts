@@ -9,6 +9,7 @@ import { DONE_FRAME, StreamFramer, type UsageCounts } from './frames.js';
 import { sendJson, startEventStream } from './http-io.js';
 import type { ModelMetrics } from './metrics.js';
 import type { Prng } from './prng.js';
+import { llmRequestSpan, type InboundTraceHeaders, type SpanSamplingParams } from './request-span.js';
 import { tokenJson } from './tokenizer.js';
 import type { TruthOutcome, TruthRecord } from './truth.js';
 
@@ -42,6 +43,8 @@ export interface GenerationSpec {
   prng: Prng;
   /** Non-streaming body, rendered once generation is done. */
   renderBody: (cachedTokens: number) => string;
+  /** What the `llm_request` span needs beyond the truth record; null when spans are not exported. */
+  trace: { parent: InboundTraceHeaders; sampling: SpanSamplingParams } | null;
 }
 
 /**
@@ -63,6 +66,7 @@ export class GenerationRun {
   private cachedTokens = 0;
   private nextDueAt = 0;
   private lastChunkAt = 0;
+  private admittedAt = 0;
   private done = false;
 
   constructor(
@@ -91,6 +95,7 @@ export class GenerationRun {
   private readonly onAdmit = (): void => {
     if (this.done) return;
     const admittedAt = nowMs();
+    this.admittedAt = admittedAt;
     this.metrics.queueTime.observe((admittedAt - this.truth.receivedAt) / 1000);
     const cache = this.ctx.prefixCache;
     if (cache !== null) {
@@ -334,9 +339,31 @@ export class GenerationRun {
         this.metrics.timePerOutputToken.observe((now - this.truth.firstTokenAt) / 1000 / (generated - 1));
       }
       this.metrics.success(finishedReason).inc();
+      this.exportSpan(now);
     } else if (outcome === 'client_closed') {
       this.metrics.success('abort').inc();
     }
+  }
+
+  /** vLLM traces requests that finish generating (stop or length); aborted and failed ones get no span. */
+  private exportSpan(finishedAt: number): void {
+    const exporter = this.ctx.requestSpans;
+    const trace = this.spec.trace;
+    const truth = this.truth;
+    if (exporter === null || trace === null || truth.firstTokenAt === null) return;
+    const span = llmRequestSpan({
+      responseId: this.spec.responseId,
+      receivedAt: truth.receivedAt,
+      admittedAt: this.admittedAt,
+      firstTokenAt: truth.firstTokenAt,
+      // Streams: the last content chunk; a non-streaming body is written when its last token is due.
+      lastTokenAt: truth.chunkTimes.at(-1) ?? finishedAt,
+      finishedAt,
+      promptTokens: this.spec.promptTokens,
+      completionTokens: truth.completionTokens,
+      sampling: trace.sampling,
+    });
+    exporter.export(span, trace.parent);
   }
 
   private readonly onClose = (): void => {

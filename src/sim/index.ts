@@ -7,6 +7,7 @@ import { SimMetrics } from './metrics.js';
 import { simulatorOptionsSchema, type SimulatorOptionsInput } from './options.js';
 import { PrefixCache } from './prefix-cache.js';
 import { createRequestListener } from './router.js';
+import { createRequestSpanExporter } from './span-export.js';
 import { GroundTruth } from './truth.js';
 
 export { simulatorOptionsSchema, type SimulatorOptions, type SimulatorOptionsInput } from './options.js';
@@ -48,7 +49,11 @@ export async function startSimulator(input: SimulatorOptionsInput = {}): Promise
     waiting: (model) => admission.waiting(model),
     kvCacheUsage: () => prefixCache?.usage() ?? 0,
   });
-  const ctx: EngineContext = { options, admission, prefixCache, metrics, truth, timers: new Set(), immediates: new Set() };
+  const requestSpans =
+    options.otlpTracesEndpoint === undefined
+      ? null
+      : await createRequestSpanExporter({ endpoint: options.otlpTracesEndpoint, serviceName: options.otlpServiceName });
+  const ctx: EngineContext = { options, admission, prefixCache, metrics, truth, requestSpans, timers: new Set(), immediates: new Set() };
 
   const server = createServer(createRequestListener(ctx));
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -78,9 +83,11 @@ export async function startSimulator(input: SimulatorOptionsInput = {}): Promise
         ctx.timers.clear();
         for (const immediate of ctx.immediates) clearImmediate(immediate);
         ctx.immediates.clear();
-        server.close(() => resolve());
+        const closed = new Promise<void>((done) => server.close(() => done()));
         for (const socket of sockets) socket.destroy();
         server.closeAllConnections();
+        // Spans of requests that finished before close still go out (bounded wait).
+        void Promise.all([closed, requestSpans?.shutdown()]).then(() => resolve());
       });
       return closing;
     },

@@ -59,6 +59,16 @@ export const simulatorOptionsSchema = z.object({
   embeddingDimension: z.number().int().min(1).default(32),
   /** Reported by `GET /version`. */
   vllmVersion: z.string().default('0.11.0'),
+  /**
+   * vLLM `--otlp-traces-endpoint`: export an `llm_request` span per finished request over
+   * OTLP/HTTP protobuf (a base like http://jaeger:4318 or the full …/v1/traces URL). Unset: no tracing.
+   */
+  otlpTracesEndpoint: z
+    .string()
+    .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), { message: 'must be an http(s) URL' })
+    .optional(),
+  /** `service.name` of the exported spans. */
+  otlpServiceName: z.string().min(1).default('vllm-simulator'),
 });
 
 export type SimulatorOptions = z.infer<typeof simulatorOptionsSchema>;
