@@ -1,0 +1,134 @@
+import { unavailableDecision } from './decision.js';
+import type { AdmitRequest, RateLimitDecision, RateLimiter, RateLimitTicket, SettleUsage } from './limiter.js';
+import type { MemoryRateLimiter } from './memory-store.js';
+import type { RedisRateLimiter } from './redis-store.js';
+
+const PROBE_INTERVAL_MS = 250;
+
+export type StoreOperation = 'admit' | 'settle';
+
+/**
+ * What the limiter tells the outside about its store (the gateway turns these into Prometheus
+ * instruments). Called synchronously on the request path: keep implementations to a counter
+ * increment or a histogram observation.
+ */
+export interface RateLimitStoreObserver {
+  /** A store call that returned, with its duration in seconds. */
+  storeLatency(operation: StoreOperation, seconds: number): void;
+  /** A store call that failed, or was not attempted because the connection is down. */
+  storeError(operation: StoreOperation, reason: 'error' | 'not_attempted'): void;
+  /** The store became unusable (degraded) or usable again (healthy): once per transition. */
+  storeState(state: 'healthy' | 'degraded'): void;
+}
+
+/** The logger calls this wrapper makes (pino's Logger fits). */
+export interface FailoverLog {
+  warn(details: object, message: string): void;
+  info(details: object, message: string): void;
+}
+
+export interface FailoverRateLimiterOptions {
+  readonly primary: RedisRateLimiter;
+  /** Local buckets used while failing open (construct with store: 'local'). */
+  readonly fallback: MemoryRateLimiter;
+  readonly onStoreError: 'open' | 'closed';
+  readonly unavailableRetryAfterMs: number;
+  readonly log: FailoverLog;
+  readonly observer?: RateLimitStoreObserver | undefined;
+}
+
+/**
+ * The Redis-down policy. Never rejects: a store error becomes a local decision (open) or an
+ * `unavailable` decision (closed). While the client is disconnected no command is attempted, so
+ * an outage costs nothing per request; ioredis reconnects by itself and the first success switches
+ * back. The switch and the recovery are logged once each.
+ */
+export class FailoverRateLimiter implements RateLimiter {
+  readonly #primary: RedisRateLimiter;
+  readonly #fallback: MemoryRateLimiter;
+  readonly #open: boolean;
+  readonly #unavailable: RateLimitDecision;
+  readonly #log: FailoverLog;
+  readonly #observer: RateLimitStoreObserver | undefined;
+  #degraded = false;
+  /** After a failed call the store is probed by one request per interval, not by every request. */
+  #nextAttemptAt = 0;
+
+  constructor(options: FailoverRateLimiterOptions) {
+    this.#primary = options.primary;
+    this.#fallback = options.fallback;
+    this.#open = options.onStoreError === 'open';
+    this.#unavailable = unavailableDecision(options.unavailableRetryAfterMs);
+    this.#log = options.log;
+    this.#observer = options.observer;
+  }
+
+  /** True while decisions are not made by Redis. */
+  get degraded(): boolean {
+    return this.#degraded;
+  }
+
+  async admit(request: AdmitRequest): Promise<RateLimitDecision> {
+    if (!this.#primary.connected) return this.#withoutStore(request, 'not_attempted', undefined);
+    const startedAt = performance.now();
+    // A connected but unresponsive Redis costs commandTimeoutMs per call: probe it, do not queue on it.
+    if (this.#degraded && startedAt < this.#nextAttemptAt) return this.#withoutStore(request, 'not_attempted', undefined);
+    try {
+      const decision = await this.#primary.admit(request);
+      this.#observer?.storeLatency('admit', (performance.now() - startedAt) / 1000);
+      if (this.#degraded) this.#recovered();
+      return decision;
+    } catch (error) {
+      this.#nextAttemptAt = performance.now() + PROBE_INTERVAL_MS;
+      return this.#withoutStore(request, 'error', error);
+    }
+  }
+
+  async settle(ticket: RateLimitTicket, usage: SettleUsage): Promise<void> {
+    if (ticket.store !== 'redis') return this.#fallback.settle(ticket, usage);
+    if (ticket.settled) return;
+    if (!this.#primary.connected) {
+      // The lease expires on its own; the reconciliation and the spend are lost with the outage.
+      ticket.claimSettlement();
+      this.#observer?.storeError('settle', 'not_attempted');
+      return;
+    }
+    const startedAt = performance.now();
+    try {
+      await this.#primary.settle(ticket, usage);
+      this.#observer?.storeLatency('settle', (performance.now() - startedAt) / 1000);
+    } catch (error) {
+      this.#observer?.storeError('settle', 'error');
+      this.#degrade(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#primary.close();
+    await this.#fallback.close();
+  }
+
+  #withoutStore(request: AdmitRequest, reason: 'error' | 'not_attempted', error: unknown): RateLimitDecision {
+    this.#observer?.storeError('admit', reason);
+    this.#degrade(error);
+    return this.#open ? this.#fallback.admitNow(request) : this.#unavailable;
+  }
+
+  #degrade(error: unknown): void {
+    if (this.#degraded) return;
+    this.#degraded = true;
+    this.#observer?.storeState('degraded');
+    this.#log.warn(
+      { store: 'redis', policy: this.#open ? 'open' : 'closed', error: error instanceof Error ? error.message : 'disconnected' },
+      this.#open
+        ? 'rate limit store unavailable: deciding with local per-instance buckets until Redis answers again'
+        : 'rate limit store unavailable: refusing requests with 503 until Redis answers again',
+    );
+  }
+
+  #recovered(): void {
+    this.#degraded = false;
+    this.#observer?.storeState('healthy');
+    this.#log.info({ store: 'redis' }, 'rate limit store available again: decisions are shared through Redis');
+  }
+}

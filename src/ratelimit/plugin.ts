@@ -1,0 +1,88 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { TokenCounts } from '../cost/cost.js';
+import type { RequestObservation } from '../telemetry/observation.js';
+import { reservedTokensFor, type RateLimitConfig } from './config.js';
+import { rateLimitHeaders } from './headers.js';
+import type { RateLimitDecision, RateLimiter, RateLimitTicket } from './limiter.js';
+import { promptTokensEstimate, requestedCompletionTokens } from './reservation.js';
+
+/**
+ * The rate-limit stage (a preHandler after auth and the request schema) and its other half, the
+ * settlement when the response is over. The ticket of an admitted request is held against the
+ * request's observation, so telemetry, which reads the finished observation exactly once on every
+ * outcome (abort included), settles it exactly once.
+ */
+export class RateLimitStage {
+  private readonly tickets = new WeakMap<RequestObservation, RateLimitTicket>();
+
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly config: RateLimitConfig,
+  ) {}
+
+  readonly admit = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const principal = request.principal;
+    if (principal === undefined) return;
+    const { endpoint, body, fields } = request.inference;
+    const json = body?.json;
+    const reservedTokens = reservedTokensFor(promptTokensEstimate(json), requestedCompletionTokens(json, endpoint?.operation), this.config);
+    const observation = request.observation;
+    const startedAt = performance.now();
+    const decision = await this.limiter.admit({
+      requestId: request.id,
+      keyId: principal.keyId,
+      tenant: principal.tenant,
+      model: fields.model ?? '',
+      limits: principal.policy.limits,
+      budget: principal.policy.budget,
+      reservedTokens,
+    });
+    observation.rateLimit = {
+      outcome: decision.outcome,
+      limitedBy: decision.limitedBy,
+      store: decision.store,
+      reservedTokens,
+      startedAt,
+      endedAt: performance.now(),
+    };
+    // On the raw response, so they survive both fastify's error replies and the proxy's writeHead.
+    const headers = rateLimitHeaders(decision);
+    for (const name in headers) reply.raw.setHeader(name, headers[name]!);
+    if (decision.ticket !== undefined) {
+      this.tickets.set(observation, decision.ticket);
+      return;
+    }
+    throw refusal(decision);
+  };
+
+  /** Reconciles the reservation with what the request really used; called once per finished request. */
+  settle(observation: RequestObservation, tokens: TokenCounts, costNanos: bigint): void {
+    const ticket = this.tickets.get(observation);
+    if (ticket === undefined) return;
+    this.tickets.delete(observation);
+    void this.limiter.settle(ticket, { tokens: tokens.input + tokens.output, costNanos });
+  }
+
+  close(): Promise<void> {
+    return this.limiter.close();
+  }
+}
+
+function refusal(decision: RateLimitDecision): GatewayError {
+  if (decision.outcome === 'unavailable') return new GatewayError('rate_limit_store_unavailable');
+  if (decision.limitedBy === 'budget') return new GatewayError('insufficient_quota');
+  const scope = decision.limitedScope === 'key' || decision.limitedScope === undefined ? 'this API key' : `this ${decision.limitedScope}`;
+  const wait =
+    decision.retryAfterMs === undefined
+      ? 'The request is larger than the limit allows; it cannot pass as sent (lower max_tokens).'
+      : `Retry after ${Math.ceil(decision.retryAfterMs)} ms.`;
+  return new GatewayError('rate_limit_exceeded', `Rate limit reached for ${LIMIT_NAMES[decision.limitedBy ?? 'requests']} of ${scope}. ${wait}`);
+}
+
+const LIMIT_NAMES = {
+  requests: 'requests per minute',
+  tokens: 'tokens per minute',
+  concurrency: 'concurrent requests',
+  budget: 'spend',
+} as const;

@@ -1,0 +1,160 @@
+import type { Redis } from 'ioredis';
+import { budgetNanos } from './budget-periods.js';
+import type { RateLimitConfig } from './config.js';
+import { decide, figures, type Severity } from './decision.js';
+import {
+  leaseIdGenerator,
+  RateLimitTicket,
+  type AdmitRequest,
+  type BucketFigures,
+  type LimitKind,
+  type LimitScope,
+  type RateLimitDecision,
+  type RateLimiter,
+  type SettleUsage,
+} from './limiter.js';
+import { ADMIT_LUA, SETTLE_LUA } from './redis-scripts.js';
+import { hasBudget, ScopeResolver, unlimited } from './scopes.js';
+import type { BucketSpec } from './token-bucket.js';
+
+export interface RedisRateLimiterOptions {
+  /** A client from createRedisClient (src/redis/client.ts); the limiter does not own it. */
+  readonly client: Redis;
+  readonly config: RateLimitConfig;
+  /** The redis config's keyPrefix, e.g. "tollbooth:". */
+  readonly keyPrefix: string;
+}
+
+type ScriptRunner = (numberOfKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
+
+const ADMIT_COMMAND = 'tollboothRateLimitAdmit';
+const SETTLE_COMMAND = 'tollboothRateLimitSettle';
+const LIMIT_CODES: readonly (LimitKind | undefined)[] = [undefined, 'requests', 'tokens', 'concurrency', 'budget'];
+
+/**
+ * The shared store: one EVALSHA per admission and one per settlement (ioredis defineCommand
+ * falls back to EVAL after a Redis restart forgot the script). Errors are thrown to the caller:
+ * FailoverRateLimiter turns them into the configured policy.
+ *
+ * Keys are grouped under one Redis Cluster hash tag per script call: the key's id when only key
+ * limits exist, its tenant when tenant limits are configured (a tenant bucket and its keys' buckets
+ * must share a slot), and one tag for everything when model limits are configured (a model's
+ * bucket is shared by keys of every tenant).
+ */
+export class RedisRateLimiter implements RateLimiter {
+  readonly #client: Redis;
+  readonly #config: RateLimitConfig;
+  readonly #prefix: string;
+  readonly #scopes: ScopeResolver;
+  readonly #grouping: 'key' | 'tenant' | 'global';
+  readonly #nextLeaseId = leaseIdGenerator();
+  readonly #admitScript: ScriptRunner;
+  readonly #settleScript: ScriptRunner;
+
+  constructor(options: RedisRateLimiterOptions) {
+    this.#client = options.client;
+    this.#config = options.config;
+    this.#prefix = options.keyPrefix;
+    this.#scopes = new ScopeResolver(options.config);
+    const shared = this.#scopes.sharedScopes;
+    this.#grouping = shared.models ? 'global' : shared.tenants ? 'tenant' : 'key';
+    this.#client.defineCommand(ADMIT_COMMAND, { lua: ADMIT_LUA });
+    this.#client.defineCommand(SETTLE_COMMAND, { lua: SETTLE_LUA });
+    const commands = this.#client as unknown as Record<string, ScriptRunner>;
+    this.#admitScript = commands[ADMIT_COMMAND]!.bind(this.#client);
+    this.#settleScript = commands[SETTLE_COMMAND]!.bind(this.#client);
+  }
+
+  /** Whether the connection is up: while it is not, commands would fail at once anyway. */
+  get connected(): boolean {
+    return this.#client.status === 'ready';
+  }
+
+  async admit(request: AdmitRequest): Promise<RateLimitDecision> {
+    const scopes = this.#scopes.resolve(request);
+    const budget = request.budget;
+    const budgeted = hasBudget(budget);
+    const tag = this.#hashTag(request);
+    const ticket = new RateLimitTicket(this.#nextLeaseId(), request.requestId, 'redis', request.keyId, request.reservedTokens, scopes, budgeted, tag);
+    if (!budgeted && unlimited(scopes)) return decide('redis', 0, undefined, undefined, 0, undefined, undefined, ticket);
+
+    const keys: string[] = [];
+    const args: string[] = [
+      String(request.reservedTokens),
+      ticket.leaseId,
+      String(this.#config.concurrencyLeaseMs),
+      String(this.#config.concurrencyRetryAfterMs),
+      String(scopes.length),
+    ];
+    for (const scope of scopes) {
+      const base = this.#scopeKey(tag, scope);
+      keys.push(`${base}:rq`, `${base}:tk`, `${base}:cc`);
+      args.push(...specArgs(scope.requests), ...specArgs(scope.tokens), String(scope.maxConcurrent ?? 0));
+    }
+    keys.push(this.#budgetKey(tag, request.keyId));
+    args.push(nanosArg(budget?.daily), nanosArg(budget?.monthly));
+
+    const reply = (await this.#admitScript(keys.length, ...keys, ...args)) as number[];
+    const [admitted, limitCode, scopeIndex, severity, waitMs, rqRemaining, rqReset, tkRemaining, tkReset] = reply as [number, number, number, number, number, number, number, number, number];
+    const own = scopes[0]!;
+    return decide(
+      'redis',
+      severity as Severity,
+      LIMIT_CODES[limitCode],
+      scopes[scopeIndex - 1]?.kind,
+      waitMs,
+      replyFigures(own.requests, rqRemaining, rqReset),
+      replyFigures(own.tokens, tkRemaining, tkReset),
+      admitted === 1 ? ticket : undefined,
+    );
+  }
+
+  async settle(ticket: RateLimitTicket, usage: SettleUsage): Promise<void> {
+    if (!ticket.claimSettlement()) return;
+    const extraTokens = usage.tokens - ticket.reservedTokens;
+    const charge = ticket.budgeted && usage.costNanos !== 0n;
+    const leased = ticket.scopes.some((scope) => scope.maxConcurrent !== undefined);
+    const reconciles = extraTokens !== 0 && ticket.scopes.some((scope) => scope.tokens !== undefined);
+    if (!charge && !leased && !reconciles) return;
+
+    const keys: string[] = [];
+    const args: string[] = [String(extraTokens), ticket.leaseId, String(ticket.scopes.length)];
+    for (const scope of ticket.scopes) {
+      const base = this.#scopeKey(ticket.hashTag, scope);
+      keys.push(`${base}:tk`, `${base}:cc`);
+      args.push(...specArgs(scope.tokens), scope.maxConcurrent === undefined ? '0' : '1');
+    }
+    keys.push(this.#budgetKey(ticket.hashTag, ticket.keyId));
+    args.push(usage.costNanos.toString(), charge ? '1' : '0');
+    await this.#settleScript(keys.length, ...keys, ...args);
+  }
+
+  /** The client belongs to whoever created it; nothing to release here. */
+  async close(): Promise<void> {}
+
+  #hashTag(request: AdmitRequest): string {
+    if (this.#grouping === 'global') return 'rl';
+    return this.#grouping === 'tenant' ? `rl:t:${request.tenant}` : `rl:k:${request.keyId}`;
+  }
+
+  #scopeKey(tag: string, scope: LimitScope): string {
+    return `${this.#prefix}{${tag}}:${scope.kind}:${scope.name}`;
+  }
+
+  #budgetKey(tag: string, keyId: string): string {
+    return `${this.#prefix}{${tag}}:budget:${keyId}`;
+  }
+}
+
+/** Capacity and refill per ms as Lua reads them; "0" "0" when the limit is absent. */
+function specArgs(spec: BucketSpec | undefined): [string, string] {
+  return spec === undefined ? ['0', '0'] : [String(spec.capacity), String(spec.refillPerMs)];
+}
+
+function nanosArg(units: number | undefined): string {
+  return units === undefined ? '0' : budgetNanos(units).toString();
+}
+
+function replyFigures(spec: BucketSpec | undefined, remaining: number, resetMs: number): BucketFigures | undefined {
+  return spec === undefined || remaining < 0 ? undefined : figures(spec.capacity, remaining, resetMs);
+}
