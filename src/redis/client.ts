@@ -57,3 +57,19 @@ export async function closeRedisClient(client: Redis): Promise<void> {
     client.disconnect();
   }
 }
+
+/** Resolves once the client is ready for commands; rejects after `timeoutMs` (boot checks, tests). */
+export function redisReady(client: Redis, timeoutMs = 5_000): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error(`Redis not ready within ${timeoutMs} ms (status ${client.status})`));
+    }, timeoutMs);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+  });
+}

@@ -5,7 +5,7 @@ import { rateLimitConfigSchema, type RateLimitConfigInput } from '../../../src/r
 import type { AdmitRequest, RateLimitDecision, RateLimiter } from '../../../src/ratelimit/limiter.js';
 import { MemoryRateLimiter } from '../../../src/ratelimit/memory-store.js';
 import { RedisRateLimiter } from '../../../src/ratelimit/redis-store.js';
-import { closeRedisClient, createRedisClient } from '../../../src/redis/client.js';
+import { closeRedisClient, createRedisClient, redisReady } from '../../../src/redis/client.js';
 import { redisConfigSchema } from '../../../src/redis/config.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 
@@ -36,16 +36,11 @@ const stores: [string, StoreFactory][] = [
     async (config = {}) => {
       const client = createRedisClient(redisConfigSchema.parse({ url: server.url }));
       clients.push(client);
-      await waitReady(client);
+      await redisReady(client);
       return new RedisRateLimiter({ client, config: rateLimitConfigSchema.parse(config), keyPrefix: `t${clients.length}:` });
     },
   ],
 ];
-
-async function waitReady(client: Redis): Promise<void> {
-  if (client.status === 'ready') return;
-  await new Promise<void>((resolve) => client.once('ready', () => resolve()));
-}
 
 let sequence = 0;
 function request(limits: KeyLimits, reservedTokens = 0, extra: Partial<AdmitRequest> & { budget?: KeyBudget } = {}): AdmitRequest {
