@@ -53,6 +53,7 @@ export class FailoverRateLimiter implements RateLimiter {
   #degraded = false;
   /** After a failed call the store is probed by one request per interval, not by every request. */
   #nextAttemptAt = 0;
+  #failedConnection = -1;
 
   constructor(options: FailoverRateLimiterOptions) {
     this.#primary = options.primary;
@@ -72,7 +73,7 @@ export class FailoverRateLimiter implements RateLimiter {
     if (!this.#primary.connected) return this.#withoutStore(request, 'not_attempted', undefined);
     const startedAt = performance.now();
     // A connected but unresponsive Redis costs commandTimeoutMs per call: probe it, do not queue on it.
-    if (this.#degraded && startedAt < this.#nextAttemptAt) return this.#withoutStore(request, 'not_attempted', undefined);
+    if (this.#degraded && startedAt < this.#nextAttemptAt && this.#primary.connections === this.#failedConnection) return this.#withoutStore(request, 'not_attempted', undefined);
     try {
       const decision = await this.#primary.admit(request);
       this.#observer?.storeLatency('admit', (performance.now() - startedAt) / 1000);
@@ -80,6 +81,7 @@ export class FailoverRateLimiter implements RateLimiter {
       return decision;
     } catch (error) {
       this.#nextAttemptAt = performance.now() + PROBE_INTERVAL_MS;
+      this.#failedConnection = this.#primary.connections;
       return this.#withoutStore(request, 'error', error);
     }
   }

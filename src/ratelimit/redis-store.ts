@@ -50,6 +50,7 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #nextLeaseId = leaseIdGenerator();
   readonly #admitScript: ScriptRunner;
   readonly #settleScript: ScriptRunner;
+  #connections = 0;
 
   constructor(options: RedisRateLimiterOptions) {
     this.#client = options.client;
@@ -63,6 +64,15 @@ export class RedisRateLimiter implements RateLimiter {
     const commands = this.#client as unknown as Record<string, ScriptRunner>;
     this.#admitScript = commands[ADMIT_COMMAND]!.bind(this.#client);
     this.#settleScript = commands[SETTLE_COMMAND]!.bind(this.#client);
+    if (this.#client.status === 'ready') this.#connections = 1;
+    this.#client.on('ready', () => {
+      this.#connections += 1;
+    });
+  }
+
+  /** How many times the client has become ready: a new value means a fresh connection worth trying. */
+  get connections(): number {
+    return this.#connections;
   }
 
   /** Whether the connection is up: while it is not, commands would fail at once anyway. */
