@@ -59,6 +59,8 @@ const trace = (n: number, options: { withSpan: boolean } = { withSpan: true }): 
   spanId: options.withSpan ? `${n}`.padStart(16, 'b') : undefined,
   epochMs: NOW_MS + n,
 });
+/** prom-client's typings give exemplar labels the histogram's label names; at run time they are any labels. */
+const exemplarLabelsOf = (exemplar: ExemplarTrace) => ({ trace_id: exemplar.traceId, span_id: exemplar.spanId! }) as unknown as Record<'model' | 'replica', string>;
 /** Exemplar annotations of an OpenMetrics exposition: `{ line before '#', exemplar after '#' }`. */
 const exemplarLines = (exposition: string) =>
   exposition
@@ -80,12 +82,12 @@ describe('FixedHistogram exemplars', () => {
     for (const [n, [labels, value]] of OBSERVATIONS.entries()) {
       const exemplar = trace(n);
       vi.setSystemTime(exemplar.epochMs);
-      reference.observe({ labels, value, exemplarLabels: { trace_id: exemplar.traceId, span_id: exemplar.spanId! } });
+      reference.observe({ labels, value, exemplarLabels: exemplarLabelsOf(exemplar) });
       fixed.observe(labels, value, exemplar);
     }
     // A later observation in the same bucket replaces the earlier exemplar; an untraced one does not.
     vi.setSystemTime(trace(99).epochMs);
-    reference.observe({ labels: { model: 'm', replica: 'a' }, value: 0.009, exemplarLabels: { trace_id: trace(99).traceId, span_id: trace(99).spanId! } });
+    reference.observe({ labels: { model: 'm', replica: 'a' }, value: 0.009, exemplarLabels: exemplarLabelsOf(trace(99)) });
     fixed.observe({ model: 'm', replica: 'a' }, 0.009, trace(99));
     reference.observe({ labels: { model: 'm', replica: 'a' }, value: 0.008 });
     fixed.observe({ model: 'm', replica: 'a' }, 0.008);

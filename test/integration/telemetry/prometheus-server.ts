@@ -1,0 +1,136 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+/**
+ * A real Prometheus server (Debian's `prometheus` package, which `npm test` installs with
+ * promtool) with exemplar storage on, scraping one target every second on a free loopback port:
+ * the proof that what /metrics says in OpenMetrics is what Prometheus stores, exemplars included.
+ */
+export interface PrometheusServer {
+  readonly url: string;
+  /** GET on the HTTP API (`/api/v1/...`), its `data` once the status is success. */
+  api<T>(path: string, parameters?: Record<string, string>): Promise<T>;
+  /** Resolves when the target has been scraped successfully; rejects with the scrape error after the timeout. */
+  targetUp(timeoutMs?: number): Promise<TargetState>;
+  /** Everything Prometheus wrote to stderr (its log), for failure messages. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export interface TargetState {
+  readonly health: string;
+  readonly lastError: string;
+  readonly lastScrape: string;
+  readonly scrapeUrl: string;
+}
+
+export interface ExemplarSeries {
+  readonly seriesLabels: Record<string, string>;
+  readonly exemplars: ReadonlyArray<{ labels: Record<string, string>; value: string; timestamp: number }>;
+}
+
+export async function startPrometheus(target: { url: string; bearerToken?: string }): Promise<PrometheusServer> {
+  const directory = mkdtempSync(join(tmpdir(), 'tollbooth-prometheus-'));
+  const port = await freePort();
+  const config = join(directory, 'prometheus.yml');
+  writeFileSync(
+    config,
+    stringify({
+      global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1m' },
+      scrape_configs: [
+        {
+          job_name: 'tollbooth',
+          ...(target.bearerToken === undefined ? {} : { authorization: { type: 'Bearer', credentials: target.bearerToken } }),
+          static_configs: [{ targets: [new URL(target.url).host] }],
+        },
+      ],
+    }),
+  );
+  const child = spawn(
+    'prometheus',
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(directory, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--enable-feature=exemplar-storage',
+      '--log.level=debug',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const spawnFailure = new Promise<never>((_resolve, reject) =>
+    child.once('error', (error) => reject(new Error(`prometheus could not start (npm test installs it): ${error.message}`))),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited(child);
+    }
+    rmSync(directory, { recursive: true, force: true });
+  };
+  try {
+    await Promise.race([spawnFailure, ready(url, child, () => log)]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const api = async <T>(path: string, parameters: Record<string, string> = {}): Promise<T> => {
+    const response = await fetch(`${url}${path}?${new URLSearchParams(parameters).toString()}`);
+    const body = (await response.json()) as { status: string; data: T; error?: string };
+    if (body.status !== 'success') throw new Error(`prometheus ${path}: ${body.error ?? response.status}`);
+    return body.data;
+  };
+  return {
+    url,
+    api,
+    targetUp: async (timeoutMs = 15_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const { activeTargets } = await api<{ activeTargets: TargetState[] }>('/api/v1/targets');
+        const state = activeTargets[0];
+        if (state !== undefined && state.health === 'up') return state;
+        if (Date.now() > deadline) throw new Error(`the target was not scraped successfully: ${JSON.stringify(state)}`);
+        await new Promise((wake) => setTimeout(wake, 200));
+      }
+    },
+    log: () => log,
+    stop,
+  };
+}
+
+async function ready(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${log()}`);
+    const ok = await fetch(`${url}/-/ready`).then(
+      (response) => response.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`prometheus was not ready in time:\n${log()}`);
+    await new Promise((wake) => setTimeout(wake, 100));
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
