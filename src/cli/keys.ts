@@ -101,7 +101,7 @@ export async function runKeysCommand(args: string[], out: NodeJS.WritableStream 
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      err.write(`tollbooth keys: ${error.message}\n\n${KEYS_USAGE}`);
+      err.write(`${error.message.split('\n').map((line) => `tollbooth keys: ${line}`).join('\n')}\n(tollbooth keys --help shows the usage)\n`);
       return 2;
     }
     err.write(`tollbooth keys: ${(error as Error).message}\n`);
@@ -117,12 +117,12 @@ function newStoredKey(values: KeysFlags): { secret: string; stored: StoredKey } 
   const number = (flag: keyof KeysFlags): number | undefined => {
     const text = values[flag];
     if (text === undefined) return undefined;
-    const parsed = typeof text === 'string' && /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : Number.NaN;
-    if (Number.isNaN(parsed)) problems.push(`--${flag}: expected a number, got "${String(text)}"`);
-    return parsed;
+    if (typeof text === 'string' && /^\d+(\.\d+)?$/.test(text.trim())) return Number(text);
+    problems.push(`--${flag}: expected a number, got "${String(text)}"`);
+    return undefined;
   };
   const candidate = {
-    id: required(values.id, '--id'),
+    id: values.id,
     tenant: values.tenant,
     models: values.models?.split(',').map((model) => model.trim()).filter((model) => model.length > 0),
     limits: withoutUndefined({
@@ -135,9 +135,13 @@ function newStoredKey(values: KeysFlags): { secret: string; stored: StoredKey } 
     budget: optionalObject({ daily: number('daily-budget'), monthly: number('monthly-budget') }),
     hash: hashApiKey(secret),
   };
-  if (problems.length > 0) throw new UsageError(problems.join('\n'));
   const parsed = storedKeySchema.safeParse(withoutUndefined(candidate));
-  if (!parsed.success) throw new UsageError(describeIssues(parsed.error.issues).map(flagName).join('\n'));
+  if (values.id === undefined) problems.push('--id is required');
+  if (!parsed.success) {
+    const issues = parsed.error.issues.filter((issue) => values.id !== undefined || issue.path[0] !== 'id');
+    problems.push(...describeIssues(issues).map(flagName));
+  }
+  if (problems.length > 0 || !parsed.success) throw new UsageError(problems.join('\n'));
   return { secret, stored: parsed.data };
 }
 
@@ -165,7 +169,7 @@ function flagName(problem: string): string {
 function rejectPolicyFlags(values: KeysFlags, action: string): void {
   const allowed = new Set(['file', 'redis', 'prefix', 'id', 'json', 'help']);
   const stray = Object.keys(values).filter((flag) => !allowed.has(flag));
-  if (stray.length > 0) throw new UsageError(`${stray.map((flag) => `--${flag}`).join(', ')} only apply to "keys create", not "keys ${action}"`);
+  if (stray.length > 0) throw new UsageError(`${stray.map((flag) => `--${flag}`).join(', ')} belong to "keys create", not "keys ${action}"`);
 }
 
 function required(value: string | undefined, flag: string): string {
@@ -214,13 +218,23 @@ async function openBackend(values: KeysFlags, err: NodeJS.WritableStream): Promi
 /** One attempt, no reconnect loop: a command-line tool should fail fast and say why. */
 async function connectRedis(url: string): Promise<Redis> {
   if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--redis: expected a redis:// or rediss:// URL, got "${url}"`);
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5_000 });
-  redis.on('error', () => {});
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    connectTimeout: 5_000,
+    // ioredis otherwise holds the process for 2 s after a failed connection (a timer on a socket that already closed).
+    disconnectTimeout: 100,
+  });
+  let cause: Error | undefined;
+  redis.on('error', (error: Error) => {
+    cause ??= error;
+  });
   try {
     await redis.connect();
   } catch (error) {
     redis.disconnect();
-    throw new Error(`cannot connect to Redis at ${url}: ${(error as Error).message}`);
+    throw new Error(`cannot connect to Redis at ${url}: ${(cause ?? (error as Error)).message}`);
   }
   return redis;
 }
