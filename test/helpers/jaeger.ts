@@ -23,12 +23,18 @@ export interface Jaeger {
    * polled until it holds at least `minSpans` spans (default 1) or `timeoutMs` (default 10 s) passes.
    */
   trace(traceId: string, opts?: { minSpans?: number; timeoutMs?: number }): Promise<unknown>;
+  /** Spans Jaeger's OTLP receivers have accepted so far; needs `selfMetrics: true`. */
+  acceptedSpans(): Promise<number>;
+  /** The Jaeger process, for benchmarks that account its CPU. */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
 export interface JaegerOptions {
   /** Traces kept in memory before the oldest are evicted (default 100 000). */
   readonly maxTraces?: number;
+  /** Serve the collector's own Prometheus metrics (on a fifth free port) for `acceptedSpans()`. */
+  readonly selfMetrics?: boolean;
 }
 
 const BUILD_SCRIPT_RELATIVE = 'test/e2e/jaeger/build-jaeger.sh';
@@ -96,6 +102,8 @@ interface JaegerPorts {
   readonly otlpHttp: number;
   readonly queryHttp: number;
   readonly queryGrpc: number;
+  /** The collector's own metrics; undefined: not served. */
+  readonly selfMetrics: number | undefined;
 }
 
 /** Collector-style YAML (JSON is YAML): memory storage, OTLP in, query out, no processor so spans are queryable at once, no self-telemetry port. */
@@ -104,7 +112,13 @@ function configText(ports: JaegerPorts, maxTraces: number): string {
     service: {
       extensions: ['jaeger_storage', 'jaeger_query'],
       pipelines: { traces: { receivers: ['otlp'], exporters: ['jaeger_storage_exporter'] } },
-      telemetry: { metrics: { level: 'none' }, logs: { level: 'warn' } },
+      telemetry: {
+        metrics:
+          ports.selfMetrics === undefined
+            ? { level: 'none' }
+            : { level: 'basic', readers: [{ pull: { exporter: { prometheus: { host: '127.0.0.1', port: ports.selfMetrics } } } }] },
+        logs: { level: 'warn' },
+      },
     },
     extensions: {
       jaeger_storage: { backends: { memstore: { memory: { max_traces: maxTraces } } } },
@@ -151,7 +165,7 @@ async function halt(child: ChildProcess): Promise<void> {
   clearTimeout(killer);
 }
 
-/** Starts Jaeger; resolves once all four ports accept connections, or rejects with its log. */
+/** Starts Jaeger; resolves once all its ports accept connections, or rejects with its log. */
 async function launch(binary: string, ports: JaegerPorts, maxTraces: number, directory: string): Promise<ChildProcess> {
   const configFile = join(directory, 'jaeger.yaml');
   writeFileSync(configFile, configText(ports, maxTraces));
@@ -164,7 +178,8 @@ async function launch(binary: string, ports: JaegerPorts, maxTraces: number, dir
   const spawnError = new Promise<Error>((done) => child.once('error', done));
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const ready = await Promise.all([ports.otlpGrpc, ports.otlpHttp, ports.queryHttp, ports.queryGrpc].map(accepts));
+    const listening = [ports.otlpGrpc, ports.otlpHttp, ports.queryHttp, ports.queryGrpc, ...(ports.selfMetrics === undefined ? [] : [ports.selfMetrics])];
+    const ready = await Promise.all(listening.map(accepts));
     if (ready.every(Boolean)) return child;
     const failure = await Promise.race([spawnError, new Promise<undefined>((done) => setTimeout(done, 50, undefined))]);
     if (failure !== undefined || child.exitCode !== null || Date.now() > deadline) {
@@ -190,8 +205,8 @@ export async function startJaeger(options: JaegerOptions = {}): Promise<Jaeger> 
   let ports: JaegerPorts | undefined;
   // A port chosen as free can be taken by another process before Jaeger binds it: try again.
   for (let attempt = 1; child === undefined; attempt += 1) {
-    const [otlpGrpc, otlpHttp, queryHttp, queryGrpc] = (await freePorts(4)) as [number, number, number, number];
-    ports = { otlpGrpc, otlpHttp, queryHttp, queryGrpc };
+    const [otlpGrpc, otlpHttp, queryHttp, queryGrpc, selfMetrics] = (await freePorts(options.selfMetrics === true ? 5 : 4)) as [number, number, number, number, number | undefined];
+    ports = { otlpGrpc, otlpHttp, queryHttp, queryGrpc, selfMetrics };
     try {
       child = await launch(binary, ports, maxTraces, directory);
     } catch (error) {
@@ -202,7 +217,7 @@ export async function startJaeger(options: JaegerOptions = {}): Promise<Jaeger> 
     }
   }
   const running = child;
-  const { otlpGrpc, otlpHttp, queryHttp } = ports as JaegerPorts;
+  const { otlpGrpc, otlpHttp, queryHttp, selfMetrics } = ports as JaegerPorts;
   const queryUrl = `http://127.0.0.1:${queryHttp}`;
 
   return {
@@ -230,6 +245,14 @@ export async function startJaeger(options: JaegerOptions = {}): Promise<Jaeger> 
         await new Promise((wake) => setTimeout(wake, 50));
       }
     },
+    acceptedSpans: async () => {
+      if (selfMetrics === undefined) throw new Error('acceptedSpans() needs startJaeger({ selfMetrics: true })');
+      const text = await (await fetch(`http://127.0.0.1:${selfMetrics}/metrics`)).text();
+      let total = 0;
+      for (const match of text.matchAll(/^otelcol_receiver_accepted_spans(?:_total)?\{[^}]*\} (\S+)$/gm)) total += Number(match[1]);
+      return total;
+    },
+    pid: running.pid as number,
     stop: async () => {
       await halt(running);
       rmSync(directory, { recursive: true, force: true });

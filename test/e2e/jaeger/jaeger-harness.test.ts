@@ -66,4 +66,18 @@ describe('the Jaeger harness', () => {
     const names = trace.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans.map((span) => span.name)));
     expect(names.sort()).toEqual(['early', 'late']);
   });
+
+  it('counts accepted spans when asked to serve its own metrics', async () => {
+    const counted = await startJaeger({ selfMetrics: true });
+    try {
+      expect(await counted.acceptedSpans()).toBe(0);
+      const traceId = randomBytes(16).toString('hex');
+      await send(counted, otlpSpan(traceId, randomBytes(8).toString('hex'), 'one'));
+      await send(counted, otlpSpan(traceId, randomBytes(8).toString('hex'), 'two'));
+      expect(await counted.acceptedSpans()).toBe(2);
+      await expect(first.acceptedSpans()).rejects.toThrow(/selfMetrics/);
+    } finally {
+      await counted.stop();
+    }
+  }, 30_000);
 });
