@@ -1,0 +1,161 @@
+import type { Attributes } from '@opentelemetry/api';
+import { INFERENCE_ENDPOINTS } from '../../proxy/endpoints.js';
+import type { Replica } from '../../routing/replica.js';
+import type { RequestMeasures } from '../measures.js';
+import type { RateLimitFacts, RequestObservation } from '../observation.js';
+import * as A from './genai-attributes.js';
+
+/**
+ * The attributes of the request's spans, as pure functions of the finished observation (and the
+ * measures derived from it once), so every span says what the metrics and the access log say.
+ * Undefined values are left out by the SDK.
+ */
+
+const OPERATION_BY_ROUTE = new Map(INFERENCE_ENDPOINTS.map((endpoint) => [endpoint.path, endpoint.operation]));
+
+/** The GenAI operation of a route (chat, text_completion, embeddings…), undefined for pass-through paths. */
+export function operationOf(route: string): string | undefined {
+  return OPERATION_BY_ROUTE.get(route);
+}
+
+/** HTTP server span name: `{method} {route}`, or the method alone when no route matched. */
+export function serverSpanName(method: string, route: string): string {
+  return route === 'unmatched' ? method : `${method} ${route}`;
+}
+
+/** Upstream span name: `{gen_ai.operation.name} {gen_ai.request.model}` (e.g. `chat llama-3-8b`); the HTTP method for non-GenAI paths. */
+export function attemptSpanName(method: string, route: string, model: string | undefined): string {
+  const operation = operationOf(route);
+  if (operation === undefined) return method;
+  return model === undefined ? operation : `${operation} ${model}`;
+}
+
+export function serverAttributes(observation: RequestObservation, measures: RequestMeasures): Attributes {
+  return {
+    [A.HTTP_REQUEST_METHOD]: observation.method,
+    [A.HTTP_ROUTE]: observation.route === 'unmatched' ? undefined : observation.route,
+    [A.URL_SCHEME]: 'http',
+    [A.HTTP_RESPONSE_STATUS_CODE]: observation.status,
+    [A.ERROR_TYPE]: measures.errorType ?? undefined,
+    [A.REQUEST_ID]: observation.requestId,
+    [A.OUTCOME]: measures.outcome,
+    [A.GEN_AI_REQUEST_MODEL]: observation.requestedModel,
+    [A.API_KEY_ID]: observation.keyId,
+    [A.TENANT]: observation.tenant,
+    [A.RATE_LIMIT_OUTCOME]: observation.rateLimit?.outcome,
+    [A.ROUTING_OUTCOME]: observation.routingOutcome,
+    [A.ROUTING_REPLICA]: observation.replica,
+    [A.ROUTING_FAILOVERS]: observation.dispatchedAt === undefined ? undefined : observation.failovers,
+    [A.SESSION_KEY_SOURCE]: observation.sessionKeySource,
+    [A.TTFT_MS]: measures.ttftMs,
+    [A.TPOT_MS]: measures.tpotMs,
+    [A.OVERHEAD_MS]: measures.overheadMs,
+  };
+}
+
+export function rateLimitAttributes(rateLimit: RateLimitFacts): Attributes {
+  return {
+    [A.RATE_LIMIT_OUTCOME]: rateLimit.outcome,
+    [A.RATE_LIMIT_LIMITED_BY]: rateLimit.limitedBy,
+    [A.RATE_LIMIT_STORE]: rateLimit.store,
+    [A.RATE_LIMIT_RESERVED_TOKENS]: rateLimit.reservedTokens,
+  };
+}
+
+/** Where the conversation id may come from: the session header and body fields, never a prompt prefix. */
+export interface ConversationSources {
+  readonly header: string | null;
+  readonly bodyFields: readonly string[];
+}
+
+/**
+ * What every upstream attempt of the request shares: the request's GenAI attributes. The
+ * conversation id is a session id the client gave explicitly (the session header, then
+ * `prompt_cache_key` or `user`, as the router reads them); a request without one has none: the
+ * prompt-prefix key is a hash of user text and never leaves the router.
+ */
+export function requestAttributes(
+  observation: RequestObservation,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  conversation: ConversationSources,
+): Attributes {
+  const operation = operationOf(observation.route);
+  const json = isRecord(observation.requestJson) ? observation.requestJson : undefined;
+  return {
+    [A.GEN_AI_OPERATION_NAME]: operation,
+    [A.GEN_AI_PROVIDER_NAME]: operation === undefined ? undefined : A.PROVIDER_VLLM,
+    [A.GEN_AI_REQUEST_MODEL]: observation.requestedModel,
+    [A.GEN_AI_REQUEST_STREAM]: operation === undefined ? undefined : observation.stream,
+    [A.GEN_AI_REQUEST_MAX_TOKENS]: finiteNumber(json?.max_tokens) ?? finiteNumber(json?.max_completion_tokens) ?? finiteNumber(json?.max_output_tokens),
+    [A.GEN_AI_REQUEST_TEMPERATURE]: finiteNumber(json?.temperature),
+    [A.GEN_AI_CONVERSATION_ID]: conversationIdOf(headers, json, conversation),
+  };
+}
+
+export function conversationIdOf(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  json: Readonly<Record<string, unknown>> | undefined,
+  sources: ConversationSources,
+): string | undefined {
+  if (sources.header !== null) {
+    const raw = headers[sources.header];
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    if (typeof value === 'string' && value.trim() !== '') return value;
+  }
+  if (json === undefined) return undefined;
+  for (const field of sources.bodyFields) {
+    const value = json[field];
+    if (typeof value === 'string' && value.trim() !== '') return value;
+  }
+  return undefined;
+}
+
+/** The answering attempt's response: id, model, finish reasons, usage (exact counts only). */
+export function responseAttributes(observation: RequestObservation, measures: RequestMeasures): Attributes {
+  const facts = observation.streamFacts;
+  const exact = measures.tokens.source === 'exact';
+  return {
+    [A.GEN_AI_RESPONSE_ID]: facts?.responseId,
+    [A.GEN_AI_RESPONSE_MODEL]: facts?.responseModel,
+    [A.GEN_AI_RESPONSE_FINISH_REASONS]: facts !== undefined && facts.finishReasons.length > 0 ? facts.finishReasons : undefined,
+    [A.GEN_AI_USAGE_INPUT_TOKENS]: exact ? measures.tokens.input : undefined,
+    [A.GEN_AI_USAGE_OUTPUT_TOKENS]: exact ? measures.tokens.output : undefined,
+    [A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: exact && measures.tokens.cachedInput > 0 ? measures.tokens.cachedInput : undefined,
+    [A.TOKENS_SOURCE]: measures.tokens.source,
+    [A.HTTP_RESPONSE_STATUS_CODE]: observation.status,
+  };
+}
+
+interface ServerEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+const endpointByReplica = new WeakMap<Replica, ServerEndpoint>();
+
+/** server.address and server.port of a replica, parsed once per replica. */
+export function replicaEndpoint(replica: Replica): ServerEndpoint {
+  let endpoint = endpointByReplica.get(replica);
+  if (endpoint === undefined) {
+    const url = new URL(replica.origin);
+    const address = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    endpoint = { address, port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port) };
+    endpointByReplica.set(replica, endpoint);
+  }
+  return endpoint;
+}
+
+/** error.type of a transport failure that made the gateway try another replica (e.g. ECONNREFUSED). */
+export function transportErrorType(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code !== '') return code;
+  return error instanceof Error ? error.name : 'unknown';
+}
+
+function finiteNumber(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
