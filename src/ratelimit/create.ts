@@ -1,5 +1,5 @@
 import type { RedisConfig } from '../redis/config.js';
-import { closeRedisClient, createRedisClient } from '../redis/client.js';
+import { closeRedisClient, createRedisClient, redisReady } from '../redis/client.js';
 import type { RateLimitConfig } from './config.js';
 import { FailoverRateLimiter, type FailoverLog, type RateLimitStoreObserver } from './failover.js';
 import type { RateLimiter } from './limiter.js';
@@ -14,19 +14,36 @@ export interface CreateRateLimiterOptions {
   readonly observer?: RateLimitStoreObserver | undefined;
 }
 
+export interface ConfiguredRateLimiter extends RateLimiter {
+  /**
+   * Resolves once the store can decide (at once for memory; Redis connected for redis). Await it
+   * at boot so the first requests are not decided by the failure policy; it rejects after
+   * `timeoutMs`, and the limiter keeps working (failure policy, reconnecting) either way.
+   */
+  ready(timeoutMs?: number): Promise<void>;
+}
+
 /**
  * The limiter the configuration asks for. memory: a MemoryRateLimiter. redis: its own ioredis
  * connection, the Redis store, and local buckets for the failure policy; close() closes the
  * connection it opened.
  */
-export function createRateLimiter(options: CreateRateLimiterOptions): RateLimiter {
+export function createRateLimiter(options: CreateRateLimiterOptions): ConfiguredRateLimiter {
   const config = options.rateLimits;
-  if (config.store === 'memory') return new MemoryRateLimiter({ config });
+  if (config.store === 'memory') {
+    const memory = new MemoryRateLimiter({ config });
+    return {
+      admit: (request) => memory.admit(request),
+      settle: (ticket, usage) => memory.settle(ticket, usage),
+      close: () => memory.close(),
+      ready: async () => {},
+    };
+  }
   if (options.redis === undefined) throw new Error('rateLimits.store is "redis" but there is no redis configuration');
   // Connection errors are reported through the failover's single log line and counters, not per event.
   const client = createRedisClient(options.redis, { connectionName: 'tollbooth-ratelimit', onError: () => {} });
   const limiter = new FailoverRateLimiter({
-    primary: new RedisRateLimiter({ client, config, keyPrefix: options.redis.keyPrefix }),
+    primary: new RedisRateLimiter({ client, config, keyPrefix: options.redis.keyPrefix, observer: options.observer }),
     fallback: new MemoryRateLimiter({ config, store: 'local' }),
     onStoreError: config.onStoreError,
     unavailableRetryAfterMs: config.unavailableRetryAfterMs,
@@ -36,6 +53,7 @@ export function createRateLimiter(options: CreateRateLimiterOptions): RateLimite
   return {
     admit: (request) => limiter.admit(request),
     settle: (ticket, usage) => limiter.settle(ticket, usage),
+    ready: (timeoutMs) => redisReady(client, timeoutMs),
     close: async () => {
       await limiter.close();
       await closeRedisClient(client);

@@ -28,6 +28,7 @@ export interface FailoverLog {
 }
 
 export interface FailoverRateLimiterOptions {
+  /** Give it the same observer, so it reports the latency of the calls it makes. */
   readonly primary: RedisRateLimiter;
   /** Local buckets used while failing open (construct with store: 'local'). */
   readonly fallback: MemoryRateLimiter;
@@ -71,12 +72,12 @@ export class FailoverRateLimiter implements RateLimiter {
 
   async admit(request: AdmitRequest): Promise<RateLimitDecision> {
     if (!this.#primary.connected) return this.#withoutStore(request, 'not_attempted', undefined);
-    const startedAt = performance.now();
     // A connected but unresponsive Redis costs commandTimeoutMs per call: probe it, do not queue on it.
-    if (this.#degraded && startedAt < this.#nextAttemptAt && this.#primary.connections === this.#failedConnection) return this.#withoutStore(request, 'not_attempted', undefined);
+    if (this.#degraded && performance.now() < this.#nextAttemptAt && this.#primary.connections === this.#failedConnection) {
+      return this.#withoutStore(request, 'not_attempted', undefined);
+    }
     try {
       const decision = await this.#primary.admit(request);
-      this.#observer?.storeLatency('admit', (performance.now() - startedAt) / 1000);
       if (this.#degraded) this.#recovered();
       return decision;
     } catch (error) {
@@ -95,10 +96,8 @@ export class FailoverRateLimiter implements RateLimiter {
       this.#observer?.storeError('settle', 'not_attempted');
       return;
     }
-    const startedAt = performance.now();
     try {
       await this.#primary.settle(ticket, usage);
-      this.#observer?.storeLatency('settle', (performance.now() - startedAt) / 1000);
     } catch (error) {
       this.#observer?.storeError('settle', 'error');
       this.#degrade(error);

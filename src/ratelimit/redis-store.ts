@@ -13,6 +13,7 @@ import {
   type RateLimiter,
   type SettleUsage,
 } from './limiter.js';
+import type { RateLimitStoreObserver } from './failover.js';
 import { ADMIT_LUA, SETTLE_LUA } from './redis-scripts.js';
 import { hasBudget, ScopeResolver, unlimited } from './scopes.js';
 import type { BucketSpec } from './token-bucket.js';
@@ -23,6 +24,8 @@ export interface RedisRateLimiterOptions {
   readonly config: RateLimitConfig;
   /** The redis config's keyPrefix, e.g. "tollbooth:". */
   readonly keyPrefix: string;
+  /** Told the duration of every script call that returned (calls skipped for unlimited keys are not). */
+  readonly observer?: Pick<RateLimitStoreObserver, 'storeLatency'> | undefined;
 }
 
 type ScriptRunner = (numberOfKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
@@ -51,11 +54,13 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #admitScript: ScriptRunner;
   readonly #settleScript: ScriptRunner;
   #connections = 0;
+  readonly #observer: Pick<RateLimitStoreObserver, 'storeLatency'> | undefined;
 
   constructor(options: RedisRateLimiterOptions) {
     this.#client = options.client;
     this.#config = options.config;
     this.#prefix = options.keyPrefix;
+    this.#observer = options.observer;
     this.#scopes = new ScopeResolver(options.config);
     const shared = this.#scopes.sharedScopes;
     this.#grouping = shared.models ? 'global' : shared.tenants ? 'tenant' : 'key';
@@ -104,7 +109,9 @@ export class RedisRateLimiter implements RateLimiter {
     keys.push(this.#budgetKey(tag, request.keyId));
     args.push(nanosArg(budget?.daily), nanosArg(budget?.monthly));
 
+    const startedAt = performance.now();
     const reply = (await this.#admitScript(keys.length, ...keys, ...args)) as number[];
+    this.#observer?.storeLatency('admit', (performance.now() - startedAt) / 1000);
     const [admitted, limitCode, scopeIndex, severity, waitMs, rqRemaining, rqReset, tkRemaining, tkReset] = reply as [number, number, number, number, number, number, number, number, number];
     const own = scopes[0]!;
     return decide(
@@ -136,7 +143,9 @@ export class RedisRateLimiter implements RateLimiter {
     }
     keys.push(this.#budgetKey(ticket.hashTag, ticket.keyId));
     args.push(usage.costNanos.toString(), charge ? '1' : '0');
+    const startedAt = performance.now();
     await this.#settleScript(keys.length, ...keys, ...args);
+    this.#observer?.storeLatency('settle', (performance.now() - startedAt) / 1000);
   }
 
   /** The client belongs to whoever created it; nothing to release here. */

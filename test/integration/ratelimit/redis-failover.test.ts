@@ -64,7 +64,7 @@ async function limiterFor(onStoreError: 'open' | 'closed', recorded: Recorded): 
   await redisReady(client);
   const config = rateLimitConfigSchema.parse({ onStoreError, concurrencyLeaseMs: 60_000 });
   const limiter = new FailoverRateLimiter({
-    primary: new RedisRateLimiter({ client, config, keyPrefix: `${onStoreError}:` }),
+    primary: new RedisRateLimiter({ client, config, keyPrefix: `${onStoreError}:`, observer: recorded.observer }),
     fallback: new MemoryRateLimiter({ config, store: 'local' }),
     onStoreError,
     unavailableRetryAfterMs: config.unavailableRetryAfterMs,
