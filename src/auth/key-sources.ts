@@ -2,13 +2,14 @@ import type { Logger } from 'pino';
 import type { AuthConfig } from './config.js';
 import { KeyRing } from './key-ring.js';
 import { watchKeysFile } from './keys-file.js';
-import { keyStoreRedisClientFactory, type KeyStoreRedisSettings, type RedisClientFactory } from './redis-connection.js';
-import { startRedisKeySource } from './redis-key-source.js';
+import { createRedisClient } from '../redis/client.js';
+import type { RedisConfig } from '../redis/config.js';
+import { startRedisKeySource, type RedisClientFactory } from './redis-key-source.js';
 
 export interface StartKeyRingOptions {
   readonly auth: AuthConfig;
   /** The top-level `redis` section; required when `auth.store` is `redis`. */
-  readonly redis?: KeyStoreRedisSettings | undefined;
+  readonly redis?: RedisConfig | undefined;
   /** Overrides how Redis connections are made (a shared factory, tests). */
   readonly createRedisClient?: RedisClientFactory;
   readonly log: Logger;
@@ -40,7 +41,7 @@ export async function startKeyRing(options: StartKeyRingOptions): Promise<Runnin
       if (options.redis === undefined) throw new Error('auth.store is "redis" but the configuration has no redis section');
       const source = await startRedisKeySource({
         ring,
-        createClient: options.createRedisClient ?? keyStoreRedisClientFactory(options.redis.url),
+        createClient: options.createRedisClient ?? redisClientFactory(options.redis),
         keyPrefix: options.redis.keyPrefix,
         resyncIntervalMs: auth.resyncIntervalMs,
         log,
@@ -59,4 +60,9 @@ export async function startKeyRing(options: StartKeyRingOptions): Promise<Runnin
       await Promise.all(stoppers.map((stop) => stop()));
     },
   };
+}
+
+/** The shared request-path client settings (fail fast while down, reconnect forever); errors are handled by the key source. */
+export function redisClientFactory(redis: RedisConfig): RedisClientFactory {
+  return (connectionName) => createRedisClient(redis, { connectionName });
 }

@@ -1,8 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { closeRedisClient } from '../redis/client.js';
 import type { KeyRing } from './key-ring.js';
-import type { RedisClientFactory } from './redis-connection.js';
 import { RedisKeyStore } from './redis-key-store.js';
+
+/** Creates one Redis connection; the key source needs two (commands, and a subscriber). */
+export type RedisClientFactory = (connectionName: string) => Redis;
 
 export interface RedisKeySourceOptions {
   readonly ring: KeyRing;
@@ -113,7 +116,7 @@ export async function startRedisKeySource(options: RedisKeySourceOptions): Promi
     stop: async () => {
       stopped = true;
       clearInterval(timer);
-      await Promise.all([close(subscriber), close(commands)]);
+      await Promise.all([closeRedisClient(subscriber), closeRedisClient(commands)]);
       await running;
     },
   };
@@ -127,16 +130,4 @@ async function within(promise: Promise<void>, timeoutMs: number): Promise<boolea
   const outcome = await Promise.race([promise.then(() => true), timedOut]);
   clearTimeout(timer);
   return outcome;
-}
-
-async function close(client: Redis): Promise<void> {
-  if (client.status !== 'ready') {
-    client.disconnect();
-    return;
-  }
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect();
-  }
 }

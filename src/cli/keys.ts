@@ -5,11 +5,13 @@ import { describeIssues } from '../auth/key-list.js';
 import { addToKeysFile, readKeysFile, removeFromKeysFile } from '../auth/keys-file.js';
 import { storedKeySchema, type StoredKey } from '../auth/policy.js';
 import { RedisKeyStore } from '../auth/redis-key-store.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { redisConfigSchema } from '../redis/config.js';
 import { formatKeyTable } from './keys-table.js';
 
-const DEFAULT_PREFIX = 'tollbooth:';
+const DEFAULT_PREFIX = redisConfigSchema.parse({}).keyPrefix;
 
-export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke> (--file FILE | --redis URL [--prefix P]) [options]
+export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke> (--config FILE | --file FILE | --redis URL [--prefix P]) [options]
 
   create  --id ID [--tenant T] [--models m1,m2] [--rpm N] [--tpm N] [--burst-requests N]
           [--burst-tokens N] [--max-concurrent N] [--daily-budget X] [--monthly-budget X]
@@ -17,6 +19,8 @@ export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke> (--file FI
   list    [--json]   ids, tenants, models, limits and budgets (never secrets)
   revoke  --id ID    removes the key; with Redis every gateway drops it within a second
 
+  --config FILE the gateway's configuration: its Redis store (auth.store: redis, the redis section)
+                or else its auth.keysFile
   --file FILE   a keys file (auth.keysFile): a YAML list, created when missing
   --redis URL   the Redis key store (auth.store: redis), e.g. redis://127.0.0.1:6379
   --prefix P    the redis.keyPrefix of the gateways (default "${DEFAULT_PREFIX}")
@@ -26,6 +30,7 @@ export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke> (--file FI
 class UsageError extends Error {}
 
 const OPTIONS = {
+  config: { type: 'string', short: 'c' },
   file: { type: 'string' },
   redis: { type: 'string' },
   prefix: { type: 'string' },
@@ -104,6 +109,10 @@ export async function runKeysCommand(args: string[], out: NodeJS.WritableStream 
       err.write(`${error.message.split('\n').map((line) => `tollbooth keys: ${line}`).join('\n')}\n(tollbooth keys --help shows the usage)\n`);
       return 2;
     }
+    if (error instanceof ConfigError) {
+      err.write(`${error.message}\n`);
+      return 2;
+    }
     err.write(`tollbooth keys: ${(error as Error).message}\n`);
     return 1;
   } finally {
@@ -167,7 +176,7 @@ function flagName(problem: string): string {
 }
 
 function rejectPolicyFlags(values: KeysFlags, action: string): void {
-  const allowed = new Set(['file', 'redis', 'prefix', 'id', 'json', 'help']);
+  const allowed = new Set(['config', 'file', 'redis', 'prefix', 'id', 'json', 'help']);
   const stray = Object.keys(values).filter((flag) => !allowed.has(flag));
   if (stray.length > 0) throw new UsageError(`${stray.map((flag) => `--${flag}`).join(', ')} belong to "keys create", not "keys ${action}"`);
 }
@@ -186,10 +195,23 @@ function optionalObject<T extends Record<string, unknown>>(value: T): Partial<T>
   return Object.keys(present).length === 0 ? undefined : present;
 }
 
+/** The key store named by the flags: a file, a Redis URL, or the one the gateway's configuration uses. */
+function chooseStore(values: KeysFlags): { file: string } | { redisUrl: string; keyPrefix: string } {
+  const named = [values.config, values.file, values.redis].filter((value) => value !== undefined);
+  if (named.length !== 1) throw new UsageError('name exactly one key store: --config FILE, --file FILE or --redis URL');
+  if (values.prefix !== undefined && values.redis === undefined) throw new UsageError('--prefix goes with --redis');
+  if (values.file !== undefined) return { file: values.file };
+  if (values.redis !== undefined) return { redisUrl: values.redis, keyPrefix: values.prefix ?? DEFAULT_PREFIX };
+  const config = loadConfig({ file: values.config });
+  if (config.auth.store === 'redis') return { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix };
+  if (config.auth.keysFile !== undefined) return { file: config.auth.keysFile };
+  throw new UsageError(`${values.config} keeps no keys the CLI can change: set auth.keysFile or auth.store: redis`);
+}
+
 async function openBackend(values: KeysFlags, err: NodeJS.WritableStream): Promise<KeyBackend> {
-  if ((values.file === undefined) === (values.redis === undefined)) throw new UsageError('name exactly one key store: --file FILE or --redis URL');
-  if (values.file !== undefined) {
-    const file = values.file;
+  const chosen = chooseStore(values);
+  if ('file' in chosen) {
+    const file = chosen.file;
     return {
       where: file,
       create: async (key) => addToKeysFile(file, key),
@@ -198,8 +220,8 @@ async function openBackend(values: KeysFlags, err: NodeJS.WritableStream): Promi
       close: async () => {},
     };
   }
-  const redis = await connectRedis(values.redis!);
-  const store = new RedisKeyStore(redis, values.prefix ?? DEFAULT_PREFIX);
+  const redis = await connectRedis(chosen.redisUrl);
+  const store = new RedisKeyStore(redis, chosen.keyPrefix);
   return {
     where: `Redis ${store.names.keysHash}`,
     create: (key) => store.create(key),
@@ -215,7 +237,10 @@ async function openBackend(values: KeysFlags, err: NodeJS.WritableStream): Promi
   };
 }
 
-/** One attempt, no reconnect loop: a command-line tool should fail fast and say why. */
+/**
+ * One connection attempt, no reconnect loop: a command-line tool should fail fast and say why,
+ * which is why this is not the gateway's `createRedisClient` (that one reconnects forever).
+ */
 async function connectRedis(url: string): Promise<Redis> {
   if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--redis: expected a redis:// or rediss:// URL, got "${url}"`);
   const redis = new Redis(url, {

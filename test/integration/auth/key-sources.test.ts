@@ -10,6 +10,7 @@ import { startKeyRing } from '../../../src/auth/key-sources.js';
 import { KeysFileError } from '../../../src/auth/keys-file.js';
 import { storedKeySchema } from '../../../src/auth/policy.js';
 import { RedisKeyStore } from '../../../src/auth/redis-key-store.js';
+import { redisConfigSchema } from '../../../src/redis/config.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 
 const log = pino({ level: 'silent' });
@@ -33,7 +34,7 @@ describe('startKeyRing', () => {
     await new RedisKeyStore(admin, 'sources:').create(storedKeySchema.parse({ id: 'redis-key', tenant: 'acme', hash: hashApiKey(fromRedis) }));
 
     const auth = authConfigSchema.parse({ keys: [{ id: 'inline-key', hash: hashApiKey(inline) }], keysFile: file, store: 'redis' });
-    const running = await startKeyRing({ auth, redis: { url: server.url, keyPrefix: 'sources:' }, log });
+    const running = await startKeyRing({ auth, redis: redisConfigSchema.parse({ url: server.url, keyPrefix: 'sources:' }), log });
     expect(running.ring.verify(inline)?.keyId).toBe('inline-key');
     expect(running.ring.verify(fromFile)?.keyId).toBe('file-key');
     expect(running.ring.verify(fromRedis)?.tenant).toBe('acme');

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../../src/auth/key-format.js';
 import { KeyRing } from '../../../src/auth/key-ring.js';
 import { readKeysFile } from '../../../src/auth/keys-file.js';
-import { keyStoreRedisClientFactory } from '../../../src/auth/redis-connection.js';
+import { redisClientFactory } from '../../../src/auth/key-sources.js';
+import { redisConfigSchema } from '../../../src/redis/config.js';
 import { startRedisKeySource } from '../../../src/auth/redis-key-source.js';
 import { runCli } from '../../helpers/cli.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
@@ -73,6 +74,21 @@ describe('tollbooth keys (the built CLI as a process)', () => {
     expect((await keys(['rotate', '--file', file])).code).toBe(2);
   });
 
+  it('finds the key store in the gateway configuration (--config)', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'tollbooth-cli-keys-'));
+    const keysFile = join(directory, 'keys.yaml');
+    const config = join(directory, 'tollbooth.yaml');
+    writeFileSync(config, `replicas:\n  - url: http://127.0.0.1:9\n    models: [m]\nauth:\n  keysFile: ${keysFile}\n`);
+    const created = await keys(['create', '--id', 'from-config', '--config', config]);
+    expect(created.code).toBe(0);
+    expect(readKeysFile(keysFile)).toEqual([expect.objectContaining({ id: 'from-config', hash: hashApiKey(created.stdout.trim()) })]);
+
+    writeFileSync(config, 'replicas: []\nauth: { enabled: maybe }\n');
+    const invalid = await keys(['list', '--config', config]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/invalid configuration[\s\S]*auth\.enabled/);
+  });
+
   describe('with the Redis store', () => {
     let server: RedisServer;
     beforeAll(async () => {
@@ -86,7 +102,7 @@ describe('tollbooth keys (the built CLI as a process)', () => {
       const ring = new KeyRing();
       const source = await startRedisKeySource({
         ring,
-        createClient: keyStoreRedisClientFactory(server.url),
+        createClient: redisClientFactory(redisConfigSchema.parse({ url: server.url })),
         keyPrefix: 'cli:',
         resyncIntervalMs: 30_000,
         log: pino({ level: 'silent' }),

@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
 import { KeyRing } from '../../../src/auth/key-ring.js';
 import { storedKeySchema, type StoredKey } from '../../../src/auth/policy.js';
-import { keyStoreRedisClientFactory } from '../../../src/auth/redis-connection.js';
+import { redisClientFactory } from '../../../src/auth/key-sources.js';
+import { redisConfigSchema } from '../../../src/redis/config.js';
 import { startRedisKeySource, type RedisKeySource } from '../../../src/auth/redis-key-source.js';
 import { RedisKeyStore } from '../../../src/auth/redis-key-store.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
@@ -48,7 +49,7 @@ describe('Redis key store shared by three gateway instances', () => {
     const { log, messages } = recordingLogger();
     const source = await startRedisKeySource({
       ring,
-      createClient: keyStoreRedisClientFactory(server.url),
+      createClient: redisClientFactory(redisConfigSchema.parse({ url: server.url })),
       keyPrefix: PREFIX,
       resyncIntervalMs,
       log,
