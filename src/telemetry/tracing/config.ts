@@ -17,6 +17,8 @@ export const tracingConfigSchema = z
     captureContent: z.boolean().default(false),
     /** With captureContent: longest text kept per attribute (characters); the rest is cut. */
     contentLimitChars: z.number().int().positive().default(16_384),
+    /** On shutdown, how long queued spans may take to export before the process exits without them. */
+    shutdownTimeoutMs: z.number().int().positive().default(3_000),
   })
   .strict()
   .prefault({});

@@ -23,7 +23,7 @@ export interface TracingRuntime {
   readonly reason: string | undefined;
   /** Writes the start-up outcome to the log and sends later export failures there (once per outage). */
   report(log: Logger): void;
-  /** Exports what is queued (bounded by OTEL_BSP_EXPORT_TIMEOUT) and stops. Never throws. */
+  /** Exports what is queued, for at most tracing.shutdownTimeoutMs, and stops. Never throws. */
   shutdown(): Promise<void>;
 }
 
@@ -95,10 +95,17 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
       },
       shutdown: async () => {
         activeProvider = undefined;
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<'timeout'>((done) => {
+          timer = setTimeout(done, settings.shutdownTimeoutMs, 'timeout');
+        });
         try {
-          await sdk.shutdown();
+          const outcome = await Promise.race([sdk.shutdown(), deadline]);
+          if (outcome === 'timeout') problems.shutdownFailed(new Error(`queued spans not exported within ${settings.shutdownTimeoutMs} ms`));
         } catch (error) {
           problems.shutdownFailed(error);
+        } finally {
+          clearTimeout(timer);
         }
       },
     };
