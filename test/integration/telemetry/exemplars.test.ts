@@ -15,8 +15,9 @@ vi.mock(import('../../../src/telemetry/plugin.js'), async (importOriginal) => {
   const original = await importOriginal();
   return {
     ...original,
-    installObservation: (app, telemetry) => {
-      original.installObservation(app, telemetry);
+    installObservation: (...args) => {
+      original.installObservation(...args);
+      const [app] = args;
       app.addHook('onRequest', (request, _reply, done) => {
         const traceId = request.headers['x-test-trace-id'];
         const spanId = request.headers['x-test-span-id'];
