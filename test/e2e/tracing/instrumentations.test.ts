@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jaegerBinary, startJaeger, type Jaeger } from '../../helpers/jaeger.js';
+import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+
+/**
+ * The instrumentations startTracing installs, in a fresh process where the modules load after
+ * the SDK (as in the CLI): ioredis spans carry command names only (keys hold key hashes and
+ * tenants' counters), and pino log lines written inside a span carry its ids.
+ */
+
+interface Output {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number | null;
+}
+
+function runProbe(env: NodeJS.ProcessEnv): Promise<Output> {
+  const child = spawn(process.execPath, [resolve('test/e2e/tracing/instrumented-modules.mjs')], {
+    env: { ...process.env, ...env, TRACING_SDK_MODULE: resolve('dist/src/telemetry/tracing/sdk.js') },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  return new Promise((done) => child.once('exit', (code) => done({ stdout, stderr, code })));
+}
+
+describe.skipIf(jaegerBinary() === undefined)('pino and ioredis instrumentation', () => {
+  let jaeger: Jaeger;
+  let redis: RedisServer;
+  beforeAll(async () => {
+    [jaeger, redis] = await Promise.all([startJaeger(), startRedisServer()]);
+  }, 60_000);
+  afterAll(async () => {
+    await redis?.stop();
+    await jaeger?.stop();
+  });
+
+  it('Redis spans under the active span with the command name only; log lines with trace_id and span_id', async () => {
+    const output = await runProbe({ OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpEndpoint, OTEL_BSP_SCHEDULE_DELAY: '50', REDIS_URL: redis.url });
+    expect(output.code, output.stderr).toBe(0);
+    const lines = output.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const { state, traceId } = lines.at(-1) as { state: string; traceId: string };
+    expect(state).toBe('on');
+
+    const logLine = lines.find((line) => line.msg === 'inside the probe span');
+    expect(logLine).toMatchObject({ trace_id: traceId, span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
+
+    const document = (await jaeger.trace(traceId, { minSpans: 3 })) as {
+      resourceSpans: { scopeSpans: { spans: { name: string; spanId: string; parentSpanId?: string; attributes?: { key: string; value: { stringValue?: string } }[] }[] }[] }[];
+    };
+    const spans = document.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans));
+    const probe = spans.find((span) => span.name === 'probe')!;
+    expect(logLine!.span_id).toBe(probe.spanId);
+    const commands = spans.filter((span) => span.name !== 'probe');
+    expect(commands.map((span) => span.name).sort()).toEqual(['get', 'set']);
+    for (const span of commands) expect(span.parentSpanId).toBe(probe.spanId);
+    const text = JSON.stringify(commands);
+    expect(text).not.toContain('secret');
+    const statements = commands.flatMap((span) => (span.attributes ?? []).filter((attribute) => attribute.key === 'db.statement' || attribute.key === 'db.query.text'));
+    expect(statements.map((attribute) => attribute.value.stringValue).sort()).toEqual(['get', 'set']);
+  });
+});
