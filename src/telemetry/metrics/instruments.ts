@@ -9,7 +9,9 @@ import { FixedHistogram } from './fixed-histogram.js';
  * adds tens of microseconds, not seconds. Labels are bounded: model (unknown names collapse to
  * "unknown"), replica, route, status class, stream, outcome — never keys, sessions or prompts.
  * Histograms are `FixedHistogram`s (no label hashing per observation; see fixed-histogram.ts),
- * rendered exactly as prom-client renders its own.
+ * rendered exactly as prom-client renders its own. The request-latency histograms (TTFT, upstream
+ * TTFT, TPOT, inter-chunk, end-to-end) carry exemplars naming traced requests (recorder.ts); they
+ * appear only in the OpenMetrics exposition (exposition.ts).
  */
 export const METRIC_PREFIX = 'tollbooth_';
 
