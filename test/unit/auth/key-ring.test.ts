@@ -117,20 +117,20 @@ describe('KeyRing constant work', () => {
     const asWrong = (index: number): string | undefined => wrong[index % wrong.length];
     const asMissing = (): string | undefined => undefined;
     for (let warmup = 0; warmup < 20; warmup += 1) batch(asWrong), batch(asMissing);
-    const wrongTimes: number[] = [];
-    const missingTimes: number[] = [];
-    for (let round = 0; round < 60; round += 1) {
-      if (round % 2 === 0) {
-        wrongTimes.push(batch(asWrong));
-        missingTimes.push(batch(asMissing));
-      } else {
-        missingTimes.push(batch(asMissing));
-        wrongTimes.push(batch(asWrong));
-      }
+    // Each round times one batch of each kind back to back (alternating which goes first) and keeps
+    // their ratio: neighbours share the machine's momentary load, so the ratio cancels most of it.
+    const ratios: number[] = [];
+    for (let round = 0; round < 80; round += 1) {
+      const missingFirst = round % 2 === 0;
+      const first = batch(missingFirst ? asMissing : asWrong);
+      const second = batch(missingFirst ? asWrong : asMissing);
+      ratios.push(missingFirst ? first / second : second / first);
     }
-    const ratio = median(missingTimes) / median(wrongTimes);
-    expect(ratio).toBeGreaterThan(0.7);
-    expect(ratio).toBeLessThan(1.4);
+    const ratio = median(ratios);
+    if (process.env.AUTH_TIMING_DEBUG !== undefined) console.log('missing/wrong time ratio', ratio);
+    // An early exit for missing keys drives the ratio to about 0.002 (measured); equal work stays near 1.
+    expect(ratio).toBeGreaterThan(0.6);
+    expect(ratio).toBeLessThan(1.6);
   });
 });
 
