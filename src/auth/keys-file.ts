@@ -1,7 +1,7 @@
-import { readFileSync, renameSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { readFileSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { isSeq, parseDocument, YAMLSeq } from 'yaml';
+import { isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
 import { validateKeyList } from './key-list.js';
 import type { KeyRing } from './key-ring.js';
 import type { StoredKey } from './policy.js';
@@ -93,7 +93,7 @@ export function removeFromKeysFile(file: string, id: string): boolean {
   const document = parseKeysDocument(file, false);
   const list = document.contents;
   if (!isSeq(list)) return false;
-  const index = list.items.findIndex((item) => (item as { get?: (key: string) => unknown }).get?.('id') === id);
+  const index = list.items.findIndex((item) => isMap(item) && item.get('id') === id);
   if (index < 0) return false;
   list.items.splice(index, 1);
   writeAtomically(file, document.toString());
@@ -113,9 +113,18 @@ function parseKeysDocument(file: string, missingIsEmpty: boolean): ReturnType<ty
   return document;
 }
 
-/** Readers (the gateway's watcher) see the old file or the new one, never a half-written one. */
+/**
+ * Readers (the gateway's watcher) see the old file or the new one, never a half-written one. The
+ * replacement keeps the old file's permissions, so a gateway running as another user can still read it.
+ */
 function writeAtomically(file: string, text: string): void {
+  let mode = 0o644;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch {
+    // a new file
+  }
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, text, { mode: 0o600 });
+  writeFileSync(temporary, text, { mode });
   renameSync(temporary, file);
 }

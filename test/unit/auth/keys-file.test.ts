@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -77,6 +77,13 @@ describe('editing a keys file', () => {
     expect(removeFromKeysFile(file, 'team-a')).toBe(false);
     expect(readKeysFile(file).map((key) => key.id)).toEqual(['team-b']);
     expect(readFileSync(file, 'utf8')).toContain('# keys of the platform team');
+  });
+
+  it('keeps the permissions of the file it replaces', () => {
+    const file = keysFile('[]\n');
+    chmodSync(file, 0o640);
+    addToKeysFile(file, storedKeySchema.parse({ id: 'team-a', hash: hashApiKey('k1') }));
+    expect(statSync(file).mode & 0o777).toBe(0o640);
   });
 });
 
