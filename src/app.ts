@@ -2,11 +2,15 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
+import { authenticate, authorizeModel } from './auth/plugin.js';
+import type { KeyRing } from './auth/key-ring.js';
 import { PriceBook } from './cost/price-book.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { INFERENCE_ENDPOINTS, type InferenceEndpoint } from './proxy/endpoints.js';
 import { createForwarder } from './proxy/forward.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
+import { createRateLimiter } from './ratelimit/create.js';
+import { RateLimitStage } from './ratelimit/plugin.js';
 import { FleetMonitor } from './routing/fleet-monitor.js';
 import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
@@ -20,6 +24,7 @@ import { createInstruments } from './telemetry/metrics/instruments.js';
 import { MetricsRecorder } from './telemetry/metrics/recorder.js';
 import { installObservation } from './telemetry/plugin.js';
 import { RequestTelemetry } from './telemetry/request-telemetry.js';
+import { createRequestTracer } from './telemetry/tracing/request-trace.js';
 import { RequestStatistics } from './telemetry/stats/request-statistics.js';
 import { TOLLBOOTH_VERSION } from './version.js';
 
@@ -51,7 +56,15 @@ export interface Gateway {
  *   error handler   any thrown error → OpenAI envelope
  *   response close  telemetry reads the observation once: metrics, statistics, cost, access log
  */
-export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
+/** What the gateway needs that is started before it (asynchronously): the key ring reads Redis or a file. */
+export interface GatewayDependencies {
+  /** Required when config.auth.enabled. */
+  readonly keys?: KeyRing | undefined;
+}
+
+export function buildGateway(config: TollboothConfig, log: Logger, dependencies: GatewayDependencies = {}): Gateway {
+  const keys = config.auth.enabled ? dependencies.keys : undefined;
+  if (config.auth.enabled && keys === undefined) throw new Error('auth is enabled but no key ring was given to buildGateway');
   const registry = new ReplicaRegistry(config);
   const pools = new UpstreamPools(config.upstream);
   const router = new Router(registry, config.routing);
@@ -66,12 +79,22 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
     },
     TOLLBOOTH_VERSION,
   );
+  // Limits belong to keys: without auth there is no one to limit.
+  const rateLimits =
+    keys === undefined
+      ? undefined
+      : new RateLimitStage(
+          createRateLimiter({ rateLimits: config.rateLimits, redis: config.redis, log: log.child({ component: 'ratelimit' }) }),
+          config.rateLimits,
+        );
   const telemetry = new RequestTelemetry({
     metrics: config.metrics.enabled ? new MetricsRecorder(instruments, config.cost.currency) : undefined,
     statistics: config.metrics.enabled ? statistics : undefined,
     prices: new PriceBook(config.cost),
     labels: { modelLabel: (model) => (model === undefined ? 'none' : registry.replicasServing(model).length > 0 ? model : 'unknown') },
     accessLog: config.logging.accessLog ? log.child({ component: 'access' }) : undefined,
+    settlement: rateLimits === undefined ? undefined : (observation, tokens, costNanos) => rateLimits.settle(observation, tokens, costNanos),
+    tracing: createRequestTracer(config),
   });
 
   const app: FastifyInstance = Fastify({
@@ -107,7 +130,8 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, raw, done) => done(null, opaqueBody(raw as Buffer)));
 
   installErrorHandling(app);
-  registerOperationRoutes(app, registry);
+  const authenticateKey = keys === undefined ? undefined : authenticate(keys);
+  registerOperationRoutes(app, registry, authenticateKey);
   if (config.metrics.enabled) {
     registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry });
   }
@@ -117,15 +141,21 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
     pools,
     upstream: config.upstream,
     routing: config.routing,
-    observeResponses: config.metrics.enabled,
-    requestStreamUsage: config.metrics.enabled && config.metrics.requestStreamUsage,
+    // Rate limits reconcile with the real usage, so they need the tap and usage reads too.
+    observeResponses: config.metrics.enabled || rateLimits !== undefined,
+    requestStreamUsage: (config.metrics.enabled || rateLimits !== undefined) && config.metrics.requestStreamUsage,
     stripClientCredentials: config.auth.enabled,
   });
   const proxiedRoute = (endpoint: InferenceEndpoint | undefined): RouteShorthandOptions => ({
-    preHandler: (request, _reply, done) => {
-      describeInferenceRequest(request, endpoint);
-      done();
-    },
+    ...(authenticateKey === undefined ? {} : { onRequest: authenticateKey }),
+    preHandler: [
+      (request, _reply, done) => {
+        describeInferenceRequest(request, endpoint);
+        if (keys !== undefined) authorizeModel(request);
+        done();
+      },
+      ...(rateLimits === undefined ? [] : [rateLimits.admit]),
+    ],
   });
   for (const endpoint of INFERENCE_ENDPOINTS) app.post(endpoint.path, proxiedRoute(endpoint), forward);
   app.all('/v1/*', proxiedRoute(undefined), forward);
@@ -148,7 +178,7 @@ export function buildGateway(config: TollboothConfig, log: Logger): Gateway {
       draining = true;
       monitor.stop();
       await app.close();
-      await pools.close();
+      await Promise.all([pools.close(), rateLimits?.close()]);
     },
   };
 }

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import { buildGateway, type Gateway } from './app.js';
+import { startKeyRing } from './auth/key-sources.js';
 import type { TollboothConfig } from './config/schema.js';
 import { watchConfigFile } from './config/watch.js';
 import { DnsDiscovery, systemResolver, type DiscoveryResolver } from './routing/dns-discovery.js';
 import { flushLogs } from './telemetry/logger.js';
+import type { TracingRuntime } from './telemetry/tracing/sdk.js';
 
 export interface RunningGateway {
   readonly gateway: Gateway;
@@ -19,11 +21,28 @@ export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** DNS look-ups for `discovery` entries (the system resolver unless a test brings its own). */
   readonly resolver?: DiscoveryResolver;
+  /** The tracing SDK started by the CLI: its queued spans are exported when the drain ends. */
+  readonly tracing?: TracingRuntime;
 }
 
 /** Builds the gateway, takes a first look at the fleet, and listens. */
 export async function startGateway(config: TollboothConfig, log: Logger, options: StartOptions = {}): Promise<RunningGateway> {
-  const gateway = buildGateway(config, log);
+  const keys = config.auth.enabled
+    ? await startKeyRing({ auth: config.auth, redis: config.redis, log: log.child({ component: 'auth' }) })
+    : undefined;
+  if (keys === undefined) {
+    log.warn(
+      { auth: 'disabled' },
+      'AUTH IS DISABLED: every request is served without an API key and without rate limits. Use this for local demos only; set auth.enabled: true and add keys before exposing the gateway.',
+    );
+  }
+  let gateway: Gateway;
+  try {
+    gateway = buildGateway(config, log, { keys: keys?.ring });
+  } catch (error) {
+    await keys?.stop();
+    throw error;
+  }
   // The fleet is the configured replicas plus those found in DNS; either side can change alone.
   let staticReplicas = config.replicas;
   const discovery =
@@ -43,17 +62,20 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
       : watchConfigFile(options.configFile, options.env ?? process.env, log, async (next) => {
           staticReplicas = next.replicas;
           await gateway.applyReplicaSet([...next.replicas, ...(discovery?.discovered ?? [])]);
-          const needRestart = (Object.keys(next) as Array<keyof TollboothConfig>).filter(
-            (section) => section !== 'replicas' && JSON.stringify(next[section]) !== JSON.stringify(config[section]),
+          keys?.applyConfig(next.auth);
+          const needRestart = (Object.keys(next) as Array<keyof TollboothConfig>).filter((section) =>
+            section === 'auth'
+              ? JSON.stringify({ ...next.auth, keys: [] }) !== JSON.stringify({ ...config.auth, keys: [] })
+              : section !== 'replicas' && JSON.stringify(next[section]) !== JSON.stringify(config[section]),
           );
-          if (needRestart.length > 0) log.warn({ sections: needRestart }, 'a reload applies the replica list only; restart to apply these sections');
+          if (needRestart.length > 0) log.warn({ sections: needRestart }, 'a reload applies the replica list and inline API keys only; restart to apply these sections');
         });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     watcher?.stop();
     discovery?.stop();
-    shuttingDown ??= drain(gateway, config.server.drainTimeoutMs, log, reason);
+    shuttingDown ??= drain(gateway, config.server.drainTimeoutMs, log, reason).finally(() => Promise.all([keys?.stop(), options.tracing?.shutdown()]));
     return shuttingDown;
   };
   return { gateway, url: address, shutdown };

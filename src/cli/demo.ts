@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { TollboothConfig } from '../config/schema.js';
 import { exitOnSignals, startGateway } from '../main.js';
 import { startSimulator, type RunningSimulator } from '../sim/index.js';
+import { DEMO_KEY_POLICY } from './demo-key.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const DEFAULT_DEMO_MODEL = 'tollbooth-sim-model';
@@ -10,7 +11,7 @@ const DEFAULT_DEMO_MODEL = 'tollbooth-sim-model';
  * The demo: one simulated vLLM server for every loopback replica of the config (its port, its
  * models), then the gateway in front of them, then a banner with what to try.
  */
-export async function runDemo(config: TollboothConfig, log: Logger): Promise<void> {
+export async function runDemo(config: TollboothConfig, log: Logger, demoKey: string | undefined): Promise<void> {
   const simulators: RunningSimulator[] = [];
   for (const replica of config.replicas) {
     const url = new URL(replica.url);
@@ -34,15 +35,28 @@ export async function runDemo(config: TollboothConfig, log: Logger): Promise<voi
 
   const base = running.url.replace('0.0.0.0', '127.0.0.1');
   const model = running.gateway.registry.listModels(0)[0]?.id ?? DEFAULT_DEMO_MODEL;
+  const auth = config.auth.enabled ? ` -H "Authorization: Bearer $OPENAI_API_KEY"` : '';
+  const keyLines =
+    demoKey === undefined
+      ? config.auth.enabled
+        ? '  API keys: the ones you configured (TOLLBOOTH_AUTH_KEYS or the config); export one as OPENAI_API_KEY.\n'
+        : '  Auth is OFF in this configuration: any request is served.\n'
+      : `  Demo API key (shown once; ${DEMO_KEY_POLICY.limits.tokensPerMinute} tokens and ${DEMO_KEY_POLICY.limits.requestsPerMinute} requests per minute, so a 429 comes quickly):
+
+    export OPENAI_API_KEY=${demoKey} OPENAI_BASE_URL=${base}/v1
+`;
   process.stdout.write(`
   Tollbooth is running at ${base}  (in front of ${simulators.length} simulated vLLM replicas)
 
-    models      curl -s ${base}/v1/models
+${keyLines}
+    models      curl -s ${base}/v1/models${auth}
     readiness   curl -s ${base}/ready
     metrics     curl -s ${base}/metrics        curl -s ${base}/api/v1/metrics
-    stream      curl -sN ${base}/v1/chat/completions -H 'content-type: application/json' \\
+    stream      curl -sN ${base}/v1/chat/completions${auth} -H 'content-type: application/json' \\
                   -d '{"model":"${model}","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'
-    OpenAI SDK  base_url="${base}/v1"
+    limits      curl -si ${base}/v1/chat/completions${auth} -H 'content-type: application/json' \\
+                  -d '{"model":"${model}","max_tokens":200,"messages":[{"role":"user","content":"Hi"}]}' | grep -i ratelimit
+    OpenAI SDK  reads OPENAI_API_KEY and OPENAI_BASE_URL from the environment
 
   Ctrl-C drains and stops.
 

@@ -2,9 +2,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { ENV_OVERRIDES } from '../config/env.js';
-import { exitOnSignals, startGateway } from '../main.js';
-import { createLogger } from '../telemetry/logger.js';
-import { runDemo } from './demo.js';
+import { startTracing } from '../telemetry/tracing/sdk.js';
+import { withDemoKey } from './demo-key.js';
 
 const USAGE = `usage: tollbooth <command> [options]
 
@@ -13,6 +12,7 @@ commands:
   demo          run simulated vLLM replicas for the loopback replicas of the config, and the gateway
                                                       [--config FILE]
   sim           run one simulated vLLM replica        (tollbooth sim --help)
+  keys          create, list and revoke API keys      (tollbooth keys --help)
   check-config  validate a configuration and exit     [--config FILE]
 
 The config file may also be named by TOLLBOOTH_CONFIG. Environment overrides:
@@ -26,23 +26,36 @@ async function main(argv: string[]): Promise<void> {
     case 'demo':
     case 'check-config': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
-      const config = loadConfig({ file: values.config });
+      const demoKey = command === 'demo' ? withDemoKey(process.env) : undefined;
+      const config = loadConfig({ file: values.config, env: demoKey?.env ?? process.env });
       if (command === 'check-config') {
         process.stdout.write(`configuration is valid: ${config.replicas.length} replica(s)\n`);
         return;
       }
+      // The tracing SDK starts before pino, fastify and ioredis are first imported, so its
+      // instrumentations see them load: everything after this line is imported dynamically.
+      const tracing = await startTracing(config.tracing);
+      const { createLogger } = await import('../telemetry/logger.js');
       const log = createLogger(config.logging.level);
+      tracing.report(log);
       if (command === 'demo') {
-        await runDemo(config, log);
+        const { runDemo } = await import('./demo.js');
+        await runDemo(config, log, demoKey?.secret);
         return;
       }
-      const running = await startGateway(config, log, { configFile: values.config ?? process.env.TOLLBOOTH_CONFIG });
+      const { exitOnSignals, startGateway } = await import('../main.js');
+      const running = await startGateway(config, log, { configFile: values.config ?? process.env.TOLLBOOTH_CONFIG, tracing });
       exitOnSignals(running.shutdown, log);
       return;
     }
     case 'sim': {
       const { runSimulatorCommand } = await import('../sim/cli.js');
       await runSimulatorCommand(rest);
+      return;
+    }
+    case 'keys': {
+      const { runKeysCommand } = await import('./keys.js');
+      process.exitCode = await runKeysCommand(rest);
       return;
     }
     case undefined:

@@ -3,7 +3,7 @@
  * how its text becomes a value; anything not listed here is not read, so a typo cannot
  * half-configure the gateway. TOLLBOOTH_CONFIG names the YAML file itself (see load.ts).
  */
-type EnvValueKind = 'string' | 'integer' | 'boolean' | 'replicas';
+type EnvValueKind = 'string' | 'integer' | 'boolean' | 'replicas' | 'json';
 
 interface EnvOverride {
   readonly variable: string;
@@ -26,6 +26,13 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
     path: ['replicas'],
     kind: 'replicas',
     description: 'replaces the replica list: "url=model1|model2,url2=auto" (a bare url means auto)',
+  },
+  { variable: 'TOLLBOOTH_AUTH_ENABLED', path: ['auth', 'enabled'], kind: 'boolean', description: 'require API keys' },
+  {
+    variable: 'TOLLBOOTH_AUTH_KEYS',
+    path: ['auth', 'keys'],
+    kind: 'json',
+    description: 'replaces auth.keys: a JSON list of {id, tenant, models, limits, budget, hash}',
   },
 ];
 
@@ -66,6 +73,12 @@ function parseEnvValue(text: string, kind: EnvValueKind): { value: unknown } | {
       return { problem: `expected true or false, got "${text}"` };
     case 'replicas':
       return { value: parseReplicaList(text) };
+    case 'json':
+      try {
+        return { value: JSON.parse(text) as unknown };
+      } catch (error) {
+        return { problem: `expected JSON: ${(error as Error).message}` };
+      }
   }
 }
 

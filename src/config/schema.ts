@@ -1,5 +1,9 @@
 import { z } from 'zod';
+import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
+import { rateLimitConfigSchema } from '../ratelimit/config.js';
+import { redisConfigSchema } from '../redis/config.js';
+import { tracingConfigSchema } from '../telemetry/tracing/config.js';
 
 /**
  * The one definition of Tollbooth's configuration. The TypeScript type is derived from it, so
@@ -183,6 +187,12 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** API keys and their policies (src/auth/). */
+    auth: authConfigSchema,
+    /** Token buckets, concurrency and budgets per key, tenant and model (src/ratelimit/). */
+    rateLimits: rateLimitConfigSchema.prefault({}),
+    /** The Redis server shared by the rate limits and the key store when either uses it. */
+    redis: redisConfigSchema.prefault({}),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -191,6 +201,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    tracing: tracingConfigSchema,
   })
   .strict()
   .superRefine((config, context) => {
@@ -211,6 +222,14 @@ export const configSchema = z
       }
       seen.set(name, index);
     });
+    const { auth } = config;
+    if (auth.enabled && auth.keys.length === 0 && auth.keysFile === undefined && auth.store !== 'redis') {
+      context.addIssue({
+        code: 'custom',
+        path: ['auth'],
+        message: 'auth is enabled but no keys are configured: add auth.keys or auth.keysFile, use store: redis, or set auth.enabled: false',
+      });
+    }
     for (const name of Object.keys(config.cost.replicaHourly)) {
       if (!seen.has(name)) {
         context.addIssue({ code: 'custom', path: ['cost', 'replicaHourly', name], message: `no replica is named "${name}"` });

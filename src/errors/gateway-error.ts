@@ -15,9 +15,20 @@ export class GatewayError extends Error {
     this.status = ERROR_CATALOGUE[code].status;
   }
 
-  toBody(): OpenAiErrorBody {
-    return { error: { message: this.message, type: ERROR_CATALOGUE[this.code].type, param: this.param, code: this.code } };
+  /** The OpenAI envelope; with a trace id (tracing on), `error.trace_id` names the request's trace. */
+  toBody(traceId?: string): OpenAiErrorBody {
+    return withTraceId({ error: { message: this.message, type: ERROR_CATALOGUE[this.code].type, param: this.param, code: this.code } }, traceId);
   }
+}
+
+/**
+ * An error body naming the request's trace: `error.trace_id`, an extra field the OpenAI SDKs
+ * ignore (the envelope keeps its four fields), so a user can quote it and an operator open the trace.
+ */
+export function withTraceId(body: OpenAiErrorBody, traceId: string | undefined): OpenAiErrorBody {
+  if (traceId === undefined) return body;
+  const error: OpenAiErrorBody['error'] & { trace_id: string } = { ...body.error, trace_id: traceId };
+  return { error };
 }
 
 export function isGatewayError(value: unknown): value is GatewayError {

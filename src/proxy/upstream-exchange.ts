@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ErrorCode } from '../errors/catalogue.js';
-import { GatewayError } from '../errors/gateway-error.js';
+import { GatewayError, withTraceId } from '../errors/gateway-error.js';
 import type { Replica } from '../routing/replica.js';
 import { StreamTap } from '../streaming/stream-tap.js';
 import type { RequestObservation } from '../telemetry/observation.js';
@@ -172,6 +172,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.phase === 'awaiting-headers' && isRetryableBeforeHeaders(error)) {
       const next = this.failover.next(this.attempt.replica);
       if (next !== undefined) {
+        this.observation.trace?.attemptFailed(error, now);
         this.observation.replicaBusyShareMs += this.attempt.end(now);
         this.observation.failovers += 1;
         this.tryOn(next, now);
@@ -185,6 +186,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.attempt = new ReplicaAttempt(target.replica, now);
     this.observation.replica = target.replica.name;
     this.controller = undefined;
+    // Tracing: the try's CLIENT span starts now and its context goes into the request's traceparent.
+    this.observation.trace?.attemptStarted(target, now);
     try {
       target.dispatcher.dispatch(target.options, this);
     } catch (error) {
@@ -233,7 +236,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.observation.errorCode = code;
     if (previous === 'awaiting-headers' || previous === 'collecting-error') {
       const error = new GatewayError(code);
-      this.observation.responseBytes += writeJson(this.response, error.status, error.toBody(), this.responseHeaders({}));
+      this.observation.responseBytes += writeJson(this.response, error.status, error.toBody(this.observation.traceId), this.responseHeaders({}));
     } else if (this.eventStream) {
       this.endStreamWithError(new GatewayError(code, code === 'upstream_timeout' ? 'The replica stopped sending the stream.' : undefined));
     } else {
@@ -245,7 +248,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** In-band error, as vLLM sends one: an error frame, then [DONE], then a clean end. */
   private endStreamWithError(error: GatewayError): void {
     const opener = this.tail === LF_LF ? '' : '\n\n';
-    const frame = `${opener}data: ${JSON.stringify(error.toBody())}\n\ndata: [DONE]\n\n`;
+    const frame = `${opener}data: ${JSON.stringify(error.toBody(this.observation.traceId))}\n\ndata: [DONE]\n\n`;
     this.observation.responseBytes += Buffer.byteLength(frame);
     this.response.end(frame);
   }
@@ -254,7 +257,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     const headers = this.responseHeaders(collected.headers);
     delete headers['content-encoding'];
     this.observation.status = collected.status;
-    this.observation.responseBytes += writeJson(this.response, collected.status, collected.body(), headers);
+    this.observation.responseBytes += writeJson(this.response, collected.status, withTraceId(collected.body(), this.observation.traceId), headers);
   }
 
   private readonly onClientDrain = (): void => {

@@ -29,7 +29,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     const gatewayError = toGatewayError(error);
     request.observation.errorCode = gatewayError.code;
     if (gatewayError.code === 'internal_error') request.log.error({ err: error, request_id: request.id }, 'unexpected error while handling a request');
-    void reply.code(gatewayError.status).send(gatewayError.toBody());
+    void reply.code(gatewayError.status).send(gatewayError.toBody(request.observation.traceId));
   });
   app.setNotFoundHandler((request) => {
     throw new GatewayError('unknown_url', `Invalid URL (${request.method} ${request.url.split('?', 1)[0]})`);

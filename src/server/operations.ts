@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import { mayUseModel } from '../auth/model-access.js';
 import type { ReplicaRegistry } from '../routing/registry.js';
 
 /**
@@ -6,7 +7,12 @@ import type { ReplicaRegistry } from '../routing/registry.js';
  * /health says the process serves; /ready says it can do useful work: some replica answers
  * its probe and is not ejected by its circuit breaker.
  */
-export function registerOperationRoutes(app: FastifyInstance, registry: ReplicaRegistry): void {
+export function registerOperationRoutes(
+  app: FastifyInstance,
+  registry: ReplicaRegistry,
+  /** With auth on: the model list needs a key, as OpenAI's does, and shows only the key's models. */
+  authenticate: onRequestHookHandler | undefined,
+): void {
   const startedAtSeconds = Math.floor(Date.now() / 1000);
 
   app.get('/health', async () => ({ status: 'ok' }));
@@ -29,5 +35,9 @@ export function registerOperationRoutes(app: FastifyInstance, registry: ReplicaR
     return { status: ready ? 'ready' : 'not_ready', replicas };
   });
 
-  app.get('/v1/models', async () => ({ object: 'list', data: registry.listModels(startedAtSeconds) }));
+  app.get('/v1/models', authenticate === undefined ? {} : { onRequest: authenticate }, async (request) => {
+    const allowed = request.principal?.policy.models;
+    const models = registry.listModels(startedAtSeconds);
+    return { object: 'list', data: allowed === undefined ? models : models.filter((model) => mayUseModel(allowed, model.id)) };
+  });
 }

@@ -14,6 +14,8 @@ export function accessLogRecord(
     request_id: observation.requestId,
     method: observation.method,
     route: observation.route,
+    key_id: observation.keyId ?? null,
+    tenant: observation.tenant ?? null,
     model: observation.requestedModel ?? null,
     replica: observation.replica ?? null,
     routing: observation.routingOutcome ?? null,
@@ -40,6 +42,10 @@ export function accessLogRecord(
     bytes: observation.responseBytes,
     client_disconnected: observation.clientDisconnected,
     error_code: measures.errorType,
+    rate_limit: observation.rateLimit?.outcome ?? null,
+    limited_by: observation.rateLimit?.limitedBy ?? null,
+    trace_id: observation.traceId ?? null,
+    span_id: observation.spanId ?? null,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors/catalogue.js';
 import type { StreamFacts, StreamUsage } from '../streaming/stream-facts.js';
+import type { RequestTrace } from './tracing/request-trace.js';
 
 /**
  * The facts one request leaves behind. Stages write them as they happen; telemetry reads the
@@ -70,6 +71,8 @@ export interface RequestObservation {
   traceId: string | undefined;
   /** Span id of the request's SERVER span (16 hex), when tracing is on. */
   spanId: string | undefined;
+  /** Tracing's handles (the SERVER span, one CLIENT span per upstream attempt); undefined when tracing is off. */
+  trace: RequestTrace | undefined;
 }
 
 export interface RateLimitFacts {
@@ -118,5 +121,6 @@ export function createObservation(requestId: string, method: string, route: stri
     errorCode: undefined,
     traceId: undefined,
     spanId: undefined,
+    trace: undefined,
   };
 }

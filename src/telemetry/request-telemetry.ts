@@ -1,10 +1,13 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { TokenCounts } from '../cost/cost.js';
 import type { PriceBook } from '../cost/price-book.js';
 import { accessLogRecord } from './access-log.js';
 import { measureRequest } from './measures.js';
 import type { MetricsRecorder } from './metrics/recorder.js';
 import type { RequestObservation } from './observation.js';
 import type { RequestStatistics } from './stats/request-statistics.js';
+import type { RequestTracer } from './tracing/request-trace.js';
 
 /** Collapses label values clients control into a bounded set. */
 export interface LabelPolicy {
@@ -23,6 +26,10 @@ export class RequestTelemetry {
       readonly prices: PriceBook;
       readonly labels: LabelPolicy;
       readonly accessLog: Logger | undefined;
+      /** Settles the request's rate-limit reservation with the tokens and cost it really used. */
+      readonly settlement?: ((observation: RequestObservation, tokens: TokenCounts, costNanos: bigint) => void) | undefined;
+      /** Spans (undefined when tracing is off). */
+      readonly tracing?: RequestTracer | undefined;
     },
   ) {}
 
@@ -30,10 +37,20 @@ export class RequestTelemetry {
     this.dependencies.statistics?.requestStarted(Date.now());
   }
 
+  /** Opens the request's SERVER span when tracing is on, and runs the rest of the request (`next`) inside it. */
+  beginTrace(observation: RequestObservation, headers: IncomingHttpHeaders, response: ServerResponse, next: () => void): void {
+    const tracing = this.dependencies.tracing;
+    if (tracing === undefined) return next();
+    tracing.requestStarted(observation, headers, response);
+    tracing.continueInTrace(observation, next);
+  }
+
   complete(observation: RequestObservation): void {
-    const { metrics, statistics, prices, labels, accessLog } = this.dependencies;
+    const { metrics, statistics, prices, labels, accessLog, tracing } = this.dependencies;
     const measures = measureRequest(observation);
     const cost = prices.costOf(observation.requestedModel, observation.replica, measures.tokens, observation.replicaBusyShareMs);
+    // First: whatever else goes wrong below, a concurrency slot or reservation is never left held.
+    this.dependencies.settlement?.(observation, measures.tokens, cost.nanos);
     const model = labels.modelLabel(observation.requestedModel);
     const replica = observation.replica ?? 'none';
     metrics?.record(observation, measures, cost, { model, replica });
@@ -57,5 +74,6 @@ export class RequestTelemetry {
       });
     }
     accessLog?.info(accessLogRecord(observation, measures, cost, prices.currency), 'request');
+    tracing?.finish(observation, measures);
   }
 }

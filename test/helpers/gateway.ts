@@ -28,6 +28,8 @@ export async function startTestGateway(input: Partial<TollboothConfigInput> & Pi
     server: { host: '127.0.0.1', port: 0, ...input.server },
     health: { probeIntervalMs: 200, modelRefreshIntervalMs: 500, ...input.health },
     logging: { level: 'info', ...input.logging },
+    // Most tests are about the proxy, not keys: auth is off unless a test configures it.
+    auth: input.auth ?? { enabled: false },
   });
   const running = await startGateway(config, createLogger(config.logging.level, sink));
   const accessLines = (): Array<Record<string, unknown>> => logs.filter((line) => line.component === 'access');

@@ -14,7 +14,7 @@ describe('replicas from DNS', () => {
   it('serves through replicas found by the system resolver', async () => {
     const simulator = await startSimulator({ models: ['test-model'], interTokenMs: 0 });
     teardown.defer(() => simulator.close());
-    const config = parseConfig({
+    const config = parseConfig({ auth: { enabled: false },
       server: { host: '127.0.0.1', port: 0 },
       discovery: [{ dns: 'localhost', family: 4, port: simulator.port }],
     });
@@ -36,7 +36,7 @@ describe('replicas from DNS', () => {
       },
       resolveSrv: async () => [],
     };
-    const config = parseConfig({ server: { host: '127.0.0.1', port: 0 }, discovery: [{ dns: 'vllm.test', port: simulator.port, refreshIntervalMs: 50 }] });
+    const config = parseConfig({ auth: { enabled: false }, server: { host: '127.0.0.1', port: 0 }, discovery: [{ dns: 'vllm.test', port: simulator.port, refreshIntervalMs: 50 }] });
     const running = await startGateway(config, quietLog(), { resolver });
     teardown.defer(() => running.shutdown('test over'));
     const names = () => running.gateway.registry.replicas.map((replica) => replica.name);

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { withDemoKey } from '../../../src/cli/demo-key.js';
 import { ConfigError, loadConfig, parseConfig } from '../../../src/config/load.js';
 
 function yamlFile(text: string): string {
@@ -22,7 +23,7 @@ function problemsOf(action: () => unknown): readonly string[] {
 
 describe('loadConfig', () => {
   it('fills defaults and freezes the result', () => {
-    const config = loadConfig({ file: yamlFile('replicas:\n  - url: http://127.0.0.1:8000\n    models: [m]\n'), env: {} });
+    const config = loadConfig({ file: yamlFile('replicas:\n  - url: http://127.0.0.1:8000\n    models: [m]\nauth:\n  enabled: false\n'), env: {} });
     expect(config.server.port).toBe(8080);
     expect(config.upstream.headersTimeoutMs).toBe(300_000);
     expect(config.routing.strategy).toBe('session');
@@ -64,7 +65,7 @@ replicas:
 
   it('rejects two replicas with the same name', () => {
     const problems = problemsOf(() =>
-      parseConfig({ replicas: [{ url: 'http://a:1', models: ['m'] }, { url: 'http://a:1', models: ['n'] }] }),
+      parseConfig({ replicas: [{ url: 'http://a:1', models: ['m'] }, { url: 'http://a:1', models: ['n'] }], auth: { enabled: false } }),
     );
     expect(problems).toEqual([expect.stringMatching(/^replicas\.1\.url: replica name "a:1" is already used by replicas\.0/)]);
   });
@@ -77,6 +78,7 @@ replicas:
         TOLLBOOTH_PORT: '9100',
         TOLLBOOTH_ACCESS_LOG: 'false',
         TOLLBOOTH_REPLICAS: 'http://10.0.0.1:8000=a|b, http://10.0.0.2:8000',
+        TOLLBOOTH_AUTH_ENABLED: 'false',
       },
     });
     expect(config.server.port).toBe(9100);
@@ -88,9 +90,9 @@ replicas:
   });
 
   it('reads the file named by TOLLBOOTH_CONFIG, and works from the environment alone', () => {
-    const file = yamlFile('replicas:\n  - url: http://127.0.0.1:8000\n    models: auto\n');
+    const file = yamlFile('replicas:\n  - url: http://127.0.0.1:8000\n    models: auto\nauth:\n  enabled: false\n');
     expect(loadConfig({ env: { TOLLBOOTH_CONFIG: file } }).replicas[0]?.models).toBe('auto');
-    expect(loadConfig({ env: { TOLLBOOTH_REPLICAS: 'http://127.0.0.1:8000' } }).replicas).toHaveLength(1);
+    expect(loadConfig({ env: { TOLLBOOTH_REPLICAS: 'http://127.0.0.1:8000', TOLLBOOTH_AUTH_ENABLED: 'false' } }).replicas).toHaveLength(1);
   });
 
   it('reports bad environment values together with schema problems', () => {
@@ -99,7 +101,15 @@ replicas:
       'TOLLBOOTH_PORT: expected an integer, got "eighty"',
       'TOLLBOOTH_ACCESS_LOG: expected true or false, got "maybe"',
       'replicas: list at least one replica, or a discovery entry',
+      'auth: auth is enabled but no keys are configured: add auth.keys or auth.keysFile, use store: redis, or set auth.enabled: false',
     ]);
+  });
+
+  it('refuses to start with auth on and no key anywhere, but accepts keys from the environment', () => {
+    const file = yamlFile('replicas:\n  - url: http://127.0.0.1:8000\n    models: [m]\n');
+    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([expect.stringMatching(/^auth: auth is enabled but no keys are configured/)]);
+    const keys = JSON.stringify([{ id: 'ops', hash: 'a'.repeat(64) }]);
+    expect(loadConfig({ file, env: { TOLLBOOTH_AUTH_KEYS: keys } }).auth.keys[0]).toMatchObject({ id: 'ops', tenant: 'default', hash: 'a'.repeat(64) });
   });
 
   it('explains unreadable and malformed files', () => {
@@ -110,6 +120,9 @@ replicas:
 
   it('accepts the shipped example and demo files', () => {
     expect(loadConfig({ file: 'config/tollbooth.example.yaml', env: {} }).replicas).toHaveLength(2);
-    expect(loadConfig({ file: 'config/demo.yaml', env: {} }).replicas).toHaveLength(3);
+    // The demo runs with auth on and gets its key from `tollbooth demo` (TOLLBOOTH_AUTH_KEYS).
+    const demo = loadConfig({ file: 'config/demo.yaml', env: withDemoKey({}).env });
+    expect(demo.replicas).toHaveLength(3);
+    expect(demo.auth.keys.map((key) => key.id)).toEqual(['demo']);
   });
 });

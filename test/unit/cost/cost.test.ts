@@ -62,7 +62,7 @@ describe('replica busy time', () => {
 });
 
 describe('PriceBook', () => {
-  const config = parseConfig({
+  const config = parseConfig({ auth: { enabled: false },
     replicas: [{ name: 'gpu-0', url: 'http://10.0.0.1:8000', models: ['llama', 'qwen'] }],
     cost: { currency: 'EUR', tokenPrices: { llama: { input: 0.1, output: 0.4 } }, replicaHourly: { 'gpu-0': 3.6 } },
   });
@@ -81,7 +81,7 @@ describe('PriceBook', () => {
 
   it('is validated at boot: inexact prices and unknown replicas are reported with their paths', () => {
     expect(() =>
-      parseConfig({
+      parseConfig({ auth: { enabled: false },
         replicas: [{ url: 'http://10.0.0.1:8000', models: ['m'] }],
         cost: { currency: 'usd', tokenPrices: { m: { input: 0.00015, output: 1 } }, replicaHourly: { nowhere: 1 } },
       }),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { resolveDiscoveryEntry, systemResolver, type DiscoveryResolver } from '../../../src/routing/dns-discovery.js';
 
-const entriesOf = (discovery: unknown[]) => parseConfig({ discovery }).discovery;
+const entriesOf = (discovery: unknown[]) => parseConfig({ auth: { enabled: false }, discovery }).discovery;
 
 describe('DNS discovery', () => {
   it('turns a name’s addresses into replicas on the configured port, sorted, IPv6 bracketed', async () => {
@@ -39,7 +39,7 @@ describe('DNS discovery', () => {
   });
 
   it('validates entries at boot', () => {
-    expect(() => parseConfig({ discovery: [{ dns: 'a', srv: 'b' }] })).toThrow(/discovery\.0: give exactly one of dns or srv/);
-    expect(() => parseConfig({})).toThrow(/replicas: list at least one replica, or a discovery entry/);
+    expect(() => parseConfig({ auth: { enabled: false }, discovery: [{ dns: 'a', srv: 'b' }] })).toThrow(/discovery\.0: give exactly one of dns or srv/);
+    expect(() => parseConfig({ auth: { enabled: false },})).toThrow(/replicas: list at least one replica, or a discovery entry/);
   });
 });

@@ -7,7 +7,7 @@ import { Router } from '../../../src/routing/router.js';
 import { sessionIdHash } from '../../../src/routing/session-key.js';
 
 function fleet(routing: TollboothConfigInput['routing'] = {}) {
-  const config = parseConfig({
+  const config = parseConfig({ auth: { enabled: false },
     replicas: [
       { name: 'a', url: 'http://10.0.0.1:8000', models: ['llama'] },
       { name: 'b', url: 'http://10.0.0.2:8000', models: ['llama', 'qwen'] },

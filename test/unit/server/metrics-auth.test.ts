@@ -3,7 +3,7 @@ import { parseConfig } from '../../../src/config/load.js';
 import { metricsAccessCheck } from '../../../src/server/metrics-auth.js';
 
 const settingsWith = (metrics: Record<string, unknown>) =>
-  parseConfig({ replicas: [{ url: 'http://10.0.0.1:8000', models: ['m'] }], metrics }).metrics;
+  parseConfig({ auth: { enabled: false }, replicas: [{ url: 'http://10.0.0.1:8000', models: ['m'] }], metrics }).metrics;
 
 describe('metricsAccessCheck', () => {
   it('lets everyone in when no credentials are configured', () => {
