@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
 import { authenticate, authorizeModel } from './auth/plugin.js';
+import { tenantLabeler } from './auth/tenant-label.js';
 import type { KeyRing } from './auth/key-ring.js';
 import { PriceBook } from './cost/price-book.js';
 import { GatewayError } from './errors/gateway-error.js';
@@ -21,7 +22,7 @@ import { describeInferenceRequest } from './server/inference-request.js';
 import { opaqueBody, parseJsonBody } from './server/request-body.js';
 import { requestIdOf } from './server/request-id.js';
 import { createInstruments } from './telemetry/metrics/instruments.js';
-import { MetricsRecorder } from './telemetry/metrics/recorder.js';
+import { MetricsRecorder, rateLimitStoreObserver } from './telemetry/metrics/recorder.js';
 import { installObservation } from './telemetry/plugin.js';
 import { RequestTelemetry } from './telemetry/request-telemetry.js';
 import { createRequestTracer } from './telemetry/tracing/request-trace.js';
@@ -84,14 +85,23 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     keys === undefined
       ? undefined
       : new RateLimitStage(
-          createRateLimiter({ rateLimits: config.rateLimits, redis: config.redis, log: log.child({ component: 'ratelimit' }) }),
+          createRateLimiter({
+            rateLimits: config.rateLimits,
+            redis: config.redis,
+            log: log.child({ component: 'ratelimit' }),
+            observer: config.metrics.enabled ? rateLimitStoreObserver(instruments) : undefined,
+          }),
           config.rateLimits,
         );
+  const tenantLabel = tenantLabeler(config.auth.tenants);
   const telemetry = new RequestTelemetry({
     metrics: config.metrics.enabled ? new MetricsRecorder(instruments, config.cost.currency) : undefined,
     statistics: config.metrics.enabled ? statistics : undefined,
     prices: new PriceBook(config.cost),
-    labels: { modelLabel: (model) => (model === undefined ? 'none' : registry.replicasServing(model).length > 0 ? model : 'unknown') },
+    labels: {
+      modelLabel: (model) => (model === undefined ? 'none' : registry.replicasServing(model).length > 0 ? model : 'unknown'),
+      tenantLabel: (tenant) => (tenant === undefined ? 'none' : tenantLabel(tenant)),
+    },
     accessLog: config.logging.accessLog ? log.child({ component: 'access' }) : undefined,
     settlement: rateLimits === undefined ? undefined : (observation, tokens, costNanos) => rateLimits.settle(observation, tokens, costNanos),
     tracing: createRequestTracer(config),

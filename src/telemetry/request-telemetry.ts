@@ -12,6 +12,8 @@ import type { RequestTracer } from './tracing/request-trace.js';
 /** Collapses label values clients control into a bounded set. */
 export interface LabelPolicy {
   modelLabel(requestedModel: string | undefined): string;
+  /** Declared tenants keep their name; others collapse into one value; no key is "none". */
+  tenantLabel(tenant: string | undefined): string;
 }
 
 /**
@@ -53,7 +55,7 @@ export class RequestTelemetry {
     this.dependencies.settlement?.(observation, measures.tokens, cost.nanos);
     const model = labels.modelLabel(observation.requestedModel);
     const replica = observation.replica ?? 'none';
-    metrics?.record(observation, measures, cost, { model, replica });
+    metrics?.record(observation, measures, cost, { model, replica, tenant: labels.tenantLabel(observation.tenant) });
     if (statistics !== undefined) {
       const now = Date.now();
       statistics.requestEnded(now);

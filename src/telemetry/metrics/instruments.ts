@@ -35,8 +35,8 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
   const instruments = {
     requests: new Counter({
       name: `${METRIC_PREFIX}requests_total`,
-      help: 'Requests completed, by model, replica, route, HTTP status class, stream and outcome.',
-      labelNames: ['model', 'replica', 'route', 'status_class', 'stream', 'outcome'] as const,
+      help: 'Requests completed, by model, replica, route, HTTP status class, stream, outcome and tenant (declared tenants; other for the rest, none without a key).',
+      labelNames: ['model', 'replica', 'route', 'status_class', 'stream', 'outcome', 'tenant'] as const,
       registers,
     }),
     timeToFirstToken: new FixedHistogram({
@@ -97,14 +97,14 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
     }),
     tokens: new Counter({
       name: `${METRIC_PREFIX}tokens_total`,
-      help: 'Tokens by kind (input, cached_input, output) and source (exact from usage, or estimated when usage never came).',
-      labelNames: ['model', 'replica', 'kind', 'source'] as const,
+      help: 'Tokens by kind (input, cached_input, output), source (exact from usage, or estimated when usage never came) and tenant.',
+      labelNames: ['model', 'replica', 'kind', 'source', 'tenant'] as const,
       registers,
     }),
     cost: new Counter({
       name: `${METRIC_PREFIX}cost_micros_total`,
-      help: 'Cost in millionths of the currency unit (integer increments of an exact running total).',
-      labelNames: ['model', 'currency', 'basis'] as const,
+      help: 'Cost in millionths of the currency unit (integer increments of an exact running total), by model and tenant.',
+      labelNames: ['model', 'currency', 'basis', 'tenant'] as const,
       registers,
     }),
     errors: new Counter({
@@ -123,6 +123,36 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       name: `${METRIC_PREFIX}failovers_total`,
       help: 'Requests retried on another replica because one failed before answering (connect refused, reset).',
       labelNames: ['model'] as const,
+      registers,
+    }),
+    rateLimitDecisions: new Counter({
+      name: `${METRIC_PREFIX}rate_limit_decisions_total`,
+      help: 'Rate-limit decisions by tenant, outcome (admitted, limited, unavailable) and the limit that refused (requests, tokens, concurrency, budget; none when admitted).',
+      labelNames: ['tenant', 'outcome', 'limit'] as const,
+      registers,
+    }),
+    rateLimitReservedTokens: new Counter({
+      name: `${METRIC_PREFIX}rate_limit_reserved_tokens_total`,
+      help: 'Tokens requests asked to reserve (prompt estimate + max_tokens) by tenant and outcome; admitted reservations are later reconciled with usage.',
+      labelNames: ['tenant', 'outcome'] as const,
+      registers,
+    }),
+    rateLimitStoreLatency: new FixedHistogram({
+      name: `${METRIC_PREFIX}rate_limit_store_seconds`,
+      help: 'Round trip of one shared rate-limit store call (Redis: one Lua script), by operation (admit, settle).',
+      labelNames: ['operation'] as const,
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    }),
+    rateLimitStoreErrors: new Counter({
+      name: `${METRIC_PREFIX}rate_limit_store_errors_total`,
+      help: 'Rate-limit store calls that failed (error) or were not tried because the store was disconnected, by operation.',
+      labelNames: ['operation', 'reason'] as const,
+      registers,
+    }),
+    rateLimitStoreDegraded: new Gauge({
+      name: `${METRIC_PREFIX}rate_limit_store_degraded`,
+      help: '1 while the shared rate-limit store is unusable (limits enforced per instance, or refused, per rateLimits.onStoreError), else 0.',
       registers,
     }),
     clientDisconnects: new Counter({

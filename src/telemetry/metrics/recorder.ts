@@ -1,4 +1,5 @@
 import type { RequestCost } from '../../cost/price-book.js';
+import type { RateLimitStoreObserver } from '../../ratelimit/failover.js';
 import type { RequestMeasures } from '../measures.js';
 import type { RequestObservation } from '../observation.js';
 import type { ExemplarTrace } from './fixed-histogram.js';
@@ -14,6 +15,8 @@ const EXEMPLAR_LABEL_NAME_CHARACTERS = 'trace_id'.length + 'span_id'.length;
 export interface RequestLabels {
   readonly model: string;
   readonly replica: string;
+  /** A declared tenant, "other" for undeclared ones, "none" for requests without a key. */
+  readonly tenant: string;
 }
 
 /**
@@ -32,11 +35,11 @@ export class MetricsRecorder {
   ) {}
 
   record(observation: RequestObservation, measures: RequestMeasures, cost: RequestCost, labels: RequestLabels): void {
-    const { model, replica } = labels;
+    const { model, replica, tenant } = labels;
     const stream = observation.stream ? 'true' : 'false';
     const i = this.instruments;
     const trace = exemplarTraceOf(observation, Date.now);
-    i.requests.inc({ model, replica, route: observation.route, status_class: measures.statusClass, stream, outcome: measures.outcome });
+    i.requests.inc({ model, replica, route: observation.route, status_class: measures.statusClass, stream, outcome: measures.outcome, tenant });
     i.endToEndLatency.observe({ model, replica, stream }, measures.endToEndMs / MS_PER_SECOND, trace);
     if (measures.overheadMs !== undefined) i.overhead.observe({ stream }, measures.overheadMs / MS_PER_SECOND);
     if (measures.errorType !== null) i.errors.inc({ type: measures.errorType });
@@ -53,19 +56,24 @@ export class MetricsRecorder {
     const tokens = measures.tokens;
     if (tokens.source !== 'none') {
       const source = tokens.source;
-      if (tokens.input > 0) i.tokens.inc({ model, replica, kind: 'input', source }, tokens.input);
-      if (tokens.cachedInput > 0) i.tokens.inc({ model, replica, kind: 'cached_input', source }, tokens.cachedInput);
-      if (tokens.output > 0) i.tokens.inc({ model, replica, kind: 'output', source }, tokens.output);
+      if (tokens.input > 0) i.tokens.inc({ model, replica, kind: 'input', source, tenant }, tokens.input);
+      if (tokens.cachedInput > 0) i.tokens.inc({ model, replica, kind: 'cached_input', source, tenant }, tokens.cachedInput);
+      if (tokens.output > 0) i.tokens.inc({ model, replica, kind: 'output', source, tenant }, tokens.output);
       if (source === 'exact') {
         i.promptTokens.observe({ model }, tokens.input);
         i.completionTokens.observe({ model }, tokens.output);
       }
     }
-    if (cost.nanos > 0n) this.addCost(model, cost);
+    if (cost.nanos > 0n) this.addCost(model, tenant, cost);
+    const rateLimit = observation.rateLimit;
+    if (rateLimit !== undefined) {
+      i.rateLimitDecisions.inc({ tenant, outcome: rateLimit.outcome, limit: rateLimit.limitedBy ?? 'none' });
+      i.rateLimitReservedTokens.inc({ tenant, outcome: rateLimit.outcome }, rateLimit.reservedTokens);
+    }
   }
 
-  private addCost(model: string, cost: RequestCost): void {
-    const key = `${model}\u0000${cost.basis}`;
+  private addCost(model: string, tenant: string, cost: RequestCost): void {
+    const key = `${model}\u0000${cost.basis}\u0000${tenant}`;
     let series = this.costNanosBySeries.get(key);
     if (series === undefined) {
       series = { nanos: 0n, exposedMicros: 0n };
@@ -74,7 +82,7 @@ export class MetricsRecorder {
     series.nanos += cost.nanos;
     const micros = series.nanos / NANOS_PER_MICRO;
     if (micros > series.exposedMicros) {
-      this.instruments.cost.inc({ model, currency: this.currency, basis: cost.basis }, Number(micros - series.exposedMicros));
+      this.instruments.cost.inc({ model, currency: this.currency, basis: cost.basis, tenant }, Number(micros - series.exposedMicros));
       series.exposedMicros = micros;
     }
   }
@@ -92,4 +100,13 @@ export function exemplarTraceOf(
   if (traceId === undefined || traceId === '') return undefined;
   if (EXEMPLAR_LABEL_NAME_CHARACTERS + traceId.length + (spanId?.length ?? 0) > EXEMPLAR_LABEL_CHARACTERS) return undefined;
   return { traceId, spanId: spanId === '' ? undefined : spanId, epochMs: now() };
+}
+
+/** The rate limiter's store reports (Redis round trips, failures, degraded state) as instruments. */
+export function rateLimitStoreObserver(instruments: Instruments): RateLimitStoreObserver {
+  return {
+    storeLatency: (operation, seconds) => instruments.rateLimitStoreLatency.observe({ operation }, seconds),
+    storeError: (operation, reason) => instruments.rateLimitStoreErrors.inc({ operation, reason }),
+    storeState: (state) => instruments.rateLimitStoreDegraded.set(state === 'degraded' ? 1 : 0),
+  };
 }

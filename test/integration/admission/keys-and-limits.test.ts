@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
 import type { StoredKeyInput } from '../../../src/auth/policy.js';
 import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
+import { promtoolCheckMetrics, sampleSum } from '../../helpers/promtool.js';
 
 const { fleet } = teardownAfterEach();
 const MODEL = 'test-model';
@@ -103,6 +104,14 @@ describe('rate limits at the gateway (memory store)', () => {
 
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key.secret, maxRetries: 0 });
     await expect(client.chat.completions.create(chat() as never)).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+
+    // Decisions are counted per tenant; this key's tenant was not declared, so it is "other".
+    await gateway.accessLineOf(limited.headers.get('x-request-id')!);
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toContain('tollbooth_rate_limit_decisions_total{tenant="other",outcome="admitted",limit="none"} 2');
+    expect(metrics).toMatch(/tollbooth_rate_limit_decisions_total\{tenant="other",outcome="limited",limit="requests"\} [23]/);
+    expect(sampleSum(metrics, 'tollbooth_requests_total', { tenant: 'other', status_class: '4xx' })).toBe(3);
+    expect(await promtoolCheckMetrics(metrics)).toMatchObject({ code: 0 });
   });
 
   it('reserves max_tokens before the call and refunds what a short answer did not use', async () => {

@@ -31,7 +31,7 @@ function observation(trace: Partial<Pick<RequestObservation, 'traceId' | 'spanId
 async function recorded(observations: RequestObservation[]): Promise<Array<{ sample: string; exemplar: string }>> {
   const registry = new Registry();
   const recorder = new MetricsRecorder(createInstruments(registry, { replicas: () => [] }, '0.0.0'), 'USD');
-  for (const one of observations) recorder.record(one, STREAM_MEASURES, { nanos: 0n, basis: 'none' }, { model: 'm', replica: 'a' });
+  for (const one of observations) recorder.record(one, STREAM_MEASURES, { nanos: 0n, basis: 'none' }, { model: 'm', replica: 'a', tenant: 'none' });
   return (await renderExposition(registry, 'openmetrics'))
     .split('\n')
     .filter((line) => line.includes(' # {'))
