@@ -92,11 +92,11 @@ export class MemoryRateLimiter implements RateLimiter {
       scopes.forEach((scope, index) => {
         const requestState = requestStates[index];
         if (scope.requests !== undefined && requestState !== undefined) {
-          requestStates[index] = this.#store_(bucketKey(scope, 'rq'), scope.requests, requestState.tokens - 1, now);
+          requestStates[index] = this.#put(bucketKey(scope, 'rq'), scope.requests, requestState.tokens - 1, now);
         }
         const tokenState = tokenStates[index];
         if (scope.tokens !== undefined && tokenState !== undefined) {
-          tokenStates[index] = this.#store_(bucketKey(scope, 'tk'), scope.tokens, tokenState.tokens - reserved, now);
+          tokenStates[index] = this.#put(bucketKey(scope, 'tk'), scope.tokens, tokenState.tokens - reserved, now);
         }
         if (scope.maxConcurrent !== undefined && ticket !== undefined) this.#addLease(bucketKey(scope, 'cc'), ticket.leaseId, now);
       });
@@ -153,7 +153,7 @@ export class MemoryRateLimiter implements RateLimiter {
     return entry === undefined ? fullBucket(spec, now) : refilled(spec, entry.state, now);
   }
 
-  #store_(key: string, spec: BucketSpec, tokens: number, now: number): BucketState {
+  #put(key: string, spec: BucketSpec, tokens: number, now: number): BucketState {
     const state = { tokens, updatedAtMs: now };
     this.#buckets.set(key, { spec, state });
     return state;
