@@ -1,9 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { freePorts } from './free-ports.js';
 
 /**
  * A real Jaeger v2 (memory storage, OTLP receivers, query API) on free loopback ports, for tests
@@ -70,31 +72,6 @@ export function jaegerBinary(): string | undefined {
     binaryLookup = { path: undefined };
   }
   return binaryLookup.path;
-}
-
-/** Several ports at once, all held until every one is chosen, so they are distinct. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let index = 0; index < count; index += 1) {
-      const server = createServer();
-      servers.push(server);
-      ports.push(
-        await new Promise<number>((done, fail) => {
-          server.once('error', fail);
-          server.listen(0, '127.0.0.1', () => {
-            const address = server.address();
-            if (typeof address === 'object' && address !== null) done(address.port);
-            else fail(new Error('no port'));
-          });
-        }),
-      );
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((done) => server.close(() => done()))));
-  }
 }
 
 interface JaegerPorts {

@@ -1,0 +1,429 @@
+/**
+ * The tracing bars of issue 6, measured on the built CLI (`npm run build` first; run under
+ * `flock /tmp/tollbooth-bench.lock`):
+ *
+ *   node dist/test/bench/tracing-bench.js throughput [--rounds 4] [--seconds 5] [--connections 32]
+ *     Streaming throughput (64 unpaced chunks, `wrk -t1 -c32`, the proxy benchmark's stream
+ *     scenario) through two gateways in front of one simulator: `off` (no OTLP endpoint: the SDK
+ *     is never loaded) and `on` (100% sampling, OTLP/HTTP to a live Jaeger v2). Interleaved in one
+ *     run, the order alternating per round; prints on ÷ off per round and the median against the
+ *     bar (≥ 0.9), the gateways' CPU per request and what Jaeger received.
+ *
+ *   node dist/test/bench/tracing-bench.js soak [--minutes 5] [--sink closed|silent] [--concurrency 64]
+ *       [--tokens 64] [--itl-ms 5] [--sample-ms 2000] [--json]
+ *     The exporter unreachable under load: the gateway traces every request (100% sampling) to
+ *     a closed port (`closed`: connection refused) or to a port that accepts and never answers
+ *     (`silent`: every export waits out its timeout), while paced streams run for N minutes.
+ *     Reports failed requests (bar: 0), the gateway's RSS over time (bar: flat) and its log
+ *     lines other than the access log. `--json` prints the result as the last stdout line.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { freePorts } from '../helpers/free-ports.js';
+import { startJaeger, type Jaeger } from '../helpers/jaeger.js';
+import { environmentWithoutOtel, startNodeServer, type NodeServer } from './node-server.js';
+import { cpuDuring, cpuSeconds, residentKiB } from './procfs.js';
+import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
+import { spreadOf } from './stats.js';
+import { runStreamLoad } from './stream-load-process.js';
+import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
+
+const MODEL = 'tollbooth-sim-model';
+const THROUGHPUT_BAR = 0.9;
+/** Longer than the batch span processor's default 5 s schedule delay. */
+const EXPORT_DRAIN_MS = 6_000;
+/** RSS growth between the first and the last third of the soak (after warm-up) still called flat. */
+const FLAT_GROWTH_LIMIT = 0.1;
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** The proxy benchmark's simulator: unpaced, zero prefill; every request sets its own length. */
+const SIMULATOR_CONFIG = {
+  host: '127.0.0.1',
+  prefillBaseMs: 0,
+  prefillPerTokenMs: 0,
+  interTokenMs: 0,
+  outputTokens: { min: 16, max: 16 },
+  maxRunning: 4096,
+  prefixCache: { enabled: false },
+  truthCapacity: 1000,
+};
+
+function gatewayConfig(port: number, simulatorUrl: string): Record<string, unknown> {
+  return {
+    server: { host: '127.0.0.1', port },
+    replicas: [{ name: 'sim', url: simulatorUrl, models: [MODEL] }],
+    // The benchmark measures tracing, not key checks.
+    auth: { enabled: false },
+  };
+}
+
+/** 100% sampling, the exporter's settings otherwise at their defaults (as a user gets them). */
+function tracingEnvironment(endpoint: string): NodeJS.ProcessEnv {
+  return {
+    ...environmentWithoutOtel(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_TRACES_SAMPLER: 'always_on',
+    OTEL_SERVICE_NAME: 'tollbooth-bench',
+  };
+}
+
+async function startSimulator(workDir: string): Promise<NodeServer> {
+  const [port] = (await freePorts(1)) as [number];
+  return startNodeServer({ name: 'sim', command: 'sim', config: { ...SIMULATOR_CONFIG, port }, port, env: environmentWithoutOtel(), readyPath: '/health', workDir });
+}
+
+async function startGateway(name: string, workDir: string, simulator: NodeServer, env: NodeJS.ProcessEnv, stdoutFile?: string): Promise<NodeServer> {
+  const [port] = (await freePorts(1)) as [number];
+  return startNodeServer({ name, command: 'start', config: gatewayConfig(port, simulator.url), port, env, readyPath: '/ready', workDir, ...(stdoutFile === undefined ? {} : { stdoutFile }) });
+}
+
+// ---------------------------------------------------------------- throughput
+
+interface ThroughputRun {
+  readonly round: number;
+  readonly target: 'off' | 'on';
+  readonly wrk: WrkResult;
+  readonly gatewayCpuPerRequestUs: number;
+  /** Jaeger's CPU for the run and the export drain after it, per request. */
+  readonly jaegerCpuPerRequestUs: number;
+  readonly spansPerRequest: number;
+  readonly foreignCores: number;
+}
+
+async function throughput(values: { rounds: number; seconds: number; connections: number }): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-tracing-bench-'));
+  let jaeger: Jaeger | undefined;
+  const servers: NodeServer[] = [];
+  try {
+    jaeger = await startJaeger({ selfMetrics: true, maxTraces: 50_000 });
+    const simulator = await startSimulator(workDir);
+    servers.push(simulator);
+    const off = await startGateway('tollbooth-off', workDir, simulator, environmentWithoutOtel());
+    servers.push(off);
+    const on = await startGateway('tollbooth-on', workDir, simulator, tracingEnvironment(jaeger.otlpHttpEndpoint));
+    servers.push(on);
+    const script = join(workDir, 'stream.lua');
+    writeWrkScript(script, { path: CHAT_PATH, body: chatBody(true), headers: simHeaders({ tokens: 64, interTokenMs: 0, ttftMs: 0 }) });
+    const benchPids = [simulator.pid, off.pid, on.pid, jaeger.pid];
+    const targets = { off, on } as const;
+
+    await checkTraceArrives(on, jaeger);
+    log(`stream 64 unpaced c=${values.connections}, ${values.rounds} rounds × ${values.seconds} s per target; warming up`);
+    for (const target of [off, on]) await runWrk(target.url, script, values.connections, 2);
+    await sleep(EXPORT_DRAIN_MS);
+
+    const runs: ThroughputRun[] = [];
+    for (let round = 0; round < values.rounds; round++) {
+      const order: ('off' | 'on')[] = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+      for (const name of order) {
+        const gateway = targets[name];
+        const spansBefore = await jaeger.acceptedSpans();
+        const jaegerCpuBefore = cpuSeconds(jaeger.pid);
+        const account = await cpuDuring([gateway.pid], () => runWrk(gateway.url, script, values.connections, values.seconds), benchPids);
+        // Spans still queued in the gateway's batch processor arrive within its schedule delay;
+        // the next measurement must not share the machine with that export.
+        if (name === 'on') await sleep(EXPORT_DRAIN_MS);
+        const spans = (await jaeger.acceptedSpans()) - spansBefore;
+        const jaegerCpu = cpuSeconds(jaeger.pid) - jaegerCpuBefore;
+        const [gatewayCpu = 0] = account.processSeconds;
+        const run: ThroughputRun = {
+          round,
+          target: name,
+          wrk: account.result,
+          gatewayCpuPerRequestUs: (gatewayCpu / account.result.requests) * 1e6,
+          jaegerCpuPerRequestUs: (jaegerCpu / account.result.requests) * 1e6,
+          spansPerRequest: spans / account.result.requests,
+          foreignCores: account.foreignCores,
+        };
+        runs.push(run);
+        const errors = run.wrk.errors > 0 ? ` ERRORS ${run.wrk.errors}` : '';
+        log(
+          `round ${round + 1} ${name.padEnd(3)} ${run.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${run.wrk.p50Ms.toFixed(2)} p99 ${run.wrk.p99Ms.toFixed(2)} ms, ` +
+            `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request, Jaeger ${run.jaegerCpuPerRequestUs.toFixed(0)} µs/request, ` +
+            `${run.spansPerRequest.toFixed(2)} spans/request in Jaeger, foreign ${run.foreignCores.toFixed(2)} cores${errors}`,
+        );
+      }
+    }
+    reportThroughput(runs, values.connections);
+  } finally {
+    for (const server of servers.reverse()) await server.stop();
+    await jaeger?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** One request with a known trace id must come back from Jaeger as gateway spans, or the run measures nothing. */
+async function checkTraceArrives(gateway: NodeServer, jaeger: Jaeger): Promise<void> {
+  const traceId = randomBytes(16).toString('hex');
+  const response = await fetch(`${gateway.url}${CHAT_PATH}`, {
+    method: 'POST',
+    headers: { ...simHeaders({ tokens: 4, interTokenMs: 0, ttftMs: 0 }), traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+    body: chatBody(true),
+  });
+  await response.text();
+  const trace = (await jaeger.trace(traceId, { timeoutMs: 15_000 })) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
+  const names = trace.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans.map((span) => span.name)));
+  log(`tracing is live: trace ${traceId} in Jaeger with spans ${names.join(', ')}`);
+}
+
+function reportThroughput(runs: readonly ThroughputRun[], connections: number): void {
+  const rounds = [...new Set(runs.map((run) => run.round))];
+  const of = (round: number, target: 'off' | 'on'): ThroughputRun => runs.find((run) => run.round === round && run.target === target) as ThroughputRun;
+  const ratios = rounds.map((round) => of(round, 'on').wrk.requestsPerSecond / of(round, 'off').wrk.requestsPerSecond);
+  const median = (target: 'off' | 'on', pick: (run: ThroughputRun) => number): number => spreadOf(runs.filter((run) => run.target === target).map(pick)).median;
+  const ratio = spreadOf(ratios);
+  const errors = runs.reduce((sum, run) => sum + run.wrk.errors, 0);
+  log(`\nstreaming throughput (64 unpaced chunks) c=${connections}, median of ${rounds.length} rounds:`);
+  log(`  off ${median('off', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('off', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request`);
+  log(
+    `  on  ${median('on', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('on', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request, ` +
+      `Jaeger ${median('on', (run) => run.jaegerCpuPerRequestUs).toFixed(0)} µs CPU/request, ${median('on', (run) => run.spansPerRequest).toFixed(2)} spans/request received`,
+  );
+  log(`  on ÷ off per round: ${ratios.map((value) => value.toFixed(3)).join(' ')}`);
+  const verdict = ratio.median >= THROUGHPUT_BAR ? 'PASS' : 'FAIL';
+  log(`  on ÷ off = ${ratio.median.toFixed(3)} (range ${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)}); bar ≥ ${THROUGHPUT_BAR}: ${verdict}${errors > 0 ? `; ${errors} wrk errors` : ''}`);
+  process.stdout.write(`${JSON.stringify({ type: 'tracing-throughput', connections, ratio: ratio.median, ratios, errors, runs })}\n`);
+}
+
+// ---------------------------------------------------------------- exporter-down soak
+
+interface SoakValues {
+  readonly minutes: number;
+  readonly sink: 'closed' | 'silent';
+  readonly concurrency: number;
+  readonly tokens: number;
+  readonly itlMs: number;
+  readonly sampleMs: number;
+  readonly json: boolean;
+}
+
+export interface SoakResult {
+  readonly type: 'tracing-soak';
+  readonly sink: 'closed' | 'silent';
+  readonly seconds: number;
+  readonly started: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly firstErrors: readonly string[];
+  /** [seconds since the load started, gateway RSS MiB]. */
+  readonly rss: readonly (readonly [number, number])[];
+  readonly rssFirstThirdMiB: number;
+  readonly rssLastThirdMiB: number;
+  readonly rssGrowth: number;
+  readonly rssSlopeMiBPerMinute: number;
+  readonly flat: boolean;
+  /** Log lines other than the access log, counted by message. */
+  readonly logMessages: Readonly<Record<string, number>>;
+}
+
+/** A port that accepts connections and never answers: the exporter waits out its timeout on each. */
+async function silentSink(port: number): Promise<{ stop(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.once('close', () => sockets.delete(socket));
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function median(values: readonly number[]): number {
+  return spreadOf([...values]).median;
+}
+
+function slopePerMinute(points: readonly (readonly [number, number])[]): number {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  let covariance = 0;
+  let variance = 0;
+  for (const [x, y] of points) {
+    covariance += (x - meanX) * (y - meanY);
+    variance += (x - meanX) ** 2;
+  }
+  return (covariance / variance) * 60;
+}
+
+function logMessages(file: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line === '' || line.includes('"component":"access"')) continue;
+    let message = line;
+    try {
+      const parsed = JSON.parse(line) as { msg?: unknown; level?: unknown };
+      message = `${String(parsed.level)} ${String(parsed.msg)}`;
+    } catch {
+      // not JSON: counted as is
+    }
+    counts[message] = (counts[message] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function soak(values: SoakValues): Promise<SoakResult> {
+  const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-tracing-soak-'));
+  const servers: NodeServer[] = [];
+  const [sinkPort] = (await freePorts(1)) as [number];
+  const sink = values.sink === 'silent' ? await silentSink(sinkPort) : undefined;
+  try {
+    const simulator = await startSimulator(workDir);
+    servers.push(simulator);
+    const gatewayLog = join(workDir, 'gateway.log');
+    const gateway = await startGateway('tollbooth-soak', workDir, simulator, tracingEnvironment(`http://127.0.0.1:${sinkPort}`), gatewayLog);
+    servers.push(gateway);
+    const durationMs = values.minutes * 60_000;
+    log(`exporter-down soak: OTLP endpoint 127.0.0.1:${sinkPort} (${values.sink}), ${values.concurrency} streams of ${values.tokens} × ${values.itlMs} ms for ${values.minutes} min`);
+
+    const startedAt = performance.now();
+    const rss: [number, number][] = [];
+    const sample = (): void => {
+      rss.push([(performance.now() - startedAt) / 1000, residentKiB(gateway.pid) / 1024]);
+    };
+    sample();
+    let lastPrinted = 0;
+    const sampler = setInterval(() => {
+      sample();
+      const [at, mib] = rss[rss.length - 1] as [number, number];
+      if (at - lastPrinted >= 30) {
+        lastPrinted = at;
+        log(`  ${at.toFixed(0).padStart(4)} s  gateway RSS ${mib.toFixed(1)} MiB`);
+      }
+    }, values.sampleMs);
+
+    // Load in segments of at most 20 s: each generator process keeps its samples in memory.
+    let started = 0;
+    let completed = 0;
+    let failed = 0;
+    const firstErrors: string[] = [];
+    while (performance.now() - startedAt < durationMs) {
+      const remaining = durationMs - (performance.now() - startedAt);
+      const segmentMs = Math.max(1_000, Math.min(20_000, remaining));
+      const result = await runStreamLoad({
+        url: gateway.url,
+        concurrency: values.concurrency,
+        tokens: values.tokens,
+        interTokenMs: values.itlMs,
+        ttftMs: 0,
+        durationMs: segmentMs,
+        warmupMs: 0,
+        rampMs: Math.min(1_000, segmentMs / 4),
+        deadlineMs: segmentMs + 60_000,
+      });
+      started += result.started;
+      completed += result.completed;
+      failed += result.failed;
+      for (const error of result.firstErrors) if (firstErrors.length < 5) firstErrors.push(error);
+    }
+    clearInterval(sampler);
+    sample();
+    const seconds = (performance.now() - startedAt) / 1000;
+
+    // The first fifth (at most a minute) is the heap growing to fit the load, not a leak.
+    const warmUp = Math.min(60, seconds / 5);
+    const steady = rss.filter(([at]) => at >= warmUp);
+    const third = Math.max(1, Math.floor(steady.length / 3));
+    const first = median(steady.slice(0, third).map(([, mib]) => mib));
+    const last = median(steady.slice(-third).map(([, mib]) => mib));
+    const growth = (last - first) / first;
+    const result: SoakResult = {
+      type: 'tracing-soak',
+      sink: values.sink,
+      seconds,
+      started,
+      completed,
+      failed,
+      firstErrors,
+      rss,
+      rssFirstThirdMiB: first,
+      rssLastThirdMiB: last,
+      rssGrowth: growth,
+      rssSlopeMiBPerMinute: slopePerMinute(steady),
+      flat: growth <= FLAT_GROWTH_LIMIT,
+      logMessages: logMessages(gatewayLog),
+    };
+    log(`\nexporter down (${values.sink}) for ${seconds.toFixed(0)} s: ${completed} streams completed, ${failed} failed (bar: 0)${firstErrors.length > 0 ? `: ${firstErrors.join('; ')}` : ''}`);
+    log(
+      `  gateway RSS after warm-up: first third ${first.toFixed(1)} MiB, last third ${last.toFixed(1)} MiB (${(growth * 100).toFixed(1)} %, ` +
+        `slope ${result.rssSlopeMiBPerMinute.toFixed(2)} MiB/min); flat (≤ ${FLAT_GROWTH_LIMIT * 100} %): ${result.flat ? 'PASS' : 'FAIL'}`,
+    );
+    log(`  gateway log besides the access log: ${JSON.stringify(result.logMessages)}`);
+    return result;
+  } finally {
+    for (const server of servers.reverse()) await server.stop();
+    await sink?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- command line
+
+function positiveNumber(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number, got '${text}'`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      rounds: { type: 'string', default: '4' },
+      seconds: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '32' },
+      minutes: { type: 'string', default: '5' },
+      sink: { type: 'string', default: 'closed' },
+      concurrency: { type: 'string', default: '64' },
+      tokens: { type: 'string', default: '64' },
+      'itl-ms': { type: 'string', default: '5' },
+      'sample-ms': { type: 'string', default: '2000' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const mode = positionals[0] ?? 'throughput';
+  if (mode === 'throughput') {
+    await throughput({
+      rounds: positiveNumber('rounds', values.rounds),
+      seconds: positiveNumber('seconds', values.seconds),
+      connections: positiveNumber('connections', values.connections),
+    });
+  } else if (mode === 'soak') {
+    if (values.sink !== 'closed' && values.sink !== 'silent') throw new Error(`--sink is closed or silent, got '${values.sink}'`);
+    const result = await soak({
+      minutes: positiveNumber('minutes', values.minutes),
+      sink: values.sink,
+      concurrency: positiveNumber('concurrency', values.concurrency),
+      tokens: positiveNumber('tokens', values.tokens),
+      itlMs: Number(values['itl-ms']),
+      sampleMs: positiveNumber('sample-ms', values['sample-ms']),
+      json: values.json,
+    });
+    if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    throw new Error(`unknown mode '${mode}' (throughput or soak)`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`tracing-bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
