@@ -137,8 +137,6 @@ export class RequestTracer {
       const ids = span.spanContext();
       observation.traceId = ids.traceId;
       observation.spanId = ids.spanId;
-      // W3C Trace Context level 2: every response names its trace (merged into whatever headers are written later).
-      response.setHeader('traceresponse', `00-${ids.traceId}-${ids.spanId}-0${ids.traceFlags & 1}`);
     }
   }
 
