@@ -9,11 +9,12 @@
  *     run, the order alternating per round; prints on ÷ off per round and the median against the
  *     bar (≥ 0.9), the gateways' CPU per request and what Jaeger received.
  *
- *   node dist/test/bench/tracing-bench.js soak [--minutes 5] [--sink closed|silent] [--concurrency 64]
+ *   node dist/test/bench/tracing-bench.js soak [--minutes 5] [--sink closed|silent|none] [--concurrency 64]
  *       [--tokens 64] [--itl-ms 5] [--sample-ms 2000] [--json]
  *     The exporter unreachable under load: the gateway traces every request (100% sampling) to
  *     a closed port (`closed`: connection refused) or to a port that accepts and never answers
- *     (`silent`: every export waits out its timeout), while paced streams run for N minutes.
+ *     (`silent`: every export waits out its timeout), while paced streams run for N minutes;
+ *     `none` is the control: the same load with tracing off, for the RSS curve to compare with.
  *     Reports failed requests (bar: 0), the gateway's RSS over time (bar: flat) and its log
  *     lines other than the access log. `--json` prints the result as the last stdout line.
  */
@@ -196,9 +197,12 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number): 
 
 // ---------------------------------------------------------------- exporter-down soak
 
+/** Where the gateway's spans go: a refusing port, a port that never answers, or nowhere (tracing off). */
+type Sink = 'closed' | 'silent' | 'none';
+
 interface SoakValues {
   readonly minutes: number;
-  readonly sink: 'closed' | 'silent';
+  readonly sink: Sink;
   readonly concurrency: number;
   readonly tokens: number;
   readonly itlMs: number;
@@ -208,7 +212,7 @@ interface SoakValues {
 
 export interface SoakResult {
   readonly type: 'tracing-soak';
-  readonly sink: 'closed' | 'silent';
+  readonly sink: Sink;
   readonly seconds: number;
   readonly started: number;
   readonly completed: number;
@@ -286,10 +290,12 @@ async function soak(values: SoakValues): Promise<SoakResult> {
     const simulator = await startSimulator(workDir);
     servers.push(simulator);
     const gatewayLog = join(workDir, 'gateway.log');
-    const gateway = await startGateway('tollbooth-soak', workDir, simulator, tracingEnvironment(`http://127.0.0.1:${sinkPort}`), gatewayLog);
+    const env = values.sink === 'none' ? environmentWithoutOtel() : tracingEnvironment(`http://127.0.0.1:${sinkPort}`);
+    const gateway = await startGateway('tollbooth-soak', workDir, simulator, env, gatewayLog);
     servers.push(gateway);
     const durationMs = values.minutes * 60_000;
-    log(`exporter-down soak: OTLP endpoint 127.0.0.1:${sinkPort} (${values.sink}), ${values.concurrency} streams of ${values.tokens} × ${values.itlMs} ms for ${values.minutes} min`);
+    const exporter = values.sink === 'none' ? 'tracing off (control)' : `OTLP endpoint 127.0.0.1:${sinkPort} (${values.sink})`;
+    log(`exporter-down soak: ${exporter}, ${values.concurrency} streams of ${values.tokens} × ${values.itlMs} ms for ${values.minutes} min`);
 
     const startedAt = performance.now();
     const rss: [number, number][] = [];
@@ -404,7 +410,7 @@ async function main(): Promise<void> {
       connections: positiveNumber('connections', values.connections),
     });
   } else if (mode === 'soak') {
-    if (values.sink !== 'closed' && values.sink !== 'silent') throw new Error(`--sink is closed or silent, got '${values.sink}'`);
+    if (values.sink !== 'closed' && values.sink !== 'silent' && values.sink !== 'none') throw new Error(`--sink is closed, silent or none, got '${values.sink}'`);
     const result = await soak({
       minutes: positiveNumber('minutes', values.minutes),
       sink: values.sink,
