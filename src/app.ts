@@ -40,6 +40,8 @@ export interface Gateway {
    * are probed before they take traffic, removed ones finish their in-flight requests.
    */
   applyReplicaSet(replicas: readonly ReplicaConfig[]): Promise<void>;
+  /** Connects the shared stores (Redis for rate limits) before traffic, waiting at most `timeoutMs`. */
+  connectStores(timeoutMs: number): Promise<void>;
   /** Stop taking new requests: later ones on open connections get 503 shutting_down. */
   startDraining(): void;
   /** Closes the server (waiting for in-flight requests), the fleet monitor and upstream pools. */
@@ -180,6 +182,12 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       if (added.length === 0 && removed.length === 0) return;
       log.info({ added: added.map((replica) => replica.name), removed: removed.map((replica) => replica.name) }, 'replica set changed');
       await Promise.all([monitor.look(added), ...removed.map((replica) => pools.retire(replica))]);
+    },
+    connectStores: async (timeoutMs) => {
+      if (rateLimits === undefined || config.rateLimits.store !== 'redis') return;
+      if (!(await rateLimits.connect(timeoutMs))) {
+        log.warn({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@'), policy: config.rateLimits.onStoreError }, 'Redis is not reachable at start: rate limits follow rateLimits.onStoreError until it is');
+      }
     },
     startDraining: () => {
       draining = true;

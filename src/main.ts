@@ -7,6 +7,9 @@ import { DnsDiscovery, systemResolver, type DiscoveryResolver } from './routing/
 import { flushLogs } from './telemetry/logger.js';
 import type { TracingRuntime } from './telemetry/tracing/sdk.js';
 
+/** How long a start waits for Redis before serving under the rate limits' failure policy. */
+const STORE_CONNECT_TIMEOUT_MS = 3_000;
+
 export interface RunningGateway {
   readonly gateway: Gateway;
   /** The address the gateway listens on, e.g. http://127.0.0.1:8080. */
@@ -52,7 +55,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
           gateway.applyReplicaSet([...staticReplicas, ...found]),
         );
   await discovery?.start();
-  await gateway.monitor.start();
+  await Promise.all([gateway.monitor.start(), gateway.connectStores(STORE_CONNECT_TIMEOUT_MS)]);
   const address = await gateway.app.listen({ host: config.server.host, port: config.server.port });
   log.info({ url: address, replicas: gateway.registry.replicas.map((replica) => `${replica.name} (${replica.health})`) }, 'tollbooth is listening');
 

@@ -4,7 +4,8 @@ import type { TokenCounts } from '../cost/cost.js';
 import type { RequestObservation } from '../telemetry/observation.js';
 import { reservedTokensFor, type RateLimitConfig } from './config.js';
 import { rateLimitHeaders } from './headers.js';
-import type { RateLimitDecision, RateLimiter, RateLimitTicket } from './limiter.js';
+import type { ConfiguredRateLimiter } from './create.js';
+import type { RateLimitDecision, RateLimitTicket } from './limiter.js';
 import { promptTokensEstimate, requestedCompletionTokens } from './reservation.js';
 
 /**
@@ -17,7 +18,7 @@ export class RateLimitStage {
   private readonly tickets = new WeakMap<RequestObservation, RateLimitTicket>();
 
   constructor(
-    private readonly limiter: RateLimiter,
+    private readonly limiter: ConfiguredRateLimiter,
     private readonly config: RateLimitConfig,
   ) {}
 
@@ -62,6 +63,16 @@ export class RateLimitStage {
     if (ticket === undefined) return;
     this.tickets.delete(observation);
     void this.limiter.settle(ticket, { tokens: tokens.input + tokens.output, costNanos });
+  }
+
+  /** Waits (boundedly) for the shared store; false when it is not reachable yet (the failure policy applies). */
+  async connect(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.limiter.ready(timeoutMs);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   close(): Promise<void> {

@@ -1,0 +1,196 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
+import type { KeyLimits } from '../../../src/auth/policy.js';
+import { RedisKeyStore } from '../../../src/auth/redis-key-store.js';
+import type { TollboothConfigInput } from '../../../src/config/schema.js';
+import { startSimulator, type RunningSimulator } from '../../../src/sim/index.js';
+import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
+import { startTestGateway } from '../../helpers/gateway.js';
+import { startGatewayProcess, type GatewayProcess } from '../../helpers/processes.js';
+import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+
+const MODEL = 'test-model';
+const teardown = teardownAfterEach();
+let redis: RedisServer;
+let simulator: RunningSimulator;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  // Ten completion tokens per request, no delays: the gateways' limits are the only brake.
+  simulator = await startSimulator({ seed: 3, models: [MODEL], outputTokens: { min: 10, max: 10 }, prefillBaseMs: 0, interTokenMs: 0 });
+});
+afterAll(async () => {
+  await simulator?.close();
+  await redis?.stop();
+});
+
+function keyWith(id: string, limits: KeyLimits) {
+  const secret = generateApiKey();
+  return { secret, stored: { id, tenant: 'acme', limits, hash: hashApiKey(secret) } };
+}
+
+function sharedConfig(overrides: Partial<TollboothConfigInput>): TollboothConfigInput {
+  return {
+    replicas: [{ name: 'sim', url: simulator.url, models: [MODEL] }],
+    rateLimits: { store: 'redis' },
+    // Each test gets its own key space, so runs never share buckets.
+    redis: { url: redis.url, keyPrefix: `t${Date.now().toString(36)}:` },
+    ...overrides,
+  };
+}
+
+const chat = { model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'hello there' }] };
+
+/**
+ * Clients far faster than the limit, spread over every gateway, for `durationMs`. Returns the
+ * admitted responses' usage; requests sent after the deadline are not made.
+ */
+async function hammer(gateways: readonly string[], secret: string, loopsPerGateway: number, durationMs: number) {
+  const startedAt = Date.now();
+  const deadline = startedAt + durationMs;
+  let admitted = 0;
+  let admittedTokens = 0;
+  let limited = 0;
+  const failures: string[] = [];
+  const loop = async (url: string): Promise<void> => {
+    while (Date.now() < deadline) {
+      const answer = await postJson(`${url}/v1/chat/completions`, chat, { authorization: `Bearer ${secret}` });
+      if (answer.status === 200) {
+        admitted += 1;
+        admittedTokens += (JSON.parse(answer.text) as { usage: { total_tokens: number } }).usage.total_tokens;
+      } else if (answer.status === 429) {
+        limited += 1;
+        // Far above the limit already; pausing keeps two shared cores for the gateways.
+        await new Promise((wake) => setTimeout(wake, 15));
+      } else {
+        failures.push(`${answer.status} ${answer.text}`);
+      }
+    }
+  };
+  await Promise.all(gateways.flatMap((url) => Array.from({ length: loopsPerGateway }, () => loop(url))));
+  return { admitted, admittedTokens, limited, failures, elapsedMs: deadline - startedAt };
+}
+
+describe('one limit shared by three gateway processes through Redis', () => {
+  let gateways: GatewayProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(gateways.map((gateway) => gateway.stop()));
+  });
+
+  async function threeGateways(key: ReturnType<typeof keyWith>): Promise<string[]> {
+    await Promise.all(gateways.map((gateway) => gateway.stop()));
+    const warmUp = keyWith('warm-up', {});
+    const config = sharedConfig({ auth: { keys: [key.stored, warmUp.stored] } });
+    gateways = await Promise.all([0, 1, 2].map(() => startGatewayProcess(config)));
+    const urls = gateways.map((gateway) => gateway.url);
+    // Fresh processes answer their first requests slowly (connections, JIT); the limit's clock
+    // starts at the key's first request, so the measured run must not begin with that delay.
+    await hammer(urls, warmUp.secret, 4, 500);
+    return urls;
+  }
+
+  it('admits requests within ±2% of burst + rate × elapsed', async () => {
+    const key = keyWith('shared-rpm', { requestsPerMinute: 3_000, burstRequests: 50 });
+    const urls = await threeGateways(key);
+    const run = await hammer(urls, key.secret, 4, 6_000);
+    const expected = 50 + (3_000 / 60_000) * run.elapsedMs;
+    expect(run.failures).toEqual([]);
+    expect(run.limited).toBeGreaterThan(run.admitted);
+    expect(Math.abs(run.admitted - expected) / expected).toBeLessThanOrEqual(0.02);
+  });
+
+  it('admits tokens (reserved before, reconciled after) within ±2% of burst + rate × elapsed', async () => {
+    const key = keyWith('shared-tpm', { tokensPerMinute: 60_000, burstTokens: 1_000 });
+    const urls = await threeGateways(key);
+    const run = await hammer(urls, key.secret, 4, 6_000);
+    const expected = 1_000 + (60_000 / 60_000) * run.elapsedMs;
+    expect(run.failures).toEqual([]);
+    expect(run.limited).toBeGreaterThan(0);
+    expect(Math.abs(run.admittedTokens - expected) / expected).toBeLessThanOrEqual(0.02);
+  });
+});
+
+describe('Redis outages at the gateway', () => {
+  it('fails open: keeps serving with local buckets while Redis is down, and frees no slot twice', async () => {
+    const key = keyWith('open', { requestsPerMinute: 6_000, maxConcurrent: 2 });
+    const gateway = await startTestGateway(sharedConfig({ auth: { keys: [key.stored] }, rateLimits: { store: 'redis', onStoreError: 'open' } }));
+    teardown.defer(() => gateway.close());
+    const auth = { authorization: `Bearer ${key.secret}` };
+    const url = `${gateway.url}/v1/chat/completions`;
+    expect((await postJson(url, chat, auth)).status).toBe(200);
+    await redis.kill();
+    try {
+      for (let index = 0; index < 5; index += 1) expect((await postJson(url, chat, auth)).status).toBe(200);
+    } finally {
+      await redis.restart();
+    }
+    // Back on Redis (a fresh, empty one): both concurrency slots are free, a third is refused.
+    await waitFor(async () => (await postJson(url, chat, auth)).headers.get('x-ratelimit-remaining-requests') !== null && gatewayOnRedis(gateway.logs));
+    const slowChat = { ...chat, max_tokens: 10 };
+    const slow = { ...auth, 'x-sim-fault': 'spike:400' };
+    const running = [postJson(url, slowChat, slow), postJson(url, slowChat, slow)];
+    await new Promise((wake) => setTimeout(wake, 150));
+    expect((await postJson(url, chat, auth)).status).toBe(429);
+    expect((await Promise.all(running)).map((answer) => answer.status)).toEqual([200, 200]);
+    expect((await postJson(url, chat, auth)).status).toBe(200);
+    const switches = gateway.logs.filter((line) => line.component === 'ratelimit' && line.level === 'warn');
+    expect(switches.length).toBe(1);
+  });
+
+  it('fails closed: 503 with Retry-After while Redis is down, then serves again on its own', async () => {
+    const key = keyWith('closed', { requestsPerMinute: 6_000 });
+    const gateway = await startTestGateway(sharedConfig({ auth: { keys: [key.stored] }, rateLimits: { store: 'redis', onStoreError: 'closed' } }));
+    teardown.defer(() => gateway.close());
+    const auth = { authorization: `Bearer ${key.secret}` };
+    const url = `${gateway.url}/v1/chat/completions`;
+    expect((await postJson(url, chat, auth)).status).toBe(200);
+    await redis.kill();
+    try {
+      const refused = await postJson(url, chat, auth);
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.text).error.code).toBe('rate_limit_store_unavailable');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    } finally {
+      await redis.restart();
+    }
+    await waitFor(async () => (await postJson(url, chat, auth)).status === 200);
+  });
+});
+
+describe('keys in the Redis store', () => {
+  it('a revoked key is refused by every gateway within a second', async () => {
+    const config = sharedConfig({ auth: { store: 'redis' } });
+    const gateways = await Promise.all([0, 1, 2].map(() => startTestGateway(config)));
+    for (const gateway of gateways) teardown.defer(() => gateway.close());
+    const admin = new Redis(redis.url);
+    teardown.defer(() => admin.quit());
+    const store = new RedisKeyStore(admin, (config.redis as { keyPrefix: string }).keyPrefix);
+    const secret = generateApiKey();
+    await store.create({ id: 'short-lived', tenant: 'acme', models: ['*'], limits: {}, hash: hashApiKey(secret) });
+    const statusOf = async (url: string) => (await postJson(`${url}/v1/chat/completions`, chat, { authorization: `Bearer ${secret}` })).status;
+    await waitFor(async () => (await Promise.all(gateways.map((gateway) => statusOf(gateway.url)))).every((status) => status === 200));
+
+    const revokedAt = Date.now();
+    expect(await store.revoke('short-lived')).toBe(1);
+    const seenAt = await Promise.all(
+      gateways.map(async (gateway) => {
+        await waitFor(async () => (await statusOf(gateway.url)) === 401);
+        return Date.now() - revokedAt;
+      }),
+    );
+    expect(Math.max(...seenAt)).toBeLessThan(1_000);
+  });
+});
+
+function gatewayOnRedis(logs: ReadonlyArray<Record<string, unknown>>): boolean {
+  return logs.some((line) => line.component === 'ratelimit' && typeof line.msg === 'string' && /available again/.test(line.msg));
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((wake) => setTimeout(wake, 20));
+  }
+}
