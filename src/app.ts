@@ -48,23 +48,27 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/**
- * Builds the gateway. The order below is the request's path:
- *   onRequest       observation: request id, t0, one access-log line when the response closes
- *   onRequest       drain gate                                             503 shutting_down
- *   content parser  body bytes kept as sent; JSON parsed once              400 / 413 / 415
- *   handler         request schema → routing fields                        400 / 415
- *                   router: model → replica                                404 / 503
- *                   upstream exchange: relay bytes, map failures           502 / 504, in-band SSE error
- *   error handler   any thrown error → OpenAI envelope
- *   response close  telemetry reads the observation once: metrics, statistics, cost, access log
- */
 /** What the gateway needs that is started before it (asynchronously): the key ring reads Redis or a file. */
 export interface GatewayDependencies {
   /** Required when config.auth.enabled. */
   readonly keys?: KeyRing | undefined;
 }
 
+/**
+ * Builds the gateway. The order below is the request's path:
+ *   onRequest       observation: request id, t0, one access-log line when the response closes
+ *   onRequest       drain gate                                             503 shutting_down
+ *   onRequest       auth: API key → principal (proxied routes, /v1/models) 401 invalid_api_key
+ *   content parser  body bytes kept as sent; JSON parsed once              400 / 413 / 415
+ *   preHandler      request schema → model, stream                         400 / 415
+ *                   model allow-list of the key                            403 model_not_allowed
+ *   preHandler      rate limits: reserve requests, tokens, a slot, budget  429 / 503, x-ratelimit-* headers
+ *   handler         router: model → replica                                404 / 503
+ *                   upstream exchange: relay bytes, map failures           502 / 504, in-band SSE error
+ *   error handler   any thrown error → OpenAI envelope
+ *   response close  telemetry reads the observation once: settles the reservation, metrics,
+ *                   statistics, cost, spans, access log
+ */
 export function buildGateway(config: TollboothConfig, log: Logger, dependencies: GatewayDependencies = {}): Gateway {
   const keys = config.auth.enabled ? dependencies.keys : undefined;
   if (config.auth.enabled && keys === undefined) throw new Error('auth is enabled but no key ring was given to buildGateway');
