@@ -103,6 +103,17 @@ export class SseSplitter {
     }
   }
 
+  /**
+   * The caller consumed a whole chunk itself, made of complete events ending in LF, while no
+   * event was in progress: the state is as if `begin` and `next` had scanned it.
+   */
+  skipWholeEvents(): void {
+    this.atLineStart = true;
+    this.crPending = false;
+    this.lines = 0;
+    this.eventLines = 1;
+  }
+
   private nextTerminator(): number {
     const chunk = this.chunk;
     const from = this.scan;

@@ -5,6 +5,7 @@
  */
 
 import { ContentPrefix, PREFIX_MISMATCH } from './content-prefix.js';
+import { EventTemplates } from './event-templates.js';
 import { createDataLocation, isDonePayload, locateData, parsePayload, payloadText, scanPayload, SCAN_CONTENT, SCAN_PLAIN } from './sse-event.js';
 import type { ParsedPayload } from './sse-event.js';
 import { SseSplitter } from './sse-splitter.js';
@@ -36,6 +37,8 @@ export class StreamTap {
   private readonly location = createDataLocation();
   /** The constant start of this stream's content events, once learned (see content-prefix.ts). */
   private readonly contentPrefix = new ContentPrefix();
+  /** Whole content events of this stream, once learned (see event-templates.ts). */
+  private readonly templates = new EventTemplates();
   /** The event in progress, from its first byte, when it began in an earlier chunk. */
   private held: Buffer = EMPTY;
   private heldLength = 0;
@@ -67,6 +70,16 @@ export class StreamTap {
    * removed (zero copy), an empty buffer when nothing can be forwarded yet.
    */
   process(chunk: Buffer, now: number): Buffer {
+    // The common chunk: whole content events of a learned template, nothing held before it.
+    if (this.heldLength === 0 && !this.oversized && this.templates.count !== 0) {
+      const events = this.templates.wholeEvents(chunk);
+      if (events !== 0) {
+        this.splitter.skipWholeEvents();
+        this.lastStripped = false;
+        for (let i = 0; i < events; i++) this.countContent(now);
+        return chunk;
+      }
+    }
     const splitter = this.splitter;
     const length = chunk.length;
     let start = splitter.begin(chunk);
@@ -142,8 +155,17 @@ export class StreamTap {
       this.facts.done = true;
       return false;
     }
-    if (this.facts.firstContentAt !== undefined && location.text === undefined) {
-      const scan = this.scan(buf, location.start, location.end);
+    if (this.facts.firstContentAt === undefined) {
+      // Until the first content every event the scan does not call plain is parsed (exact first content, response id);
+      // a plain one (the role chunk) holds no fact but its id and model, which the first content event repeats.
+      if (location.text === undefined && scanPayload(buf, location.start, location.end) === SCAN_PLAIN) return false;
+    } else if (location.text === undefined) {
+      let scan = this.contentPrefix.classify(buf, location.start, location.end);
+      if (scan === PREFIX_MISMATCH) {
+        scan = scanPayload(buf, location.start, location.end);
+        // A content event of a shape not seen yet (another choice, reasoning): a template for its successors.
+        if (scan === SCAN_CONTENT) this.templates.learn(buf, start, end, location.start, location.end);
+      }
       if (scan === SCAN_CONTENT) {
         this.countContent(now);
         return false;
@@ -152,16 +174,11 @@ export class StreamTap {
     }
     const parsed = parsePayload(payloadText(buf, location));
     this.record(parsed, now);
-    if (parsed.kind === 'content' && !this.contentPrefix.learned && location.text === undefined) {
-      this.contentPrefix.learn(buf, location.start, location.end);
+    if (parsed.kind === 'content' && location.text === undefined && parsed.finishReasons === undefined && parsed.usage === undefined) {
+      if (!this.contentPrefix.learned) this.contentPrefix.learn(buf, location.start, location.end);
+      this.templates.learn(buf, start, end, location.start, location.end);
     }
     return this.strip && parsed.kind === 'usage-only';
-  }
-
-  /** `scanPayload`'s verdict, through the learned content prefix when the payload starts with it. */
-  private scan(buf: Buffer, start: number, end: number): number {
-    const verdict = this.contentPrefix.classify(buf, start, end);
-    return verdict === PREFIX_MISMATCH ? scanPayload(buf, start, end) : verdict;
   }
 
   private record(parsed: ParsedPayload, now: number): void {

@@ -103,7 +103,8 @@ describe('the tap with the content prefix', () => {
     const otherId = event(content('e', TAIL, HEAD.replace('chatcmpl-1', 'chatcmpl-2')));
     const run = runTap([role, ...steady, otherId, event('[DONE]')], { stripUsageEvent: false });
     expect(run.facts.contentEvents).toBe(5);
-    expect(scan).toHaveBeenCalledTimes(1);
+    // The role chunk and the first content event (before the first content), then only the event with another id.
+    expect(scan).toHaveBeenCalledTimes(3);
     vi.restoreAllMocks();
   });
 });

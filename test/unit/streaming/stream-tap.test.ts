@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StreamFramer } from '../../../src/sim/frames.js';
 import type { StreamFacts } from '../../../src/streaming/stream-facts.js';
 import { StreamTap } from '../../../src/streaming/stream-tap.js';
-import { byteChunks, loadFixture, randomChunks, runTap, splitAt, withoutUsageEvent } from './tap-harness.js';
+import { byteChunks, eventChunks, loadFixture, randomChunks, runTap, splitAt, withoutUsageEvent } from './tap-harness.js';
 
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 
@@ -84,9 +84,10 @@ function everySplit(input: Buffer): Buffer[][] {
   return splits;
 }
 
-/** Whole, every single cut, byte by byte, and 40 seeded random chunkings of small and larger pieces. */
+/** Whole, every single cut, byte by byte, whole events one to three per chunk, and 40 seeded random chunkings of small and larger pieces. */
 function chunkings(input: Buffer): Buffer[][] {
   const all = [[input], ...everySplit(input), byteChunks(input)];
+  for (const [perChunk, first] of [[1, 1], [2, 2], [2, 1], [3, 3], [3, 2]] as const) all.push(eventChunks(input, perChunk, first));
   for (let seed = 1; seed <= 20; seed++) all.push(randomChunks(input, seed, 9), randomChunks(input, 1000 + seed, 400));
   return all;
 }
@@ -170,14 +171,14 @@ describe('cost', () => {
     return frames.map((frame) => Buffer.from(frame));
   }
 
-  it('parses only the events before the first content, the finish event and the usage event', () => {
+  it('parses only the first content event, the finish event and the usage event', () => {
     const chunks = chatStream(64, false);
     const parse = vi.spyOn(JSON, 'parse');
     const run = runTap(chunks, { stripUsageEvent: true });
     const calls = parse.mock.calls.length;
     vi.restoreAllMocks();
     expect(run.facts).toMatchObject({ contentEvents: 64, finishReasons: ['stop'], usage: { completionTokens: 64 }, done: true });
-    expect(calls).toBe(4); // role, first content, finish, usage
+    expect(calls).toBe(3); // first content, finish, usage (the scan calls the role chunk plain)
   });
 
   it('parses usage-bearing events with continuous_usage_stats (the latest usage is recorded)', () => {

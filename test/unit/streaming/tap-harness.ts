@@ -59,3 +59,25 @@ export function byteChunks(input: Buffer): Buffer[] {
   for (let at = 0; at < input.length; at++) chunks.push(input.subarray(at, at + 1));
   return chunks;
 }
+
+/** Each event with its blank line, split at blank lines (`\n`, `\r\n` or `\r` line ends, mixed), found independently of the tap. */
+export function splitEvents(input: Buffer): Buffer[] {
+  const text = input.toString('latin1');
+  const events: Buffer[] = [];
+  const blankLine = /(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)/g;
+  let start = 0;
+  for (let match = blankLine.exec(text); match !== null; match = blankLine.exec(text)) {
+    events.push(Buffer.from(text.slice(start, match.index + match[0].length), 'latin1'));
+    start = match.index + match[0].length;
+  }
+  if (start < text.length) events.push(Buffer.from(text.slice(start), 'latin1'));
+  return events;
+}
+
+/** `input` as vLLM writes it: `perChunk` whole events per chunk (the first chunk holds `first` of them). */
+export function eventChunks(input: Buffer, perChunk: number, first = perChunk): Buffer[] {
+  const events = splitEvents(input);
+  const chunks = [Buffer.concat(events.slice(0, first))];
+  for (let at = first; at < events.length; at += perChunk) chunks.push(Buffer.concat(events.slice(at, at + perChunk)));
+  return chunks;
+}
