@@ -41,6 +41,9 @@ const MODEL = 'tollbooth-sim-model';
 const TARGET_NAMES = ['off', 'memory', 'redis'] as const;
 type TargetName = (typeof TARGET_NAMES)[number];
 
+/** Long enough for the settle calls of a run's last responses to reach Redis. */
+const SETTLE_TAIL_MS = 200;
+
 /** The issue's bars, on the c=1 latency differences against `off`. */
 const BAR_LIMITS_MS = { memoryP50: 0.1, redisP50: 0.5, redisP99: 2 } as const;
 
@@ -315,6 +318,9 @@ async function measure(settings: MeasureSettings): Promise<void> {
           await harness.redisClient.config('RESETSTAT');
           const account = await cpuDuring([target.pid, harness.simulatorPid, harness.redisPid], () => runWrk(target.url, script, connections, settings.seconds), benchPids);
           const [gatewayCpu = 0, simulatorCpu = 0, redisCpu = 0] = account.processSeconds;
+          // Settlements of the last responses reach Redis just after wrk ends: count them here,
+          // not under the next target.
+          await sleep(SETTLE_TAIL_MS);
           const redisScripts = await redisScriptStats(harness.redisClient);
           const run: RawRun = {
             round,
