@@ -36,7 +36,6 @@ export const ERROR_TYPE = 'error.type';
 export const HTTP_REQUEST_METHOD = 'http.request.method';
 export const HTTP_ROUTE = 'http.route';
 export const HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
-export const URL_SCHEME = 'url.scheme';
 
 // Tollbooth's own facts
 export const REQUEST_ID = 'tollbooth.request_id';
@@ -53,8 +52,6 @@ export const RATE_LIMIT_STORE = 'tollbooth.rate_limit.store';
 export const RATE_LIMIT_RESERVED_TOKENS = 'tollbooth.rate_limit.reserved_tokens';
 export const OUTCOME = 'tollbooth.outcome';
 export const OVERHEAD_MS = 'tollbooth.overhead_ms';
-export const TPOT_MS = 'tollbooth.tpot_ms';
-export const TOKENS_SOURCE = 'tollbooth.usage.source';
 
 /** The first content token: an event on the answering attempt's span, at the moment it was written to the client. */
 export const FIRST_TOKEN_EVENT = 'gen_ai.first_token';

@@ -140,7 +140,11 @@ export class RequestTracer {
     }
   }
 
-  /** Runs `next` (the rest of the request's hooks) with the SERVER span active: Redis commands and log lines join the trace. */
+  /**
+   * Runs `next` (the rest of the request's hooks) with the SERVER span active: a library call made
+   * synchronously from those hooks (a Redis command) becomes its child. The context manager is
+   * synchronous (synchronous-context.ts), so nothing follows an asynchronous hop.
+   */
   continueInTrace(observation: RequestObservation, next: () => void): void {
     const handle = observation.trace;
     if (handle === undefined) next();

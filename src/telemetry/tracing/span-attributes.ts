@@ -34,21 +34,16 @@ export function serverAttributes(observation: RequestObservation, measures: Requ
   return {
     [A.HTTP_REQUEST_METHOD]: observation.method,
     [A.HTTP_ROUTE]: observation.route === 'unmatched' ? undefined : observation.route,
-    [A.URL_SCHEME]: 'http',
     [A.HTTP_RESPONSE_STATUS_CODE]: observation.status,
     [A.ERROR_TYPE]: measures.errorType ?? undefined,
     [A.REQUEST_ID]: observation.requestId,
     [A.OUTCOME]: measures.outcome,
-    [A.GEN_AI_REQUEST_MODEL]: observation.requestedModel,
     [A.API_KEY_ID]: observation.keyId,
     [A.TENANT]: observation.tenant,
     [A.RATE_LIMIT_OUTCOME]: observation.rateLimit?.outcome,
     [A.ROUTING_OUTCOME]: observation.routingOutcome,
-    [A.ROUTING_REPLICA]: observation.replica,
     [A.ROUTING_FAILOVERS]: observation.dispatchedAt === undefined ? undefined : observation.failovers,
     [A.SESSION_KEY_SOURCE]: observation.sessionKeySource,
-    [A.TTFT_MS]: measures.ttftMs,
-    [A.TPOT_MS]: measures.tpotMs,
     [A.OVERHEAD_MS]: measures.overheadMs,
   };
 }
@@ -121,7 +116,6 @@ export function responseAttributes(observation: RequestObservation, measures: Re
     [A.GEN_AI_USAGE_INPUT_TOKENS]: exact ? measures.tokens.input : undefined,
     [A.GEN_AI_USAGE_OUTPUT_TOKENS]: exact ? measures.tokens.output : undefined,
     [A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: exact && measures.tokens.cachedInput > 0 ? measures.tokens.cachedInput : undefined,
-    [A.TOKENS_SOURCE]: measures.tokens.source,
     [A.HTTP_RESPONSE_STATUS_CODE]: observation.status,
   };
 }

@@ -5,9 +5,10 @@ import { jaegerBinary, startJaeger, type Jaeger } from '../../helpers/jaeger.js'
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 
 /**
- * The instrumentations startTracing installs, in a fresh process where the modules load after
- * the SDK (as in the CLI): ioredis spans carry command names only (keys hold key hashes and
- * tenants' counters), and pino log lines written inside a span carry its ids.
+ * The instrumentation startTracing installs, in a fresh process where ioredis loads after the SDK
+ * (as in the CLI): Redis commands issued while a span is active become its children, with command
+ * names only (keys hold key hashes and tenants' counters); a command after an asynchronous hop is
+ * not followed (synchronous context manager, see synchronous-context.ts) and leaves no orphan.
  */
 
 interface Output {
@@ -27,7 +28,7 @@ function runProbe(env: NodeJS.ProcessEnv): Promise<Output> {
   return new Promise((done) => child.once('exit', (code) => done({ stdout, stderr, code })));
 }
 
-describe.skipIf(jaegerBinary() === undefined)('pino and ioredis instrumentation', () => {
+describe.skipIf(jaegerBinary() === undefined)('ioredis instrumentation', () => {
   let jaeger: Jaeger;
   let redis: RedisServer;
   beforeAll(async () => {
@@ -38,23 +39,20 @@ describe.skipIf(jaegerBinary() === undefined)('pino and ioredis instrumentation'
     await jaeger?.stop();
   });
 
-  it('Redis spans under the active span with the command name only; log lines with trace_id and span_id', async () => {
+  it('Redis spans under the active span with the command name only', async () => {
     const output = await runProbe({ OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpEndpoint, OTEL_BSP_SCHEDULE_DELAY: '50', REDIS_URL: redis.url });
     expect(output.code, output.stderr).toBe(0);
     const lines = output.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     const { state, traceId } = lines.at(-1) as { state: string; traceId: string };
     expect(state).toBe('on');
 
-    const logLine = lines.find((line) => line.msg === 'inside the probe span');
-    expect(logLine).toMatchObject({ trace_id: traceId, span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
-
     const document = (await jaeger.trace(traceId, { minSpans: 3 })) as {
       resourceSpans: { scopeSpans: { spans: { name: string; spanId: string; parentSpanId?: string; attributes?: { key: string; value: { stringValue?: string } }[] }[] }[] }[];
     };
     const spans = document.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans));
     const probe = spans.find((span) => span.name === 'probe')!;
-    expect(logLine!.span_id).toBe(probe.spanId);
     const commands = spans.filter((span) => span.name !== 'probe');
+    // Not `del`: it was sent after an await, outside the span's synchronous extent.
     expect(commands.map((span) => span.name).sort()).toEqual(['get', 'set']);
     for (const span of commands) expect(span.parentSpanId).toBe(probe.spanId);
     const text = JSON.stringify(commands);

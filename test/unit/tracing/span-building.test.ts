@@ -171,7 +171,6 @@ describe('spans built from a finished observation', () => {
       'tollbooth.tenant': 'acme',
       'tollbooth.rate_limit.outcome': 'admitted',
       'tollbooth.routing.outcome': 'affinity',
-      'tollbooth.routing.replica': 'gpu-a',
       'tollbooth.routing.failovers': 0,
       'tollbooth.session_key.source': 'header',
     });
