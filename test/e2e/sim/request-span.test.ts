@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../../src/sim/index.js';
 import { runCli } from '../../helpers/cli.js';
 import { startJaeger, type Jaeger } from '../../helpers/jaeger.js';
-import { chatBody, fastSimulator, postJson } from './sim-test-helpers.js';
+import { chatBody, fastSimulator, postJson } from '../../integration/sim/sim-test-helpers.js';
 
 interface OtlpAttribute {
   key: string;
