@@ -12,6 +12,9 @@ const DEFAULT_DEMO_MODEL = 'tollbooth-sim-model';
  * models), then the gateway in front of them, then a banner with what to try.
  */
 export async function runDemo(config: TollboothConfig, log: Logger, demoKey: string | undefined): Promise<void> {
+  // With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), the simulated replicas export their llm_request
+  // spans to the same collector, as vLLM started with --otlp-traces-endpoint would: one tree per request.
+  const otlpTracesEndpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const simulators: RunningSimulator[] = [];
   for (const replica of config.replicas) {
     const url = new URL(replica.url);
@@ -22,6 +25,7 @@ export async function runDemo(config: TollboothConfig, log: Logger, demoKey: str
         port: Number(url.port || 80),
         models: replica.models === 'auto' ? [DEFAULT_DEMO_MODEL] : [...replica.models],
         ...(replica.apiKey === undefined ? {} : { apiKey: replica.apiKey }),
+        ...(otlpTracesEndpoint === undefined ? {} : { otlpTracesEndpoint }),
       }),
     );
   }
