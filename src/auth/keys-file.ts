@@ -1,13 +1,11 @@
-import { readFileSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { reloadOnChange } from '../config/file-reload.js';
 import { isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
 import { validateKeyList } from './key-list.js';
 import type { KeyRing } from './key-ring.js';
 import type { StoredKey } from './policy.js';
-
-/** Editors write a file in several steps; changes within this window are read once. */
-const SETTLE_MS = 200;
 
 /** Raised when a keys file cannot be used; `problems` lists every one found. */
 export class KeysFileError extends Error {
@@ -30,14 +28,11 @@ export function readKeysFile(file: string, options: { missingIsEmpty?: boolean }
 
 /**
  * Feeds a ring from a keys file and reloads it when the file changes or on SIGHUP. A bad edit is
- * logged with every problem and the previous keys stay in force. Watches the directory, not the
- * file, because editors and Kubernetes ConfigMaps replace files by renaming. The first read
- * happens here and throws on problems: a gateway should not start with a broken keys file.
+ * logged with every problem and the previous keys stay in force. The first read happens here and throws on problems: a gateway should not start with a broken keys file.
  */
 export function watchKeysFile(file: string, ring: KeyRing, log: Logger): { stop(): void } {
   const path = resolve(file);
   ring.replaceSource('file', readKeysFile(path));
-  let timer: NodeJS.Timeout | undefined;
 
   const reload = (reason: string): void => {
     let keys: StoredKey[];
@@ -51,29 +46,7 @@ export function watchKeysFile(file: string, ring: KeyRing, log: Logger): { stop(
     ring.replaceSource('file', keys);
     log.info({ reason, file: path, keys: keys.length }, 'keys file reloaded');
   };
-  const schedule = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => reload('file changed'), SETTLE_MS);
-  };
-
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dirname(path), (_event, name) => {
-      if (name === null || name === basename(path)) schedule();
-    });
-    watcher.on('error', (error) => log.warn({ file: path, err: error.message }, 'keys file watch failed; reload with SIGHUP'));
-  } catch (error) {
-    log.warn({ file: path, err: (error as Error).message }, 'cannot watch the keys file; reload with SIGHUP');
-  }
-  const onHangUp = (): void => reload('SIGHUP');
-  process.on('SIGHUP', onHangUp);
-  return {
-    stop: () => {
-      clearTimeout(timer);
-      watcher?.close();
-      process.off('SIGHUP', onHangUp);
-    },
-  };
+  return reloadOnChange(path, 'keys file', log, reload);
 }
 
 /** Appends a key to a keys file (created when missing), keeping the file's comments and layout. */
