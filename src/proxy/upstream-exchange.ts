@@ -5,6 +5,7 @@ import { GatewayError, withTraceId } from '../errors/gateway-error.js';
 import type { Replica } from '../routing/replica.js';
 import { StreamTap } from '../streaming/stream-tap.js';
 import type { RequestObservation } from '../telemetry/observation.js';
+import { TRACE_RESPONSE_HEADER, traceResponseValue } from '../telemetry/tracing/trace-response.js';
 import { USAGE_TAIL_BYTES, usageFromJsonTail } from './body-usage.js';
 import { ErrorBodyCollector } from './error-body-collector.js';
 import { rewriteResponseHeaders } from './headers.js';
@@ -199,6 +200,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
     const headers = rewriteResponseHeaders(upstream, this.settings.requestId);
     if (this.settings.replicaHeader) headers[REPLICA_HEADER] = this.attempt.replica.name;
+    const traceId = this.observation.traceId;
+    if (traceId !== undefined) headers[TRACE_RESPONSE_HEADER] = traceResponseValue(traceId, this.observation.spanId);
     return headers;
   }
 

@@ -28,7 +28,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const gatewayError = toGatewayError(error);
     request.observation.errorCode = gatewayError.code;
-    if (gatewayError.code === 'internal_error') request.log.error({ err: error, request_id: request.id }, 'unexpected error while handling a request');
+    if (gatewayError.code === 'internal_error') request.log.error({ err: error, request_id: request.id, trace_id: request.observation.traceId }, 'unexpected error while handling a request');
     void reply.code(gatewayError.status).send(gatewayError.toBody(request.observation.traceId));
   });
   app.setNotFoundHandler((request) => {

@@ -30,7 +30,7 @@ export function installObservation(app: FastifyInstance, telemetry: RequestTelem
       if (observation.status === undefined && response.headersSent) observation.status = response.statusCode;
       queueMicrotask(() => telemetry.complete(observation));
     });
-    telemetry.beginTrace(observation, request.headers, response, done);
+    telemetry.beginTrace(observation, request.headers, response, reply, done);
   });
 
   // Responses fastify serialises itself (errors, /v1/models, /ready); proxied ones are counted by the exchange.

@@ -8,6 +8,7 @@ import type { MetricsRecorder } from './metrics/recorder.js';
 import type { RequestObservation } from './observation.js';
 import type { RequestStatistics } from './stats/request-statistics.js';
 import type { RequestTracer } from './tracing/request-trace.js';
+import { TRACE_RESPONSE_HEADER, traceResponseValue } from './tracing/trace-response.js';
 
 /** Collapses label values clients control into a bounded set. */
 export interface LabelPolicy {
@@ -39,11 +40,22 @@ export class RequestTelemetry {
     this.dependencies.statistics?.requestStarted(Date.now());
   }
 
-  /** Opens the request's SERVER span when tracing is on, and runs the rest of the request (`next`) inside it. */
-  beginTrace(observation: RequestObservation, headers: IncomingHttpHeaders, response: ServerResponse, next: () => void): void {
+  /**
+   * Opens the request's SERVER span when tracing is on, names a sampled trace in the response
+   * headers fastify writes (proxied responses add it in the exchange), and runs the rest of the
+   * request (`next`) inside the span's context.
+   */
+  beginTrace(
+    observation: RequestObservation,
+    headers: IncomingHttpHeaders,
+    response: ServerResponse,
+    reply: { header(name: string, value: string): unknown },
+    next: () => void,
+  ): void {
     const tracing = this.dependencies.tracing;
     if (tracing === undefined) return next();
     tracing.requestStarted(observation, headers, response);
+    if (observation.traceId !== undefined) reply.header(TRACE_RESPONSE_HEADER, traceResponseValue(observation.traceId, observation.spanId));
     tracing.continueInTrace(observation, next);
   }
 
