@@ -11,7 +11,7 @@ export const DEMO_KEY_POLICY = {
   id: 'demo',
   tenant: 'demo',
   models: ['*'],
-  limits: { requestsPerMinute: 60, tokensPerMinute: 2_000 },
+  limits: { requestsPerMinute: 10, tokensPerMinute: 2_000 },
 } as const satisfies Omit<StoredKeyInput, 'hash'>;
 
 /** The environment with a fresh demo key, unless the user brought keys of their own. */

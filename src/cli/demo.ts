@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TollboothConfig } from '../config/schema.js';
-import { exitOnSignals, startGateway } from '../main.js';
+import { exitOnSignals, startGateway, type StartOptions } from '../main.js';
 import { startSimulator, type RunningSimulator } from '../sim/index.js';
 import { DEMO_KEY_POLICY } from './demo-key.js';
 
@@ -11,7 +11,8 @@ const DEFAULT_DEMO_MODEL = 'tollbooth-sim-model';
  * The demo: one simulated vLLM server for every loopback replica of the config (its port, its
  * models), then the gateway in front of them, then a banner with what to try.
  */
-export async function runDemo(config: TollboothConfig, log: Logger, demoKey: string | undefined): Promise<void> {
+export async function runDemo(config: TollboothConfig, log: Logger, options: Pick<StartOptions, 'tracing'> & { readonly demoKey: string | undefined }): Promise<void> {
+  const { demoKey } = options;
   // With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), the simulated replicas export their llm_request
   // spans to the same collector, as vLLM started with --otlp-traces-endpoint would: one tree per request.
   const otlpTracesEndpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -31,7 +32,7 @@ export async function runDemo(config: TollboothConfig, log: Logger, demoKey: str
   }
   log.info({ simulators: simulators.map((simulator) => simulator.url) }, 'simulated vLLM replicas are up');
 
-  const running = await startGateway(config, log);
+  const running = await startGateway(config, log, { tracing: options.tracing });
   exitOnSignals(async (reason) => {
     await running.shutdown(reason);
     await Promise.all(simulators.map((simulator) => simulator.close()));

@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
       tracing.report(log);
       if (command === 'demo') {
         const { runDemo } = await import('./demo.js');
-        await runDemo(config, log, demoKey?.secret);
+        await runDemo(config, log, { demoKey: demoKey?.secret, tracing });
         return;
       }
       const { exitOnSignals, startGateway } = await import('../main.js');
