@@ -2,6 +2,7 @@ import { register } from 'node:module';
 import type { TracerProvider } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { TracingConfig } from './config.js';
+import type { TraceProtocol } from './otlp-exporter.js';
 import type { ExportProblemLog } from './reporting-exporter.js';
 
 /**
@@ -29,7 +30,6 @@ export interface TracingRuntime {
 
 /** Modules whose instrumentation needs the ESM loader hook (they are CommonJS, imported from ESM). */
 const HOOKED_MODULES = ['ioredis'];
-type TraceProtocol = 'http/protobuf' | 'grpc';
 
 let activeProvider: TracerProvider | undefined;
 
@@ -140,14 +140,10 @@ function protocolOf(env: NodeJS.ProcessEnv): TraceProtocol | undefined {
   return protocol === 'http/protobuf' || protocol === 'grpc' ? protocol : undefined;
 }
 
-/** The OTLP exporter of the protocol; each reads its endpoint, headers and timeout from OTEL_EXPORTER_OTLP_*. */
+/** The OTLP exporter of the protocol (our encoder in the standard transport); it reads its endpoint, headers, timeout and compression from OTEL_EXPORTER_OTLP_*. */
 async function traceExporter(protocol: TraceProtocol) {
-  if (protocol === 'grpc') {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
-    return new OTLPTraceExporter();
-  }
-  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
-  return new OTLPTraceExporter();
+  const { otlpTraceExporter } = await import('./otlp-exporter.js');
+  return otlpTraceExporter(protocol);
 }
 
 function inactive(state: 'off' | 'failed', reason: string): TracingRuntime {
