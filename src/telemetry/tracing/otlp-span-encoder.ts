@@ -5,11 +5,13 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
 /**
  * OTLP `ExportTraceServiceRequest` protobuf encoding of finished spans, in one pass into one
- * growing buffer that lives as long as the exporter. It produces the same message as
+ * buffer per batch, sized from the previous batch (the transport keeps it for retries, so it is
+ * never reused). It produces the same message as
  * `ProtobufTraceSerializer` of @opentelemetry/otlp-transformer (proven field by field in
  * test/unit/tracing/otlp-span-encoder.test.ts) for less CPU, which matters because it runs on the
  * gateway's event loop: one pass instead of a size-estimate pass plus a write pass, attribute keys
- * (the same few dozen strings on every span) encoded once and copied afterwards, ids decoded from
+ * (the same few dozen strings on every span) and key-value pairs that repeat (most of them)
+ * encoded once and copied afterwards, ids decoded from
  * hex straight into the buffer, and fields that only repeat proto3 defaults (zero dropped counts)
  * left out.
  *
@@ -33,6 +35,8 @@ const INITIAL_BYTES = 64 * 1024;
 const SHORT_STRING = 64;
 /** Attribute keys come from our code and the instrumentations; the bound only guards a runaway caller. */
 const MAX_CACHED_KEYS = 1024;
+const MAX_VALUES_PER_KEY = 32;
+const MAX_CACHED_VALUE_CHARS = 64;
 const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
 const TWO_POW_32 = 0x1_0000_0000;
@@ -44,15 +48,24 @@ function tag(field: number, wire: WireType): number {
 const KEY_VALUE_KEY = tag(1, WireType.LengthDelimited);
 
 export class OtlpSpanEncoder {
-  private buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  private buffer = Buffer.alloc(0);
   private pos = 0;
+  /** The next batch's buffer: a quarter more than the last batch took, so it rarely grows. */
+  private expectedBytes = INITIAL_BYTES;
   private readonly float = new Float64Array(1);
   private readonly floatBytes = new Uint8Array(this.float.buffer);
   /** key → the bytes of `KeyValue.key` (tag, length, UTF-8). */
   private readonly keys = new Map<string, Uint8Array>();
+  /**
+   * key → value → the whole encoded KeyValue (length and body): most attributes repeat from span
+   * to span (operation, provider, model, route, status, outcome), so they become one copy. A key
+   * with more than MAX_VALUES_PER_KEY distinct values maps to null and is encoded every time.
+   */
+  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array> | null>();
 
   /** The encoded request, in a buffer of its own (the transport may hold it for retries). */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
+    this.buffer = Buffer.allocUnsafeSlow(this.expectedBytes);
     this.pos = 0;
     for (const [resource, scopes] of groupByResourceAndScope(spans)) {
       this.writeTag(1, WireType.LengthDelimited);
@@ -65,9 +78,8 @@ export class OtlpSpanEncoder {
       if (resource.schemaUrl) this.writeStringField(3, resource.schemaUrl);
       this.finishLengthDelimited(resourceSpans);
     }
-    const out = Buffer.allocUnsafeSlow(this.pos);
-    this.buffer.copy(out, 0, 0, this.pos);
-    return out;
+    this.expectedBytes = Math.max(INITIAL_BYTES, Math.ceil(this.pos * 1.25));
+    return this.buffer.subarray(0, this.pos);
   }
 
   private writeResource(resource: Resource): void {
@@ -156,15 +168,62 @@ export class OtlpSpanEncoder {
   private writeAttributes(field: number, attributes: Attributes): void {
     for (const key in attributes) {
       if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
+      const value = attributes[key];
       this.writeTag(field, WireType.LengthDelimited);
+      const cacheable = typeof value === 'string' ? value.length <= MAX_CACHED_VALUE_CHARS : typeof value === 'number' || typeof value === 'boolean';
+      const known = cacheable ? this.knownPairs(key) : undefined;
+      if (known !== undefined) {
+        const bytes = known.get(value as string | number | boolean);
+        if (bytes !== undefined) {
+          this.copy(bytes);
+          continue;
+        }
+      }
       const start = this.startLengthDelimited();
       this.writeKey(key);
       this.writeTag(2, WireType.LengthDelimited);
-      const value = this.startLengthDelimited();
-      this.writeAnyValue(attributes[key]);
-      this.finishLengthDelimited(value);
+      const body = this.startLengthDelimited();
+      this.writeAnyValue(value);
+      this.finishLengthDelimited(body);
       this.finishLengthDelimited(start);
+      if (known !== undefined) this.remember(key, known, value as string | number | boolean, start);
     }
+  }
+
+  /** The encoded pairs of this key, while it has few distinct values; undefined once it has too many. */
+  private knownPairs(key: string): Map<string | number | boolean, Uint8Array> | undefined {
+    const known = this.pairs.get(key);
+    if (known !== undefined) return known ?? undefined;
+    if (this.pairs.size >= MAX_CACHED_KEYS) return undefined;
+    const fresh = new Map<string | number | boolean, Uint8Array>();
+    this.pairs.set(key, fresh);
+    return fresh;
+  }
+
+  /** Keeps the KeyValue just written at `start` (length and body) for the next span with the same pair. */
+  private remember(key: string, known: Map<string | number | boolean, Uint8Array>, value: string | number | boolean, start: number): void {
+    if (known.size >= MAX_VALUES_PER_KEY) {
+      // An identifier, a measurement: caching it would only cost memory.
+      this.pairs.set(key, null);
+      return;
+    }
+    const bytes = Buffer.allocUnsafeSlow(this.pos - start);
+    this.buffer.copy(bytes, 0, start, this.pos);
+    known.set(value, bytes);
+  }
+
+  private copy(bytes: Uint8Array): void {
+    const length = bytes.length;
+    this.ensure(length);
+    const buffer = this.buffer;
+    let pos = this.pos;
+    if (length <= SHORT_STRING) {
+      for (let i = 0; i < length; i++) buffer[pos++] = bytes[i]!;
+    } else {
+      buffer.set(bytes, pos);
+      pos += length;
+    }
+    this.pos = pos;
   }
 
   private writeKey(key: string): void {
@@ -185,17 +244,7 @@ export class OtlpSpanEncoder {
       bytes = encoded;
       if (this.keys.size < MAX_CACHED_KEYS) this.keys.set(key, bytes);
     }
-    const length = bytes.length;
-    this.ensure(length);
-    const buffer = this.buffer;
-    let pos = this.pos;
-    if (length <= SHORT_STRING) {
-      for (let i = 0; i < length; i++) buffer[pos++] = bytes[i]!;
-    } else {
-      buffer.set(bytes, pos);
-      pos += length;
-    }
-    this.pos = pos;
+    this.copy(bytes);
   }
 
   /** AnyValue's body; a value of no supported kind leaves it empty, as the standard serializer does. */
@@ -326,19 +375,29 @@ export class OtlpSpanEncoder {
 
   /**
    * Nanoseconds since the epoch as fixed64. seconds × 1e9 passes 2^53, so seconds is split at
-   * bit 16: each half times 1e9 stays an exact double, and the halves are recombined in 32-bit words.
+   * bit 16: each half times 1e9 stays an exact double below 2^46, and the halves are recombined
+   * in 32-bit words (`>>> 0` is exact modulo 2^32 for such integers).
    */
   private writeTimeField(field: number, time: HrTime): void {
     this.writeTag(field, WireType.Fixed64);
-    const [seconds, nanos] = time;
+    const seconds = time[0];
     const lowPart = (seconds & 0xffff) * 1e9;
     const highPart = Math.floor(seconds / 0x10000) * 1e9;
-    const low = (lowPart % TWO_POW_32) + (highPart % 0x10000) * 0x10000 + nanos;
-    const high = Math.floor(lowPart / TWO_POW_32) + Math.floor(highPart / 0x10000) + Math.floor(low / TWO_POW_32);
+    const sum = (lowPart >>> 0) + (highPart & 0xffff) * 0x10000 + time[1];
+    const low = sum >>> 0;
+    const high = Math.floor(lowPart / TWO_POW_32) + Math.floor(highPart / 0x10000) + Math.floor(sum / TWO_POW_32);
     this.ensure(8);
-    this.buffer.writeUInt32LE(low % TWO_POW_32, this.pos);
-    this.buffer.writeUInt32LE(high >>> 0, this.pos + 4);
-    this.pos += 8;
+    const buffer = this.buffer;
+    const pos = this.pos;
+    buffer[pos] = low;
+    buffer[pos + 1] = low >>> 8;
+    buffer[pos + 2] = low >>> 16;
+    buffer[pos + 3] = low >>> 24;
+    buffer[pos + 4] = high;
+    buffer[pos + 5] = high >>> 8;
+    buffer[pos + 6] = high >>> 16;
+    buffer[pos + 7] = high >>> 24;
+    this.pos = pos + 8;
   }
 
   /** A trace or span id, given in hex, as its bytes. */

@@ -171,6 +171,31 @@ describe('OtlpSpanEncoder encodes the same OTLP message as the standard Protobuf
     for (let start = 0; start < spans.length; start += 37) expectSameMessage(spans.slice(start, start + 37), encoder);
   });
 
+  it('repeated key-value pairs (copied from the encoder cache) and keys that outgrow it', () => {
+    const { provider, exporter } = recordingProvider({ 'service.name': 'tollbooth' });
+    const tracer = provider.getTracer('t');
+    const lookalikes: AttributeValue[] = ['200', 200, 200.5, 'true', true, 1, '1', false, 0, ''];
+    for (let i = 0; i < 120; i++) {
+      tracer
+        .startSpan(`span ${i % 3}`, {
+          attributes: {
+            'gen_ai.operation.name': 'chat',
+            'http.response.status_code': i % 7 === 0 ? 503 : 200,
+            'tollbooth.request_id': `req-${i}`,
+            'tollbooth.overhead_ms': i / 8,
+            'lookalike': lookalikes[i % lookalikes.length]!,
+            'gen_ai.response.finish_reasons': ['stop'],
+            [`key.${i % 40}`]: i % 2 === 0,
+          },
+        })
+        .end();
+    }
+    const spans = exporter.getFinishedSpans();
+    const encoder = new OtlpSpanEncoder();
+    for (let start = 0; start < spans.length; start += 25) expectSameMessage(spans.slice(start, start + 25), encoder);
+    expectSameMessage(spans, encoder);
+  });
+
   it('returns bytes of its own: a later batch does not overwrite an earlier one held for a retry', () => {
     const { provider, exporter } = recordingProvider({ 'service.name': 'tollbooth' });
     provider.getTracer('t').startSpan('first', { attributes: { a: 'x'.repeat(100) } }).end();
