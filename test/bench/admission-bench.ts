@@ -20,7 +20,6 @@
  *     the heaviest functions by self time and the admission-path functions by inclusive time.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +34,7 @@ import { cpuDuring, machineCpuSeconds } from './procfs.js';
 import { barLines, figureTable, judge, type Bar, type Comparison, type Figure, type FigureKind } from './report.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
+import { freePort } from '../helpers/free-ports.js';
 
 const CLI = 'dist/src/cli/tollbooth.js';
 const MODEL = 'tollbooth-sim-model';
@@ -49,17 +49,6 @@ const BAR_LIMITS_MS = { memoryP50: 0.1, redisP50: 0.5, redisP99: 2 } as const;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 // ---------------------------------------------------------------- the servers

@@ -55,7 +55,14 @@ async function hammer(gateways: readonly string[], secret: string, loopsPerGatew
   const failures: string[] = [];
   const loop = async (url: string): Promise<void> => {
     while (Date.now() < deadline) {
-      const answer = await postJson(`${url}/v1/chat/completions`, chat, { authorization: `Bearer ${secret}` });
+      let answer: Awaited<ReturnType<typeof postJson>>;
+      try {
+        answer = await postJson(`${url}/v1/chat/completions`, chat, { authorization: `Bearer ${secret}` });
+      } catch (error) {
+        // Recorded, not thrown: the assertion then names every failure, not only the first.
+        failures.push(`${url}: ${(error as Error).message} ${String((error as { cause?: unknown }).cause ?? '')}`);
+        continue;
+      }
       if (answer.status === 200) {
         admitted += 1;
         admittedTokens += (JSON.parse(answer.text) as { usage: { total_tokens: number } }).usage.total_tokens;

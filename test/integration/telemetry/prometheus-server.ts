@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from '../../helpers/free-ports.js';
 
 /**
  * A real Prometheus server (Debian's `prometheus` package, which `npm test` installs with
@@ -117,17 +117,6 @@ async function ready(url: string, child: ChildProcess, log: () => string): Promi
     if (Date.now() > deadline) throw new Error(`prometheus was not ready in time:\n${log()}`);
     await new Promise((wake) => setTimeout(wake, 100));
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function exited(child: ChildProcess): Promise<void> {
