@@ -4,6 +4,10 @@
 // interleaved. Needs `npm run build`. Run:
 //   flock /tmp/tollbooth-bench.lock node test/unit/tracing/otlp-encoding-cost.mjs
 // Prints per round ns per span for each, the median, and bytes per request.
+// `--only standard|ours --repeats N` encodes the spans N times with one encoder and nothing else,
+// for an instruction count by difference (two N, so set-up and warm-up cancel out):
+//   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node --single-threaded \
+//     test/unit/tracing/otlp-encoding-cost.mjs --only ours --repeats 60   (and --repeats 20)
 import { createRequire } from 'node:module';
 const root = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
 const require = createRequire(`${root}/package.json`);
@@ -19,7 +23,7 @@ const { typicalRequests } = await import('./typical-request.mjs');
 
 const REQUESTS = 500;
 const BATCH = 512;
-const REPEATS = 200;
+const REPEATS = process.argv.includes('--repeats') ? Number(process.argv[process.argv.indexOf('--repeats') + 1]) : 200;
 const ROUNDS = 7;
 
 const memory = new tracing.InMemorySpanExporter();
@@ -42,6 +46,12 @@ function nsPerSpan(encode) {
   for (let r = 0; r < REPEATS; r++) for (const batch of batches) bytes += encode(batch).length;
   const used = process.cpuUsage(before);
   return { ns: ((used.user + used.system) * 1000) / (REPEATS * spans.length), bytesPerRequest: bytes / (REPEATS * REQUESTS) };
+}
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+if (only !== undefined) {
+  nsPerSpan(encoders[only]);
+  console.log(JSON.stringify({ only, spansEncoded: REPEATS * spans.length }));
+  process.exit(0);
 }
 for (const encode of Object.values(encoders)) nsPerSpan(encode);
 const results = { standard: [], ours: [] };
