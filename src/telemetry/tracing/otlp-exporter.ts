@@ -1,6 +1,4 @@
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
-import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
-import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper, type ISerializer, type IExportTraceServiceResponse } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { OtlpSpanEncoder } from './otlp-span-encoder.js';
@@ -30,24 +28,30 @@ function leanSerializer(): ISerializer<ReadableSpan[], IExportTraceServiceRespon
   };
 }
 
-export function otlpTraceExporter(protocol: TraceProtocol): SpanExporter {
-  const delegate =
-    protocol === 'grpc'
-      ? createOtlpGrpcExportDelegate(
-          convertLegacyOtlpGrpcOptions({}, 'TRACES'),
-          leanSerializer(),
-          GRPC_COMPONENT_TYPE,
-          TraceExporterMetricsHelper,
-          undefined,
-          GRPC_SERVICE,
-          GRPC_PATH,
-        )
-      : createOtlpHttpExportDelegate(
-          convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }),
-          leanSerializer(),
-          HTTP_COMPONENT_TYPE,
-          TraceExporterMetricsHelper,
-          undefined,
-        );
-  return new OTLPExporterBase(delegate);
+/** The transport of the other protocol is never loaded (gRPC brings @grpc/grpc-js with it). */
+export async function otlpTraceExporter(protocol: TraceProtocol): Promise<SpanExporter> {
+  if (protocol === 'grpc') {
+    const { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } = await import('@opentelemetry/otlp-grpc-exporter-base');
+    return new OTLPExporterBase(
+      createOtlpGrpcExportDelegate(
+        convertLegacyOtlpGrpcOptions({}, 'TRACES'),
+        leanSerializer(),
+        GRPC_COMPONENT_TYPE,
+        TraceExporterMetricsHelper,
+        undefined,
+        GRPC_SERVICE,
+        GRPC_PATH,
+      ),
+    );
+  }
+  const { convertLegacyHttpOptions, createOtlpHttpExportDelegate } = await import('@opentelemetry/otlp-exporter-base/node-http');
+  return new OTLPExporterBase(
+    createOtlpHttpExportDelegate(
+      convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }),
+      leanSerializer(),
+      HTTP_COMPONENT_TYPE,
+      TraceExporterMetricsHelper,
+      undefined,
+    ),
+  );
 }

@@ -251,7 +251,7 @@ describe('otlpTraceExporter (http/protobuf) sends what the standard exporter wou
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = url;
     process.env.OTEL_EXPORTER_OTLP_HEADERS = 'x-tenant=acme,authorization=Bearer%20t0k';
     process.env.OTEL_EXPORTER_OTLP_COMPRESSION = 'gzip';
-    const exporter = otlpTraceExporter('http/protobuf');
+    const exporter = await otlpTraceExporter('http/protobuf');
     const spans = someSpans();
     const result = await exportOnce(exporter, spans);
     const { request, body } = await received;
@@ -269,7 +269,7 @@ describe('otlpTraceExporter (http/protobuf) sends what the standard exporter wou
   it('a signal-specific endpoint is used as given; a rejecting collector fails the export', async () => {
     const { url, received } = await collector(400);
     process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${url}/custom/path`;
-    const exporter = otlpTraceExporter('http/protobuf');
+    const exporter = await otlpTraceExporter('http/protobuf');
     const result = await exportOnce(exporter, someSpans());
     expect((await received).request.url).toBe('/custom/path');
     expect(result.code).toBe(ExportResultCode.FAILED);
