@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { TokenCounts } from '../cost/cost.js';
 import type { RequestObservation } from '../telemetry/observation.js';
+import { inRequestTrace } from '../telemetry/tracing/request-trace.js';
 import { reservedTokensFor, type RateLimitConfig } from './config.js';
 import { rateLimitHeaders } from './headers.js';
 import type { ConfiguredRateLimiter } from './create.js';
@@ -30,15 +31,18 @@ export class RateLimitStage {
     const reservedTokens = reservedTokensFor(promptTokensEstimate(json), requestedCompletionTokens(json, endpoint?.operation), this.config);
     const observation = request.observation;
     const startedAt = performance.now();
-    const decision = await this.limiter.admit({
-      requestId: request.id,
-      keyId: principal.keyId,
-      tenant: principal.tenant,
-      model: fields.model ?? '',
-      limits: principal.policy.limits,
-      budget: principal.policy.budget,
-      reservedTokens,
-    });
+    // In the request's trace, so the Redis script (sent synchronously) shows under it.
+    const decision = await inRequestTrace(observation, () =>
+      this.limiter.admit({
+        requestId: request.id,
+        keyId: principal.keyId,
+        tenant: principal.tenant,
+        model: fields.model ?? '',
+        limits: principal.policy.limits,
+        budget: principal.policy.budget,
+        reservedTokens,
+      }),
+    );
     observation.rateLimit = {
       outcome: decision.outcome,
       limitedBy: decision.limitedBy,

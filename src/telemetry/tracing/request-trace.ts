@@ -146,9 +146,7 @@ export class RequestTracer {
    * synchronous (synchronous-context.ts), so nothing follows an asynchronous hop.
    */
   continueInTrace(observation: RequestObservation, next: () => void): void {
-    const handle = observation.trace;
-    if (handle === undefined) next();
-    else context.with(handle.context, next);
+    inRequestTrace(observation, next);
   }
 
   /** The request is over: every span gets its attributes and ends at the time the facts say. */
@@ -239,4 +237,15 @@ function spanTime(performanceMs: number, epochOffsetMs: number): HrTime {
 
 function isHeaderRecord(headers: unknown): headers is Record<string, string | string[] | undefined> {
   return typeof headers === 'object' && headers !== null && !Array.isArray(headers) && !(Symbol.iterator in headers);
+}
+
+/**
+ * Runs `work` with the request's SERVER span active for its synchronous extent (the context
+ * manager follows nothing further, see synchronous-context.ts): a library call it starts
+ * synchronously, such as the rate limiter's Redis script, becomes the span's child. Without
+ * tracing it is a plain call.
+ */
+export function inRequestTrace<T>(observation: RequestObservation, work: () => T): T {
+  const handle = observation.trace;
+  return handle === undefined ? work() : context.with(handle.context, work);
 }
