@@ -2,7 +2,7 @@
 // context.with around the rest, attributes and end at close), or @fastify/otel (a span per request
 // plus one per hook and handler). Three hooks and a handler, fastify.inject, a BatchSpanProcessor
 // in front of an exporter that drops everything: CPU µs per request, five interleaved rounds.
-// Run: flock /tmp/tollbooth-bench.lock node test/unit/tracing/fastify-otel-cost.mjs (indicative;
+// Run: flock /tmp/tollbooth-bench.lock node test/bench/tracing/fastify-otel-cost.mjs (indicative;
 // the tracing benchmark under test/bench/ is the measurement of record).
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);

@@ -2,12 +2,12 @@
 // as RequestTracer builds them) encoded in batches of 512 (the batch processor's default) by the
 // standard ProtobufTraceSerializer of @opentelemetry/otlp-transformer and by our OtlpSpanEncoder,
 // interleaved. Needs `npm run build`. Run:
-//   flock /tmp/tollbooth-bench.lock node test/unit/tracing/otlp-encoding-cost.mjs
+//   flock /tmp/tollbooth-bench.lock node test/bench/tracing/otlp-encoding-cost.mjs
 // Prints per round ns per span for each, the median, and bytes per request.
 // `--only standard|ours --repeats N` encodes the spans N times with one encoder and nothing else,
 // for an instruction count by difference (two N, so set-up and warm-up cancel out):
 //   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node --single-threaded \
-//     test/unit/tracing/otlp-encoding-cost.mjs --only ours --repeats 60   (and --repeats 20)
+//     test/bench/tracing/otlp-encoding-cost.mjs --only ours --repeats 60   (and --repeats 20)
 import { createRequire } from 'node:module';
 const root = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
 const require = createRequire(`${root}/package.json`);

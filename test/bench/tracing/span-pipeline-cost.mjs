@@ -2,7 +2,7 @@
 // request built from an observation by RequestTracer, a BatchSpanProcessor, and the OTLP protobuf
 // serialisation the exporter performs (no network): our OtlpSpanEncoder, or with `--standard` the
 // ProtobufTraceSerializer of @opentelemetry/otlp-transformer. Needs `npm run build`. Run:
-//   flock /tmp/tollbooth-bench.lock node test/unit/tracing/span-pipeline-cost.mjs [--standard]
+//   flock /tmp/tollbooth-bench.lock node test/bench/tracing/span-pipeline-cost.mjs [--standard]
 // Indicative (median of five rounds of 20 000); the tracing benchmark under test/bench/ is the
 // measurement of record.
 import { createRequire } from 'node:module';
