@@ -31,7 +31,7 @@ import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { summarizeProfile } from './cpu-profile-summary.js';
 import { launch, type FreshServer } from './fresh-server.js';
 import { cpuDuring, machineCpuSeconds } from './procfs.js';
-import { barLines, figureTable, judge, type Bar, type Comparison, type Figure, type FigureKind } from './report.js';
+import { barLines, FigureBook, figureTable, judge, UNPACED_SIMULATOR_CONFIG, type Bar, type Comparison, type Figure, type FigureKind } from './report.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
 import { freePort } from '../helpers/free-ports.js';
@@ -52,18 +52,6 @@ function log(line: string): void {
 }
 
 // ---------------------------------------------------------------- the servers
-
-/** The proxy benchmark's simulator: unpaced, zero prefill; the request's x-sim-* headers set the rest. */
-const SIMULATOR_CONFIG = {
-  host: '127.0.0.1',
-  prefillBaseMs: 0,
-  prefillPerTokenMs: 0,
-  interTokenMs: 0,
-  outputTokens: { min: 16, max: 16 },
-  maxRunning: 4096,
-  prefixCache: { enabled: false },
-  truthCapacity: 1000,
-};
 
 /**
  * Limits no benchmark load reaches (the burst defaults to a minute's worth), on every path the
@@ -149,7 +137,7 @@ async function startHarness(nodeFlags: readonly string[] = []): Promise<Harness>
     stops.push(async () => void redisClient.disconnect());
     const redisPid = Number(/process_id:(\d+)/.exec(await redisClient.info('server'))?.[1]);
     if (!Number.isInteger(redisPid)) throw new Error('redis-server did not report its process_id');
-    const simulator = await startServer('sim', 'sim', (port) => ({ ...SIMULATOR_CONFIG, port }), { workDir, pidFile });
+    const simulator = await startServer('sim', 'sim', (port) => ({ ...UNPACED_SIMULATOR_CONFIG, port }), { workDir, pidFile });
     stops.push(() => simulator.stop());
     const key = generateApiKey();
     const setup: BenchSetup = { workDir, pidFile, simulatorUrl: simulator.url, keyHash: hashApiKey(key), redis };
@@ -217,25 +205,6 @@ async function checkTargets(harness: Harness): Promise<void> {
 
 // ---------------------------------------------------------------- measuring
 
-class FigureBook {
-  private readonly figures = new Map<string, { label: string; unit: string; kind: FigureKind; perTarget: Record<string, number[]> }>();
-
-  constructor(private readonly rounds: number) {}
-
-  put(id: string, label: string, unit: string, kind: FigureKind, target: string, round: number, value: number): void {
-    let figure = this.figures.get(id);
-    if (figure === undefined) {
-      figure = { label, unit, kind, perTarget: {} };
-      this.figures.set(id, figure);
-    }
-    const values = (figure.perTarget[target] ??= new Array<number>(this.rounds).fill(Number.NaN));
-    values[round] = value;
-  }
-
-  all(): Figure[] {
-    return [...this.figures].map(([id, figure]) => ({ id, ...figure }));
-  }
-}
 
 interface RawRun {
   readonly round: number;

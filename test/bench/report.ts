@@ -116,3 +116,39 @@ export function barLines(outcomes: readonly BarOutcome[]): string {
     })
     .join('\n');
 }
+
+/** Collects per-round values by figure id; figures keep the order they were first defined in. */
+export class FigureBook {
+  private readonly figures = new Map<string, { label: string; unit: string; kind: FigureKind; perTarget: Record<string, number[]> }>();
+
+  constructor(private readonly rounds: number) {}
+
+  put(id: string, label: string, unit: string, kind: FigureKind, target: string, round: number, value: number): void {
+    let figure = this.figures.get(id);
+    if (figure === undefined) {
+      figure = { label, unit, kind, perTarget: {} };
+      this.figures.set(id, figure);
+    }
+    const values = (figure.perTarget[target] ??= new Array<number>(this.rounds).fill(Number.NaN));
+    values[round] = value;
+  }
+
+  all(): Figure[] {
+    return [...this.figures].map(([id, figure]) => ({ id, ...figure }));
+  }
+}
+
+/**
+ * The benchmarks' simulator: unpaced, zero prefill, no prefix cache; each request's x-sim-*
+ * headers set its length and pacing, so the gateway's own cost is what a run measures.
+ */
+export const UNPACED_SIMULATOR_CONFIG = {
+  host: '127.0.0.1',
+  prefillBaseMs: 0,
+  prefillPerTokenMs: 0,
+  interTokenMs: 0,
+  outputTokens: { min: 16, max: 16 },
+  maxRunning: 4096,
+  prefixCache: { enabled: false },
+  truthCapacity: 1000,
+};

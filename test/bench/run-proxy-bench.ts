@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compareAccuracy, distribution, parseAccessLog, TPOT_TOLERANCE, TTFT_TOLERANCE_MS, type AccessLine, type AccuracyResult, type TruthTiming } from './accuracy.js';
-import { barLines, COMPARISONS, figureTable, judge, type Bar, type Comparison, type Figure, type FigureKind } from './report.js';
+import { barLines, COMPARISONS, FigureBook, figureTable, judge, type Bar, type Comparison, type Figure, type FigureKind } from './report.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { spreadOf } from './stats.js';
 import { launch, parseRecipes, type ServerRecipe } from './fresh-server.js';
@@ -126,26 +126,6 @@ const PACED_STREAMS = [100, 1000] as const;
 const PACED = { tokens: 64, interTokenMs: 20, ttftMs: 5 } as const;
 const MEMORY = { tokens: 64, interTokenMs: 100, ttftMs: 5 } as const;
 
-/** Collects per-round values by figure id; figures keep the order they were first defined in. */
-class FigureBook {
-  private readonly figures = new Map<string, { label: string; unit: string; kind: FigureKind; perTarget: Record<string, number[]> }>();
-
-  constructor(private readonly rounds: number) {}
-
-  put(id: string, label: string, unit: string, kind: FigureKind, target: string, round: number, value: number): void {
-    let figure = this.figures.get(id);
-    if (figure === undefined) {
-      figure = { label, unit, kind, perTarget: {} };
-      this.figures.set(id, figure);
-    }
-    const values = (figure.perTarget[target] ??= new Array<number>(this.rounds).fill(Number.NaN));
-    values[round] = value;
-  }
-
-  all(): Figure[] {
-    return [...this.figures].map(([id, figure]) => ({ id, ...figure }));
-  }
-}
 
 interface RawRun {
   readonly round: number;

@@ -30,6 +30,7 @@ import { startJaeger, type Jaeger } from '../helpers/jaeger.js';
 import { environmentWithoutOtel, startNodeServer, type NodeServer } from './node-server.js';
 import { cpuDuring, cpuSeconds, residentKiB } from './procfs.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
+import { UNPACED_SIMULATOR_CONFIG } from './report.js';
 import { spreadOf } from './stats.js';
 import { runStreamLoad } from './stream-load-process.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
@@ -44,18 +45,6 @@ const FLAT_GROWTH_LIMIT = 0.1;
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
-
-/** The proxy benchmark's simulator: unpaced, zero prefill; every request sets its own length. */
-const SIMULATOR_CONFIG = {
-  host: '127.0.0.1',
-  prefillBaseMs: 0,
-  prefillPerTokenMs: 0,
-  interTokenMs: 0,
-  outputTokens: { min: 16, max: 16 },
-  maxRunning: 4096,
-  prefixCache: { enabled: false },
-  truthCapacity: 1000,
-};
 
 function gatewayConfig(port: number, simulatorUrl: string): Record<string, unknown> {
   return {
@@ -79,7 +68,7 @@ function tracingEnvironment(endpoint: string): NodeJS.ProcessEnv {
 
 async function startSimulator(workDir: string): Promise<NodeServer> {
   const [port] = (await freePorts(1)) as [number];
-  return startNodeServer({ name: 'sim', command: 'sim', config: { ...SIMULATOR_CONFIG, port }, port, env: environmentWithoutOtel(), readyPath: '/health', workDir });
+  return startNodeServer({ name: 'sim', command: 'sim', config: { ...UNPACED_SIMULATOR_CONFIG, port }, port, env: environmentWithoutOtel(), readyPath: '/health', workDir });
 }
 
 async function startGateway(name: string, workDir: string, simulator: NodeServer, env: NodeJS.ProcessEnv, stdoutFile?: string): Promise<NodeServer> {
