@@ -89,7 +89,11 @@ describe('one limit shared by three gateway processes through Redis', () => {
     await Promise.all(gateways.map((gateway) => gateway.stop()));
     const warmUp = keyWith('warm-up', {});
     const config = sharedConfig({ auth: { keys: [key.stored, warmUp.stored] } });
-    gateways = await Promise.all([0, 1, 2].map(() => startGatewayProcess(config)));
+    const started = await Promise.allSettled([0, 1, 2].map(() => startGatewayProcess(config)));
+    gateways = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    // A gateway that failed to start must not leave its two siblings running: afterAll stops `gateways`.
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
     const urls = gateways.map((gateway) => gateway.url);
     // Fresh processes answer their first requests slowly (connections, JIT); the limit's clock
     // starts at the key's first request, so the measured run must not begin with that delay.
