@@ -25,6 +25,16 @@ export function nanosPerToken(pricePerMillion: number): bigint | undefined {
   return Math.abs(nanos - rounded) < 1e-6 && rounded >= 0 ? BigInt(rounded) : undefined;
 }
 
+/**
+ * An amount in currency units (a budget, as configured) → integer nano-units. `toFixed(9)` rounds
+ * the double to the nearest nano-unit exactly (5.25 → 5_250_000_000n, 0.1 → 100_000_000n), which no
+ * float multiplication guarantees.
+ */
+export function unitsToNanos(units: number): bigint {
+  if (!Number.isFinite(units) || units < 0 || units >= 1e12) throw new RangeError(`amount out of range: ${units}`);
+  return BigInt(units.toFixed(9).replace('.', ''));
+}
+
 export function tokenCostNanos(price: TokenPrice, tokens: TokenCounts): bigint {
   const cached = Math.min(tokens.cachedInput, tokens.input);
   return (

@@ -1,3 +1,6 @@
+import type { KeyBudget } from '../auth/policy.js';
+import { unitsToNanos } from '../cost/cost.js';
+
 /**
  * Budget windows: the UTC day and the calendar month (UTC) a moment falls in. Written as integer
  * arithmetic on days since the epoch (H. Hinnant's civil-from-days algorithm) rather than with
@@ -54,12 +57,26 @@ export function daysFromCivil(year: number, month: number, day: number): number 
   return era * 146_097 + dayOfEra - 719_468;
 }
 
+/** A key's budget caps in nano-units; absent caps are undefined. */
+export interface BudgetCapsNanos {
+  readonly daily: bigint | undefined;
+  readonly monthly: bigint | undefined;
+}
+
+const capsByBudget = new WeakMap<KeyBudget, BudgetCapsNanos>();
+
 /**
- * A budget in currency units (as the policy states it) → integer nano-units, the unit every cost
- * in Tollbooth is counted in. `toFixed(9)` rounds the double to the nearest nano-unit exactly
- * (5.25 → 5_250_000_000n, 0.1 → 100_000_000n), which no float multiplication guarantees.
+ * The budget's caps in nano-units, converted once per policy object (policies live as long as
+ * their key), not on every admission.
  */
-export function budgetNanos(units: number): bigint {
-  if (!Number.isFinite(units) || units < 0 || units >= 1e12) throw new RangeError(`budget out of range: ${units}`);
-  return BigInt(units.toFixed(9).replace('.', ''));
+export function budgetCapsNanos(budget: KeyBudget): BudgetCapsNanos {
+  let caps = capsByBudget.get(budget);
+  if (caps === undefined) {
+    caps = {
+      daily: budget.daily === undefined ? undefined : unitsToNanos(budget.daily),
+      monthly: budget.monthly === undefined ? undefined : unitsToNanos(budget.monthly),
+    };
+    capsByBudget.set(budget, caps);
+  }
+  return caps;
 }

@@ -40,8 +40,3 @@ export const rateLimitConfigSchema = z
 
 export type RateLimitConfig = z.infer<typeof rateLimitConfigSchema>;
 export type RateLimitConfigInput = z.input<typeof rateLimitConfigSchema>;
-
-/** Tokens to reserve before dispatch: the prompt estimate plus max_tokens, or the configured default. */
-export function reservedTokensFor(promptTokensEstimate: number, maxTokens: number | undefined, config: RateLimitConfig): number {
-  return Math.max(0, Math.ceil(promptTokensEstimate)) + (maxTokens ?? config.defaultMaxTokens);
-}

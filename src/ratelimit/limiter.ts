@@ -17,7 +17,7 @@ export interface AdmitRequest {
   readonly model: string;
   readonly limits: KeyLimits;
   readonly budget: KeyBudget | undefined;
-  /** Prompt estimate + max_tokens (or the configured default): see reservedTokensFor in config.ts. */
+  /** Prompt estimate + max_tokens (or the configured default): see reservation.ts. */
   readonly reservedTokens: number;
 }
 

@@ -1,4 +1,4 @@
-import { budgetNanos, budgetPeriods } from './budget-periods.js';
+import { budgetCapsNanos, budgetPeriods } from './budget-periods.js';
 import type { RateLimitConfig } from './config.js';
 import { decide, figures, RefusalTracker, Severity } from './decision.js';
 import {
@@ -180,10 +180,11 @@ export class MemoryRateLimiter implements RateLimiter {
     const counters = this.#budgets.get(request.keyId);
     if (budget === undefined || counters === undefined) return;
     const periods = budgetPeriods(now);
-    if (budget.daily !== undefined && counters.day === periods.day && counters.daySpentNanos >= budgetNanos(budget.daily)) {
+    const caps = budgetCapsNanos(budget);
+    if (caps.daily !== undefined && counters.day === periods.day && counters.daySpentNanos >= caps.daily) {
       refusal.note(Severity.Budget, 'budget', 'key', periods.dayEndsAtMs - now);
     }
-    if (budget.monthly !== undefined && counters.month === periods.month && counters.monthSpentNanos >= budgetNanos(budget.monthly)) {
+    if (caps.monthly !== undefined && counters.month === periods.month && counters.monthSpentNanos >= caps.monthly) {
       refusal.note(Severity.Budget, 'budget', 'key', periods.monthEndsAtMs - now);
     }
   }

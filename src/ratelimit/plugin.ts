@@ -3,11 +3,11 @@ import { GatewayError } from '../errors/gateway-error.js';
 import type { TokenCounts } from '../cost/cost.js';
 import type { RequestObservation } from '../telemetry/observation.js';
 import { inRequestTrace } from '../telemetry/tracing/request-trace.js';
-import { reservedTokensFor, type RateLimitConfig } from './config.js';
+import type { RateLimitConfig } from './config.js';
 import { rateLimitHeaders } from './headers.js';
 import type { ConfiguredRateLimiter } from './create.js';
 import type { RateLimitDecision, RateLimitTicket } from './limiter.js';
-import { promptTokensEstimate, requestedCompletionTokens } from './reservation.js';
+import { reservationOf } from './reservation.js';
 
 /**
  * The rate-limit stage (a preHandler after auth and the request schema) and its other half, the
@@ -27,8 +27,7 @@ export class RateLimitStage {
     const principal = request.principal;
     if (principal === undefined) return;
     const { endpoint, body, fields } = request.inference;
-    const json = body?.json;
-    const reservedTokens = reservedTokensFor(promptTokensEstimate(json), requestedCompletionTokens(json, endpoint?.operation), this.config);
+    const reservedTokens = reservationOf(body?.json, endpoint?.operation, this.config);
     const observation = request.observation;
     const startedAt = performance.now();
     // In the request's trace, so the Redis script (sent synchronously) shows under it.

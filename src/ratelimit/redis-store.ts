@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { budgetNanos } from './budget-periods.js';
+import { budgetCapsNanos } from './budget-periods.js';
 import type { RateLimitConfig } from './config.js';
 import { decide, figures, type Severity } from './decision.js';
 import {
@@ -107,7 +107,8 @@ export class RedisRateLimiter implements RateLimiter {
       args.push(...specArgs(scope.requests), ...specArgs(scope.tokens), String(scope.maxConcurrent ?? 0));
     }
     keys.push(this.#budgetKey(tag, request.keyId));
-    args.push(nanosArg(budget?.daily), nanosArg(budget?.monthly));
+    const caps = budget === undefined ? undefined : budgetCapsNanos(budget);
+    args.push(nanosArg(caps?.daily), nanosArg(caps?.monthly));
 
     const startedAt = performance.now();
     const reply = (await this.#admitScript(keys.length, ...keys, ...args)) as number[];
@@ -170,8 +171,9 @@ function specArgs(spec: BucketSpec | undefined): [string, string] {
   return spec === undefined ? ['0', '0'] : [String(spec.capacity), String(spec.refillPerMs)];
 }
 
-function nanosArg(units: number | undefined): string {
-  return units === undefined ? '0' : budgetNanos(units).toString();
+/** A budget cap as Lua reads it; "0" when there is none. */
+function nanosArg(nanos: bigint | undefined): string {
+  return nanos === undefined ? '0' : nanos.toString();
 }
 
 function replyFigures(spec: BucketSpec | undefined, remaining: number, resetMs: number): BucketFigures | undefined {

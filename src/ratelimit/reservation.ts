@@ -1,4 +1,5 @@
 import { estimatePromptTokens } from '../telemetry/token-estimate.js';
+import type { RateLimitConfig } from './config.js';
 
 /** Operations whose responses generate tokens (the completion part of the reservation). */
 const GENERATING_OPERATIONS = new Set(['chat', 'text_completion']);
@@ -18,9 +19,17 @@ export function requestedCompletionTokens(json: unknown, operation: string | und
   return cap * (positiveInteger(fields.n) ?? 1);
 }
 
-/** The prompt part of the reservation: the same estimate telemetry uses when usage never arrives. */
-export function promptTokensEstimate(json: unknown): number {
-  return estimatePromptTokens(json);
+/** Tokens to reserve before dispatch: the prompt estimate plus max_tokens, or the configured default. */
+export function reservedTokensFor(promptTokensEstimate: number, maxTokens: number | undefined, config: Pick<RateLimitConfig, 'defaultMaxTokens'>): number {
+  return Math.max(0, Math.ceil(promptTokensEstimate)) + (maxTokens ?? config.defaultMaxTokens);
+}
+
+/**
+ * What a request body reserves: its prompt estimated the way telemetry estimates it when usage
+ * never arrives, plus the completion the client allows (or the configured default).
+ */
+export function reservationOf(json: unknown, operation: string | undefined, config: Pick<RateLimitConfig, 'defaultMaxTokens'>): number {
+  return reservedTokensFor(estimatePromptTokens(json), requestedCompletionTokens(json, operation), config);
 }
 
 function positiveInteger(value: unknown): number | undefined {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { budgetNanos, budgetPeriods, civilFromDays, daysFromCivil } from '../../../src/ratelimit/budget-periods.js';
+import { unitsToNanos } from '../../../src/cost/cost.js';
+import { budgetPeriods, civilFromDays, daysFromCivil } from '../../../src/ratelimit/budget-periods.js';
 import { seededRandom } from '../../helpers/seeded-random.js';
 
 describe('budget periods (UTC day, calendar month)', () => {
@@ -32,11 +33,11 @@ describe('budget periods (UTC day, calendar month)', () => {
   });
 
   it('converts a budget in currency units to nano-units exactly', () => {
-    expect(budgetNanos(5.25)).toBe(5_250_000_000n);
-    expect(budgetNanos(0.1)).toBe(100_000_000n);
-    expect(budgetNanos(0.3)).toBe(300_000_000n);
-    expect(budgetNanos(1234.000000001)).toBe(1_234_000_000_001n);
-    expect(budgetNanos(100)).toBe(100_000_000_000n);
-    expect(() => budgetNanos(Number.NaN)).toThrow(RangeError);
+    expect(unitsToNanos(5.25)).toBe(5_250_000_000n);
+    expect(unitsToNanos(0.1)).toBe(100_000_000n);
+    expect(unitsToNanos(0.3)).toBe(300_000_000n);
+    expect(unitsToNanos(1234.000000001)).toBe(1_234_000_000_001n);
+    expect(unitsToNanos(100)).toBe(100_000_000_000n);
+    expect(() => unitsToNanos(Number.NaN)).toThrow(RangeError);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { rateLimitConfigSchema, reservedTokensFor } from '../../../src/ratelimit/config.js';
+import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
+import { reservedTokensFor } from '../../../src/ratelimit/reservation.js';
 import type { AdmitRequest } from '../../../src/ratelimit/limiter.js';
 import { MemoryRateLimiter } from '../../../src/ratelimit/memory-store.js';
 
