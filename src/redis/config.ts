@@ -26,3 +26,4 @@ export const redisConfigSchema = z
   .strict();
 
 export type RedisConfig = z.infer<typeof redisConfigSchema>;
+export type RedisConfigInput = z.input<typeof redisConfigSchema>;

@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { closeRedisClient, createRedisClient, type RedisClientOptions } from '../../src/redis/client.js';
+import { redisConfigSchema, type RedisConfigInput } from '../../src/redis/config.js';
 import { freePort } from './free-ports.js';
 
 /**
@@ -68,5 +72,36 @@ export async function startRedisServer(): Promise<RedisServer> {
       await launch();
     },
     stop: () => halt('SIGTERM'),
+  };
+}
+
+/**
+ * For one test file: a redis-server started before its tests and stopped after them, and Redis
+ * clients (made with the product's own createRedisClient) that are closed before it stops.
+ */
+export function useRedisServer(): {
+  server(): RedisServer;
+  client(settings?: Partial<RedisConfigInput>, options?: RedisClientOptions): Redis;
+} {
+  let server: RedisServer | undefined;
+  const clients: Redis[] = [];
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => closeRedisClient(client)));
+    await server?.stop();
+  });
+  const running = (): RedisServer => {
+    if (server === undefined) throw new Error('the redis-server starts in beforeAll: use it inside tests and hooks');
+    return server;
+  };
+  return {
+    server: running,
+    client: (settings = {}, options = {}) => {
+      const client = createRedisClient(redisConfigSchema.parse({ ...settings, url: running().url }), options);
+      clients.push(client);
+      return client;
+    },
   };
 }

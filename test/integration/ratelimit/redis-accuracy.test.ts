@@ -1,11 +1,10 @@
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
 import type { AdmitRequest, RateLimiter } from '../../../src/ratelimit/limiter.js';
 import { RedisRateLimiter } from '../../../src/ratelimit/redis-store.js';
-import { closeRedisClient, createRedisClient, redisReady } from '../../../src/redis/client.js';
-import { redisConfigSchema } from '../../../src/redis/config.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { redisReady } from '../../../src/redis/client.js';
+import { useRedisServer } from '../../helpers/redis-server.js';
 import { seededRandom } from '../../helpers/seeded-random.js';
 
 /**
@@ -15,17 +14,7 @@ import { seededRandom } from '../../helpers/seeded-random.js';
  * capacity + rate × elapsed, within 2%.
  */
 
-let server: RedisServer;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => closeRedisClient(client)));
-  await server.stop();
-});
+const redis = useRedisServer();
 
 async function serverTimeMs(client: Redis): Promise<number> {
   const [seconds, micros] = await client.time();
@@ -40,8 +29,9 @@ describe('three instances sharing one Redis', () => {
   it('admit within ±2% of capacity + rate × elapsed, for requests and for tokens', async () => {
     const config = rateLimitConfigSchema.parse({});
     const limiters: RateLimiter[] = [];
+    const clients: Redis[] = [];
     for (let i = 0; i < INSTANCES; i++) {
-      const client = createRedisClient(redisConfigSchema.parse({ url: server.url, commandTimeoutMs: 2_000 }), { connectionName: `instance-${i}` });
+      const client = redis.client({ commandTimeoutMs: 2_000 }, { connectionName: `instance-${i}` });
       clients.push(client);
       await redisReady(client);
       limiters.push(new RedisRateLimiter({ client, config, keyPrefix: 'acc:' }));

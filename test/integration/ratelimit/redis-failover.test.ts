@@ -5,28 +5,23 @@ import { FailoverRateLimiter, type RateLimitStoreObserver } from '../../../src/r
 import type { AdmitRequest } from '../../../src/ratelimit/limiter.js';
 import { MemoryRateLimiter } from '../../../src/ratelimit/memory-store.js';
 import { RedisRateLimiter } from '../../../src/ratelimit/redis-store.js';
-import { closeRedisClient, createRedisClient, redisReady } from '../../../src/redis/client.js';
-import { redisConfigSchema } from '../../../src/redis/config.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { redisReady } from '../../../src/redis/client.js';
+import { useRedisServer } from '../../helpers/redis-server.js';
 
 /** Redis killed mid-run and restarted on the same port: behaviour per policy, no crash, no stuck slot. */
 
-let server: RedisServer;
-const clients: Redis[] = [];
+const redis = useRedisServer();
 const unhandled: unknown[] = [];
 const recordUnhandled = (reason: unknown): void => {
   unhandled.push(reason);
 };
 
-beforeAll(async () => {
+beforeAll(() => {
   process.on('unhandledRejection', recordUnhandled);
   process.on('uncaughtException', recordUnhandled);
-  server = await startRedisServer();
 });
 
-afterAll(async () => {
-  await Promise.all(clients.map((client) => closeRedisClient(client)));
-  await server.stop();
+afterAll(() => {
   process.off('unhandledRejection', recordUnhandled);
   process.off('uncaughtException', recordUnhandled);
 });
@@ -59,8 +54,7 @@ function recorder(): Recorded {
 }
 
 async function limiterFor(onStoreError: 'open' | 'closed', recorded: Recorded): Promise<{ limiter: FailoverRateLimiter; client: Redis }> {
-  const client = createRedisClient(redisConfigSchema.parse({ url: server.url, reconnectMaxDelayMs: 100, commandTimeoutMs: 300 }));
-  clients.push(client);
+  const client = redis.client({ reconnectMaxDelayMs: 100, commandTimeoutMs: 300 });
   await redisReady(client);
   const config = rateLimitConfigSchema.parse({ onStoreError, concurrencyLeaseMs: 60_000 });
   const limiter = new FailoverRateLimiter({
@@ -91,7 +85,7 @@ describe('Redis killed mid-run and restarted', () => {
     expect(before).toMatchObject({ allowed: true, store: 'redis' });
     expect(before.requests!.remaining).toBe(4);
 
-    await server.kill();
+    await redis.server().kill();
     const during = [];
     for (let i = 0; i < 8; i++) during.push(await limiter.admit(request('open-key', limits)));
     expect(during.every((decision) => decision.store === 'local')).toBe(true);
@@ -104,7 +98,7 @@ describe('Redis killed mid-run and restarted', () => {
     // Local tickets settle locally.
     await limiter.settle(during[0]!.ticket!, { tokens: 0, costNanos: 0n });
 
-    await server.restart();
+    await redis.server().restart();
     await redisReady(client);
     const after = await limiter.admit(request('open-key', limits));
     expect(after).toMatchObject({ allowed: true, store: 'redis' });
@@ -125,14 +119,14 @@ describe('Redis killed mid-run and restarted', () => {
     const held = await limiter.admit(request('closed-key', limits));
     expect(held).toMatchObject({ allowed: true, store: 'redis' });
 
-    await server.kill();
+    await redis.server().kill();
     for (let i = 0; i < 5; i++) {
       const decision = await limiter.admit(request('closed-key', limits));
       expect(decision).toMatchObject({ outcome: 'unavailable', allowed: false, retryable: true, retryAfterMs: 1000, ticket: undefined });
     }
     await limiter.settle(held.ticket!, { tokens: 0, costNanos: 0n });
 
-    await server.restart();
+    await redis.server().restart();
     await redisReady(client);
     const recoveredDecision = await limiter.admit(request('closed-key', limits));
     expect(recoveredDecision).toMatchObject({ allowed: true, store: 'redis' });

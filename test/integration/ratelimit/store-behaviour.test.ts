@@ -1,13 +1,11 @@
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { KeyBudget, KeyLimits } from '../../../src/auth/policy.js';
 import { rateLimitConfigSchema, type RateLimitConfigInput } from '../../../src/ratelimit/config.js';
 import type { AdmitRequest, RateLimitDecision, RateLimiter } from '../../../src/ratelimit/limiter.js';
 import { MemoryRateLimiter } from '../../../src/ratelimit/memory-store.js';
 import { RedisRateLimiter } from '../../../src/ratelimit/redis-store.js';
-import { closeRedisClient, createRedisClient, redisReady } from '../../../src/redis/client.js';
-import { redisConfigSchema } from '../../../src/redis/config.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { redisReady } from '../../../src/redis/client.js';
+import { useRedisServer } from '../../helpers/redis-server.js';
 
 /**
  * One table of behaviour, run against the memory store and the Redis store (real redis-server,
@@ -15,29 +13,19 @@ import { startRedisServer, type RedisServer } from '../../helpers/redis-server.j
  * the real clock the Redis store runs on moves the figures by less than the assertions' slack.
  */
 
-let server: RedisServer;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => closeRedisClient(client)));
-  await server.stop();
-});
+const redis = useRedisServer();
 
 type StoreFactory = (config?: RateLimitConfigInput) => Promise<RateLimiter>;
 
+let redisStores = 0;
 const stores: [string, StoreFactory][] = [
   ['memory store', async (config = {}) => new MemoryRateLimiter({ config: rateLimitConfigSchema.parse(config) })],
   [
     'Redis store',
     async (config = {}) => {
-      const client = createRedisClient(redisConfigSchema.parse({ url: server.url }));
-      clients.push(client);
+      const client = redis.client();
       await redisReady(client);
-      return new RedisRateLimiter({ client, config: rateLimitConfigSchema.parse(config), keyPrefix: `t${clients.length}:` });
+      return new RedisRateLimiter({ client, config: rateLimitConfigSchema.parse(config), keyPrefix: `t${++redisStores}:` });
     },
   ],
 ];
