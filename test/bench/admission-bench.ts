@@ -31,7 +31,7 @@ import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { summarizeProfile } from './cpu-profile-summary.js';
 import { launch, type FreshServer } from './fresh-server.js';
 import { cpuDuring, machineCpuSeconds } from './procfs.js';
-import { barLines, FigureBook, figureTable, judge, UNPACED_SIMULATOR_CONFIG, type Bar, type Comparison, type Figure, type FigureKind } from './report.js';
+import { barLines, FigureBook, figureTable, judge, positiveNumber, UNPACED_SIMULATOR_CONFIG, type Bar, type Comparison, type Figure, type FigureKind } from './report.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
 import { freePort } from '../helpers/free-ports.js';
@@ -424,12 +424,6 @@ async function profile(values: { profileDir: string; seconds: number; connection
 }
 
 // ---------------------------------------------------------------- command line
-
-function positiveNumber(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number, got '${text}'`);
-  return value;
-}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({

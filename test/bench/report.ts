@@ -152,3 +152,10 @@ export const UNPACED_SIMULATOR_CONFIG = {
   prefixCache: { enabled: false },
   truthCapacity: 1000,
 };
+
+/** A command-line option's value as a positive number, or an error naming the option. */
+export function positiveNumber(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number, got '${text}'`);
+  return value;
+}

@@ -30,7 +30,7 @@ import { startJaeger, type Jaeger } from '../helpers/jaeger.js';
 import { environmentWithoutOtel, startNodeServer, type NodeServer } from './node-server.js';
 import { cpuDuring, cpuSeconds, residentKiB } from './procfs.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
-import { UNPACED_SIMULATOR_CONFIG } from './report.js';
+import { positiveNumber, UNPACED_SIMULATOR_CONFIG } from './report.js';
 import { spreadOf } from './stats.js';
 import { runStreamLoad } from './stream-load-process.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
@@ -371,12 +371,6 @@ async function soak(values: SoakValues): Promise<SoakResult> {
 }
 
 // ---------------------------------------------------------------- command line
-
-function positiveNumber(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number, got '${text}'`);
-  return value;
-}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -8,18 +8,7 @@
 // for an instruction count by difference (two N, so set-up and warm-up cancel out):
 //   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node --single-threaded \
 //     test/bench/tracing/otlp-encoding-cost.mjs --only ours --repeats 60   (and --repeats 20)
-import { createRequire } from 'node:module';
-const root = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
-const require = createRequire(`${root}/package.json`);
-const { tracing, resources } = require('@opentelemetry/sdk-node');
-const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer');
-const api = require('@opentelemetry/api');
-const { W3CTraceContextPropagator } = require('@opentelemetry/core');
-api.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-const { SynchronousContextManager } = await import(`${root}/dist/src/telemetry/tracing/synchronous-context.js`);
-api.context.setGlobalContextManager(new SynchronousContextManager());
-const { OtlpSpanEncoder } = await import(`${root}/dist/src/telemetry/tracing/otlp-span-encoder.js`);
-const { typicalRequests } = await import('./typical-request.mjs');
+import { gatewayResource, OtlpSpanEncoder, ProtobufTraceSerializer, tracing, typicalRequests } from './typical-request.mjs';
 
 const REQUESTS = 500;
 const BATCH = 512;
@@ -27,8 +16,7 @@ const REPEATS = process.argv.includes('--repeats') ? Number(process.argv[process
 const ROUNDS = 7;
 
 const memory = new tracing.InMemorySpanExporter();
-const resource = resources.defaultResource().merge(resources.resourceFromAttributes({ 'service.name': 'tollbooth', 'host.name': 'vm', 'process.pid': 1 }));
-const provider = new tracing.BasicTracerProvider({ resource, spanProcessors: [new tracing.SimpleSpanProcessor(memory)] });
+const provider = new tracing.BasicTracerProvider({ resource: gatewayResource, spanProcessors: [new tracing.SimpleSpanProcessor(memory)] });
 const oneRequest = typicalRequests(provider);
 for (let i = 0; i < REQUESTS; i++) oneRequest(i);
 const spans = memory.getFinishedSpans();

@@ -5,25 +5,12 @@
 //   flock /tmp/tollbooth-bench.lock node test/bench/tracing/span-pipeline-cost.mjs [--standard]
 // Indicative (median of five rounds of 20 000); the tracing benchmark under test/bench/ is the
 // measurement of record.
-import { createRequire } from 'node:module';
-const root = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
-const require = createRequire(`${root}/package.json`);
-const { tracing, resources } = require('@opentelemetry/sdk-node');
-const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer');
-const api = require('@opentelemetry/api');
-const { W3CTraceContextPropagator } = require('@opentelemetry/core');
-api.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-const { SynchronousContextManager } = await import(`${root}/dist/src/telemetry/tracing/synchronous-context.js`);
-api.context.setGlobalContextManager(new SynchronousContextManager());
-
-const { OtlpSpanEncoder } = await import(`${root}/dist/src/telemetry/tracing/otlp-span-encoder.js`);
-const { typicalRequests } = await import('./typical-request.mjs');
+import { gatewayResource, OtlpSpanEncoder, ProtobufTraceSerializer, tracing, typicalRequests } from './typical-request.mjs';
 const encoder = new OtlpSpanEncoder();
 const serialize = process.argv.includes('--standard') ? (spans) => ProtobufTraceSerializer.serializeRequest(spans) : (spans) => encoder.encode(spans);
 let bytes = 0;
 const exporter = { export(spans, done) { bytes += serialize(spans).length; done({ code: 0 }); }, shutdown: async () => {} };
-const resource = resources.defaultResource().merge(resources.resourceFromAttributes({ 'service.name': 'tollbooth', 'host.name': 'vm', 'process.pid': 1 }));
-const provider = new tracing.BasicTracerProvider({ resource, spanProcessors: [new tracing.BatchSpanProcessor(exporter, { maxQueueSize: 100000, maxExportBatchSize: 512, scheduledDelayMillis: 1 })] });
+const provider = new tracing.BasicTracerProvider({ resource: gatewayResource, spanProcessors: [new tracing.BatchSpanProcessor(exporter, { maxQueueSize: 100000, maxExportBatchSize: 512, scheduledDelayMillis: 1 })] });
 const oneRequest = typicalRequests(provider);
 
 async function round(n) {

@@ -1,9 +1,22 @@
 // The spans of one typical streamed chat request (SERVER span and one attempt CLIENT span with the
 // first-token event), built from an observation by RequestTracer exactly as the gateway builds
-// them. Shared by the cost scripts in this folder; needs `npm run build`.
+// them, and the set-up every cost script in this folder shares: the gateway's propagator and
+// synchronous context manager made global, the OpenTelemetry packages the scripts measure, our
+// encoder, and the resource a gateway's spans carry. Needs `npm run build`.
 import { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 const root = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
+const require = createRequire(`${root}/package.json`);
+export const { tracing, resources } = require('@opentelemetry/sdk-node');
+export const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer');
+const api = require('@opentelemetry/api');
+const { W3CTraceContextPropagator } = require('@opentelemetry/core');
+api.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+const { SynchronousContextManager } = await import(`${root}/dist/src/telemetry/tracing/synchronous-context.js`);
+api.context.setGlobalContextManager(new SynchronousContextManager());
+export const { OtlpSpanEncoder } = await import(`${root}/dist/src/telemetry/tracing/otlp-span-encoder.js`);
+export const gatewayResource = resources.defaultResource().merge(resources.resourceFromAttributes({ 'service.name': 'tollbooth', 'host.name': 'vm', 'process.pid': 1 }));
 const { createRequestTracer } = await import(`${root}/dist/src/telemetry/tracing/request-trace.js`);
 const { createObservation } = await import(`${root}/dist/src/telemetry/observation.js`);
 const { measureRequest } = await import(`${root}/dist/src/telemetry/measures.js`);
