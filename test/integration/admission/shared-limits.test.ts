@@ -123,12 +123,15 @@ describe('one limit shared by three gateway processes through Redis', () => {
 });
 
 describe('Redis outages at the gateway', () => {
-  it('fails open: keeps serving with local buckets while Redis is down, and frees no slot twice', async () => {
-    const key = keyWith('open', { requestsPerMinute: 6_000, maxConcurrent: 2 });
-    const gateway = await startTestGateway(sharedConfig({ auth: { keys: [key.stored] }, rateLimits: { store: 'redis', onStoreError: 'open' } }));
+  /** One in-process gateway with the key and its limits in Redis under the given failure policy. */
+  async function gatewayOnRedis(key: ReturnType<typeof keyWith>, onStoreError: 'open' | 'closed') {
+    const gateway = await startTestGateway(sharedConfig({ auth: { keys: [key.stored] }, rateLimits: { store: 'redis', onStoreError } }));
     teardown.defer(() => gateway.close());
-    const auth = { authorization: `Bearer ${key.secret}` };
-    const url = `${gateway.url}/v1/chat/completions`;
+    return { gateway, auth: { authorization: `Bearer ${key.secret}` }, url: `${gateway.url}/v1/chat/completions` };
+  }
+
+  it('fails open: keeps serving with local buckets while Redis is down, and frees no slot twice', async () => {
+    const { gateway, auth, url } = await gatewayOnRedis(keyWith('open', { requestsPerMinute: 6_000, maxConcurrent: 2 }), 'open');
     expect((await postJson(url, chat, auth)).status).toBe(200);
     await redis.kill();
     try {
@@ -137,7 +140,7 @@ describe('Redis outages at the gateway', () => {
       await redis.restart();
     }
     // Back on Redis (a fresh, empty one): both concurrency slots are free, a third is refused.
-    await waitFor(async () => (await postJson(url, chat, auth)).headers.get('x-ratelimit-remaining-requests') !== null && gatewayOnRedis(gateway.logs));
+    await waitFor(async () => (await postJson(url, chat, auth)).headers.get('x-ratelimit-remaining-requests') !== null && decidesOnRedisAgain(gateway.logs));
     const slowChat = { ...chat, max_tokens: 10 };
     const slow = { ...auth, 'x-sim-fault': 'spike:400' };
     const running = [postJson(url, slowChat, slow), postJson(url, slowChat, slow)];
@@ -150,11 +153,7 @@ describe('Redis outages at the gateway', () => {
   });
 
   it('fails closed: 503 with Retry-After while Redis is down, then serves again on its own', async () => {
-    const key = keyWith('closed', { requestsPerMinute: 6_000 });
-    const gateway = await startTestGateway(sharedConfig({ auth: { keys: [key.stored] }, rateLimits: { store: 'redis', onStoreError: 'closed' } }));
-    teardown.defer(() => gateway.close());
-    const auth = { authorization: `Bearer ${key.secret}` };
-    const url = `${gateway.url}/v1/chat/completions`;
+    const { auth, url } = await gatewayOnRedis(keyWith('closed', { requestsPerMinute: 6_000 }), 'closed');
     expect((await postJson(url, chat, auth)).status).toBe(200);
     await redis.kill();
     try {
@@ -194,7 +193,7 @@ describe('keys in the Redis store', () => {
   });
 });
 
-function gatewayOnRedis(logs: ReadonlyArray<Record<string, unknown>>): boolean {
+function decidesOnRedisAgain(logs: ReadonlyArray<Record<string, unknown>>): boolean {
   return logs.some((line) => line.component === 'ratelimit' && typeof line.msg === 'string' && /available again/.test(line.msg));
 }
 
