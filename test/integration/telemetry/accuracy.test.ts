@@ -91,28 +91,38 @@ function conversation(index: number) {
   ];
 }
 
+/** `count` streams, one started every 20 ms, of 16 to 55 tokens; even ones ask for include_usage. */
+function paceWave(name: string, count: number): Promise<ClientView[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      await new Promise((resolve) => setTimeout(resolve, index * 20));
+      const tokens = 16 + ((index * 7) % 40);
+      return streamChat(
+        `${name}-${index}`,
+        { messages: conversation(index), max_tokens: tokens, ...(index % 2 === 0 ? { stream_options: { include_usage: true } } : {}) },
+        { 'x-sim-tokens': String(tokens) },
+      );
+    }),
+  );
+}
+
 describe('accuracy against the truth', () => {
-  it('TTFT agrees with the client, TPOT with the truth within 2% (p95), tokens and cost exactly', async () => {
-    // A warm-up wave first: the first requests of a fresh process pay for new connections and JIT
-    // compilation before the gateway sees them (time no gateway can measure), so they are not scored.
-    await Promise.all(Array.from({ length: 8 }, (_, slot) => streamChat(`warm-up-${slot}`, { messages: conversation(slot), max_tokens: 8 })));
+  let attempt = 0;
+  it('TTFT agrees with the client, TPOT with the truth within 2% (p95), tokens and cost exactly', { retry: 1 }, async () => {
+    // A warm-up wave of the same shape first, not scored. A fresh gateway process grows its heap
+    // to its working size in its first second or two of traffic, and those collections pause its
+    // event loop for 5–20 ms: a request arriving during one is stamped late by that much (time no
+    // process can see from user space), which is start-up, not the steady state the bar is about.
+    // Request ids carry the attempt, so a retry never reads the first try's log lines.
+    attempt += 1;
+    await paceWave(`warm-up-${attempt}`, 80);
     // 80 streams, one started every 20 ms (about 8 in flight at once), half of them with the
     // client's own include_usage.
-    const views = await Promise.all(
-      Array.from({ length: 80 }, async (_, index) => {
-        await new Promise((resolve) => setTimeout(resolve, index * 20));
-        const tokens = 16 + ((index * 7) % 40);
-        return streamChat(
-          `accuracy-${index}`,
-          { messages: conversation(index), max_tokens: tokens, ...(index % 2 === 0 ? { stream_options: { include_usage: true } } : {}) },
-          { 'x-sim-tokens': String(tokens) },
-        );
-      }),
-    );
+    const views = await paceWave(`accuracy-${attempt}`, 80);
 
     const ttftErrors: number[] = [];
     const tpotErrors: number[] = [];
-    for (const view of views) {
+    for (const [index, view] of views.entries()) {
       const line = await gateway.accessLineOf(view.requestId);
       const truth = await truthOf(view.requestId, line.replica);
       expect(truth.outcome).toBe('completed');
@@ -134,16 +144,17 @@ describe('accuracy against the truth', () => {
       expect(line.cost).toBe(formatNanos(expectedNanos));
 
       // The usage frame the gateway asked for never reaches a client that did not ask for it.
-      const clientAskedForUsage = Number(view.requestId.split('-')[1]) % 2 === 0;
+      const clientAskedForUsage = index % 2 === 0;
       expect(view.body.includes('"choices":[],"usage"')).toBe(clientAskedForUsage);
       expect(view.body.endsWith('data: [DONE]\n\n')).toBe(true);
     }
-    // The clocks are read in three processes that share two cores with the test runner, so the
-    // tail of the TTFT error here is scheduling noise. The test holds the measurement to a median
-    // within 1.5 ms and a 95th percentile within 5 ms; the issue's bar (95 % within 3 ms, at low
-    // load and at 100 streams) is measured by `npm run bench` on a quiet machine (RESULTS.md).
-    expect(median(ttftErrors)).toBeLessThan(1.5);
-    expect(p95(ttftErrors)).toBeLessThan(5);
+    // The issue's bar: 95 % of requests within 3 ms of what the client saw. The clocks are read in
+    // three processes sharing two cores with the test runner, so a wave can meet a scheduling storm
+    // that no gateway can see; the test is retried once for that, while a wrong stamp (the role
+    // chunk, the first upstream byte, a late arrival) is off by tens of milliseconds on every try.
+    const worst = [...ttftErrors].sort((a, b) => b - a).slice(0, 5).map((error) => error.toFixed(1));
+    expect(median(ttftErrors), `worst TTFT errors (ms): ${worst.join(', ')}`).toBeLessThan(1.5);
+    expect(p95(ttftErrors), `worst TTFT errors (ms): ${worst.join(', ')}`).toBeLessThan(3);
     expect(p95(tpotErrors)).toBeLessThan(0.02);
     expect(views.some((view) => view.body.includes('"cached_tokens"'))).toBe(true);
   });
@@ -153,17 +164,19 @@ describe('accuracy against the truth', () => {
     try {
       const response = await fetch(`${multi.gateway.url}/v1/chat/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-request-id': 'four-per-chunk', 'x-sim-tokens': '64' },
-        body: JSON.stringify({ model: 'test-model', stream: true, max_tokens: 64, messages: conversation(1) }),
+        headers: { 'content-type': 'application/json', 'x-request-id': 'four-per-chunk', 'x-sim-tokens': '256' },
+        body: JSON.stringify({ model: 'test-model', stream: true, max_tokens: 256, messages: conversation(1) }),
       });
       const text = await response.text();
       const line = await multi.gateway.accessLineOf('four-per-chunk');
       const truth = await multi.simulators[0]!.truth('four-per-chunk');
-      // 64 tokens in 16 content chunks: counting chunks would say 16.
-      expect(truth.chunkTimes).toHaveLength(16);
-      expect(text.split('"delta":{"content":"').length - 1).toBeGreaterThanOrEqual(16);
-      expect(line.output_tokens).toBe(64);
-      const truthTpot = (truth.chunkTimes.at(-1)! - truth.chunkTimes[0]!) / 63;
+      // 256 tokens in 64 content chunks: counting chunks would say 64. The stream is long (about
+      // 0.8 s) so that one pause of the fresh gateway process at its first or last chunk stays
+      // well inside the 2 % bar.
+      expect(truth.chunkTimes).toHaveLength(64);
+      expect(text.split('"delta":{"content":"').length - 1).toBeGreaterThanOrEqual(64);
+      expect(line.output_tokens).toBe(256);
+      const truthTpot = (truth.chunkTimes.at(-1)! - truth.chunkTimes[0]!) / 255;
       expect(Math.abs((line.tpot_ms as number) - truthTpot) / truthTpot).toBeLessThan(0.02);
     } finally {
       await multi.stop();
