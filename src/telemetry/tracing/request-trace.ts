@@ -1,27 +1,28 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import {
   context,
-  propagation,
   ROOT_CONTEXT,
+  SamplingDecision,
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
+  type Attributes,
   type Context,
   type HrTime,
-  type Span,
-  type Tracer,
-  type TracerProvider,
+  type SpanContext,
+  type SpanStatus,
+  type TraceState,
 } from '@opentelemetry/api';
+import type { TimedEvent } from '@opentelemetry/sdk-trace-base';
 import type { TollboothConfig } from '../../config/schema.js';
 import type { UpstreamTarget } from '../../proxy/upstream-exchange.js';
 import type { Replica } from '../../routing/replica.js';
-import { TOLLBOOTH_VERSION } from '../../version.js';
 import type { RequestMeasures } from '../measures.js';
 import type { RequestObservation } from '../observation.js';
 import type { TracingConfig } from './config.js';
 import { ContentCapture } from './content-capture.js';
 import * as A from './genai-attributes.js';
-import { activeTracerProvider } from './sdk.js';
 import {
   attemptSpanName,
   rateLimitAttributes,
@@ -33,58 +34,75 @@ import {
   transportErrorType,
   type ConversationSources,
 } from './span-attributes.js';
+import { activeSpanPipeline, type SpanPipeline } from './span-pipeline.js';
+import { AttributeCollector, definedAttributes, NO_EVENTS, SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
+import { formatTraceParent, parseTraceParent, RandomIds } from './trace-context.js';
 
-/** One upstream try: its CLIENT span is open from dispatch until the try ends. */
+/** One upstream try: its CLIENT span runs from dispatch until the try ends; its id is in the try's traceparent. */
 interface Attempt {
-  readonly span: Span;
+  readonly spanId: string;
   readonly replica: Replica;
+  readonly startedAt: number;
   /** Set when the try failed and the request moved to another replica. */
   endedAt: number | undefined;
   errorType: string | undefined;
 }
 
 /**
- * The request's tracing handles, kept on the observation: the SERVER span (open from arrival, so
- * its ids exist for the upstream `traceparent`, exemplars, logs and error bodies) and one CLIENT
- * span per upstream attempt. Attributes are written once, when the request is over.
+ * The request's trace, kept on the observation: the ids of its SERVER span (chosen on arrival, so
+ * they exist for the upstream `traceparent`, exemplars, logs and error bodies) and of each
+ * upstream attempt, with the times they started. No span object exists while the request runs:
+ * the spans are built, finished, when the request is over (`RequestTracer.finish`).
  */
 export class RequestTrace {
   readonly attempts: Attempt[] = [];
+  /** The SERVER span's context: parent of the other spans. */
+  readonly spanContext: SpanContext;
+  /** The SERVER span as the active context (for library spans: ioredis); only for a recorded request. */
+  readonly context: Context | undefined;
+  private readonly traceParentFlags: boolean;
+  private readonly traceStateHeader: string | undefined;
 
   constructor(
-    private readonly tracer: Tracer,
-    private readonly observation: RequestObservation,
-    readonly serverSpan: Span,
-    /** The SERVER span's context: parent of the attempt spans, and active while the request's hooks run. */
-    readonly context: Context,
+    private readonly ids: RandomIds,
+    /** Sampled and recorded: its spans are built at the end. False: only its context travels upstream. */
+    readonly recording: boolean,
+    sampled: boolean,
+    traceId: string,
+    spanId: string,
+    traceState: TraceState | undefined,
+    /** The client's span, when its traceparent was valid. */
+    readonly parent: SpanContext | undefined,
+    /** Attributes the sampler asked for. */
+    readonly samplerAttributes: Attributes | undefined,
     readonly headers: IncomingHttpHeaders,
     readonly content: ContentCapture | undefined,
     /**
      * Wall-clock milliseconds minus performance.now(), read once at arrival: every time of the
      * request's spans is converted with this one offset, so children never shift against their
-     * parent (the SDK's own conversion re-reads Date.now() per span, up to a millisecond apart)
-     * while the trace still lines up with the replica's wall-clock spans.
+     * parent while the trace still lines up with the replica's wall-clock spans.
      */
     private readonly epochOffsetMs: number,
-  ) {}
+  ) {
+    this.spanContext = { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, traceState };
+    this.context = recording ? trace.setSpanContext(ROOT_CONTEXT, this.spanContext) : undefined;
+    this.traceParentFlags = sampled;
+    this.traceStateHeader = traceState?.serialize() || undefined;
+  }
 
   /**
-   * An upstream try is dispatched now: opens its CLIENT span and writes the span's context into
-   * the try's request headers (`traceparent`, and `tracestate` when the trace has one), so the
-   * replica's own span is the child of this try. Replaces whatever trace headers the client sent.
+   * An upstream try is dispatched now: gives it a span id and writes it into the try's request
+   * headers (`traceparent`, and `tracestate` when the trace has one), so the replica's own span
+   * is the child of this try. Replaces whatever trace headers the client sent.
    */
   attemptStarted(target: UpstreamTarget, now: number): void {
-    const observation = this.observation;
-    const span = this.tracer.startSpan(
-      attemptSpanName(observation.method, observation.route, observation.requestedModel),
-      { kind: SpanKind.CLIENT, startTime: this.time(now) },
-      this.context,
-    );
-    this.attempts.push({ span, replica: target.replica, endedAt: undefined, errorType: undefined });
+    const spanId = this.ids.spanId();
+    if (this.recording) this.attempts.push({ spanId, replica: target.replica, startedAt: now, endedAt: undefined, errorType: undefined });
     const headers = target.options.headers;
     if (isHeaderRecord(headers)) {
-      if (headers.tracestate !== undefined) delete headers.tracestate;
-      propagation.inject(trace.setSpan(this.context, span), headers);
+      headers.traceparent = formatTraceParent(this.spanContext.traceId, spanId, this.traceParentFlags);
+      if (this.traceStateHeader !== undefined) headers.tracestate = this.traceStateHeader;
+      else if (headers.tracestate !== undefined) delete headers.tracestate;
     }
   }
 
@@ -100,43 +118,65 @@ export class RequestTrace {
     attempt.endedAt = now;
     attempt.errorType = transportErrorType(error);
   }
+
+  /** A context for a child span of the SERVER span (same trace, flags and trace state). */
+  childContext(spanId: string): SpanContext {
+    const server = this.spanContext;
+    return { traceId: server.traceId, spanId, traceFlags: server.traceFlags, traceState: server.traceState };
+  }
 }
 
 /**
- * Makes the spans of every request from its observation: starts the SERVER span on arrival
- * (continuing the client's `traceparent`), and at the end builds all attributes, the rate-limit
- * child span and the first-token event in one pass over the finished facts. Nothing runs per
- * chunk: the stream is already timed by the tap.
+ * Makes the spans of every request from its observation: on arrival it continues the client's
+ * `traceparent` and takes the sampling decision (the configured sampler, once per request); at
+ * the end it builds every span as a finished record (span-records.ts) with all its attributes,
+ * the rate-limit child and the first-token event, in one pass over the finished facts, and hands
+ * them to the span processor (the SDK's batch processor and exporter). Nothing runs per chunk:
+ * the stream is already timed by the tap. An unsampled request costs an id and a header.
  */
 export class RequestTracer {
-  private readonly tracer: Tracer;
   private readonly conversation: ConversationSources;
+  private readonly ids = new RandomIds();
 
   constructor(
-    provider: TracerProvider,
+    private readonly pipeline: SpanPipeline,
     private readonly settings: TracingConfig,
     routing: Pick<TollboothConfig['routing'], 'sessionKey'>,
   ) {
-    this.tracer = provider.getTracer('tollbooth', TOLLBOOTH_VERSION);
     this.conversation = { header: routing.sessionKey.header, bodyFields: routing.sessionKey.bodyFields };
   }
 
-  /** Opens the SERVER span of a request that just arrived, and names its ids on the observation when it is sampled. */
+  /** Chooses the ids and sampling of a request that just arrived, and names them on the observation when it is sampled. */
   requestStarted(observation: RequestObservation, headers: IncomingHttpHeaders, response: ServerResponse): void {
-    const parent = propagation.extract(ROOT_CONTEXT, headers);
-    const epochOffsetMs = Date.now() - performance.now();
-    const span = this.tracer.startSpan(
+    const parent = this.remoteParent(headers);
+    const traceId = parent?.traceId ?? this.ids.traceId();
+    const spanId = this.ids.spanId();
+    const sampling = this.pipeline.sampler.shouldSample(
+      parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent),
+      traceId,
       serverSpanName(observation.method, observation.route),
-      { kind: SpanKind.SERVER, startTime: spanTime(observation.receivedAt, epochOffsetMs) },
-      parent,
+      SpanKind.SERVER,
+      {},
+      [],
     );
-    const recording = span.isRecording();
+    const recording = sampling.decision !== SamplingDecision.NOT_RECORD;
     const content = recording && this.settings.captureContent ? new ContentCapture(response, this.settings.contentLimitChars) : undefined;
-    observation.trace = new RequestTrace(this.tracer, observation, span, trace.setSpan(parent, span), headers, content, epochOffsetMs);
+    observation.trace = new RequestTrace(
+      this.ids,
+      recording,
+      sampling.decision === SamplingDecision.RECORD_AND_SAMPLED,
+      traceId,
+      spanId,
+      sampling.traceState ?? parent?.traceState,
+      parent,
+      sampling.attributes,
+      headers,
+      content,
+      recording ? Date.now() - performance.now() : 0,
+    );
     if (recording) {
-      const ids = span.spanContext();
-      observation.traceId = ids.traceId;
-      observation.spanId = ids.spanId;
+      observation.traceId = traceId;
+      observation.spanId = spanId;
     }
   }
 
@@ -149,90 +189,149 @@ export class RequestTracer {
     inRequestTrace(observation, next);
   }
 
-  /** The request is over: every span gets its attributes and ends at the time the facts say. */
+  /** The request is over: every span is built with its attributes and the times the facts say, and handed to the processor. */
   finish(observation: RequestObservation, measures: RequestMeasures): void {
     const handle = observation.trace;
-    if (handle === undefined) return;
+    if (handle === undefined || !handle.recording) return;
+    const { processor, resource, scope, limits } = this.pipeline;
     const endedAt = observation.completedAt ?? performance.now();
-    const server = handle.serverSpan;
-    if (!server.isRecording()) {
-      for (const attempt of handle.attempts) attempt.span.end();
-      server.end();
-      return;
-    }
+    const serverContext = handle.spanContext;
 
     const rateLimit = observation.rateLimit;
     if (rateLimit !== undefined) {
-      this.tracer
-        .startSpan(
+      const attributes = new AttributeCollector(limits).addAll(rateLimitAttributes(rateLimit));
+      processor.onEnd(
+        new SpanRecord(
           A.RATE_LIMIT_SPAN,
-          { kind: SpanKind.INTERNAL, startTime: handle.time(rateLimit.startedAt), attributes: rateLimitAttributes(rateLimit) },
-          handle.context,
-        )
-        .end(handle.time(rateLimit.endedAt));
+          SpanKind.INTERNAL,
+          handle.childContext(this.ids.spanId()),
+          serverContext,
+          handle.time(rateLimit.startedAt),
+          handle.time(rateLimit.endedAt),
+          UNSET_STATUS,
+          attributes.values,
+          attributes.dropped,
+          NO_EVENTS,
+          resource,
+          scope,
+        ),
+      );
     }
 
-    if (handle.attempts.length > 0) this.endAttempts(handle, observation, measures, endedAt);
+    if (handle.attempts.length > 0) this.finishAttempts(handle, observation, measures, endedAt);
 
-    server.setAttributes(serverAttributes(observation, measures));
-    if ((observation.status ?? 0) >= 500 || measures.outcome === 'upstream_failure') {
-      server.setStatus({ code: SpanStatusCode.ERROR, message: measures.errorType ?? undefined });
-    }
-    server.end(handle.time(endedAt));
+    const attributes = new AttributeCollector(limits);
+    if (handle.samplerAttributes !== undefined) attributes.addAll(handle.samplerAttributes);
+    attributes.addAll(serverAttributes(observation, measures));
+    const status = (observation.status ?? 0) >= 500 || measures.outcome === 'upstream_failure' ? errorStatus(measures.errorType ?? undefined) : UNSET_STATUS;
+    processor.onEnd(
+      new SpanRecord(
+        serverSpanName(observation.method, observation.route),
+        SpanKind.SERVER,
+        serverContext,
+        handle.parent,
+        handle.time(observation.receivedAt),
+        handle.time(endedAt),
+        status,
+        attributes.values,
+        attributes.dropped,
+        NO_EVENTS,
+        resource,
+        scope,
+      ),
+    );
   }
 
-  private endAttempts(handle: RequestTrace, observation: RequestObservation, measures: RequestMeasures, endedAt: number): void {
+  private finishAttempts(handle: RequestTrace, observation: RequestObservation, measures: RequestMeasures, endedAt: number): void {
+    const { processor, resource, scope, limits } = this.pipeline;
     const shared = requestAttributes(observation, handle.headers, this.conversation);
-    if (handle.content !== undefined) {
-      shared[A.GEN_AI_INPUT_MESSAGES] = handle.content.input(observation);
-    }
+    if (handle.content !== undefined) shared[A.GEN_AI_INPUT_MESSAGES] = handle.content.input(observation);
+    const name = attemptSpanName(observation.method, observation.route, observation.requestedModel);
     const last = handle.attempts.length - 1;
     handle.attempts.forEach((attempt, index) => {
-      const { span, replica } = attempt;
+      const { replica } = attempt;
       const { address, port } = replicaEndpoint(replica);
-      span.setAttributes(shared);
-      span.setAttributes({ [A.SERVER_ADDRESS]: address, [A.SERVER_PORT]: port, [A.ROUTING_REPLICA]: replica.name, [A.ROUTING_ATTEMPT]: index + 1 });
+      const attributes = new AttributeCollector(limits)
+        .addAll(shared)
+        .add(A.SERVER_ADDRESS, address)
+        .add(A.SERVER_PORT, port)
+        .add(A.ROUTING_REPLICA, replica.name)
+        .add(A.ROUTING_ATTEMPT, index + 1);
+      let status = UNSET_STATUS;
+      let events = NO_EVENTS;
+      let end = endedAt;
       if (index < last || attempt.endedAt !== undefined) {
-        span.setAttribute(A.ERROR_TYPE, attempt.errorType ?? 'unknown');
-        span.setStatus({ code: SpanStatusCode.ERROR, message: attempt.errorType });
-        span.end(handle.time(attempt.endedAt ?? endedAt));
-        return;
-      }
-      span.setAttributes(responseAttributes(observation, measures));
-      if (handle.content !== undefined) span.setAttributes({ [A.GEN_AI_OUTPUT_MESSAGES]: handle.content.output(observation) });
-      if (measures.errorType !== null) {
-        span.setAttribute(A.ERROR_TYPE, measures.errorType);
-        if (measures.outcome === 'upstream_error' || measures.outcome === 'upstream_failure') {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: measures.errorType });
+        const errorType = attempt.errorType ?? 'unknown';
+        attributes.add(A.ERROR_TYPE, errorType);
+        status = errorStatus(attempt.errorType);
+        end = attempt.endedAt ?? endedAt;
+      } else {
+        attributes.addAll(responseAttributes(observation, measures));
+        if (handle.content !== undefined) attributes.add(A.GEN_AI_OUTPUT_MESSAGES, handle.content.output(observation));
+        if (measures.errorType !== null) {
+          attributes.add(A.ERROR_TYPE, measures.errorType);
+          if (measures.outcome === 'upstream_error' || measures.outcome === 'upstream_failure') status = errorStatus(measures.errorType);
+        }
+        const firstContentAt = observation.firstContentWrittenAt;
+        if (measures.ttftMs !== undefined && firstContentAt !== undefined) {
+          events = [firstTokenEvent(handle.time(firstContentAt), measures)];
         }
       }
-      const firstContentAt = observation.firstContentWrittenAt;
-      if (measures.ttftMs !== undefined && firstContentAt !== undefined) {
-        span.addEvent(A.FIRST_TOKEN_EVENT, { [A.TTFT_MS]: measures.ttftMs, [A.UPSTREAM_TTFT_MS]: measures.upstreamTtftMs }, handle.time(firstContentAt));
-      }
-      span.end(handle.time(endedAt));
+      processor.onEnd(
+        new SpanRecord(
+          name,
+          SpanKind.CLIENT,
+          handle.childContext(attempt.spanId),
+          handle.spanContext,
+          handle.time(attempt.startedAt),
+          handle.time(end),
+          status,
+          attributes.values,
+          attributes.dropped,
+          events,
+          resource,
+          scope,
+        ),
+      );
     });
   }
+
+  /** The client's span from a valid `traceparent` (and its `tracestate`), else undefined: the request starts a trace. */
+  private remoteParent(headers: IncomingHttpHeaders): SpanContext | undefined {
+    const parsed = parseTraceParent(headers.traceparent);
+    if (parsed === undefined) return undefined;
+    const stateHeader = headers.tracestate;
+    const state = Array.isArray(stateHeader) ? stateHeader.join(',') : stateHeader;
+    return {
+      traceId: parsed.traceId,
+      spanId: parsed.spanId,
+      traceFlags: parsed.traceFlags,
+      isRemote: true,
+      ...(state ? { traceState: this.pipeline.parseTraceState(state) } : {}),
+    };
+  }
 }
 
-/** The request tracer when tracing is on (an SDK or an embedder's provider is active), else undefined: nothing is allocated per request. */
+function firstTokenEvent(time: HrTime, measures: RequestMeasures): TimedEvent {
+  return {
+    name: A.FIRST_TOKEN_EVENT,
+    time,
+    attributes: definedAttributes({ [A.TTFT_MS]: measures.ttftMs, [A.UPSTREAM_TTFT_MS]: measures.upstreamTtftMs }),
+    droppedAttributesCount: 0,
+  };
+}
+
+function errorStatus(message: string | undefined): SpanStatus {
+  return message === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message };
+}
+
+/** The request tracer when tracing is on (the SDK or a test made a span pipeline active), else undefined: nothing is allocated per request. */
 export function createRequestTracer(
   config: Pick<TollboothConfig, 'tracing' | 'routing'>,
-  provider: TracerProvider | undefined = activeTracerProvider(),
+  pipeline: SpanPipeline | undefined = activeSpanPipeline(),
 ): RequestTracer | undefined {
-  if (!config.tracing.enabled || provider === undefined) return undefined;
-  return new RequestTracer(provider, config.tracing, config.routing);
-}
-
-function spanTime(performanceMs: number, epochOffsetMs: number): HrTime {
-  const epochMs = performanceMs + epochOffsetMs;
-  let seconds = Math.floor(epochMs / 1000);
-  let nanos = Math.round((epochMs - seconds * 1000) * 1e6);
-  if (nanos >= 1e9) {
-    seconds += 1;
-    nanos -= 1e9;
-  }
-  return [seconds, nanos];
+  if (!config.tracing.enabled || pipeline === undefined) return undefined;
+  return new RequestTracer(pipeline, config.tracing, config.routing);
 }
 
 function isHeaderRecord(headers: unknown): headers is Record<string, string | string[] | undefined> {
@@ -246,6 +345,6 @@ function isHeaderRecord(headers: unknown): headers is Record<string, string | st
  * tracing it is a plain call.
  */
 export function inRequestTrace<T>(observation: RequestObservation, work: () => T): T {
-  const handle = observation.trace;
-  return handle === undefined ? work() : context.with(handle.context, work);
+  const active = observation.trace?.context;
+  return active === undefined ? work() : context.with(active, work);
 }

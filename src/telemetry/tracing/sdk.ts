@@ -1,8 +1,9 @@
 import { register } from 'node:module';
-import type { TracerProvider } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { TracingConfig } from './config.js';
 import type { TraceProtocol } from './otlp-exporter.js';
+import { samplerFromEnv } from './sampler-from-env.js';
+import { spanPipelineOf, useSpanPipeline } from './span-pipeline.js';
 import type { ExportProblemLog } from './reporting-exporter.js';
 
 /**
@@ -31,21 +32,6 @@ export interface TracingRuntime {
 /** Modules whose instrumentation needs the ESM loader hook (they are CommonJS, imported from ESM). */
 const HOOKED_MODULES = ['ioredis'];
 
-let activeProvider: TracerProvider | undefined;
-
-/** The tracer provider request spans are made with; undefined while tracing is off. */
-export function activeTracerProvider(): TracerProvider | undefined {
-  return activeProvider;
-}
-
-/**
- * Makes `provider` the one request spans use, for an embedder that runs its own OpenTelemetry
- * SDK (and for tests, with an in-memory exporter). Undefined turns request tracing off.
- */
-export function useTracerProvider(provider: TracerProvider | undefined): void {
-  activeProvider = provider;
-}
-
 export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessEnv = process.env): Promise<TracingRuntime> {
   const off = offReason(settings, env);
   if (off !== undefined) return inactive('off', off);
@@ -55,7 +41,7 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
   }
   try {
     register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: HOOKED_MODULES } });
-    const [{ NodeSDK }, { trace }, { IORedisInstrumentation }, { ReportingExporter }, { SynchronousContextManager }] = await Promise.all([
+    const [{ NodeSDK, tracing, core, resources }, { trace }, { IORedisInstrumentation }, { ReportingExporter }, { SynchronousContextManager }] = await Promise.all([
       import('@opentelemetry/sdk-node'),
       import('@opentelemetry/api'),
       import('@opentelemetry/instrumentation-ioredis'),
@@ -64,11 +50,16 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
     ]);
     const problems = new ExportProblemSink();
     const exporter = new ReportingExporter(await traceExporter(protocol), problems);
+    // The bounded export queue of OTEL_BSP_* (2048 spans by default; full: dropped, never blocking).
+    // Ours, so request spans (built as records, request-trace.ts) go straight to it.
+    const processor = new tracing.BatchSpanProcessor(exporter, batchSettingsFromEnv(env));
+    // One sampler (OTEL_TRACES_SAMPLER and _ARG) for request spans and library spans alike.
+    const sampler = samplerFromEnv(env, tracing);
     const sdk = new NodeSDK({
       // OTEL_SERVICE_NAME (read by the environment detector) wins over this default.
       ...(env.OTEL_SERVICE_NAME === undefined || env.OTEL_SERVICE_NAME === '' ? { serviceName: 'tollbooth' } : {}),
-      // A BatchSpanProcessor from OTEL_BSP_*: a bounded queue (2048 spans by default) that drops, never blocks.
-      traceExporter: exporter,
+      spanProcessors: [processor],
+      sampler,
       // No AsyncLocalStorage: it would put an async_hooks init call on every relayed chunk's write.
       contextManager: new SynchronousContextManager(),
       // Metrics are Prometheus' job and logs go to stdout: nothing else is exported.
@@ -82,8 +73,7 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
       ],
     });
     sdk.start();
-    const provider = trace.getTracerProvider();
-    activeProvider = provider;
+    useSpanPipeline(spanPipelineOf(trace.getTracerProvider(), processor, sampler, (header) => new core.TraceState(header), resources.defaultResource(), env));
     const endpoint = endpointOf(env);
     return {
       state: 'on',
@@ -96,7 +86,7 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
         );
       },
       shutdown: async () => {
-        activeProvider = undefined;
+        useSpanPipeline(undefined);
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<'timeout'>((done) => {
           timer = setTimeout(done, settings.shutdownTimeoutMs, 'timeout');
@@ -112,7 +102,7 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
       },
     };
   } catch (error) {
-    activeProvider = undefined;
+    useSpanPipeline(undefined);
     return inactive('failed', `the OpenTelemetry SDK did not start: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
@@ -144,6 +134,26 @@ function protocolOf(env: NodeJS.ProcessEnv): TraceProtocol | undefined {
 async function traceExporter(protocol: TraceProtocol) {
   const { otlpTraceExporter } = await import('./otlp-exporter.js');
   return otlpTraceExporter(protocol);
+}
+
+/**
+ * The batch processor's settings from OTEL_BSP_*, read as the NodeSDK reads them: a value that is
+ * not a positive number leaves the SDK's default (queue 2048, delay 5000 ms, timeout 30000 ms,
+ * batch 512).
+ */
+function batchSettingsFromEnv(env: NodeJS.ProcessEnv) {
+  return {
+    maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE) ?? 2048,
+    scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY) ?? 5000,
+    exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT) ?? 30000,
+    maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE) ?? 512,
+  };
+}
+
+function positive(text: string | undefined): number | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 function inactive(state: 'off' | 'failed', reason: string): TracingRuntime {

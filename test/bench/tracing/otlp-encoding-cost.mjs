@@ -16,8 +16,9 @@ const REPEATS = process.argv.includes('--repeats') ? Number(process.argv[process
 const ROUNDS = 7;
 
 const memory = new tracing.InMemorySpanExporter();
-const provider = new tracing.BasicTracerProvider({ resource: gatewayResource, spanProcessors: [new tracing.SimpleSpanProcessor(memory)] });
-const oneRequest = typicalRequests(provider);
+const processor = new tracing.SimpleSpanProcessor(memory);
+const provider = new tracing.BasicTracerProvider({ resource: gatewayResource, spanProcessors: [processor] });
+const oneRequest = typicalRequests(provider, processor);
 for (let i = 0; i < REQUESTS; i++) oneRequest(i);
 const spans = memory.getFinishedSpans();
 const batches = [];

@@ -10,8 +10,9 @@ const encoder = new OtlpSpanEncoder();
 const serialize = process.argv.includes('--standard') ? (spans) => ProtobufTraceSerializer.serializeRequest(spans) : (spans) => encoder.encode(spans);
 let bytes = 0;
 const exporter = { export(spans, done) { bytes += serialize(spans).length; done({ code: 0 }); }, shutdown: async () => {} };
-const provider = new tracing.BasicTracerProvider({ resource: gatewayResource, spanProcessors: [new tracing.BatchSpanProcessor(exporter, { maxQueueSize: 100000, maxExportBatchSize: 512, scheduledDelayMillis: 1 })] });
-const oneRequest = typicalRequests(provider);
+const processor = new tracing.BatchSpanProcessor(exporter, { maxQueueSize: 100000, maxExportBatchSize: 512, scheduledDelayMillis: 1 });
+const provider = new tracing.BasicTracerProvider({ resource: gatewayResource, spanProcessors: [processor] });
+const oneRequest = typicalRequests(provider, processor);
 
 async function round(n) {
   const c = process.cpuUsage();

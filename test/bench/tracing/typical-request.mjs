@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 const root = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
 const require = createRequire(`${root}/package.json`);
-export const { tracing, resources } = require('@opentelemetry/sdk-node');
+export const { tracing, resources, core } = require('@opentelemetry/sdk-node');
 export const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer');
 const api = require('@opentelemetry/api');
 const { W3CTraceContextPropagator } = require('@opentelemetry/core');
@@ -18,6 +18,7 @@ api.context.setGlobalContextManager(new SynchronousContextManager());
 export const { OtlpSpanEncoder } = await import(`${root}/dist/src/telemetry/tracing/otlp-span-encoder.js`);
 export const gatewayResource = resources.defaultResource().merge(resources.resourceFromAttributes({ 'service.name': 'tollbooth', 'host.name': 'vm', 'process.pid': 1 }));
 const { createRequestTracer } = await import(`${root}/dist/src/telemetry/tracing/request-trace.js`);
+const { spanPipelineOf } = await import(`${root}/dist/src/telemetry/tracing/span-pipeline.js`);
 const { createObservation } = await import(`${root}/dist/src/telemetry/observation.js`);
 const { measureRequest } = await import(`${root}/dist/src/telemetry/measures.js`);
 const { createStreamFacts } = await import(`${root}/dist/src/streaming/stream-facts.js`);
@@ -25,10 +26,15 @@ const { Replica } = await import(`${root}/dist/src/routing/replica.js`);
 const { DEFAULT_CIRCUIT_SETTINGS } = await import(`${root}/dist/src/routing/circuit-breaker.js`);
 const { parseConfig } = await import(`${root}/dist/src/config/load.js`);
 
-/** `oneRequest(i)` records the spans of request i with `provider` (its context manager and propagator set by the caller). */
-export function typicalRequests(provider) {
+/**
+ * `oneRequest(i)` records the spans of request i into `processor`, with the resource and scope of
+ * `provider` (built with that processor and the default sampler), as the gateway's span pipeline does.
+ */
+export function typicalRequests(provider, processor) {
   const config = parseConfig({ replicas: [{ url: 'http://10.0.0.5:8000', models: ['llama-3-8b'] }], auth: { enabled: false } });
-  const tracer = createRequestTracer(config, provider);
+  const sampler = new tracing.ParentBasedSampler({ root: new tracing.AlwaysOnSampler() });
+  const pipeline = spanPipelineOf(provider, processor, sampler, (header) => new core.TraceState(header), gatewayResource, {});
+  const tracer = createRequestTracer(config, pipeline);
   const replica = new Replica({ name: 'gpu-a', url: 'http://10.0.0.5:8000', models: ['llama-3-8b'] }, DEFAULT_CIRCUIT_SETTINGS);
   const response = new ServerResponse(new IncomingMessage(new Socket()));
   const headers = { 'content-type': 'application/json', 'user-agent': 'wrk' };

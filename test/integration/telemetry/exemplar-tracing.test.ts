@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { SpanKind } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TTFT_BUCKETS } from '../../../src/telemetry/metrics/instruments.js';
-import { useTracerProvider } from '../../../src/telemetry/tracing/sdk.js';
+import { useSpanPipeline } from '../../../src/telemetry/tracing/span-pipeline.js';
 import { startFleet, type TestFleet } from '../../helpers/fleet.js';
 import { sampleSum } from '../../helpers/promtool.js';
 import { inMemoryTracing } from '../../unit/tracing/in-memory-tracing.js';
@@ -14,7 +14,7 @@ import { inMemoryTracing } from '../../unit/tracing/in-memory-tracing.js';
  * counted but leaves no exemplar.
  */
 
-const { exporter, provider } = inMemoryTracing();
+const { exporter, provider, pipeline } = inMemoryTracing();
 const CLIENT_TRACE_ID = '5b8efff798038103d269b633813fc60c';
 const CLIENT_SPAN_ID = 'eee19b7ec3c1b174';
 const UNSAMPLED_TRACE_ID = '6c9f0008a9149214e37ac744924fd71d';
@@ -30,13 +30,13 @@ async function streamedChat(headers: Record<string, string>): Promise<Headers> {
 }
 
 beforeAll(async () => {
-  useTracerProvider(provider);
+  useSpanPipeline(pipeline);
   fleet = await startFleet({ replicas: 1, simulator: { interTokenMs: 2, prefillBaseMs: 2 } });
 });
 
 afterAll(async () => {
   await fleet?.close();
-  useTracerProvider(undefined);
+  useSpanPipeline(undefined);
   await provider.shutdown();
 });
 

@@ -1,16 +1,22 @@
 import type { Attributes } from '@opentelemetry/api';
-import { node, tracing } from '@opentelemetry/sdk-node';
+import { core, node, resources, tracing } from '@opentelemetry/sdk-node';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { spanPipelineOf, type SpanPipeline } from '../../../src/telemetry/tracing/span-pipeline.js';
 
 /**
- * A real OpenTelemetry tracer provider whose spans land in memory: W3C trace context propagation
- * and the async-local-storage context manager registered as the SDK registers them.
+ * A real OpenTelemetry tracer provider whose spans land in memory (W3C trace context propagation
+ * and the async-local-storage context manager registered as the SDK registers them), and the span
+ * pipeline request tracing uses with it, made as the SDK start-up makes it: the provider's
+ * processor, sampler, resource and scope.
  */
-export function inMemoryTracing(sampler?: tracing.Sampler): { exporter: tracing.InMemorySpanExporter; provider: node.NodeTracerProvider } {
+export function inMemoryTracing(sampler?: tracing.Sampler): { exporter: tracing.InMemorySpanExporter; provider: node.NodeTracerProvider; pipeline: SpanPipeline } {
   const exporter = new tracing.InMemorySpanExporter();
-  const provider = new node.NodeTracerProvider({ spanProcessors: [new tracing.SimpleSpanProcessor(exporter)], ...(sampler === undefined ? {} : { sampler }) });
+  const processor = new tracing.SimpleSpanProcessor(exporter);
+  const chosen = sampler ?? new tracing.ParentBasedSampler({ root: new tracing.AlwaysOnSampler() });
+  const provider = new node.NodeTracerProvider({ spanProcessors: [processor], sampler: chosen });
   provider.register();
-  return { exporter, provider };
+  const pipeline = spanPipelineOf(provider, processor, chosen, (header) => new core.TraceState(header), resources.defaultResource(), {});
+  return { exporter, provider, pipeline };
 }
 
 export function spanNamed(spans: readonly ReadableSpan[], name: string): ReadableSpan {

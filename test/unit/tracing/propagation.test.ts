@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SpanKind } from '@opentelemetry/api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { useTracerProvider } from '../../../src/telemetry/tracing/sdk.js';
+import { useSpanPipeline } from '../../../src/telemetry/tracing/span-pipeline.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { inMemoryTracing, parentIdOf, spanNamed } from './in-memory-tracing.js';
 
@@ -12,7 +12,7 @@ import { inMemoryTracing, parentIdOf, spanNamed } from './in-memory-tracing.js';
  * named in the response (header, error bodies, access log).
  */
 
-const { exporter, provider } = inMemoryTracing();
+const { exporter, provider, pipeline } = inMemoryTracing();
 const CLIENT_TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const CLIENT_SPAN_ID = 'b7ad6b7169203331';
 
@@ -47,7 +47,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((done) => upstream.listen(0, '127.0.0.1', done));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  useTracerProvider(provider);
+  useSpanPipeline(pipeline);
   gateway = await startTestGateway({
     replicas: [
       { name: 'up', url: upstreamUrl, models: ['llama-3-8b'] },
@@ -60,7 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.close();
-  useTracerProvider(undefined);
+  useSpanPipeline(undefined);
   await new Promise<void>((done) => upstream.close(() => done()));
   await provider.shutdown();
 });

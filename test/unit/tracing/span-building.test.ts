@@ -1,6 +1,6 @@
 import { IncomingMessage, ServerResponse, type IncomingHttpHeaders } from 'node:http';
 import { Socket } from 'node:net';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type SpanContext } from '@opentelemetry/api';
 import { tracing } from '@opentelemetry/sdk-node';
 import { Agent } from 'undici';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,10 +11,10 @@ import { Replica } from '../../../src/routing/replica.js';
 import { createStreamFacts } from '../../../src/streaming/stream-facts.js';
 import { measureRequest } from '../../../src/telemetry/measures.js';
 import { createObservation, type RequestObservation } from '../../../src/telemetry/observation.js';
-import { createRequestTracer, RequestTracer } from '../../../src/telemetry/tracing/request-trace.js';
+import { createRequestTracer, inRequestTrace, RequestTracer } from '../../../src/telemetry/tracing/request-trace.js';
 import { epochMs, everyAttributeValue, inMemoryTracing, parentIdOf, spanNamed } from './in-memory-tracing.js';
 
-const { exporter, provider } = inMemoryTracing();
+const { exporter, provider, pipeline } = inMemoryTracing();
 const agent = new Agent();
 afterAll(async () => {
   await agent.close();
@@ -30,8 +30,8 @@ function config(tracingSettings: Record<string, unknown> = {}) {
   return parseConfig({ replicas: [{ url: 'http://10.0.0.5:8000', models: ['llama-3-8b'] }], tracing: tracingSettings, auth: { enabled: false } });
 }
 
-function tracerOf(settings: Record<string, unknown> = {}, tracerProvider = provider): RequestTracer {
-  const tracer = createRequestTracer(config(settings), tracerProvider);
+function tracerOf(settings: Record<string, unknown> = {}, spanPipeline = pipeline): RequestTracer {
+  const tracer = createRequestTracer(config(settings), spanPipeline);
   if (tracer === undefined) throw new Error('tracing should be on');
   return tracer;
 }
@@ -300,7 +300,7 @@ describe('spans built from a finished observation', () => {
 
   it('writes no attributes for an unsampled request but still propagates its context (sampled flag off)', () => {
     const unsampled = inMemoryTracing(new tracing.AlwaysOffSampler());
-    const tracer = tracerOf({}, unsampled.provider);
+    const tracer = tracerOf({}, unsampled.pipeline);
     const t0 = performance.now() - 100;
     const observation = streamedChat(t0);
     const response = rawResponse();
@@ -315,8 +315,74 @@ describe('spans built from a finished observation', () => {
     expect(headersOf(first).traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
   });
 
-  it('is off (no tracer, nothing per request) without a provider or with tracing.enabled false', () => {
+  it('continues the trace state, follows the parent sampling decision, ignores an invalid traceparent', () => {
+    const tracer = tracerOf();
+    const t0 = performance.now() - 100;
+    const withState = streamedChat(t0);
+    tracer.requestStarted(withState, { ...CLIENT_HEADERS, tracestate: ['vendor=a', 'other=b'] }, rawResponse());
+    const sent = target(replica('gpu-a', 'http://10.0.0.5:8000'));
+    headersOf(sent).tracestate = 'client=stale';
+    withState.trace!.attemptStarted(sent, t0 + 1);
+    withState.completedAt = t0 + 141;
+    tracer.finish(withState, measureRequest(withState));
+    expect(headersOf(sent).tracestate).toBe('vendor=a,other=b');
+    const server = spanNamed(exporter.getFinishedSpans(), 'POST /v1/chat/completions');
+    expect(server.spanContext().traceState?.serialize()).toBe('vendor=a,other=b');
+    expect(server.parentSpanContext).toMatchObject({ traceId: CLIENT_TRACE_ID, spanId: CLIENT_SPAN_ID, isRemote: true });
+
+    // The client did not sample: neither does the gateway (parentbased), but the context travels on.
+    exporter.reset();
+    const unsampledParent = streamedChat(t0);
+    tracer.requestStarted(unsampledParent, { traceparent: `00-${CLIENT_TRACE_ID}-${CLIENT_SPAN_ID}-00` }, rawResponse());
+    const onward = target(replica('gpu-a', 'http://10.0.0.5:8000'));
+    headersOf(onward).tracestate = 'client=stale';
+    unsampledParent.trace!.attemptStarted(onward, t0 + 1);
+    tracer.finish(unsampledParent, measureRequest(unsampledParent));
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(unsampledParent.traceId).toBeUndefined();
+    expect(headersOf(onward).traceparent).toMatch(new RegExp(`^00-${CLIENT_TRACE_ID}-[0-9a-f]{16}-00$`));
+    expect(headersOf(onward).traceparent).not.toContain(CLIENT_SPAN_ID);
+    expect(headersOf(onward).tracestate).toBeUndefined();
+
+    // An invalid traceparent starts a new trace.
+    const invalid = streamedChat(t0);
+    tracer.requestStarted(invalid, { traceparent: `00-${CLIENT_TRACE_ID.toUpperCase()}-${CLIENT_SPAN_ID}-01` }, rawResponse());
+    expect(invalid.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(invalid.traceId).not.toBe(CLIENT_TRACE_ID);
+  });
+
+  it('makes the SERVER span the active context for library spans in its synchronous extent only (sampled requests)', () => {
+    const tracer = tracerOf();
+    const observation = streamedChat(performance.now());
+    tracer.requestStarted(observation, CLIENT_HEADERS, rawResponse());
+    let inside: SpanContext | undefined;
+    tracer.continueInTrace(observation, () => {
+      inside = trace.getSpanContext(context.active());
+    });
+    expect(inside).toMatchObject({ traceId: CLIENT_TRACE_ID, spanId: observation.spanId, traceFlags: 1 });
+    expect(inRequestTrace(observation, () => trace.getSpan(context.active())?.spanContext().spanId)).toBe(observation.spanId);
+    expect(trace.getSpanContext(context.active())).toBeUndefined();
+  });
+
+  it('takes the root decision from the configured sampler (trace id ratio), once per request', () => {
+    const halves = inMemoryTracing(new tracing.TraceIdRatioBasedSampler(0.5));
+    const tracer = tracerOf({}, halves.pipeline);
+    let sampled = 0;
+    for (let i = 0; i < 400; i++) {
+      const observation = streamedChat(performance.now());
+      tracer.requestStarted(observation, {}, rawResponse());
+      observation.completedAt = observation.receivedAt + 1;
+      tracer.finish(observation, measureRequest(observation));
+      if (observation.traceId !== undefined) sampled += 1;
+    }
+    expect(sampled).toBeGreaterThan(120);
+    expect(sampled).toBeLessThan(280);
+    // Each sampled request exported its SERVER and rate-limit spans; nothing of the others.
+    expect(halves.exporter.getFinishedSpans()).toHaveLength(sampled * 2);
+  });
+
+  it('is off (no tracer, nothing per request) without a span pipeline or with tracing.enabled false', () => {
     expect(createRequestTracer(config(), undefined)).toBeUndefined();
-    expect(createRequestTracer(config({ enabled: false }), provider)).toBeUndefined();
+    expect(createRequestTracer(config({ enabled: false }), pipeline)).toBeUndefined();
   });
 });
