@@ -24,18 +24,18 @@ import type { TracingConfig } from './config.js';
 import { ContentCapture } from './content-capture.js';
 import * as A from './genai-attributes.js';
 import {
+  addResponseAttributes,
   attemptSpanName,
   rateLimitAttributes,
   replicaEndpoint,
   requestAttributes,
-  responseAttributes,
   serverAttributes,
   serverSpanName,
   transportErrorType,
   type ConversationSources,
 } from './span-attributes.js';
 import { activeSpanPipeline, type SpanPipeline } from './span-pipeline.js';
-import { AttributeCollector, definedAttributes, NO_EVENTS, SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
+import { definedAttributes, limitedAttributes, NO_EVENTS, SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
 import { formatTraceParent, parseTraceParent, RandomIds } from './trace-context.js';
 
 /** One upstream try: its CLIENT span runs from dispatch until the try ends; its id is in the try's traceparent. */
@@ -199,7 +199,7 @@ export class RequestTracer {
 
     const rateLimit = observation.rateLimit;
     if (rateLimit !== undefined) {
-      const attributes = new AttributeCollector(limits).addAll(rateLimitAttributes(rateLimit));
+      const attributes = limitedAttributes(rateLimitAttributes(rateLimit), limits);
       processor.onEnd(
         new SpanRecord(
           A.RATE_LIMIT_SPAN,
@@ -220,9 +220,8 @@ export class RequestTracer {
 
     if (handle.attempts.length > 0) this.finishAttempts(handle, observation, measures, endedAt);
 
-    const attributes = new AttributeCollector(limits);
-    if (handle.samplerAttributes !== undefined) attributes.addAll(handle.samplerAttributes);
-    attributes.addAll(serverAttributes(observation, measures));
+    const own = serverAttributes(observation, measures);
+    const attributes = limitedAttributes(handle.samplerAttributes === undefined ? own : { ...handle.samplerAttributes, ...own }, limits);
     const status = (observation.status ?? 0) >= 500 || measures.outcome === 'upstream_failure' ? errorStatus(measures.errorType ?? undefined) : UNSET_STATUS;
     processor.onEnd(
       new SpanRecord(
@@ -245,31 +244,35 @@ export class RequestTracer {
   private finishAttempts(handle: RequestTrace, observation: RequestObservation, measures: RequestMeasures, endedAt: number): void {
     const { processor, resource, scope, limits } = this.pipeline;
     const shared = requestAttributes(observation, handle.headers, this.conversation);
-    if (handle.content !== undefined) shared[A.GEN_AI_INPUT_MESSAGES] = handle.content.input(observation);
+    if (handle.content !== undefined) {
+      const input = handle.content.input(observation);
+      if (input !== undefined) shared[A.GEN_AI_INPUT_MESSAGES] = input;
+    }
     const name = attemptSpanName(observation.method, observation.route, observation.requestedModel);
     const last = handle.attempts.length - 1;
     handle.attempts.forEach((attempt, index) => {
       const { replica } = attempt;
       const { address, port } = replicaEndpoint(replica);
-      const attributes = new AttributeCollector(limits)
-        .addAll(shared)
-        .add(A.SERVER_ADDRESS, address)
-        .add(A.SERVER_PORT, port)
-        .add(A.ROUTING_REPLICA, replica.name)
-        .add(A.ROUTING_ATTEMPT, index + 1);
+      const own = handle.attempts.length === 1 ? shared : { ...shared };
+      own[A.SERVER_ADDRESS] = address;
+      own[A.SERVER_PORT] = port;
+      own[A.ROUTING_REPLICA] = replica.name;
+      own[A.ROUTING_ATTEMPT] = index + 1;
       let status = UNSET_STATUS;
       let events = NO_EVENTS;
       let end = endedAt;
       if (index < last || attempt.endedAt !== undefined) {
-        const errorType = attempt.errorType ?? 'unknown';
-        attributes.add(A.ERROR_TYPE, errorType);
+        own[A.ERROR_TYPE] = attempt.errorType ?? 'unknown';
         status = errorStatus(attempt.errorType);
         end = attempt.endedAt ?? endedAt;
       } else {
-        attributes.addAll(responseAttributes(observation, measures));
-        if (handle.content !== undefined) attributes.add(A.GEN_AI_OUTPUT_MESSAGES, handle.content.output(observation));
+        addResponseAttributes(own, observation, measures);
+        if (handle.content !== undefined) {
+          const output = handle.content.output(observation);
+          if (output !== undefined) own[A.GEN_AI_OUTPUT_MESSAGES] = output;
+        }
         if (measures.errorType !== null) {
-          attributes.add(A.ERROR_TYPE, measures.errorType);
+          own[A.ERROR_TYPE] = measures.errorType;
           if (measures.outcome === 'upstream_error' || measures.outcome === 'upstream_failure') status = errorStatus(measures.errorType);
         }
         const firstContentAt = observation.firstContentWrittenAt;
@@ -277,6 +280,7 @@ export class RequestTracer {
           events = [firstTokenEvent(handle.time(firstContentAt), measures)];
         }
       }
+      const attributes = limitedAttributes(own, limits);
       processor.onEnd(
         new SpanRecord(
           name,

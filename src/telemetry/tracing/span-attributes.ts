@@ -8,7 +8,9 @@ import * as A from './genai-attributes.js';
 /**
  * The attributes of the request's spans, as pure functions of the finished observation (and the
  * measures derived from it once), so every span says what the metrics and the access log say.
- * Undefined values are left out by the SDK.
+ * A value that is undefined is left out, as the SDK's `setAttribute` leaves it out: each attribute
+ * is one conditional store under a constant key (a generic copy loop over the keys cost more, in
+ * a profile under load, than building the span record itself).
  */
 
 const OPERATION_BY_ROUTE = new Map(INFERENCE_ENDPOINTS.map((endpoint) => [endpoint.path, endpoint.operation]));
@@ -31,30 +33,30 @@ export function attemptSpanName(method: string, route: string, model: string | u
 }
 
 export function serverAttributes(observation: RequestObservation, measures: RequestMeasures): Attributes {
-  return {
-    [A.HTTP_REQUEST_METHOD]: observation.method,
-    [A.HTTP_ROUTE]: observation.route === 'unmatched' ? undefined : observation.route,
-    [A.HTTP_RESPONSE_STATUS_CODE]: observation.status,
-    [A.ERROR_TYPE]: measures.errorType ?? undefined,
-    [A.REQUEST_ID]: observation.requestId,
-    [A.OUTCOME]: measures.outcome,
-    [A.API_KEY_ID]: observation.keyId,
-    [A.TENANT]: observation.tenant,
-    [A.RATE_LIMIT_OUTCOME]: observation.rateLimit?.outcome,
-    [A.ROUTING_OUTCOME]: observation.routingOutcome,
-    [A.ROUTING_FAILOVERS]: observation.dispatchedAt === undefined ? undefined : observation.failovers,
-    [A.SESSION_KEY_SOURCE]: observation.sessionKeySource,
-    [A.OVERHEAD_MS]: measures.overheadMs,
-  };
+  const attributes: Attributes = {};
+  attributes[A.HTTP_REQUEST_METHOD] = observation.method;
+  if (observation.route !== 'unmatched') attributes[A.HTTP_ROUTE] = observation.route;
+  if (observation.status !== undefined) attributes[A.HTTP_RESPONSE_STATUS_CODE] = observation.status;
+  if (measures.errorType !== null) attributes[A.ERROR_TYPE] = measures.errorType;
+  attributes[A.REQUEST_ID] = observation.requestId;
+  attributes[A.OUTCOME] = measures.outcome;
+  if (observation.keyId !== undefined) attributes[A.API_KEY_ID] = observation.keyId;
+  if (observation.tenant !== undefined) attributes[A.TENANT] = observation.tenant;
+  if (observation.rateLimit !== undefined) attributes[A.RATE_LIMIT_OUTCOME] = observation.rateLimit.outcome;
+  if (observation.routingOutcome !== undefined) attributes[A.ROUTING_OUTCOME] = observation.routingOutcome;
+  if (observation.dispatchedAt !== undefined) attributes[A.ROUTING_FAILOVERS] = observation.failovers;
+  if (observation.sessionKeySource !== undefined) attributes[A.SESSION_KEY_SOURCE] = observation.sessionKeySource;
+  if (measures.overheadMs !== undefined) attributes[A.OVERHEAD_MS] = measures.overheadMs;
+  return attributes;
 }
 
 export function rateLimitAttributes(rateLimit: RateLimitFacts): Attributes {
-  return {
-    [A.RATE_LIMIT_OUTCOME]: rateLimit.outcome,
-    [A.RATE_LIMIT_LIMITED_BY]: rateLimit.limitedBy,
-    [A.RATE_LIMIT_STORE]: rateLimit.store,
-    [A.RATE_LIMIT_RESERVED_TOKENS]: rateLimit.reservedTokens,
-  };
+  const attributes: Attributes = {};
+  attributes[A.RATE_LIMIT_OUTCOME] = rateLimit.outcome;
+  if (rateLimit.limitedBy !== undefined) attributes[A.RATE_LIMIT_LIMITED_BY] = rateLimit.limitedBy;
+  if (rateLimit.store !== undefined) attributes[A.RATE_LIMIT_STORE] = rateLimit.store;
+  if (rateLimit.reservedTokens !== undefined) attributes[A.RATE_LIMIT_RESERVED_TOKENS] = rateLimit.reservedTokens;
+  return attributes;
 }
 
 /** Where the conversation id may come from: the session header and body fields, never a prompt prefix. */
@@ -74,17 +76,22 @@ export function requestAttributes(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   conversation: ConversationSources,
 ): Attributes {
+  const attributes: Attributes = {};
   const operation = operationOf(observation.route);
   const json = isRecord(observation.requestJson) ? observation.requestJson : undefined;
-  return {
-    [A.GEN_AI_OPERATION_NAME]: operation,
-    [A.GEN_AI_PROVIDER_NAME]: operation === undefined ? undefined : A.PROVIDER_VLLM,
-    [A.GEN_AI_REQUEST_MODEL]: observation.requestedModel,
-    [A.GEN_AI_REQUEST_STREAM]: operation === undefined ? undefined : observation.stream,
-    [A.GEN_AI_REQUEST_MAX_TOKENS]: finiteNumber(json?.max_tokens) ?? finiteNumber(json?.max_completion_tokens) ?? finiteNumber(json?.max_output_tokens),
-    [A.GEN_AI_REQUEST_TEMPERATURE]: finiteNumber(json?.temperature),
-    [A.GEN_AI_CONVERSATION_ID]: conversationIdOf(headers, json, conversation),
-  };
+  if (operation !== undefined) {
+    attributes[A.GEN_AI_OPERATION_NAME] = operation;
+    attributes[A.GEN_AI_PROVIDER_NAME] = A.PROVIDER_VLLM;
+  }
+  if (observation.requestedModel !== undefined) attributes[A.GEN_AI_REQUEST_MODEL] = observation.requestedModel;
+  if (operation !== undefined) attributes[A.GEN_AI_REQUEST_STREAM] = observation.stream;
+  const maxTokens = finiteNumber(json?.max_tokens) ?? finiteNumber(json?.max_completion_tokens) ?? finiteNumber(json?.max_output_tokens);
+  if (maxTokens !== undefined) attributes[A.GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
+  const temperature = finiteNumber(json?.temperature);
+  if (temperature !== undefined) attributes[A.GEN_AI_REQUEST_TEMPERATURE] = temperature;
+  const conversationId = conversationIdOf(headers, json, conversation);
+  if (conversationId !== undefined) attributes[A.GEN_AI_CONVERSATION_ID] = conversationId;
+  return attributes;
 }
 
 export function conversationIdOf(
@@ -105,19 +112,20 @@ export function conversationIdOf(
   return undefined;
 }
 
-/** The answering attempt's response: id, model, finish reasons, usage (exact counts only). */
-export function responseAttributes(observation: RequestObservation, measures: RequestMeasures): Attributes {
+/** The answering attempt's response, written into its attributes: id, model, finish reasons, usage (exact counts only). */
+export function addResponseAttributes(attributes: Attributes, observation: RequestObservation, measures: RequestMeasures): void {
   const facts = observation.streamFacts;
-  const exact = measures.tokens.source === 'exact';
-  return {
-    [A.GEN_AI_RESPONSE_ID]: facts?.responseId,
-    [A.GEN_AI_RESPONSE_MODEL]: facts?.responseModel,
-    [A.GEN_AI_RESPONSE_FINISH_REASONS]: facts !== undefined && facts.finishReasons.length > 0 ? facts.finishReasons : undefined,
-    [A.GEN_AI_USAGE_INPUT_TOKENS]: exact ? measures.tokens.input : undefined,
-    [A.GEN_AI_USAGE_OUTPUT_TOKENS]: exact ? measures.tokens.output : undefined,
-    [A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: exact && measures.tokens.cachedInput > 0 ? measures.tokens.cachedInput : undefined,
-    [A.HTTP_RESPONSE_STATUS_CODE]: observation.status,
-  };
+  if (facts !== undefined) {
+    if (facts.responseId !== undefined) attributes[A.GEN_AI_RESPONSE_ID] = facts.responseId;
+    if (facts.responseModel !== undefined) attributes[A.GEN_AI_RESPONSE_MODEL] = facts.responseModel;
+    if (facts.finishReasons.length > 0) attributes[A.GEN_AI_RESPONSE_FINISH_REASONS] = facts.finishReasons;
+  }
+  if (measures.tokens.source === 'exact') {
+    attributes[A.GEN_AI_USAGE_INPUT_TOKENS] = measures.tokens.input;
+    attributes[A.GEN_AI_USAGE_OUTPUT_TOKENS] = measures.tokens.output;
+    if (measures.tokens.cachedInput > 0) attributes[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = measures.tokens.cachedInput;
+  }
+  if (observation.status !== undefined) attributes[A.HTTP_RESPONSE_STATUS_CODE] = observation.status;
 }
 
 interface ServerEndpoint {

@@ -82,6 +82,25 @@ export class AttributeCollector {
   }
 }
 
+/** Attributes within the limits, and how many were dropped. */
+export interface LimitedAttributes {
+  readonly values: Attributes;
+  readonly dropped: number;
+}
+
+/** Request spans have a few dozen attributes at most: under the SDK's default limits (128, unlimited length) nothing is ever dropped or cut. */
+const DEFAULT_COUNT_LIMIT = 128;
+
+/**
+ * `attributes` (built without undefined values) within the span limits: as they are under the
+ * default limits, else through the SDK's rules (`AttributeCollector`).
+ */
+export function limitedAttributes(attributes: Attributes, limits: AttributeLimits): LimitedAttributes {
+  if (limits.valueLengthLimit === Infinity && limits.countLimit >= DEFAULT_COUNT_LIMIT) return { values: attributes, dropped: 0 };
+  const collector = new AttributeCollector(limits).addAll(attributes);
+  return { values: collector.values, dropped: collector.dropped };
+}
+
 /** An event's attributes: undefined values left out (the encoder would skip them anyway). */
 export function definedAttributes(attributes: Attributes): Attributes {
   const out: Attributes = {};

@@ -180,6 +180,10 @@ describe('spans built from a finished observation', () => {
       'tollbooth.rate_limit.reserved_tokens': 104,
     });
 
+    // Undefined facts leave no attribute (the exporter would send an empty value).
+    for (const span of spans) expect(Object.values(span.attributes).filter((value) => value === undefined)).toEqual([]);
+    expect(rateLimit.attributes).not.toHaveProperty('tollbooth.rate_limit.limited_by');
+
     // Never the API key; no content without the opt-in.
     const values = everyAttributeValue(spans).join('\n');
     expect(values).not.toContain(API_KEY);

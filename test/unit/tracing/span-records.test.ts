@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { OtlpSpanEncoder } from '../../../src/telemetry/tracing/otlp-span-encoder.js';
 import { samplerFromEnv } from '../../../src/telemetry/tracing/sampler-from-env.js';
 import { attributeLimitsFromEnv, spanPipelineOf } from '../../../src/telemetry/tracing/span-pipeline.js';
-import { AttributeCollector, SpanRecord, spanTime, UNSET_STATUS } from '../../../src/telemetry/tracing/span-records.js';
+import { AttributeCollector, limitedAttributes, SpanRecord, spanTime, UNSET_STATUS } from '../../../src/telemetry/tracing/span-records.js';
 import { decodeTraceRequest } from './otlp-decode.js';
 
 const UNLIMITED = { countLimit: 128, valueLengthLimit: Infinity };
@@ -30,6 +30,13 @@ describe('attributes of a span record', () => {
     collector.add('a', 'zzzz');
     expect(collector.values).toEqual({ a: 'zzz', b: ['lon', 'ok', 7] });
     expect(collector.dropped).toBe(2);
+  });
+
+  it('are taken as built under the default limits, and through the limits otherwise', () => {
+    const built = { a: 'abcdef', b: 1, c: true };
+    expect(limitedAttributes(built, UNLIMITED).values).toBe(built);
+    expect(limitedAttributes(built, { countLimit: 2, valueLengthLimit: Infinity })).toEqual({ values: { a: 'abcdef', b: 1 }, dropped: 1 });
+    expect(limitedAttributes(built, { countLimit: 128, valueLengthLimit: 2 })).toEqual({ values: { a: 'ab', b: 1, c: true }, dropped: 0 });
   });
 
   it('limits from OTEL_SPAN_ATTRIBUTE_*, then OTEL_ATTRIBUTE_*, then 128 and unlimited', () => {
