@@ -35,7 +35,7 @@ import {
   type ConversationSources,
 } from './span-attributes.js';
 import { activeSpanPipeline, type SpanPipeline } from './span-pipeline.js';
-import { definedAttributes, limitedAttributes, NO_EVENTS, SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
+import { limitedAttributes, NO_EVENTS, SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
 import { formatTraceParent, parseTraceParent, RandomIds } from './trace-context.js';
 
 /** One upstream try: its CLIENT span runs from dispatch until the try ends; its id is in the try's traceparent. */
@@ -316,13 +316,12 @@ export class RequestTracer {
   }
 }
 
+/** `gen_ai.first_token`: when the first content reached the client, with the TTFT from arrival and from dispatch. */
 function firstTokenEvent(time: HrTime, measures: RequestMeasures): TimedEvent {
-  return {
-    name: A.FIRST_TOKEN_EVENT,
-    time,
-    attributes: definedAttributes({ [A.TTFT_MS]: measures.ttftMs, [A.UPSTREAM_TTFT_MS]: measures.upstreamTtftMs }),
-    droppedAttributesCount: 0,
-  };
+  const attributes: Attributes = {};
+  if (measures.ttftMs !== undefined) attributes[A.TTFT_MS] = measures.ttftMs;
+  if (measures.upstreamTtftMs !== undefined) attributes[A.UPSTREAM_TTFT_MS] = measures.upstreamTtftMs;
+  return { name: A.FIRST_TOKEN_EVENT, time, attributes, droppedAttributesCount: 0 };
 }
 
 function errorStatus(message: string | undefined): SpanStatus {

@@ -101,16 +101,6 @@ export function limitedAttributes(attributes: Attributes, limits: AttributeLimit
   return { values: collector.values, dropped: collector.dropped };
 }
 
-/** An event's attributes: undefined values left out (the encoder would skip them anyway). */
-export function definedAttributes(attributes: Attributes): Attributes {
-  const out: Attributes = {};
-  for (const key in attributes) {
-    const value = attributes[key];
-    if (value !== undefined && value !== null) out[key] = value;
-  }
-  return out;
-}
-
 function truncated(value: AttributeValue, limit: number): AttributeValue {
   if (typeof value === 'string') return value.length > limit ? value.slice(0, limit) : value;
   if (Array.isArray(value)) return value.map((item) => (typeof item === 'string' && item.length > limit ? item.slice(0, limit) : item)) as AttributeValue;
