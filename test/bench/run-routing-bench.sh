@@ -52,13 +52,15 @@ for i in 0 1 2 3; do
   wait_ready "http://127.0.0.1:$port/health"
 done
 
-# --- gateways: identical except the routing block; access log (stdout) to /dev/null.
+# --- gateways: identical except the routing block; access log (stdout) to /dev/null; auth off
+# (routing is measured here; `npm run bench:admission` measures auth and limits).
 GATEWAYS=""
 start_gateway() { # name routing-yaml → GATEWAY_URL
   local name=$1 routing=$2 port
   port=$(free_port)
   cat >"$WORK/$name.yaml" <<YAML
 server: { host: 127.0.0.1, port: $port }
+auth: { enabled: false }
 replicas:
 $REPLICAS_YAML
 routing: $routing

@@ -46,13 +46,15 @@ SIM_PID=$!
 PIDS+=("$SIM_PID")
 wait_ready "http://127.0.0.1:$SIM_PORT/health"
 
-# --- Tollbooth: one replica, defaults otherwise (access log on; stdout, hence the log, to /dev/null).
+# --- Tollbooth: one replica, defaults otherwise (access log on; stdout, hence the log, to /dev/null),
+# except auth, which is off: this is the proxy path; `npm run bench:admission` measures auth and limits.
 # METRICS_OFF is the instrumentation-off variant: `metrics.enabled: false` (no stream tap, no usage
 # injection, no Prometheus, no cost; a plain relay with the short access-log line).
 METRICS_OFF='metrics: { enabled: false }'
 write_gateway_config() { # name port [extra yaml line]
   cat >"$WORK/$1.yaml" <<YAML
 server: { host: 127.0.0.1, port: $2 }
+auth: { enabled: false }
 replicas:
   - name: sim
     url: http://127.0.0.1:$SIM_PORT
