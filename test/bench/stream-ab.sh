@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# `npm run bench:stream-ab`: the issue-3 A/B in one run. Gateway variants side by side in front of
+# one unpaced simulator, streaming 64 chunks at wrk -c32, rounds interleaved (the order reverses
+# every other round); prints each variant's streams/s and gateway CPU per stream per round, then
+# the medians and every variant's ratio to `off`.
+#
+#   on                   the defaults: stream tap, usage injection and stripping, metrics, statistics
+#   no-usage-request     on, but without asking vLLM for the usage event (metrics.requestStreamUsage: false)
+#   off                  metrics.enabled: false, a plain relay (the bar's "instrumentation off")
+#   base                 only when BASE_DIR is set: the `on` defaults of another build (e.g. a git
+#                        archive of an older commit, built, with node_modules) for an old-vs-new A/B
+#
+# Usage: npm run bench:stream-ab -- [ROUNDS=6] [SECONDS=5]. CPU per stream (from /proc) is the steadier
+# figure on a shared machine: throughput also moves with whatever else runs on the two cores.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${1:-6}
+SECONDS_PER_RUN=${2:-5}
+command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
+npm run --silent build
+
+WORK_PREFIX=tollbooth-stream-ab
+# shellcheck source=processes.sh
+source "test/bench/processes.sh"
+
+SIM_PORT=$(free_port)
+cat >"$WORK/sim.yaml" <<YAML
+prefillBaseMs: 0
+prefillPerTokenMs: 0
+interTokenMs: 0
+outputTokens: { min: 16, max: 16 }
+maxRunning: 4096
+prefixCache: { enabled: false }
+truthCapacity: 1000
+YAML
+node dist/src/cli/tollbooth.js sim --config "$WORK/sim.yaml" --port "$SIM_PORT" >/dev/null 2>&1 &
+PIDS+=("$!")
+wait_ready "http://127.0.0.1:$SIM_PORT/health"
+
+declare -A URL PID
+NAMES=()
+start_variant() { # name build-dir extra-yaml
+  local port
+  port=$(free_port)
+  cat >"$WORK/$1.yaml" <<YAML
+server: { host: 127.0.0.1, port: $port }
+auth: { enabled: false }
+replicas:
+  - name: sim
+    url: http://127.0.0.1:$SIM_PORT
+    models: [tollbooth-sim-model]
+$3
+YAML
+  node "$2/dist/src/cli/tollbooth.js" start --config "$WORK/$1.yaml" >/dev/null 2>"$WORK/$1.err" &
+  PID[$1]=$!
+  PIDS+=("$!")
+  URL[$1]="http://127.0.0.1:$port"
+  wait_ready "${URL[$1]}/ready"
+  NAMES+=("$1")
+}
+[[ -n "${BASE_DIR:-}" ]] && start_variant base "$BASE_DIR" ''
+start_variant on "$PWD" ''
+start_variant no-usage-request "$PWD" 'metrics: { requestStreamUsage: false }'
+start_variant off "$PWD" 'metrics: { enabled: false }'
+
+cat >"$WORK/stream.lua" <<'LUA'
+wrk.method = "POST"
+wrk.path = "/v1/chat/completions"
+wrk.body = '{"model":"tollbooth-sim-model","messages":[{"role":"user","content":"Say something about toll booths."}],"stream":true}'
+wrk.headers["content-type"] = "application/json"
+wrk.headers["x-sim-tokens"] = "64"
+wrk.headers["x-sim-itl-ms"] = "0"
+wrk.headers["x-sim-ttft-ms"] = "0"
+LUA
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+
+for name in "${NAMES[@]}"; do wrk -t1 -c32 -d2s -s "$WORK/stream.lua" "${URL[$name]}" >/dev/null; done
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+RESULTS="$WORK/results.tsv"
+for round in $(seq "$ROUNDS"); do
+  order=("${NAMES[@]}")
+  if ((round % 2 == 0)); then order=(); for ((i = ${#NAMES[@]} - 1; i >= 0; i--)); do order+=("${NAMES[$i]}"); done; fi
+  line="round $round:"
+  for name in "${order[@]}"; do
+    before=$(cpu_ticks "${PID[$name]}")
+    out=$(wrk -t1 -c32 -d"${SECONDS_PER_RUN}s" -s "$WORK/stream.lua" "${URL[$name]}")
+    after=$(cpu_ticks "${PID[$name]}")
+    rate=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
+    streams=$(awk '/requests in/ { print $1 }' <<<"$out")
+    micros=$(( (after - before) * 1000000 / ticks_per_second / streams ))
+    printf '%s\t%s\t%s\t%s\n' "$round" "$name" "$rate" "$micros" >>"$RESULTS"
+    line+=" $name=${rate}/s (${micros} µs)"
+  done
+  echo "$line"
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+node dist/test/bench/stream-ab-summary.js "$RESULTS"
