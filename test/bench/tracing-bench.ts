@@ -182,9 +182,13 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number): 
   // Throughput on two shared cores swings with the neighbours; CPU per request is the steadier view.
   const cpuRatios = rounds.map((round) => of(round, 'off').gatewayCpuPerRequestUs / of(round, 'on').gatewayCpuPerRequestUs);
   log(`  gateway CPU per request, off ÷ on: ${spreadOf(cpuRatios).median.toFixed(3)} (per round ${cpuRatios.map((value) => value.toFixed(3)).join(' ')})`);
+  // What tracing adds per request, each round's pair measured back to back.
+  const addedUs = rounds.map((round) => of(round, 'on').gatewayCpuPerRequestUs - of(round, 'off').gatewayCpuPerRequestUs);
+  const added = spreadOf(addedUs);
+  log(`  gateway CPU added by tracing: ${added.median.toFixed(0)} µs/request median (per round ${addedUs.map((value) => value.toFixed(0)).join(' ')})`);
   const verdict = ratio.median >= THROUGHPUT_BAR ? 'PASS' : 'FAIL';
   log(`  on ÷ off = ${ratio.median.toFixed(3)} (range ${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)}); bar ≥ ${THROUGHPUT_BAR}: ${verdict}${errors > 0 ? `; ${errors} wrk errors` : ''}`);
-  process.stdout.write(`${JSON.stringify({ type: 'tracing-throughput', connections, ratio: ratio.median, ratios, cpuRatios, errors, runs })}\n`);
+  process.stdout.write(`${JSON.stringify({ type: 'tracing-throughput', connections, ratio: ratio.median, ratios, cpuRatios, addedCpuUs: added.median, errors, runs })}\n`);
 }
 
 // ---------------------------------------------------------------- exporter-down soak
