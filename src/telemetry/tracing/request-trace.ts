@@ -1,6 +1,9 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import {
   context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  isSpanContextValid,
   ROOT_CONTEXT,
   SamplingDecision,
   SpanKind,
@@ -65,6 +68,7 @@ export class RequestTrace {
 
   constructor(
     private readonly ids: RandomIds,
+    private readonly propagator: SpanPipeline['propagator'],
     /** Sampled and recorded: its spans are built at the end. False: only its context travels upstream. */
     readonly recording: boolean,
     sampled: boolean,
@@ -99,11 +103,15 @@ export class RequestTrace {
     const spanId = this.ids.spanId();
     if (this.recording) this.attempts.push({ spanId, replica: target.replica, startedAt: now, endedAt: undefined, errorType: undefined });
     const headers = target.options.headers;
-    if (isHeaderRecord(headers)) {
-      headers.traceparent = formatTraceParent(this.spanContext.traceId, spanId, this.traceParentFlags);
-      if (this.traceStateHeader !== undefined) headers.tracestate = this.traceStateHeader;
-      else if (headers.tracestate !== undefined) delete headers.tracestate;
+    if (!isHeaderRecord(headers)) return;
+    if (this.propagator !== undefined) {
+      if (headers.tracestate !== undefined) delete headers.tracestate;
+      this.propagator.inject(trace.setSpanContext(ROOT_CONTEXT, this.childContext(spanId)), headers, defaultTextMapSetter);
+      return;
     }
+    headers.traceparent = formatTraceParent(this.spanContext.traceId, spanId, this.traceParentFlags);
+    if (this.traceStateHeader !== undefined) headers.tracestate = this.traceStateHeader;
+    else if (headers.tracestate !== undefined) delete headers.tracestate;
   }
 
   /** A performance.now() reading as the span time it stands for. */
@@ -163,6 +171,7 @@ export class RequestTracer {
     const content = recording && this.settings.captureContent ? new ContentCapture(response, this.settings.contentLimitChars) : undefined;
     observation.trace = new RequestTrace(
       this.ids,
+      this.pipeline.propagator,
       recording,
       sampling.decision === SamplingDecision.RECORD_AND_SAMPLED,
       traceId,
@@ -302,6 +311,11 @@ export class RequestTracer {
 
   /** The client's span from a valid `traceparent` (and its `tracestate`), else undefined: the request starts a trace. */
   private remoteParent(headers: IncomingHttpHeaders): SpanContext | undefined {
+    const propagator = this.pipeline.propagator;
+    if (propagator !== undefined) {
+      const extracted = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter));
+      return extracted !== undefined && isSpanContextValid(extracted) ? extracted : undefined;
+    }
     const parsed = parseTraceParent(headers.traceparent);
     if (parsed === undefined) return undefined;
     const stateHeader = headers.tracestate;

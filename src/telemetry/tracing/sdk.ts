@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { TracingConfig } from './config.js';
 import type { TraceProtocol } from './otlp-exporter.js';
 import { samplerFromEnv } from './sampler-from-env.js';
-import { spanPipelineOf, useSpanPipeline } from './span-pipeline.js';
+import { propagatesW3cOnly, spanPipelineOf, useSpanPipeline } from './span-pipeline.js';
 import type { ExportProblemLog } from './reporting-exporter.js';
 
 /**
@@ -41,7 +41,7 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
   }
   try {
     register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: HOOKED_MODULES } });
-    const [{ NodeSDK, tracing, core, resources }, { trace }, { IORedisInstrumentation }, { ReportingExporter }, { SynchronousContextManager }] = await Promise.all([
+    const [{ NodeSDK, tracing, core, resources }, { trace, propagation }, { IORedisInstrumentation }, { ReportingExporter }, { SynchronousContextManager }] = await Promise.all([
       import('@opentelemetry/sdk-node'),
       import('@opentelemetry/api'),
       import('@opentelemetry/instrumentation-ioredis'),
@@ -73,7 +73,9 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
       ],
     });
     sdk.start();
-    useSpanPipeline(spanPipelineOf(trace.getTracerProvider(), processor, sampler, (header) => new core.TraceState(header), resources.defaultResource(), env));
+    const pipeline = spanPipelineOf(trace.getTracerProvider(), processor, sampler, (header) => new core.TraceState(header), resources.defaultResource(), env);
+    // Other propagators (b3, jaeger…): through the global propagation the SDK set up from OTEL_PROPAGATORS.
+    useSpanPipeline(propagatesW3cOnly(env) ? pipeline : { ...pipeline, propagator: propagation });
     const endpoint = endpointOf(env);
     return {
       state: 'on',

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, trace, TraceFlags, type TraceState, type TracerProvider } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace, TraceFlags, type TextMapPropagator, type TraceState, type TracerProvider } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -19,6 +19,21 @@ export interface SpanPipeline {
   readonly limits: AttributeLimits;
   /** A `TraceState` from a `tracestate` header (the SDK's parser: invalid members dropped). */
   readonly parseTraceState: (header: string) => TraceState;
+  /**
+   * Set when OTEL_PROPAGATORS asks for more than W3C Trace Context (and baggage): request tracing
+   * then reads the client's context and writes each try's through it, as the SDK's propagation
+   * would. Unset (the default): `traceparent`/`tracestate` are read and written directly.
+   */
+  readonly propagator?: Pick<TextMapPropagator, 'inject' | 'extract'> | undefined;
+}
+
+/** Whether OTEL_PROPAGATORS (default `tracecontext,baggage`; names as the NodeSDK reads them, case-sensitive) is W3C Trace Context, with or without baggage, and nothing else. */
+export function propagatesW3cOnly(env: NodeJS.ProcessEnv): boolean {
+  const names = (env.OTEL_PROPAGATORS?.trim() || 'tracecontext,baggage')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  return names.includes('tracecontext') && names.every((name) => name === 'tracecontext' || name === 'baggage');
 }
 
 /** The span attribute limits of OTEL_SPAN_ATTRIBUTE_* / OTEL_ATTRIBUTE_* (the SDK's defaults: 128, unlimited). */

@@ -1,6 +1,6 @@
 import { IncomingMessage, ServerResponse, type IncomingHttpHeaders } from 'node:http';
 import { Socket } from 'node:net';
-import { context, SpanKind, SpanStatusCode, trace, type SpanContext } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type SpanContext, type TextMapPropagator } from '@opentelemetry/api';
 import { tracing } from '@opentelemetry/sdk-node';
 import { Agent } from 'undici';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -366,6 +366,37 @@ describe('spans built from a finished observation', () => {
     expect(inside).toMatchObject({ traceId: CLIENT_TRACE_ID, spanId: observation.spanId, traceFlags: 1 });
     expect(inRequestTrace(observation, () => trace.getSpan(context.active())?.spanContext().spanId)).toBe(observation.spanId);
     expect(trace.getSpanContext(context.active())).toBeUndefined();
+  });
+
+  it('reads and writes trace context through the configured propagator when OTEL_PROPAGATORS is not W3C only', () => {
+    // A propagator of its own header, as b3 or jaeger would be: `x-test-trace: <trace id>:<span id>`.
+    const propagator: TextMapPropagator = {
+      extract(parent, carrier, getter) {
+        const [traceId, spanId] = String(getter.get(carrier, 'x-test-trace') ?? '').split(':');
+        if (traceId === undefined || spanId === undefined) return parent;
+        return trace.setSpanContext(parent, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+      },
+      inject(active, carrier, setter) {
+        const span = trace.getSpanContext(active);
+        if (span !== undefined) setter.set(carrier, 'x-test-trace', `${span.traceId}:${span.spanId}`);
+      },
+      fields: () => ['x-test-trace'],
+    };
+    const tracer = tracerOf({}, { ...pipeline, propagator });
+    const t0 = performance.now() - 100;
+    const observation = streamedChat(t0);
+    tracer.requestStarted(observation, { 'x-test-trace': `${CLIENT_TRACE_ID}:${CLIENT_SPAN_ID}`, traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` }, rawResponse());
+    const sent = target(replica('gpu-a', 'http://10.0.0.5:8000'));
+    observation.trace!.attemptStarted(sent, t0 + 1);
+    observation.completedAt = t0 + 141;
+    tracer.finish(observation, measureRequest(observation));
+    const spans = exporter.getFinishedSpans();
+    const server = spanNamed(spans, 'POST /v1/chat/completions');
+    const attempt = spanNamed(spans, 'chat llama-3-8b');
+    expect(server.spanContext().traceId).toBe(CLIENT_TRACE_ID);
+    expect(parentIdOf(server)).toBe(CLIENT_SPAN_ID);
+    expect(headersOf(sent)['x-test-trace']).toBe(`${CLIENT_TRACE_ID}:${attempt.spanContext().spanId}`);
+    expect(headersOf(sent).traceparent).toBeUndefined();
   });
 
   it('takes the root decision from the configured sampler (trace id ratio), once per request', () => {

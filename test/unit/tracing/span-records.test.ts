@@ -6,7 +6,7 @@ import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, ParentBasedSamp
 import { describe, expect, it } from 'vitest';
 import { OtlpSpanEncoder } from '../../../src/telemetry/tracing/otlp-span-encoder.js';
 import { samplerFromEnv } from '../../../src/telemetry/tracing/sampler-from-env.js';
-import { attributeLimitsFromEnv, spanPipelineOf } from '../../../src/telemetry/tracing/span-pipeline.js';
+import { attributeLimitsFromEnv, propagatesW3cOnly, spanPipelineOf } from '../../../src/telemetry/tracing/span-pipeline.js';
 import { AttributeCollector, limitedAttributes, SpanRecord, spanTime, UNSET_STATUS } from '../../../src/telemetry/tracing/span-records.js';
 import { decodeTraceRequest } from './otlp-decode.js';
 
@@ -90,6 +90,16 @@ describe('the span pipeline of an SDK tracer provider', () => {
     expect(pipeline.scope).toMatchObject({ name: 'tollbooth' });
     expect(pipeline.sampler).toBe(sampler);
     expect(ended).toEqual([]);
+  });
+
+  it('reads and writes W3C headers directly unless OTEL_PROPAGATORS names another propagator', () => {
+    expect(propagatesW3cOnly({})).toBe(true);
+    expect(propagatesW3cOnly({ OTEL_PROPAGATORS: 'tracecontext' })).toBe(true);
+    expect(propagatesW3cOnly({ OTEL_PROPAGATORS: ' baggage , tracecontext ' })).toBe(true);
+    expect(propagatesW3cOnly({ OTEL_PROPAGATORS: 'TraceContext' })).toBe(false);
+    expect(propagatesW3cOnly({ OTEL_PROPAGATORS: 'tracecontext,b3' })).toBe(false);
+    expect(propagatesW3cOnly({ OTEL_PROPAGATORS: 'baggage' })).toBe(false);
+    expect(propagatesW3cOnly({ OTEL_PROPAGATORS: 'none' })).toBe(false);
   });
 
   it('falls back when the sampler records nothing at all (no request span will ever need the resource)', () => {
