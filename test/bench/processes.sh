@@ -40,3 +40,15 @@ wait_ready() { # url
   echo "not ready: $1" >&2
   return 1
 }
+
+# The benchmarks' simulator (UNPACED_SIMULATOR_CONFIG in report.ts, written as JSON, which is YAML):
+# unpaced, zero prefill, 16 tokens unless a request's x-sim-* headers say otherwise. Needs the build;
+# sets SIM_PORT and SIM_PID.
+start_unpaced_simulator() {
+  SIM_PORT=$(free_port)
+  node --input-type=module -e "import { UNPACED_SIMULATOR_CONFIG } from './dist/test/bench/report.js'; console.log(JSON.stringify(UNPACED_SIMULATOR_CONFIG))" >"$WORK/sim.yaml"
+  node dist/src/cli/tollbooth.js sim --config "$WORK/sim.yaml" --port "$SIM_PORT" >"$WORK/sim.log" 2>&1 &
+  SIM_PID=$!
+  PIDS+=("$SIM_PID")
+  wait_ready "http://127.0.0.1:$SIM_PORT/health"
+}

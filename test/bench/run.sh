@@ -31,20 +31,7 @@ WORK_PREFIX=tollbooth-bench
 source "$ROOT/test/bench/processes.sh"
 
 # --- simulator: unpaced, zero prefill, 16 tokens unless a request's x-sim-* headers say otherwise.
-SIM_PORT=$(free_port)
-cat >"$WORK/sim.yaml" <<YAML
-prefillBaseMs: 0
-prefillPerTokenMs: 0
-interTokenMs: 0
-outputTokens: { min: 16, max: 16 }
-maxRunning: 4096
-prefixCache: { enabled: false }
-truthCapacity: 1000
-YAML
-node dist/src/cli/tollbooth.js sim --config "$WORK/sim.yaml" --port "$SIM_PORT" >"$WORK/sim.log" 2>&1 &
-SIM_PID=$!
-PIDS+=("$SIM_PID")
-wait_ready "http://127.0.0.1:$SIM_PORT/health"
+start_unpaced_simulator
 
 # --- Tollbooth: one replica, defaults otherwise (access log on; stdout, hence the log, to /dev/null),
 # except auth, which is off: this is the proxy path; `npm run bench:admission` measures auth and limits.

@@ -23,19 +23,7 @@ WORK_PREFIX=tollbooth-stream-ab
 # shellcheck source=processes.sh
 source "test/bench/processes.sh"
 
-SIM_PORT=$(free_port)
-cat >"$WORK/sim.yaml" <<YAML
-prefillBaseMs: 0
-prefillPerTokenMs: 0
-interTokenMs: 0
-outputTokens: { min: 16, max: 16 }
-maxRunning: 4096
-prefixCache: { enabled: false }
-truthCapacity: 1000
-YAML
-node dist/src/cli/tollbooth.js sim --config "$WORK/sim.yaml" --port "$SIM_PORT" >/dev/null 2>&1 &
-PIDS+=("$!")
-wait_ready "http://127.0.0.1:$SIM_PORT/health"
+start_unpaced_simulator
 
 declare -A URL PID
 NAMES=()
