@@ -31,7 +31,7 @@ import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { summarizeProfile } from './cpu-profile-summary.js';
 import { launch, type FreshServer } from './fresh-server.js';
 import { cpuDuring, machineCpuSeconds } from './procfs.js';
-import { barLines, FigureBook, figureTable, judge, positiveNumber, UNPACED_SIMULATOR_CONFIG, type Bar, type Comparison, type Figure, type FigureKind } from './report.js';
+import { barLines, FigureBook, figureTable, judge, positiveNumber, runBenchmark, UNPACED_SIMULATOR_CONFIG, type Bar, type Comparison, type Figure, type FigureKind } from './report.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
 import { freePort } from '../helpers/free-ports.js';
@@ -243,19 +243,27 @@ interface MeasureSettings {
   readonly commit: string;
 }
 
+/**
+ * The wrk script both modes run: one non-streaming chat with the harness's key. The same bytes go
+ * to every gateway; `off` ignores the key (and forwards the header upstream).
+ */
+function writeNonStreamScript(harness: Harness): string {
+  const script = join(harness.setup.workDir, 'non-stream.lua');
+  writeWrkScript(script, {
+    path: CHAT_PATH,
+    body: chatBody(false),
+    headers: { ...simHeaders({ tokens: 16, interTokenMs: 0, ttftMs: 0 }), authorization: `Bearer ${harness.key}` },
+  });
+  return script;
+}
+
 async function measure(settings: MeasureSettings): Promise<void> {
   const startedAt = new Date();
   const loadAtStart = loadAverage();
   const harness = await startHarness();
   try {
     await checkTargets(harness);
-    const script = join(harness.setup.workDir, 'non-stream.lua');
-    // The same bytes to every gateway; `off` ignores the key (and forwards the header upstream).
-    writeWrkScript(script, {
-      path: CHAT_PATH,
-      body: chatBody(false),
-      headers: { ...simHeaders({ tokens: 16, interTokenMs: 0, ttftMs: 0 }), authorization: `Bearer ${harness.key}` },
-    });
+    const script = writeNonStreamScript(harness);
     const benchPids = [harness.simulatorPid, harness.redisPid, ...harness.targets.map((target) => target.pid)];
     log(`warming up (wrk -c${settings.connections}, 3 s per gateway); load average ${loadAtStart}`);
     for (const target of harness.targets) await runWrk(target.url, script, settings.connections, 3);
@@ -388,12 +396,7 @@ async function profile(values: { profileDir: string; seconds: number; connection
   const profiles = new Map<TargetName, string>();
   try {
     await checkTargets(harness);
-    const script = join(harness.setup.workDir, 'non-stream.lua');
-    writeWrkScript(script, {
-      path: CHAT_PATH,
-      body: chatBody(false),
-      headers: { ...simHeaders({ tokens: 16, interTokenMs: 0, ttftMs: 0 }), authorization: `Bearer ${harness.key}` },
-    });
+    const script = writeNonStreamScript(harness);
     for (const target of harness.targets) {
       const before = new Set(readdirSync(values.profileDir));
       const result = await runWrk(target.url, script, values.connections, values.seconds);
@@ -454,10 +457,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`admission-bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBenchmark('admission-bench', main);

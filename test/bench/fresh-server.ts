@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitReady } from './node-server.js';
 import { firstChildPid } from './procfs.js';
 
 /**
@@ -38,21 +39,6 @@ export function parseRecipes(text: string): ServerRecipe[] {
   });
 }
 
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} not ready after 10 s`);
-}
-
 export async function launch(recipe: ServerRecipe, pidFile: string): Promise<FreshServer> {
   const [command, ...args] = recipe.argv;
   const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -63,7 +49,7 @@ export async function launch(recipe: ServerRecipe, pidFile: string): Promise<Fre
   };
   process.once('exit', killNow);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitReady(new URL(recipe.readyPath, recipe.url).href, child);
+  await waitReady(new URL(recipe.readyPath, recipe.url).href, () => child.exitCode, recipe.name, 10_000);
   const pid = recipe.measure === 'process' ? child.pid : firstChildPid(child.pid);
   if (pid === undefined) throw new Error(`${recipe.name} has no worker process`);
   return {

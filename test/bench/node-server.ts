@@ -38,8 +38,9 @@ process.once('exit', () => {
   for (const kill of live) kill();
 });
 
-async function waitReady(url: string, exited: () => number | null, name: string): Promise<void> {
-  for (let attempt = 0; attempt < 150; attempt++) {
+/** Polls `url` every 100 ms until it answers 2xx; fails at once if the process exits first. */
+export async function waitReady(url: string, exited: () => number | null, name: string, timeoutMs = 15_000): Promise<void> {
+  for (let attempt = 0; attempt < timeoutMs / 100; attempt++) {
     const code = exited();
     if (code !== null) throw new Error(`${name} exited with ${code} before it was ready`);
     try {
@@ -51,7 +52,7 @@ async function waitReady(url: string, exited: () => number | null, name: string)
     }
     await sleep(100);
   }
-  throw new Error(`${name}: ${url} not ready after 15 s`);
+  throw new Error(`${name}: ${url} not ready after ${timeoutMs / 1000} s`);
 }
 
 export async function startNodeServer(spec: NodeServerSpec): Promise<NodeServer> {

@@ -159,3 +159,14 @@ export function positiveNumber(name: string, text: string): number {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number, got '${text}'`);
   return value;
 }
+
+/** Runs a benchmark's main and exits: 0 when it finishes, 1 with the error on stderr when it throws. */
+export function runBenchmark(name: string, main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -15,6 +15,7 @@
  */
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { parseArgs } from 'node:util';
+import { runBenchmark } from './report.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { SseScanner } from './sse-scan.js';
 import { summarize, type Summary } from './stats.js';
@@ -257,7 +258,4 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`stream-load: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+runBenchmark('stream-load', main);

@@ -30,7 +30,7 @@ import { startJaeger, type Jaeger } from '../helpers/jaeger.js';
 import { environmentWithoutOtel, startNodeServer, type NodeServer } from './node-server.js';
 import { cpuDuring, cpuSeconds, residentKiB } from './procfs.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
-import { positiveNumber, UNPACED_SIMULATOR_CONFIG } from './report.js';
+import { positiveNumber, runBenchmark, UNPACED_SIMULATOR_CONFIG } from './report.js';
 import { spreadOf } from './stats.js';
 import { runStreamLoad } from './stream-load-process.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
@@ -416,10 +416,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`tracing-bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBenchmark('tracing-bench', main);
