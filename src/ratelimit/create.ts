@@ -47,6 +47,7 @@ export function createRateLimiter(options: CreateRateLimiterOptions): Configured
     fallback: new MemoryRateLimiter({ config, store: 'local' }),
     onStoreError: config.onStoreError,
     unavailableRetryAfterMs: config.unavailableRetryAfterMs,
+    concurrencyLeaseMs: config.concurrencyLeaseMs,
     log: options.log,
     observer: options.observer,
   });

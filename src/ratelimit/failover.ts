@@ -2,6 +2,7 @@ import { unavailableDecision } from './decision.js';
 import type { AdmitRequest, RateLimitDecision, RateLimiter, RateLimitTicket, SettleUsage } from './limiter.js';
 import type { MemoryRateLimiter } from './memory-store.js';
 import type { RedisRateLimiter } from './redis-store.js';
+import { SettlementReplay } from './settlement-replay.js';
 
 const PROBE_INTERVAL_MS = 250;
 
@@ -36,13 +37,18 @@ export interface FailoverRateLimiterOptions {
   readonly unavailableRetryAfterMs: number;
   readonly log: FailoverLog;
   readonly observer?: RateLimitStoreObserver | undefined;
+  /** The store's concurrencyLeaseMs: how long a failed settlement is worth replaying. */
+  readonly concurrencyLeaseMs: number;
+  /** Failed settlements kept for replay at most (default DEFAULT_SETTLEMENT_QUEUE_CAP). */
+  readonly settlementQueueCap?: number | undefined;
 }
 
 /**
  * The Redis-down policy. Never rejects: a store error becomes a local decision (open) or an
  * `unavailable` decision (closed). While the client is disconnected no command is attempted, so
  * an outage costs nothing per request; ioredis reconnects by itself and the first success switches
- * back. The switch and the recovery are logged once each.
+ * back. The switch and the recovery are logged once each. A settlement that fails is kept and
+ * replayed once Redis answers (settlement-replay.ts), so its concurrency slot does not stay taken.
  */
 export class FailoverRateLimiter implements RateLimiter {
   readonly #primary: RedisRateLimiter;
@@ -51,6 +57,7 @@ export class FailoverRateLimiter implements RateLimiter {
   readonly #unavailable: RateLimitDecision;
   readonly #log: FailoverLog;
   readonly #observer: RateLimitStoreObserver | undefined;
+  readonly #replay: SettlementReplay;
   #degraded = false;
   /** After a failed call the store is probed by one request per interval, not by every request. */
   #nextAttemptAt = 0;
@@ -63,11 +70,17 @@ export class FailoverRateLimiter implements RateLimiter {
     this.#unavailable = unavailableDecision(options.unavailableRetryAfterMs);
     this.#log = options.log;
     this.#observer = options.observer;
+    this.#replay = new SettlementReplay({ primary: this.#primary, log: this.#log, leaseMs: options.concurrencyLeaseMs, cap: options.settlementQueueCap });
   }
 
   /** True while decisions are not made by Redis. */
   get degraded(): boolean {
     return this.#degraded;
+  }
+
+  /** Failed settlements waiting to be replayed, and those dropped because the queue was full. */
+  get settlements(): { readonly pending: number; readonly dropped: number } {
+    return { pending: this.#replay.pending, dropped: this.#replay.dropped };
   }
 
   async admit(request: AdmitRequest): Promise<RateLimitDecision> {
@@ -91,9 +104,9 @@ export class FailoverRateLimiter implements RateLimiter {
     if (ticket.store !== 'redis') return this.#fallback.settle(ticket, usage);
     if (ticket.settled) return;
     if (!this.#primary.connected) {
-      // The lease expires on its own; the reconciliation and the spend are lost with the outage.
       ticket.claimSettlement();
       this.#observer?.storeError('settle', 'not_attempted');
+      this.#replay.add(ticket, usage);
       return;
     }
     try {
@@ -101,10 +114,12 @@ export class FailoverRateLimiter implements RateLimiter {
     } catch (error) {
       this.#observer?.storeError('settle', 'error');
       this.#degrade(error);
+      this.#replay.add(ticket, usage);
     }
   }
 
   async close(): Promise<void> {
+    await this.#replay.close();
     await this.#primary.close();
     await this.#fallback.close();
   }
@@ -131,5 +146,6 @@ export class FailoverRateLimiter implements RateLimiter {
     this.#degraded = false;
     this.#observer?.storeState('healthy');
     this.#log.info({ store: 'redis' }, 'rate limit store available again: decisions are shared through Redis');
+    void this.#replay.replay();
   }
 }

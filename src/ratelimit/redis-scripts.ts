@@ -158,13 +158,23 @@ return reply
 /**
  * KEYS: per scope its token bucket and lease ZSET; then the key's budget hash.
  * ARGV: extra tokens (used − reserved), lease id, scope count; per scope token capacity (0: none),
- *   token refill/ms, leased (1/0); cost nanos (integer string), budgeted (1/0).
+ *   token refill/ms, leased (1/0); cost nanos (integer string), budgeted (1/0), replay (1/0).
+ * A replay (a settlement retried after its first attempt failed, which may still have run) only
+ * reconciles and charges when it finds the ticket's lease still held: lease ids are unique and
+ * only a settlement or expiry removes them, so that proves no earlier attempt took effect.
+ * Reply: the number of leases removed.
  */
 export const SETTLE_LUA = `${PRELUDE}
 local now = clock_ms()
 local extra = tonumber(ARGV[1])
 local lease_id = ARGV[2]
 local scopes = tonumber(ARGV[3])
+local b = 3 + scopes * 3
+local released = 0
+for i = 1, scopes do
+  if ARGV[3 + (i - 1) * 3 + 3] == '1' then released = released + redis.call('ZREM', KEYS[i * 2], lease_id) end
+end
+if ARGV[b + 3] == '1' and released == 0 then return 0 end
 for i = 1, scopes do
   local a, k = 3 + (i - 1) * 3, (i - 1) * 2
   local cap, rate = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -173,9 +183,7 @@ for i = 1, scopes do
     if tokens > cap then tokens = cap end
     store_bucket(KEYS[k + 1], tokens, cap, rate, now)
   end
-  if ARGV[a + 3] == '1' then redis.call('ZREM', KEYS[k + 2], lease_id) end
 end
-local b = 3 + scopes * 3
 local cost = ARGV[b + 1]
 if ARGV[b + 2] == '1' and cost ~= '0' then
   local key = KEYS[scopes * 2 + 1]
@@ -187,7 +195,7 @@ if ARGV[b + 2] == '1' and cost ~= '0' then
   redis.call('HINCRBY', key, 'ms', cost)
   redis.call('PEXPIRE', key, ceil_ms(month_end - now) + 86400000)
 end
-return 1
+return released
 `;
 
 /** For tests: the Lua budget periods of a given ms timestamp, to compare with budgetPeriods(). */

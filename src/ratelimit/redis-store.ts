@@ -131,10 +131,30 @@ export class RedisRateLimiter implements RateLimiter {
     if (!ticket.claimSettlement()) return;
     const extraTokens = usage.tokens - ticket.reservedTokens;
     const charge = ticket.budgeted && usage.costNanos !== 0n;
-    const leased = ticket.scopes.some((scope) => scope.maxConcurrent !== undefined);
     const reconciles = extraTokens !== 0 && ticket.scopes.some((scope) => scope.tokens !== undefined);
-    if (!charge && !leased && !reconciles) return;
+    if (!charge && !holdsLease(ticket) && !reconciles) return;
+    await this.#runSettle(ticket, usage, false);
+  }
 
+  /**
+   * Retries the settlement of a ticket whose settle failed (it may or may not have reached Redis).
+   * Safe to repeat: it releases the ticket's leases and reconciles only if a lease was still held,
+   * so a settlement that did take effect is not applied twice. Only tickets that hold a lease can
+   * be replayed. Resolves true when the replay released a lease.
+   */
+  async replaySettle(ticket: RateLimitTicket, usage: SettleUsage): Promise<boolean> {
+    if (!holdsLease(ticket)) return false;
+    return (await this.#runSettle(ticket, usage, true)) > 0;
+  }
+
+  /** Calls `listener` each time the connection becomes ready (after a reconnect too). */
+  onConnected(listener: () => void): void {
+    this.#client.on('ready', listener);
+  }
+
+  async #runSettle(ticket: RateLimitTicket, usage: SettleUsage, replay: boolean): Promise<number> {
+    const extraTokens = usage.tokens - ticket.reservedTokens;
+    const charge = ticket.budgeted && usage.costNanos !== 0n;
     const keys: string[] = [];
     const args: string[] = [String(extraTokens), ticket.leaseId, String(ticket.scopes.length)];
     for (const scope of ticket.scopes) {
@@ -143,10 +163,11 @@ export class RedisRateLimiter implements RateLimiter {
       args.push(...specArgs(scope.tokens), scope.maxConcurrent === undefined ? '0' : '1');
     }
     keys.push(this.#budgetKey(ticket.hashTag, ticket.keyId));
-    args.push(usage.costNanos.toString(), charge ? '1' : '0');
+    args.push(usage.costNanos.toString(), charge ? '1' : '0', replay ? '1' : '0');
     const startedAt = performance.now();
-    await this.#settleScript(keys.length, ...keys, ...args);
+    const released = (await this.#settleScript(keys.length, ...keys, ...args)) as number;
     this.#observer?.storeLatency('settle', (performance.now() - startedAt) / 1000);
+    return released;
   }
 
   /** The client belongs to whoever created it; nothing to release here. */
@@ -164,6 +185,11 @@ export class RedisRateLimiter implements RateLimiter {
   #budgetKey(tag: string, keyId: string): string {
     return `${this.#prefix}{${tag}}:budget:${keyId}`;
   }
+}
+
+/** Whether the ticket holds a concurrency lease in some scope (its settlement must reach Redis to free it). */
+export function holdsLease(ticket: RateLimitTicket): boolean {
+  return ticket.scopes.some((scope) => scope.maxConcurrent !== undefined);
 }
 
 /** Capacity and refill per ms as Lua reads them; "0" "0" when the limit is absent. */

@@ -62,6 +62,7 @@ async function limiterFor(onStoreError: 'open' | 'closed', recorded: Recorded): 
     fallback: new MemoryRateLimiter({ config, store: 'local' }),
     onStoreError,
     unavailableRetryAfterMs: config.unavailableRetryAfterMs,
+    concurrencyLeaseMs: config.concurrencyLeaseMs,
     log: {
       warn: (_details, message) => recorded.logs.push({ level: 'warn', message }),
       info: (_details, message) => recorded.logs.push({ level: 'info', message }),
