@@ -38,6 +38,7 @@ export class SettlementReplay {
   readonly #leaseMs: number;
   readonly #cap: number;
   #queue: PendingSettlement[] = [];
+  #inFlight = 0;
   #running: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #dropped = 0;
@@ -49,12 +50,14 @@ export class SettlementReplay {
     this.#log = options.log;
     this.#leaseMs = options.leaseMs;
     this.#cap = options.cap ?? DEFAULT_SETTLEMENT_QUEUE_CAP;
-    this.#primary.onConnected(() => void this.replay());
+    // ioredis emits 'ready' before it resends the commands that were in flight when the connection
+    // dropped: replay after them, so a resent first attempt runs first and the replay sees its effect.
+    this.#primary.onConnected(() => setImmediate(() => void this.replay()));
   }
 
-  /** Settlements waiting for Redis. */
+  /** Settlements waiting for Redis, those being replayed included. */
   get pending(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#inFlight;
   }
 
   /** Settlements dropped because the queue was full, since start. */
@@ -99,7 +102,9 @@ export class SettlementReplay {
     while (this.#queue.length > 0 && this.#primary.connected) {
       const expiredBefore = performance.now() - this.#leaseMs;
       const batch = this.#queue.splice(0, BATCH).filter((pending) => pending.queuedAt > expiredBefore);
+      this.#inFlight = batch.length;
       const results = await Promise.allSettled(batch.map((pending) => this.#primary.replaySettle(pending.ticket, pending.usage)));
+      this.#inFlight = 0;
       const failed = batch.filter((_pending, index) => results[index]!.status === 'rejected');
       if (failed.length > 0) {
         this.#queue.unshift(...failed);

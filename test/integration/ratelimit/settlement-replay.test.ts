@@ -122,6 +122,23 @@ describe('settlements replayed after a failed settle', () => {
     expect((await limiter.admit(request('late'))).allowed).toBe(true);
   });
 
+  it('a timed-out settle that ioredis resends after reconnecting is not applied twice with its replay', async () => {
+    const { client, admin, limiter, stored } = await setUp('resent:');
+    const held = await limiter.admit(request('resent'));
+    const id = (await client.client('ID')) as number;
+    // Scripts wait while reads and CLIENT KILL still run: the settle times out, stays in ioredis'
+    // queue of unanswered commands, and is resent on the new connection after the kill.
+    await admin.client('PAUSE', '800', 'WRITE');
+    await limiter.settle(held.ticket!, USAGE);
+    expect(limiter.settlements.pending).toBe(1);
+    await admin.client('KILL', 'ID', String(id));
+
+    await until(() => limiter.settlements.pending === 0, 'the replay after reconnecting', 4_000);
+    const after = await stored('resent');
+    expect(after).toMatchObject({ leases: 0, spent: '4321' });
+    expect(after.tokens).toBeLessThan(REFUNDED + 1);
+  });
+
   it('keeps at most the queue cap while Redis is down, drops the oldest and logs that once', async () => {
     const { client, limiter, logs } = await setUp('cap:', 2);
     const tickets = [];
