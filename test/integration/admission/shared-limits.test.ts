@@ -120,6 +120,40 @@ describe('one limit shared by three gateway processes through Redis', () => {
     expect(run.limited).toBeGreaterThan(0);
     expect(Math.abs(run.admittedTokens - expected) / expected).toBeLessThanOrEqual(0.02);
   });
+
+  it('keeps serving through a Redis kill and restart under load: no crash, no 5xx (fail open), no lease left', async () => {
+    const key = keyWith('shared-fault', { requestsPerMinute: 600_000, maxConcurrent: 6 });
+    const urls = await threeGateways(key);
+    const load = hammer(urls, key.secret, 4, 5_000);
+    try {
+      await new Promise((wake) => setTimeout(wake, 1_200));
+      await redis.kill();
+      await new Promise((wake) => setTimeout(wake, 1_200));
+    } finally {
+      await redis.restart();
+    }
+    const run = await load;
+    // Every failure (a 5xx, a dropped connection) is listed; 429 is the concurrency limit at work.
+    expect(run.failures).toEqual([]);
+    expect(run.admitted).toBeGreaterThan(0);
+    const auth = { authorization: `Bearer ${key.secret}` };
+    for (const url of urls) expect((await postJson(`${url}/v1/chat/completions`, chat, auth)).status).toBe(200);
+
+    // Once every response is settled, no concurrency lease is left in Redis.
+    const admin = new Redis(redis.url);
+    try {
+      const leases = async (): Promise<number> => {
+        const sets = await admin.keys('*{rl:k:shared-fault}:key:shared-fault:cc');
+        const sizes = await Promise.all(sets.map((set) => admin.zcard(set)));
+        return sizes.reduce((sum, size) => sum + size, 0);
+      };
+      await waitFor(async () => (await leases()) === 0);
+      // The pattern names this key's Redis keys: its request bucket is there (an empty lease set is deleted).
+      expect(await admin.keys('*{rl:k:shared-fault}:key:shared-fault:rq')).toHaveLength(1);
+    } finally {
+      await admin.quit();
+    }
+  });
 });
 
 describe('Redis outages at the gateway', () => {
