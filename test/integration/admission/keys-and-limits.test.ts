@@ -132,6 +132,16 @@ describe('rate limits at the gateway (memory store)', () => {
     const nextReservation = 1 + Math.ceil('hello there'.length / 4);
     expect(remainingBeforeNext + nextReservation).toBeGreaterThanOrEqual(1_000 - used);
     expect(remainingBeforeNext + nextReservation).toBeLessThanOrEqual(1_000 - used + 1);
+
+    // A reservation larger than the bucket is refused; every reservation is counted by tenant and outcome.
+    const refused = await postJson(gatewayUrl, { ...chat(), max_tokens: 5_000 }, { authorization: `Bearer ${key.secret}` });
+    expect(refused.status).toBe(429);
+    await gateway.accessLineOf(refused.headers.get('x-request-id')!);
+    await gateway.accessLineOf(next.headers.get('x-request-id')!);
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const prompt = Math.ceil('hello there'.length / 4);
+    expect(sampleSum(metrics, 'tollbooth_rate_limit_reserved_tokens_total', { tenant: 'other', outcome: 'admitted' })).toBe(500 + prompt + nextReservation);
+    expect(sampleSum(metrics, 'tollbooth_rate_limit_reserved_tokens_total', { tenant: 'other', outcome: 'limited' })).toBe(5_000 + prompt);
   });
 
   it('refuses a request larger than the token bucket for good, and a spent budget with x-should-retry: false', async () => {

@@ -7,6 +7,7 @@ import type { TollboothConfigInput } from '../../../src/config/schema.js';
 import { startSimulator, type RunningSimulator } from '../../../src/sim/index.js';
 import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
 import { startTestGateway } from '../../helpers/gateway.js';
+import { sampleSum } from '../../helpers/promtool.js';
 import { startGatewayProcess, type GatewayProcess } from '../../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 
@@ -167,14 +168,26 @@ describe('Redis outages at the gateway', () => {
   it('fails open: keeps serving with local buckets while Redis is down, and frees no slot twice', async () => {
     const { gateway, auth, url } = await gatewayOnRedis(keyWith('open', { requestsPerMinute: 6_000, maxConcurrent: 2 }), 'open');
     expect((await postJson(url, chat, auth)).status).toBe(200);
+    const healthy = await metricsOf(gateway.url);
+    expect(degradedGauge(healthy)).toBe(0);
+    const admitCalls = sampleSum(healthy, 'tollbooth_rate_limit_store_seconds_count', { operation: 'admit' });
+    expect(admitCalls).toBeGreaterThanOrEqual(1);
     await redis.kill();
     try {
       for (let index = 0; index < 5; index += 1) expect((await postJson(url, chat, auth)).status).toBe(200);
+      const outage = await metricsOf(gateway.url);
+      expect(degradedGauge(outage)).toBe(1);
+      // Five admissions made without Redis (failed or not attempted), none timed as a store call.
+      expect(sampleSum(outage, 'tollbooth_rate_limit_store_errors_total', { operation: 'admit' })).toBe(5);
+      expect(sampleSum(outage, 'tollbooth_rate_limit_store_seconds_count', { operation: 'admit' })).toBe(admitCalls);
     } finally {
       await redis.restart();
     }
     // Back on Redis (a fresh, empty one): both concurrency slots are free, a third is refused.
     await waitFor(async () => (await postJson(url, chat, auth)).headers.get('x-ratelimit-remaining-requests') !== null && decidesOnRedisAgain(gateway.logs));
+    const recovered = await metricsOf(gateway.url);
+    expect(degradedGauge(recovered)).toBe(0);
+    expect(sampleSum(recovered, 'tollbooth_rate_limit_store_seconds_count', { operation: 'admit' })).toBeGreaterThan(admitCalls);
     const slowChat = { ...chat, max_tokens: 10 };
     const slow = { ...auth, 'x-sim-fault': 'spike:400' };
     const running = [postJson(url, slowChat, slow), postJson(url, slowChat, slow)];
@@ -226,6 +239,16 @@ describe('keys in the Redis store', () => {
     expect(Math.max(...seenAt)).toBeLessThan(1_000);
   });
 });
+
+async function metricsOf(gatewayUrl: string): Promise<string> {
+  return (await fetch(`${gatewayUrl}/metrics`)).text();
+}
+
+/** The unlabelled gauge: 1 while the rate-limit store is unusable. */
+function degradedGauge(exposition: string): number | undefined {
+  const match = /^tollbooth_rate_limit_store_degraded (\S+)$/m.exec(exposition);
+  return match === null ? undefined : Number(match[1]);
+}
 
 function decidesOnRedisAgain(logs: ReadonlyArray<Record<string, unknown>>): boolean {
   return logs.some((line) => line.component === 'ratelimit' && typeof line.msg === 'string' && /available again/.test(line.msg));
