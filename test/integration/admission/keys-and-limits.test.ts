@@ -2,8 +2,10 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
 import type { StoredKeyInput } from '../../../src/auth/policy.js';
+import type { TollboothConfigInput } from '../../../src/config/schema.js';
 import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
 import { promtoolCheckMetrics, sampleSum } from '../../helpers/promtool.js';
+import { useRedisServer } from '../../helpers/redis-server.js';
 
 const { fleet } = teardownAfterEach();
 const MODEL = 'test-model';
@@ -18,11 +20,11 @@ function issue(policy: Omit<StoredKeyInput, 'hash'>): IssuedKey {
   return { secret, stored: { ...policy, hash: hashApiKey(secret) } };
 }
 
-async function gatewayWith(keys: IssuedKey[], simulator: Record<string, unknown> = {}) {
+async function gatewayWith(keys: IssuedKey[], simulator: Record<string, unknown> = {}, gateway: Partial<TollboothConfigInput> = {}) {
   const started = await fleet({
     models: [MODEL, 'other-model'],
     simulator: { outputTokens: { min: 10, max: 10 }, prefillBaseMs: 0, interTokenMs: 1, ...simulator },
-    gateway: { auth: { keys: keys.map((key) => key.stored), tenants: ['acme'] }, cost: { tokenPrices: { [MODEL]: { input: 1, output: 2 } } } },
+    gateway: { auth: { keys: keys.map((key) => key.stored), tenants: ['acme'] }, cost: { tokenPrices: { [MODEL]: { input: 1, output: 2 } } }, ...gateway },
   });
   return started.gateway;
 }
@@ -164,22 +166,65 @@ describe('rate limits at the gateway (memory store)', () => {
   });
 
   it('releases the concurrency slot of a stream whose client went away', async () => {
-    const key = issue({ id: 'one-at-a-time', limits: { maxConcurrent: 1 } });
-    const gateway = await gatewayWith([key], { interTokenMs: 50, outputTokens: { min: 200, max: 200 } });
-    const url = `${gateway.url}/v1/chat/completions`;
-    const auth = { authorization: `Bearer ${key.secret}`, 'content-type': 'application/json' };
-    const controller = new AbortController();
-    const streaming = await fetch(url, { method: 'POST', headers: auth, body: JSON.stringify(chat({ stream: true })), signal: controller.signal });
-    expect(streaming.status).toBe(200);
-    const reader = streaming.body!.getReader();
-    await reader.read();
-    // While the stream runs, a second request is refused by the concurrency limit.
-    const second = await postJson(url, chat({ max_tokens: 2 }), auth);
-    expect(second.status).toBe(429);
-    expect(JSON.parse(second.text).error.message).toMatch(/concurrent/);
-    controller.abort();
-    const requestId = streaming.headers.get('x-request-id')!;
-    expect(await gateway.accessLineOf(requestId)).toMatchObject({ client_disconnected: true });
-    expect((await postJson(url, chat({ max_tokens: 2 }), auth)).status).toBe(200);
+    await releasesTheSlotOfAnAbandonedStream({});
   });
 });
+
+describe('rate limits at the gateway (Redis store)', () => {
+  const redis = useRedisServer();
+
+  it('releases the concurrency slot of a stream whose client went away, in Redis too', async () => {
+    const keyPrefix = `abandon${Date.now().toString(36)}:`;
+    const leases = `${keyPrefix}{rl:k:one-at-a-time}:key:one-at-a-time:cc`;
+    const admin = redis.client();
+    await releasesTheSlotOfAnAbandonedStream(
+      { rateLimits: { store: 'redis' }, redis: { url: redis.server().url, keyPrefix } },
+      {
+        whileStreaming: async () => expect(await admin.zcard(leases)).toBe(1),
+        afterAbort: async () => expect(await admin.zcard(leases)).toBe(0),
+      },
+    );
+  });
+});
+
+/**
+ * A key allowed one request at a time streams, a second request is refused, the client of the
+ * stream goes away, and the slot is free again for the next request.
+ */
+async function releasesTheSlotOfAnAbandonedStream(
+  store: Partial<TollboothConfigInput>,
+  checks: { whileStreaming?: () => Promise<void>; afterAbort?: () => Promise<void> } = {},
+): Promise<void> {
+  const key = issue({ id: 'one-at-a-time', limits: { maxConcurrent: 1 } });
+  const gateway = await gatewayWith([key], { interTokenMs: 50, outputTokens: { min: 200, max: 200 } }, store);
+  const url = `${gateway.url}/v1/chat/completions`;
+  const auth = { authorization: `Bearer ${key.secret}`, 'content-type': 'application/json' };
+  const controller = new AbortController();
+  const streaming = await fetch(url, { method: 'POST', headers: auth, body: JSON.stringify(chat({ stream: true })), signal: controller.signal });
+  expect(streaming.status).toBe(200);
+  const reader = streaming.body!.getReader();
+  await reader.read();
+  // While the stream runs, a second request is refused by the concurrency limit.
+  const second = await postJson(url, chat({ max_tokens: 2 }), auth);
+  expect(second.status).toBe(429);
+  expect(JSON.parse(second.text).error.message).toMatch(/concurrent/);
+  await checks.whileStreaming?.();
+  controller.abort();
+  const requestId = streaming.headers.get('x-request-id')!;
+  expect(await gateway.accessLineOf(requestId)).toMatchObject({ client_disconnected: true });
+  // The access line is written when the response closes; the settlement's round trip may still be on its way.
+  if (checks.afterAbort !== undefined) await eventually(checks.afterAbort);
+  expect((await postJson(url, chat({ max_tokens: 2 }), auth)).status).toBe(200);
+}
+
+async function eventually(check: () => Promise<void>, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((wake) => setTimeout(wake, 10));
+    }
+  }
+}
