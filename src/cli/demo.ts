@@ -16,23 +16,36 @@ export async function runDemo(config: TollboothConfig, log: Logger, options: Pic
   // With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), the simulated replicas export their llm_request
   // spans to the same collector, as vLLM started with --otlp-traces-endpoint would: one tree per request.
   const otlpTracesEndpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  // TOLLBOOTH_DEMO_FREE_PORTS=1: the simulators take free ports and their replicas' URLs follow
+  // (with TOLLBOOTH_PORT=0 for the gateway), so a test can run the demo beside anything else.
+  const freePorts = process.env.TOLLBOOTH_DEMO_FREE_PORTS === '1';
   const simulators: RunningSimulator[] = [];
+  const replicas: TollboothConfig['replicas'][number][] = [];
   for (const replica of config.replicas) {
     const url = new URL(replica.url);
-    if (!LOOPBACK_HOSTS.has(url.hostname)) continue;
-    simulators.push(
-      await startSimulator({
-        host: url.hostname === '[::1]' ? '::1' : url.hostname,
-        port: Number(url.port || 80),
-        models: replica.models === 'auto' ? [DEFAULT_DEMO_MODEL] : [...replica.models],
-        ...(replica.apiKey === undefined ? {} : { apiKey: replica.apiKey }),
-        ...(otlpTracesEndpoint === undefined ? {} : { otlpTracesEndpoint }),
-      }),
-    );
+    if (!LOOPBACK_HOSTS.has(url.hostname)) {
+      replicas.push(replica);
+      continue;
+    }
+    const simulator = await startSimulator({
+      host: url.hostname === '[::1]' ? '::1' : url.hostname,
+      port: freePorts ? 0 : Number(url.port || 80),
+      models: replica.models === 'auto' ? [DEFAULT_DEMO_MODEL] : [...replica.models],
+      ...(replica.apiKey === undefined ? {} : { apiKey: replica.apiKey }),
+      ...(otlpTracesEndpoint === undefined ? {} : { otlpTracesEndpoint }),
+    });
+    simulators.push(simulator);
+    if (!freePorts) {
+      replicas.push(replica);
+      continue;
+    }
+    url.port = String(simulator.port);
+    // URL.href always ends a bare origin with "/": keep the replica's URL as it was written.
+    replicas.push({ ...replica, url: replica.url.endsWith('/') ? url.href : url.href.replace(/\/$/, '') });
   }
   log.info({ simulators: simulators.map((simulator) => simulator.url) }, 'simulated vLLM replicas are up');
 
-  const running = await startGateway(config, log, { tracing: options.tracing });
+  const running = await startGateway({ ...config, replicas }, log, { tracing: options.tracing });
   exitOnSignals(async (reason) => {
     await running.shutdown(reason);
     await Promise.all(simulators.map((simulator) => simulator.close()));
