@@ -49,9 +49,11 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
       import('./synchronous-context.js'),
     ]);
     const problems = new ExportProblemSink();
-    const exporter = new ReportingExporter(await traceExporter(protocol), problems);
+    const { otlpTraceExport, encodedAtEnd } = await import('./otlp-exporter.js');
+    const otlp = await otlpTraceExport(protocol);
+    const exporter = new ReportingExporter(otlp.exporter, problems);
     // The bounded export queue of OTEL_BSP_* (2048 spans by default; full: dropped, never blocking).
-    // Ours, so request spans (built as records, request-trace.ts) go straight to it.
+    // Ours, so request spans (built as records, request-trace.ts) go straight to it, encoded as they end.
     const processor = new tracing.BatchSpanProcessor(exporter, batchSettingsFromEnv(env));
     // One sampler (OTEL_TRACES_SAMPLER and _ARG) for request spans and library spans alike.
     const sampler = samplerFromEnv(env, tracing);
@@ -73,7 +75,7 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
       ],
     });
     sdk.start();
-    const pipeline = spanPipelineOf(trace.getTracerProvider(), processor, sampler, (header) => new core.TraceState(header), resources.defaultResource(), env);
+    const pipeline = spanPipelineOf(trace.getTracerProvider(), encodedAtEnd(processor, otlp.encoder), sampler, (header) => new core.TraceState(header), resources.defaultResource(), env);
     // Other propagators (b3, jaeger…): through the global propagation the SDK set up from OTEL_PROPAGATORS.
     useSpanPipeline(propagatesW3cOnly(env) ? pipeline : { ...pipeline, propagator: propagation });
     const endpoint = endpointOf(env);
@@ -130,12 +132,6 @@ function protocolText(env: NodeJS.ProcessEnv): string {
 function protocolOf(env: NodeJS.ProcessEnv): TraceProtocol | undefined {
   const protocol = protocolText(env);
   return protocol === 'http/protobuf' || protocol === 'grpc' ? protocol : undefined;
-}
-
-/** The OTLP exporter of the protocol (our encoder in the standard transport); it reads its endpoint, headers, timeout and compression from OTEL_EXPORTER_OTLP_*. */
-async function traceExporter(protocol: TraceProtocol) {
-  const { otlpTraceExporter } = await import('./otlp-exporter.js');
-  return otlpTraceExporter(protocol);
 }
 
 /**
