@@ -39,6 +39,11 @@ export function createRedisClient(config: RedisConfig, options: RedisClientOptio
     commandTimeout: config.commandTimeoutMs,
     maxRetriesPerRequest: config.maxRetriesPerRequest,
     enableOfflineQueue: offlineQueue,
+    // A command in flight when the connection dropped may have run: sending it again after the
+    // reconnect could admit a request twice (a second concurrency lease that nobody settles). It
+    // fails instead (its timeout), and the rate limiter's failure policy and settlement replay
+    // take over. A subscriber (offline queue on) resends, as SUBSCRIBE is harmless to repeat.
+    autoResendUnfulfilledCommands: offlineQueue,
     retryStrategy: (attempt) => reconnectDelayMs(attempt, config.reconnectMaxDelayMs),
     // A READONLY replica after a failover: reconnect, so the client finds the new primary.
     reconnectOnError: (error) => error.message.startsWith('READONLY'),
