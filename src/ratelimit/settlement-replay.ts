@@ -50,8 +50,8 @@ export class SettlementReplay {
     this.#log = options.log;
     this.#leaseMs = options.leaseMs;
     this.#cap = options.cap ?? DEFAULT_SETTLEMENT_QUEUE_CAP;
-    // ioredis emits 'ready' before it resends the commands that were in flight when the connection
-    // dropped: replay after them, so a resent first attempt runs first and the replay sees its effect.
+    // ioredis emits 'ready' before it sends what it queued for the reconnect: replay after that, so a
+    // client configured to resend unanswered commands runs a resent first attempt before its replay.
     this.#primary.onConnected(() => setImmediate(() => void this.replay()));
   }
 
