@@ -2,12 +2,14 @@
  * The tracing bars of issue 6, measured on the built CLI (`npm run build` first; run under
  * `flock /tmp/tollbooth-bench.lock`):
  *
- *   node dist/test/bench/tracing-bench.js throughput [--rounds 4] [--seconds 5] [--connections 32]
+ *   node dist/test/bench/tracing-bench.js throughput [--rounds 4] [--seconds 5] [--connections 32] [--collector jaeger|sink]
  *     Streaming throughput (64 unpaced chunks, `wrk -t1 -c32`, the proxy benchmark's stream
  *     scenario) through two gateways in front of one simulator: `off` (no OTLP endpoint: the SDK
- *     is never loaded) and `on` (100% sampling, OTLP/HTTP to a live Jaeger v2). Interleaved in one
- *     run, the order alternating per round; prints on ÷ off per round and the median against the
- *     bar (≥ 0.9), the gateways' CPU per request and what Jaeger received.
+ *     is never loaded) and `on` (100% sampling, OTLP/HTTP to a live collector: Jaeger v2 by
+ *     default, or with `--collector sink` the minimal accepting collector of otlp-sink.ts, which
+ *     separates what tracing costs the gateway from what Jaeger costs the two shared cores).
+ *     Interleaved in one run, the order alternating per round; prints on ÷ off per round and the
+ *     median against the bar (≥ 0.9), the gateways' CPU per request and what the collector received.
  *
  *   node dist/test/bench/tracing-bench.js soak [--minutes 5] [--sink closed|silent|none] [--concurrency 64]
  *       [--tokens 64] [--itl-ms 5] [--sample-ms 2000] [--json]
@@ -26,6 +28,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { freePorts } from '../helpers/free-ports.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { startJaeger, type Jaeger } from '../helpers/jaeger.js';
 import { environmentWithoutOtel, startNodeServer, type NodeServer } from './node-server.js';
 import { cpuDuring, cpuSeconds, residentKiB } from './procfs.js';
@@ -83,18 +87,38 @@ interface ThroughputRun {
   readonly target: 'off' | 'on';
   readonly wrk: WrkResult;
   readonly gatewayCpuPerRequestUs: number;
-  /** Jaeger's CPU for the run and the export drain after it, per request. */
+  /** The collector's CPU for the run and the export drain after it, per request. */
   readonly jaegerCpuPerRequestUs: number;
   readonly spansPerRequest: number;
   readonly foreignCores: number;
 }
 
-async function throughput(values: { rounds: number; seconds: number; connections: number }): Promise<void> {
+/** Where the `on` gateway exports: what the throughput run needs of Jaeger or of the minimal sink. */
+type Collector = Pick<Jaeger, 'otlpHttpEndpoint' | 'acceptedSpans' | 'pid' | 'stop'> & Partial<Pick<Jaeger, 'trace'>>;
+type CollectorKind = 'jaeger' | 'sink';
+
+async function startSink(): Promise<Collector> {
+  const [port] = (await freePorts(1)) as [number];
+  const child = spawn(process.execPath, [new URL('./otlp-sink.js', import.meta.url).pathname, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout!, 'data');
+  return {
+    otlpHttpEndpoint: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    acceptedSpans: async () => Number(await (await fetch(`http://127.0.0.1:${port}/spans`)).text()),
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function throughput(values: { rounds: number; seconds: number; connections: number; collector: CollectorKind }): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-tracing-bench-'));
-  let jaeger: Jaeger | undefined;
+  let jaeger: Collector | undefined;
   const servers: NodeServer[] = [];
   try {
-    jaeger = await startJaeger({ selfMetrics: true, maxTraces: 50_000 });
+    jaeger = values.collector === 'sink' ? await startSink() : await startJaeger({ selfMetrics: true, maxTraces: 50_000 });
     const simulator = await startSimulator(workDir);
     servers.push(simulator);
     const off = await startGateway('tollbooth-off', workDir, simulator, environmentWithoutOtel());
@@ -138,12 +162,12 @@ async function throughput(values: { rounds: number; seconds: number; connections
         const errors = run.wrk.errors > 0 ? ` ERRORS ${run.wrk.errors}` : '';
         log(
           `round ${round + 1} ${name.padEnd(3)} ${run.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${run.wrk.p50Ms.toFixed(2)} p99 ${run.wrk.p99Ms.toFixed(2)} ms, ` +
-            `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request, Jaeger ${run.jaegerCpuPerRequestUs.toFixed(0)} µs/request, ` +
-            `${run.spansPerRequest.toFixed(2)} spans/request in Jaeger, foreign ${run.foreignCores.toFixed(2)} cores${errors}`,
+            `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request, ${values.collector} ${run.jaegerCpuPerRequestUs.toFixed(0)} µs/request, ` +
+            `${run.spansPerRequest.toFixed(2)} spans/request received, foreign ${run.foreignCores.toFixed(2)} cores${errors}`,
         );
       }
     }
-    reportThroughput(runs, values.connections);
+    reportThroughput(runs, values.connections, values.collector === 'sink' ? 'the sink' : 'Jaeger');
   } finally {
     for (const server of servers.reverse()) await server.stop();
     await jaeger?.stop();
@@ -151,8 +175,12 @@ async function throughput(values: { rounds: number; seconds: number; connections
   }
 }
 
-/** One request with a known trace id must come back from Jaeger as gateway spans, or the run measures nothing. */
-async function checkTraceArrives(gateway: NodeServer, jaeger: Jaeger): Promise<void> {
+/**
+ * One request with a known trace id must come back from Jaeger as gateway spans, or the run
+ * measures nothing (the sink has no query API: its span count is checked in every round instead).
+ */
+async function checkTraceArrives(gateway: NodeServer, jaeger: Collector): Promise<void> {
+  if (jaeger.trace === undefined) return;
   const traceId = randomBytes(16).toString('hex');
   const response = await fetch(`${gateway.url}${CHAT_PATH}`, {
     method: 'POST',
@@ -165,7 +193,7 @@ async function checkTraceArrives(gateway: NodeServer, jaeger: Jaeger): Promise<v
   log(`tracing is live: trace ${traceId} in Jaeger with spans ${names.join(', ')}`);
 }
 
-function reportThroughput(runs: readonly ThroughputRun[], connections: number): void {
+function reportThroughput(runs: readonly ThroughputRun[], connections: number, collector: string): void {
   const rounds = [...new Set(runs.map((run) => run.round))];
   const of = (round: number, target: 'off' | 'on'): ThroughputRun => runs.find((run) => run.round === round && run.target === target) as ThroughputRun;
   const ratios = rounds.map((round) => of(round, 'on').wrk.requestsPerSecond / of(round, 'off').wrk.requestsPerSecond);
@@ -176,7 +204,7 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number): 
   log(`  off ${median('off', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('off', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request`);
   log(
     `  on  ${median('on', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('on', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request, ` +
-      `Jaeger ${median('on', (run) => run.jaegerCpuPerRequestUs).toFixed(0)} µs CPU/request, ${median('on', (run) => run.spansPerRequest).toFixed(2)} spans/request received`,
+      `${collector} ${median('on', (run) => run.jaegerCpuPerRequestUs).toFixed(0)} µs CPU/request, ${median('on', (run) => run.spansPerRequest).toFixed(2)} spans/request received`,
   );
   log(`  on ÷ off per round: ${ratios.map((value) => value.toFixed(3)).join(' ')}`);
   // Throughput on two shared cores swings with the neighbours; CPU per request is the steadier view.
@@ -188,7 +216,7 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number): 
   log(`  gateway CPU added by tracing: ${added.median.toFixed(0)} µs/request median (per round ${addedUs.map((value) => value.toFixed(0)).join(' ')})`);
   const verdict = ratio.median >= THROUGHPUT_BAR ? 'PASS' : 'FAIL';
   log(`  on ÷ off = ${ratio.median.toFixed(3)} (range ${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)}); bar ≥ ${THROUGHPUT_BAR}: ${verdict}${errors > 0 ? `; ${errors} wrk errors` : ''}`);
-  process.stdout.write(`${JSON.stringify({ type: 'tracing-throughput', connections, ratio: ratio.median, ratios, cpuRatios, addedCpuUs: added.median, errors, runs })}\n`);
+  process.stdout.write(`${JSON.stringify({ type: 'tracing-throughput', collector, connections, ratio: ratio.median, ratios, cpuRatios, addedCpuUs: added.median, errors, runs })}\n`);
 }
 
 // ---------------------------------------------------------------- exporter-down soak
@@ -383,6 +411,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '4' },
       seconds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '32' },
+      collector: { type: 'string', default: 'jaeger' },
       minutes: { type: 'string', default: '5' },
       sink: { type: 'string', default: 'closed' },
       concurrency: { type: 'string', default: '64' },
@@ -394,7 +423,9 @@ async function main(): Promise<void> {
   });
   const mode = positionals[0] ?? 'throughput';
   if (mode === 'throughput') {
+    if (values.collector !== 'jaeger' && values.collector !== 'sink') throw new Error(`--collector is jaeger or sink, got '${values.collector}'`);
     await throughput({
+      collector: values.collector,
       rounds: positiveNumber('rounds', values.rounds),
       seconds: positiveNumber('seconds', values.seconds),
       connections: positiveNumber('connections', values.connections),
