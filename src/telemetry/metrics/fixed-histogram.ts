@@ -1,4 +1,5 @@
 import type { Metric, Registry } from 'prom-client';
+import { seriesKey } from './series-key.js';
 
 /**
  * A fixed-bucket Prometheus histogram for the request path, registered in a prom-client
@@ -81,8 +82,6 @@ interface ExemplarSlot {
   epochMs: number;
 }
 
-/** Separates label values in a series key; label values are bounded names that never contain it. */
-const KEY_SEPARATOR = '\u0000';
 
 export class FixedHistogram<L extends string> {
   readonly type = 'histogram';
@@ -179,21 +178,13 @@ export class FixedHistogram<L extends string> {
   }
 
   private seriesFor(labels: HistogramLabels<L>): Series {
-    const key = this.keyOf(labels);
+    const key = seriesKey(this.labelNames, labels);
     let series = this.series.get(key);
     if (series === undefined) {
       series = { labels: { ...labels }, counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0, exemplars: undefined };
       this.series.set(key, series);
     }
     return series;
-  }
-
-  private keyOf(labels: HistogramLabels<L>): string {
-    const names = this.labelNames;
-    if (names.length === 1) return labels[names[0]!];
-    let key = '';
-    for (let i = 0; i < names.length; i++) key += (i === 0 ? '' : KEY_SEPARATOR) + labels[names[i]!];
-    return key;
   }
 
   /** One observation, filed as prom-client does: the first bucket whose bound is >= the value. Returns that bucket. */

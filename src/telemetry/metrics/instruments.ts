@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
+import { FixedCounter } from './fixed-counter.js';
 import { FixedHistogram } from './fixed-histogram.js';
 
 /**
@@ -8,8 +9,9 @@ import { FixedHistogram } from './fixed-histogram.js';
  * line up bucket for bucket; the overhead histogram has its own fine buckets, since the gateway
  * adds tens of microseconds, not seconds. Labels are bounded: model (unknown names collapse to
  * "unknown"), replica, route, status class, stream, outcome — never keys, sessions or prompts.
- * Histograms are `FixedHistogram`s (no label hashing per observation; see fixed-histogram.ts),
- * rendered exactly as prom-client renders its own. The request-latency histograms (TTFT, upstream
+ * Histograms and the per-request counters are `FixedHistogram`s and `FixedCounter`s (no label
+ * hashing per observation; see fixed-histogram.ts, fixed-counter.ts), rendered exactly as
+ * prom-client renders its own; counters filled at scrape time stay prom-client's. The request-latency histograms (TTFT, upstream
  * TTFT, TPOT, inter-chunk, end-to-end) carry exemplars naming traced requests (recorder.ts); they
  * appear only in the OpenMetrics exposition (exposition.ts).
  */
@@ -33,7 +35,7 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
   const registers = [registry];
   const modelReplica = ['model', 'replica'] as const;
   const instruments = {
-    requests: new Counter({
+    requests: new FixedCounter({
       name: `${METRIC_PREFIX}requests_total`,
       help: 'Requests completed, by model, replica, route, HTTP status class, stream, outcome and tenant (declared tenants; other for the rest, none without a key).',
       labelNames: ['model', 'replica', 'route', 'status_class', 'stream', 'outcome', 'tenant'] as const,
@@ -95,43 +97,43 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       buckets: TOKEN_COUNT_BUCKETS,
       registers,
     }),
-    tokens: new Counter({
+    tokens: new FixedCounter({
       name: `${METRIC_PREFIX}tokens_total`,
       help: 'Tokens by kind (input, cached_input, output), source (exact from usage, or estimated when usage never came) and tenant.',
       labelNames: ['model', 'replica', 'kind', 'source', 'tenant'] as const,
       registers,
     }),
-    cost: new Counter({
+    cost: new FixedCounter({
       name: `${METRIC_PREFIX}cost_micros_total`,
       help: 'Cost in millionths of the currency unit (integer increments of an exact running total), by model and tenant.',
       labelNames: ['model', 'currency', 'basis', 'tenant'] as const,
       registers,
     }),
-    errors: new Counter({
+    errors: new FixedCounter({
       name: `${METRIC_PREFIX}errors_total`,
       help: 'Failed requests by error type: a gateway error code, upstream_http_<status>, upstream_in_band or client_disconnected.',
       labelNames: ['type'] as const,
       registers,
     }),
-    routingDecisions: new Counter({
+    routingDecisions: new FixedCounter({
       name: `${METRIC_PREFIX}routing_decisions_total`,
       help: 'First-replica choices by outcome: affinity (the session key\'s replica), overflow (it was over its load bound), no_key, least_loaded, round_robin.',
       labelNames: ['model', 'outcome'] as const,
       registers,
     }),
-    failovers: new Counter({
+    failovers: new FixedCounter({
       name: `${METRIC_PREFIX}failovers_total`,
       help: 'Requests retried on another replica because one failed before answering (connect refused, reset).',
       labelNames: ['model'] as const,
       registers,
     }),
-    rateLimitDecisions: new Counter({
+    rateLimitDecisions: new FixedCounter({
       name: `${METRIC_PREFIX}rate_limit_decisions_total`,
       help: 'Rate-limit decisions by tenant, outcome (admitted, limited, unavailable) and the limit that refused (requests, tokens, concurrency, budget; none when admitted).',
       labelNames: ['tenant', 'outcome', 'limit'] as const,
       registers,
     }),
-    rateLimitReservedTokens: new Counter({
+    rateLimitReservedTokens: new FixedCounter({
       name: `${METRIC_PREFIX}rate_limit_reserved_tokens_total`,
       help: 'Tokens requests asked to reserve (prompt estimate + max_tokens) by tenant and outcome; admitted reservations are later reconciled with usage.',
       labelNames: ['tenant', 'outcome'] as const,
@@ -144,7 +146,7 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       buckets: OVERHEAD_BUCKETS,
       registers,
     }),
-    rateLimitStoreErrors: new Counter({
+    rateLimitStoreErrors: new FixedCounter({
       name: `${METRIC_PREFIX}rate_limit_store_errors_total`,
       help: 'Rate-limit store calls that failed (error) or were not tried because the store was disconnected, by operation.',
       labelNames: ['operation', 'reason'] as const,
@@ -155,7 +157,7 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       help: '1 while the shared rate-limit store is unusable (limits enforced per instance, or refused, per rateLimits.onStoreError), else 0.',
       registers,
     }),
-    clientDisconnects: new Counter({
+    clientDisconnects: new FixedCounter({
       name: `${METRIC_PREFIX}client_disconnects_total`,
       help: 'Requests whose client closed the connection before the response was complete.',
       labelNames: ['model', 'stream'] as const,
