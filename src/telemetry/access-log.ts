@@ -1,3 +1,4 @@
+import pino, { type Logger } from 'pino';
 import { formatNanos } from '../cost/cost.js';
 import type { RequestCost } from '../cost/price-book.js';
 import type { RequestMeasures } from './measures.js';
@@ -55,4 +56,49 @@ function optionalMs(value: number | undefined): number | null {
 
 function roundMs(value: number): number {
   return Math.round(value * 1000) / 1000;
+}
+
+/** The access line's message. */
+const ACCESS_MESSAGE = 'request';
+/** pino's number for the info level. */
+const INFO = 30;
+
+/** An access-log record: flat, JSON-safe values (strings, finite numbers, booleans, null). */
+export type AccessLogRecord = ReturnType<typeof accessLogRecord>;
+
+/**
+ * Writes access lines to `logger`'s destination byte for byte as `logger.info(record, 'request')`
+ * would (its level, time, bindings, the record's fields in order, the message), with one
+ * `JSON.stringify` of the record instead of pino's field-by-field serialisation (measured: about
+ * 2 µs less per line, on the event loop of every request). pino writes the line itself when the
+ * logger has anything that would change it (a mixin, hooks, a log formatter, a nested key, a
+ * message prefix, another message key). The record never holds request headers, so the logger's
+ * redaction has nothing to do on it.
+ */
+export function accessLineWriter(logger: Logger): (record: AccessLogRecord) => void {
+  const symbols = pino.symbols;
+  // In pino 10's symbols, not in its type definitions.
+  const msgPrefixSym = (symbols as unknown as Record<string, symbol | undefined>).msgPrefixSym;
+  const internals = logger as unknown as Record<symbol, unknown>;
+  const formatters = internals[symbols.formattersSym] as { log?: unknown } | undefined;
+  const hooks = internals[symbols.hooksSym] as { streamWrite?: unknown } | undefined;
+  const levelPrefix = (internals[symbols.lsCacheSym] as Record<number, string> | undefined)?.[INFO];
+  const plain =
+    internals[symbols.mixinSym] === undefined &&
+    hooks?.streamWrite === undefined &&
+    formatters?.log === undefined &&
+    !internals[symbols.nestedKeySym] &&
+    (msgPrefixSym === undefined || !internals[msgPrefixSym]) &&
+    internals[symbols.messageKeySym] === 'msg' &&
+    typeof levelPrefix === 'string';
+  if (!plain) return (record) => logger.info(record, ACCESS_MESSAGE);
+  const time = internals[symbols.timeSym] as () => string;
+  const bindings = internals[symbols.chindingsSym] as string;
+  const stream = internals[symbols.streamSym] as { write(line: string): unknown };
+  const end = `,"msg":${JSON.stringify(ACCESS_MESSAGE)}${internals[symbols.endSym] as string}`;
+  return (record) => {
+    if (!logger.isLevelEnabled('info')) return;
+    const fields = JSON.stringify(record);
+    stream.write(`${levelPrefix}${time()}${bindings},${fields.slice(1, -1)}${end}`);
+  };
 }

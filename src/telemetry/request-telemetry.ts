@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { TokenCounts } from '../cost/cost.js';
 import type { PriceBook } from '../cost/price-book.js';
-import { accessLogRecord } from './access-log.js';
+import { accessLineWriter, accessLogRecord, type AccessLogRecord } from './access-log.js';
 import { measureRequest } from './measures.js';
 import type { MetricsRecorder } from './metrics/recorder.js';
 import type { RequestObservation } from './observation.js';
@@ -22,6 +22,8 @@ export interface LabelPolicy {
  * Prometheus series, the JSON statistics, the cost and the access-log line.
  */
 export class RequestTelemetry {
+  private readonly writeAccessLine: ((record: AccessLogRecord) => void) | undefined;
+
   constructor(
     private readonly dependencies: {
       readonly metrics: MetricsRecorder | undefined;
@@ -34,7 +36,9 @@ export class RequestTelemetry {
       /** Spans (undefined when tracing is off). */
       readonly tracing?: RequestTracer | undefined;
     },
-  ) {}
+  ) {
+    this.writeAccessLine = dependencies.accessLog === undefined ? undefined : accessLineWriter(dependencies.accessLog);
+  }
 
   requestStarted(): void {
     this.dependencies.statistics?.requestStarted(Date.now());
@@ -60,7 +64,7 @@ export class RequestTelemetry {
   }
 
   complete(observation: RequestObservation): void {
-    const { metrics, statistics, prices, labels, accessLog, tracing } = this.dependencies;
+    const { metrics, statistics, prices, labels, tracing } = this.dependencies;
     const measures = measureRequest(observation);
     const cost = prices.costOf(observation.requestedModel, observation.replica, measures.tokens, observation.replicaBusyShareMs);
     // First: whatever else goes wrong below, a concurrency slot or reservation is never left held.
@@ -87,7 +91,7 @@ export class RequestTelemetry {
         costNanos: cost.nanos,
       });
     }
-    accessLog?.info(accessLogRecord(observation, measures, cost, prices.currency), 'request');
+    this.writeAccessLine?.(accessLogRecord(observation, measures, cost, prices.currency));
     tracing?.finish(observation, measures);
   }
 }
