@@ -6,8 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { barLines, figureTable, FigureBook, judge, type Comparison } from './report.js';
 
-const [file] = process.argv.slice(2);
-if (file === undefined) throw new Error('usage: stream-ab-summary <results.tsv>');
+const [file, scenario = 'stream64'] = process.argv.slice(2);
+if (file === undefined) throw new Error('usage: stream-ab-summary <results.tsv> [stream64|chat16]');
+const streaming = scenario === 'stream64';
+const unit = streaming ? 'stream' : 'request';
 const rows = readFileSync(file, 'utf8')
   .trim()
   .split('\n')
@@ -20,8 +22,8 @@ const variants = [...new Set(rows.map((row) => row.variant))];
 
 const book = new FigureBook(rounds);
 for (const row of rows) {
-  book.put('throughput', 'stream 64 unpaced c=32 throughput', 'streams/s', 'rate', row.variant, row.round, row.rate);
-  book.put('cpu', 'gateway CPU per stream', 'µs', 'time', row.variant, row.round, row.micros);
+  book.put('throughput', streaming ? 'stream 64 unpaced c=32 throughput' : 'chat 16 tokens, not streamed, c=32 throughput', `${unit}s/s`, 'rate', row.variant, row.round, row.rate);
+  book.put('cpu', `gateway CPU per ${unit}`, 'µs', 'time', row.variant, row.round, row.micros);
 }
 const figures = book.all();
 const comparisons: Comparison[] = variants
@@ -31,7 +33,7 @@ if (variants.includes('base')) comparisons.push({ name: 'on vs base', through: '
 
 console.log(figureTable(figures, variants, comparisons));
 console.log('(rate figures compare as ratios, CPU as differences; both paired within each round)');
-console.log(
+if (streaming) console.log(
   barLines(
     judge(
       [{ name: 'issue 3: streaming throughput, on ÷ off', figureId: 'throughput', comparison: { name: 'on vs off', through: 'on', base: 'off' }, target: undefined, limit: 0.9, direction: 'at-least' }],

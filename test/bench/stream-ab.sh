@@ -12,6 +12,8 @@
 #
 # Usage: npm run bench:stream-ab -- [ROUNDS=6] [SECONDS=5]. CPU per stream (from /proc) is the steadier
 # figure on a shared machine: throughput also moves with whatever else runs on the two cores.
+# SCENARIO=chat16 sends non-streaming chats of 16 tokens instead (the proxy benchmark's request),
+# for an old-vs-new A/B of what every request pays; the issue-3 bar is judged on streams only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-6}
@@ -51,12 +53,18 @@ start_variant on "$PWD" ''
 start_variant no-usage-request "$PWD" 'metrics: { requestStreamUsage: false }'
 start_variant off "$PWD" 'metrics: { enabled: false }'
 
-cat >"$WORK/stream.lua" <<'LUA'
+SCENARIO=${SCENARIO:-stream64}
+case "$SCENARIO" in
+  stream64) STREAM=true TOKENS=64 ;;
+  chat16) STREAM=false TOKENS=16 ;;
+  *) echo "SCENARIO is stream64 or chat16, got $SCENARIO" >&2; exit 2 ;;
+esac
+cat >"$WORK/stream.lua" <<LUA
 wrk.method = "POST"
 wrk.path = "/v1/chat/completions"
-wrk.body = '{"model":"tollbooth-sim-model","messages":[{"role":"user","content":"Say something about toll booths."}],"stream":true}'
+wrk.body = '{"model":"tollbooth-sim-model","messages":[{"role":"user","content":"Say something about toll booths."}],"stream":$STREAM}'
 wrk.headers["content-type"] = "application/json"
-wrk.headers["x-sim-tokens"] = "64"
+wrk.headers["x-sim-tokens"] = "$TOKENS"
 wrk.headers["x-sim-itl-ms"] = "0"
 wrk.headers["x-sim-ttft-ms"] = "0"
 LUA
@@ -87,4 +95,4 @@ for round in $(seq "$ROUNDS"); do
   echo "$line"
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-node dist/test/bench/stream-ab-summary.js "$RESULTS"
+node dist/test/bench/stream-ab-summary.js "$RESULTS" "$SCENARIO"
