@@ -1,4 +1,4 @@
-import type { Metric, Registry } from 'prom-client';
+import { LabelledMetric, type LabelledMetricConfig } from './labelled-metric.js';
 import { seriesKey } from './series-key.js';
 
 /**
@@ -9,12 +9,7 @@ import { seriesKey } from './series-key.js';
  * the registry renders is byte-identical to prom-client's: `get()` returns the shape its Counter
  * returns (`{ value, labels }` per series, in first-observed order, the caller's label order).
  */
-export interface FixedCounterConfig<L extends string> {
-  readonly name: string;
-  readonly help: string;
-  readonly labelNames: readonly L[];
-  readonly registers: readonly Registry[];
-}
+export type FixedCounterConfig<L extends string> = LabelledMetricConfig<L>;
 
 interface Series {
   value: number;
@@ -22,21 +17,9 @@ interface Series {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-export class FixedCounter<L extends string> {
+export class FixedCounter<L extends string> extends LabelledMetric<L> {
   readonly type = 'counter';
-  readonly aggregator = 'sum';
-  readonly name: string;
-  readonly help: string;
-  private readonly labelNames: readonly L[];
   private series = new Map<string, Series>();
-
-  constructor(config: FixedCounterConfig<L>) {
-    this.name = config.name;
-    this.help = config.help;
-    this.labelNames = config.labelNames;
-    // prom-client's Registry only calls name/help/type/aggregator, get() and reset().
-    for (const registry of config.registers) registry.registerMetric(this as unknown as Metric);
-  }
 
   /** Adds `value` (default 1) to the series of `labels`; like prom-client, a negative or non-finite value throws. */
   inc(labels: Readonly<Record<L, string>>, value = 1): void {

@@ -1,4 +1,4 @@
-import type { Metric, Registry } from 'prom-client';
+import { LabelledMetric, type LabelledMetricConfig } from './labelled-metric.js';
 import { seriesKey } from './series-key.js';
 
 /**
@@ -18,13 +18,9 @@ import { seriesKey } from './series-key.js';
  * series), and the buckets carry them in prom-client's exemplar shape. prom-client's Registry
  * writes them only in the OpenMetrics exposition, after `#` on the bucket line.
  */
-export interface FixedHistogramConfig<L extends string> {
-  readonly name: string;
-  readonly help: string;
-  readonly labelNames: readonly L[];
+export interface FixedHistogramConfig<L extends string> extends LabelledMetricConfig<L> {
   /** Upper bounds, ascending (`+Inf` is implicit). */
   readonly buckets: readonly number[];
-  readonly registers: readonly Registry[];
 }
 
 export type HistogramLabels<L extends string> = Readonly<Record<L, string>>;
@@ -83,22 +79,14 @@ interface ExemplarSlot {
 }
 
 
-export class FixedHistogram<L extends string> {
+export class FixedHistogram<L extends string> extends LabelledMetric<L> {
   readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  readonly name: string;
-  readonly help: string;
-  private readonly labelNames: readonly L[];
   private readonly bounds: Float64Array;
   private series = new Map<string, Series>();
 
   constructor(config: FixedHistogramConfig<L>) {
-    this.name = config.name;
-    this.help = config.help;
-    this.labelNames = config.labelNames;
+    super(config);
     this.bounds = Float64Array.from(config.buckets);
-    // prom-client's Registry only calls name/help/type/aggregator, get(), getForPromString() and reset().
-    for (const registry of config.registers) registry.registerMetric(this as unknown as Metric);
   }
 
   /** Observes `value`; with `trace`, it also becomes its bucket's exemplar. */
