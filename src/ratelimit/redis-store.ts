@@ -129,11 +129,10 @@ export class RedisRateLimiter implements RateLimiter {
 
   async settle(ticket: RateLimitTicket, usage: SettleUsage): Promise<void> {
     if (!ticket.claimSettlement()) return;
-    const extraTokens = usage.tokens - ticket.reservedTokens;
-    const charge = ticket.budgeted && usage.costNanos !== 0n;
-    const reconciles = extraTokens !== 0 && ticket.scopes.some((scope) => scope.tokens !== undefined);
-    if (!charge && !holdsLease(ticket) && !reconciles) return;
-    await this.#runSettle(ticket, usage, false);
+    const settlement = settlementOf(ticket, usage);
+    const reconciles = settlement.extraTokens !== 0 && ticket.scopes.some((scope) => scope.tokens !== undefined);
+    if (!settlement.charge && !holdsLease(ticket) && !reconciles) return;
+    await this.#runSettle(ticket, usage.costNanos, settlement, false);
   }
 
   /**
@@ -144,7 +143,7 @@ export class RedisRateLimiter implements RateLimiter {
    */
   async replaySettle(ticket: RateLimitTicket, usage: SettleUsage): Promise<boolean> {
     if (!holdsLease(ticket)) return false;
-    return (await this.#runSettle(ticket, usage, true)) > 0;
+    return (await this.#runSettle(ticket, usage.costNanos, settlementOf(ticket, usage), true)) > 0;
   }
 
   /** Calls `listener` each time the connection becomes ready (after a reconnect too). */
@@ -152,9 +151,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.#client.on('ready', listener);
   }
 
-  async #runSettle(ticket: RateLimitTicket, usage: SettleUsage, replay: boolean): Promise<number> {
-    const extraTokens = usage.tokens - ticket.reservedTokens;
-    const charge = ticket.budgeted && usage.costNanos !== 0n;
+  async #runSettle(ticket: RateLimitTicket, costNanos: bigint, { extraTokens, charge }: Settlement, replay: boolean): Promise<number> {
     const keys: string[] = [];
     const args: string[] = [String(extraTokens), ticket.leaseId, String(ticket.scopes.length)];
     for (const scope of ticket.scopes) {
@@ -163,7 +160,7 @@ export class RedisRateLimiter implements RateLimiter {
       args.push(...specArgs(scope.tokens), scope.maxConcurrent === undefined ? '0' : '1');
     }
     keys.push(this.#budgetKey(ticket.hashTag, ticket.keyId));
-    args.push(usage.costNanos.toString(), charge ? '1' : '0', replay ? '1' : '0');
+    args.push(costNanos.toString(), charge ? '1' : '0', replay ? '1' : '0');
     const startedAt = performance.now();
     const released = (await this.#settleScript(keys.length, ...keys, ...args)) as number;
     this.#observer?.storeLatency('settle', (performance.now() - startedAt) / 1000);
@@ -185,6 +182,16 @@ export class RedisRateLimiter implements RateLimiter {
   #budgetKey(tag: string, keyId: string): string {
     return `${this.#prefix}{${tag}}:budget:${keyId}`;
   }
+}
+
+/** What a settlement changes: tokens to reconcile (used − reserved) and whether the budget is charged. */
+interface Settlement {
+  readonly extraTokens: number;
+  readonly charge: boolean;
+}
+
+function settlementOf(ticket: RateLimitTicket, usage: SettleUsage): Settlement {
+  return { extraTokens: usage.tokens - ticket.reservedTokens, charge: ticket.budgeted && usage.costNanos !== 0n };
 }
 
 /** Whether the ticket holds a concurrency lease in some scope (its settlement must reach Redis to free it). */
