@@ -88,7 +88,7 @@ interface ThroughputRun {
   readonly wrk: WrkResult;
   readonly gatewayCpuPerRequestUs: number;
   /** The collector's CPU for the run and the export drain after it, per request. */
-  readonly jaegerCpuPerRequestUs: number;
+  readonly collectorCpuPerRequestUs: number;
   readonly spansPerRequest: number;
   readonly foreignCores: number;
 }
@@ -115,22 +115,22 @@ async function startSink(): Promise<Collector> {
 
 async function throughput(values: { rounds: number; seconds: number; connections: number; collector: CollectorKind }): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-tracing-bench-'));
-  let jaeger: Collector | undefined;
+  let collector: Collector | undefined;
   const servers: NodeServer[] = [];
   try {
-    jaeger = values.collector === 'sink' ? await startSink() : await startJaeger({ selfMetrics: true, maxTraces: 50_000 });
+    collector = values.collector === 'sink' ? await startSink() : await startJaeger({ selfMetrics: true, maxTraces: 50_000 });
     const simulator = await startSimulator(workDir);
     servers.push(simulator);
     const off = await startGateway('tollbooth-off', workDir, simulator, environmentWithoutOtel());
     servers.push(off);
-    const on = await startGateway('tollbooth-on', workDir, simulator, tracingEnvironment(jaeger.otlpHttpEndpoint));
+    const on = await startGateway('tollbooth-on', workDir, simulator, tracingEnvironment(collector.otlpHttpEndpoint));
     servers.push(on);
     const script = join(workDir, 'stream.lua');
     writeWrkScript(script, { path: CHAT_PATH, body: chatBody(true), headers: simHeaders({ tokens: 64, interTokenMs: 0, ttftMs: 0 }) });
-    const benchPids = [simulator.pid, off.pid, on.pid, jaeger.pid];
+    const benchPids = [simulator.pid, off.pid, on.pid, collector.pid];
     const targets = { off, on } as const;
 
-    await checkTraceArrives(on, jaeger);
+    await checkTraceArrives(on, collector);
     log(`stream 64 unpaced c=${values.connections}, ${values.rounds} rounds × ${values.seconds} s per target; warming up`);
     for (const target of [off, on]) await runWrk(target.url, script, values.connections, 2);
     await sleep(EXPORT_DRAIN_MS);
@@ -140,21 +140,21 @@ async function throughput(values: { rounds: number; seconds: number; connections
       const order: ('off' | 'on')[] = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
       for (const name of order) {
         const gateway = targets[name];
-        const spansBefore = await jaeger.acceptedSpans();
-        const jaegerCpuBefore = cpuSeconds(jaeger.pid);
+        const spansBefore = await collector.acceptedSpans();
+        const collectorCpuBefore = cpuSeconds(collector.pid);
         const account = await cpuDuring([gateway.pid], () => runWrk(gateway.url, script, values.connections, values.seconds), benchPids);
         // Spans still queued in the gateway's batch processor arrive within its schedule delay;
         // the next measurement must not share the machine with that export.
         if (name === 'on') await sleep(EXPORT_DRAIN_MS);
-        const spans = (await jaeger.acceptedSpans()) - spansBefore;
-        const jaegerCpu = cpuSeconds(jaeger.pid) - jaegerCpuBefore;
+        const spans = (await collector.acceptedSpans()) - spansBefore;
+        const collectorCpu = cpuSeconds(collector.pid) - collectorCpuBefore;
         const [gatewayCpu = 0] = account.processSeconds;
         const run: ThroughputRun = {
           round,
           target: name,
           wrk: account.result,
           gatewayCpuPerRequestUs: (gatewayCpu / account.result.requests) * 1e6,
-          jaegerCpuPerRequestUs: (jaegerCpu / account.result.requests) * 1e6,
+          collectorCpuPerRequestUs: (collectorCpu / account.result.requests) * 1e6,
           spansPerRequest: spans / account.result.requests,
           foreignCores: account.foreignCores,
         };
@@ -162,7 +162,7 @@ async function throughput(values: { rounds: number; seconds: number; connections
         const errors = run.wrk.errors > 0 ? ` ERRORS ${run.wrk.errors}` : '';
         log(
           `round ${round + 1} ${name.padEnd(3)} ${run.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${run.wrk.p50Ms.toFixed(2)} p99 ${run.wrk.p99Ms.toFixed(2)} ms, ` +
-            `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request, ${values.collector} ${run.jaegerCpuPerRequestUs.toFixed(0)} µs/request, ` +
+            `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request, ${values.collector} ${run.collectorCpuPerRequestUs.toFixed(0)} µs/request, ` +
             `${run.spansPerRequest.toFixed(2)} spans/request received, foreign ${run.foreignCores.toFixed(2)} cores${errors}`,
         );
       }
@@ -170,7 +170,7 @@ async function throughput(values: { rounds: number; seconds: number; connections
     reportThroughput(runs, values.connections, values.collector === 'sink' ? 'the sink' : 'Jaeger');
   } finally {
     for (const server of servers.reverse()) await server.stop();
-    await jaeger?.stop();
+    await collector?.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
 }
@@ -179,8 +179,8 @@ async function throughput(values: { rounds: number; seconds: number; connections
  * One request with a known trace id must come back from Jaeger as gateway spans, or the run
  * measures nothing (the sink has no query API: its span count is checked in every round instead).
  */
-async function checkTraceArrives(gateway: NodeServer, jaeger: Collector): Promise<void> {
-  if (jaeger.trace === undefined) return;
+async function checkTraceArrives(gateway: NodeServer, collector: Collector): Promise<void> {
+  if (collector.trace === undefined) return;
   const traceId = randomBytes(16).toString('hex');
   const response = await fetch(`${gateway.url}${CHAT_PATH}`, {
     method: 'POST',
@@ -188,7 +188,7 @@ async function checkTraceArrives(gateway: NodeServer, jaeger: Collector): Promis
     body: chatBody(true),
   });
   await response.text();
-  const trace = (await jaeger.trace(traceId, { timeoutMs: 15_000 })) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
+  const trace = (await collector.trace(traceId, { timeoutMs: 15_000 })) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
   const names = trace.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans.map((span) => span.name)));
   log(`tracing is live: trace ${traceId} in Jaeger with spans ${names.join(', ')}`);
 }
@@ -204,7 +204,7 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number, c
   log(`  off ${median('off', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('off', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request`);
   log(
     `  on  ${median('on', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('on', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request, ` +
-      `${collector} ${median('on', (run) => run.jaegerCpuPerRequestUs).toFixed(0)} µs CPU/request, ${median('on', (run) => run.spansPerRequest).toFixed(2)} spans/request received`,
+      `${collector} ${median('on', (run) => run.collectorCpuPerRequestUs).toFixed(0)} µs CPU/request, ${median('on', (run) => run.spansPerRequest).toFixed(2)} spans/request received`,
   );
   log(`  on ÷ off per round: ${ratios.map((value) => value.toFixed(3)).join(' ')}`);
   // Throughput on two shared cores swings with the neighbours; CPU per request is the steadier view.
