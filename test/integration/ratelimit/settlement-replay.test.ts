@@ -122,12 +122,13 @@ describe('settlements replayed after a failed settle', () => {
     expect((await limiter.admit(request('late'))).allowed).toBe(true);
   });
 
-  it('a timed-out settle that ioredis resends after reconnecting is not applied twice with its replay', async () => {
+  it('a settle that timed out and died with its connection is applied once, by its replay', async () => {
     const { client, admin, limiter, stored } = await setUp('resent:');
     const held = await limiter.admit(request('resent'));
     const id = (await client.client('ID')) as number;
-    // Scripts wait while reads and CLIENT KILL still run: the settle times out, stays in ioredis'
-    // queue of unanswered commands, and is resent on the new connection after the kill.
+    // Scripts wait while reads and CLIENT KILL still run: the settle times out, and its connection is
+    // killed before Redis runs it. The request-path client does not resend unanswered commands
+    // (src/redis/client.ts), so only the replay can settle it, and must do so exactly once.
     await admin.client('PAUSE', '800', 'WRITE');
     await limiter.settle(held.ticket!, USAGE);
     expect(limiter.settlements.pending).toBe(1);
