@@ -100,8 +100,10 @@ export type QueuedSpan = ReadableSpan | EncodedSpan;
 /** What an encoded span answers to `spanContext()`: it was sampled (unsampled spans are never encoded). */
 const SAMPLED_CONTEXT: SpanContext = Object.freeze({ traceId: '', spanId: '', traceFlags: 1 });
 
+const NO_BYTES = Buffer.alloc(0);
+
 export class OtlpSpanEncoder {
-  private buffer = Buffer.alloc(0);
+  private buffer = NO_BYTES;
   private pos = 0;
   /** The next batch's buffer: a quarter more than the last batch took, so it rarely grows. */
   private expectedBytes = INITIAL_BYTES;
@@ -168,7 +170,10 @@ export class OtlpSpanEncoder {
     if (slab.bytes.length === SLAB_BYTES && this.freeSlabs.length < MAX_FREE_SLABS) this.freeSlabs.push(slab);
   }
 
-  /** The encoded request, in a buffer of its own (the transport may hold it for retries). */
+  /**
+   * The encoded request, in a memory block of its own that the encoder lets go of: the caller may
+   * keep it (for retries) or transfer its `buffer` to another thread.
+   */
   encode(spans: readonly QueuedSpan[]): Uint8Array {
     this.buffer = Buffer.allocUnsafeSlow(this.expectedBytes);
     this.pos = 0;
@@ -184,7 +189,10 @@ export class OtlpSpanEncoder {
       this.finishLengthDelimited(resourceSpans);
     }
     this.expectedBytes = Math.max(INITIAL_BYTES, Math.ceil(this.pos * 1.25));
-    return this.buffer.subarray(0, this.pos);
+    const body = this.buffer.subarray(0, this.pos);
+    this.buffer = NO_BYTES;
+    this.pos = 0;
+    return body;
   }
 
   private writeResource(resource: Resource): void {

@@ -1,7 +1,7 @@
 import { register } from 'node:module';
 import type { Logger } from 'pino';
 import type { TracingConfig } from './config.js';
-import type { TraceProtocol } from './otlp-exporter.js';
+import type { TraceProtocol } from './otlp-transport.js';
 import { samplerFromEnv } from './sampler-from-env.js';
 import { propagatesW3cOnly, spanPipelineOf, useSpanPipeline } from './span-pipeline.js';
 import type { ExportProblemLog } from './reporting-exporter.js';
@@ -50,7 +50,7 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
     ]);
     const problems = new ExportProblemSink();
     const { otlpTraceExport, encodedAtEnd } = await import('./otlp-exporter.js');
-    const otlp = await otlpTraceExport(protocol);
+    const otlp = otlpTraceExport(protocol, { env });
     const exporter = new ReportingExporter(otlp.exporter, problems);
     // The bounded export queue of OTEL_BSP_* (2048 spans by default; full: dropped, never blocking).
     // Ours, so request spans (built as records, request-trace.ts) go straight to it, encoded as they end.

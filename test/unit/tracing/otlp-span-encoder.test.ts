@@ -9,6 +9,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodedAtEnd, otlpTraceExport } from '../../../src/telemetry/tracing/otlp-exporter.js';
 import { EncodedSpan, OtlpSpanEncoder, type QueuedSpan } from '../../../src/telemetry/tracing/otlp-span-encoder.js';
+import { builtExportThread } from '../../helpers/cli.js';
 import { decodeTraceRequest } from './otlp-decode.js';
 
 function recordingProvider(resource: Attributes): { provider: BasicTracerProvider; exporter: InMemorySpanExporter } {
@@ -281,7 +282,7 @@ describe('spans encoded as they end (encodeEarly, encodedAtEnd)', () => {
   });
 });
 
-describe('otlpTraceExport (http/protobuf) sends what the standard exporter would', () => {
+describe('otlpTraceExport (http/protobuf, from the export thread) sends what the standard exporter would', () => {
   const saved = { ...process.env };
   let server: Server | undefined;
   afterEach(async () => {
@@ -322,7 +323,7 @@ describe('otlpTraceExport (http/protobuf) sends what the standard exporter would
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = url;
     process.env.OTEL_EXPORTER_OTLP_HEADERS = 'x-tenant=acme,authorization=Bearer%20t0k';
     process.env.OTEL_EXPORTER_OTLP_COMPRESSION = 'gzip';
-    const { exporter } = await otlpTraceExport('http/protobuf');
+    const { exporter } = otlpTraceExport('http/protobuf', { threadModule: builtExportThread() });
     const spans = someSpans();
     const result = await exportOnce(exporter, spans);
     const { request, body } = await received;
@@ -340,7 +341,7 @@ describe('otlpTraceExport (http/protobuf) sends what the standard exporter would
   it('a signal-specific endpoint is used as given; a rejecting collector fails the export', async () => {
     const { url, received } = await collector(400);
     process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${url}/custom/path`;
-    const { exporter } = await otlpTraceExport('http/protobuf');
+    const { exporter } = otlpTraceExport('http/protobuf', { threadModule: builtExportThread() });
     const result = await exportOnce(exporter, someSpans());
     expect((await received).request.url).toBe('/custom/path');
     expect(result.code).toBe(ExportResultCode.FAILED);
