@@ -10,7 +10,7 @@
  * 3.6 % and 6.4 % more streams per second with the thread than without it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { otlpTraceTransport, type TraceProtocol } from './otlp-transport.js';
 
 /** What the event loop's thread asks. `body` arrives transferred, not copied. */
