@@ -34,7 +34,7 @@ export interface ExportThreadData {
   readonly protocol: TraceProtocol;
 }
 
-export function threadError(error: unknown): ThreadError {
+function threadError(error: unknown): ThreadError {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error), code: undefined };
   const code = (error as { code?: unknown }).code;
   return { name: error.name, message: error.message, code: typeof code === 'string' || typeof code === 'number' ? code : undefined };
