@@ -125,11 +125,10 @@ export class OtlpSpanEncoder {
   /**
    * Encodes a sampled span as it ends (see `EncodedSpan`); the batch processor then holds the
    * bytes, and `encode` copies them into the request. Never called while `encode` runs (both are
-   * synchronous), so the write position can be borrowed.
+   * synchronous, and `encode` lets go of its buffer when it returns), so the writer is free to
+   * point at the slab.
    */
   encodeEarly(span: ReadableSpan): EncodedSpan {
-    const batchBuffer = this.buffer;
-    const batchPos = this.pos;
     if (this.slab.bytes.length - this.slabPos < SLAB_MIN_FREE) this.nextSlab();
     let slab = this.slab;
     this.buffer = slab.bytes;
@@ -145,8 +144,8 @@ export class OtlpSpanEncoder {
     }
     slab.written += 1;
     const encoded = new EncodedSpan(slab, start, this.pos, span.resource, span.instrumentationScope, SAMPLED_CONTEXT);
-    this.buffer = batchBuffer;
-    this.pos = batchPos;
+    this.buffer = NO_BYTES;
+    this.pos = 0;
     return encoded;
   }
 
