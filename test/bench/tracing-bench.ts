@@ -90,6 +90,10 @@ interface ThroughputRun {
   /** The collector's CPU for the run and the export drain after it, per request. */
   readonly collectorCpuPerRequestUs: number;
   readonly spansPerRequest: number;
+  /** The simulator's CPU per request: the upstream shares the two cores with everything else. */
+  readonly simulatorCpuPerRequestUs: number;
+  /** Busy cores of the whole machine during the round: near 2, every process competes for CPU. */
+  readonly machineBusyCores: number;
   readonly foreignCores: number;
 }
 
@@ -142,13 +146,13 @@ async function throughput(values: { rounds: number; seconds: number; connections
         const gateway = targets[name];
         const spansBefore = await collector.acceptedSpans();
         const collectorCpuBefore = cpuSeconds(collector.pid);
-        const account = await cpuDuring([gateway.pid], () => runWrk(gateway.url, script, values.connections, values.seconds), benchPids);
+        const account = await cpuDuring([gateway.pid, simulator.pid], () => runWrk(gateway.url, script, values.connections, values.seconds), benchPids);
         // Spans still queued in the gateway's batch processor arrive within its schedule delay;
         // the next measurement must not share the machine with that export.
         if (name === 'on') await sleep(EXPORT_DRAIN_MS);
         const spans = (await collector.acceptedSpans()) - spansBefore;
         const collectorCpu = cpuSeconds(collector.pid) - collectorCpuBefore;
-        const [gatewayCpu = 0] = account.processSeconds;
+        const [gatewayCpu = 0, simulatorCpu = 0] = account.processSeconds;
         const run: ThroughputRun = {
           round,
           target: name,
@@ -156,6 +160,8 @@ async function throughput(values: { rounds: number; seconds: number; connections
           gatewayCpuPerRequestUs: (gatewayCpu / account.result.requests) * 1e6,
           collectorCpuPerRequestUs: (collectorCpu / account.result.requests) * 1e6,
           spansPerRequest: spans / account.result.requests,
+          simulatorCpuPerRequestUs: (simulatorCpu / account.result.requests) * 1e6,
+          machineBusyCores: account.machineBusyCores,
           foreignCores: account.foreignCores,
         };
         runs.push(run);
@@ -163,7 +169,8 @@ async function throughput(values: { rounds: number; seconds: number; connections
         log(
           `round ${round + 1} ${name.padEnd(3)} ${run.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${run.wrk.p50Ms.toFixed(2)} p99 ${run.wrk.p99Ms.toFixed(2)} ms, ` +
             `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request, ${values.collector} ${run.collectorCpuPerRequestUs.toFixed(0)} µs/request, ` +
-            `${run.spansPerRequest.toFixed(2)} spans/request received, foreign ${run.foreignCores.toFixed(2)} cores${errors}`,
+            `${run.spansPerRequest.toFixed(2)} spans/request received, simulator ${run.simulatorCpuPerRequestUs.toFixed(0)} µs/request, ` +
+            `machine ${run.machineBusyCores.toFixed(2)} cores busy, foreign ${run.foreignCores.toFixed(2)} cores${errors}`,
         );
       }
     }
@@ -201,10 +208,12 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number, c
   const ratio = spreadOf(ratios);
   const errors = runs.reduce((sum, run) => sum + run.wrk.errors, 0);
   log(`\nstreaming throughput (64 unpaced chunks) c=${connections}, median of ${rounds.length} rounds:`);
-  log(`  off ${median('off', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('off', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request`);
+  const context = (target: 'off' | 'on'): string =>
+    `simulator ${median(target, (run) => run.simulatorCpuPerRequestUs).toFixed(0)} µs CPU/request, machine ${median(target, (run) => run.machineBusyCores).toFixed(2)} cores busy`;
+  log(`  off ${median('off', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('off', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request, ${context('off')}`);
   log(
     `  on  ${median('on', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('on', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request, ` +
-      `${collector} ${median('on', (run) => run.collectorCpuPerRequestUs).toFixed(0)} µs CPU/request, ${median('on', (run) => run.spansPerRequest).toFixed(2)} spans/request received`,
+      `${collector} ${median('on', (run) => run.collectorCpuPerRequestUs).toFixed(0)} µs CPU/request, ${median('on', (run) => run.spansPerRequest).toFixed(2)} spans/request received, ${context('on')}`,
   );
   log(`  on ÷ off per round: ${ratios.map((value) => value.toFixed(3)).join(' ')}`);
   // Throughput on two shared cores swings with the neighbours; CPU per request is the steadier view.
