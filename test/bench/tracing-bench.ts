@@ -177,8 +177,11 @@ async function throughput(values: { rounds: number; seconds: number; connections
         const collectorCpuBefore = collector === undefined ? 0 : cpuSeconds(collector.pid);
         const account = await cpuDuring([gateway.pid, simulator.pid], () => runWrk(gateway.url, script, values.connections, values.seconds), benchPids);
         // Spans still queued in the gateway's batch processor arrive within its schedule delay;
-        // the next measurement must not share the machine with that export.
-        if (collector !== undefined) await sleep(EXPORT_DRAIN_MS);
+        // the next measurement must not share the machine with that export. Every target waits
+        // as long, so each measurement follows the same idle time whatever ran before it (a run
+        // that skipped the wait for `off` had `off` always follow an idle drain and came out
+        // biased: RESULTS.md, session 6).
+        await sleep(EXPORT_DRAIN_MS);
         const spans = collector === undefined ? 0 : (await collector.acceptedSpans()) - spansBefore;
         const collectorCpu = collector === undefined ? 0 : cpuSeconds(collector.pid) - collectorCpuBefore;
         const [gatewayCpu = 0, simulatorCpu = 0] = account.processSeconds;
