@@ -278,7 +278,10 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number, c
     log(`    on ÷ off per round: ${ratios.map((value) => value.toFixed(3)).join(' ')}`);
     log(`    gateway CPU per request, off ÷ on: ${spreadOf(cpuRatios).median.toFixed(3)} (per round ${cpuRatios.map((value) => value.toFixed(3)).join(' ')})`);
     log(`    gateway CPU added by tracing: ${result.addedCpuUs.toFixed(0)} µs/request median (per round ${addedUs.map((value) => value.toFixed(0)).join(' ')})`);
-    log(`    on ÷ off, exporting to ${label} = ${result.ratio.toFixed(3)} (range ${range.min.toFixed(3)}–${range.max.toFixed(3)})`);
+    log(
+      `    on ÷ off, exporting to ${label} = ${result.ratio.toFixed(3)} (range ${range.min.toFixed(3)}–${range.max.toFixed(3)}); ` +
+        `≥ ${THROUGHPUT_BAR}: ${result.ratio >= THROUGHPUT_BAR ? 'PASS' : 'FAIL'}`,
+    );
   }
   const judged = collectors[0]!;
   const judgedRatio = results[judged]!.ratio;
