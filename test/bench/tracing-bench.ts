@@ -170,8 +170,10 @@ async function throughput(values: { rounds: number; seconds: number; connections
 
     const runs: ThroughputRun[] = [];
     for (let round = 0; round < values.rounds; round++) {
-      // Each target in each position in turn: no target always follows another one's export drain.
-      const order = targets.map((_, index) => targets[(index + round) % targets.length]!);
+      // Each target in each position, and right after each other target, equally often: the
+      // order rotates every round and runs backwards every other turn of the rotation.
+      const rotated = targets.map((_, index) => targets[(index + round) % targets.length]!);
+      const order = Math.floor(round / targets.length) % 2 === 0 ? rotated : rotated.reverse();
       for (const { name, gateway, collector } of order) {
         const spansBefore = collector === undefined ? 0 : await collector.acceptedSpans();
         const collectorCpuBefore = collector === undefined ? 0 : cpuSeconds(collector.pid);
