@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * What the benchmark reads about the servers from /proc: resident memory and CPU time. Reading
+ * What the benchmark reads about the servers from /proc: resident memory, CPU time and system calls. Reading
  * /proc from outside costs the measured process nothing, unlike asking it over HTTP.
  */
 
@@ -17,6 +17,16 @@ export function residentKiB(pid: number): number {
 }
 
 /** User + system CPU time of a process in seconds (utime and stime, fields 14 and 15 of stat). */
+/**
+ * Read and write system calls a process has made (`syscr`, `syscw` of /proc/PID/io): per request,
+ * how many pieces its streams arrive and leave in. Needs the same user as the process (or root).
+ */
+export function systemCalls(pid: number): { reads: number; writes: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const count = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN);
+  return { reads: count('syscr'), writes: count('syscw') };
+}
+
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is parenthesised and may contain spaces: count fields after it.

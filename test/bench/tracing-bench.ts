@@ -34,7 +34,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { startJaeger, type Jaeger } from '../helpers/jaeger.js';
 import { environmentWithoutOtel, startNodeServer, type NodeServer } from './node-server.js';
-import { cpuDuring, cpuSeconds, residentKiB } from './procfs.js';
+import { cpuDuring, cpuSeconds, residentKiB, systemCalls } from './procfs.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { positiveNumber, runBenchmark, UNPACED_SIMULATOR_CONFIG } from './report.js';
 import { spreadOf } from './stats.js';
@@ -104,6 +104,13 @@ interface ThroughputRun {
   readonly simulatorCpuPerRequestUs: number;
   /** Busy cores of the whole machine during the round: near 2, every process competes for CPU. */
   readonly machineBusyCores: number;
+  /**
+   * The gateway's read and write system calls per request (each streamed request is read from
+   * the replica and written to the client in a few pieces when the machine is busy, in up to one
+   * per event when it is not): tells a round where per-request costs multiplied.
+   */
+  readonly gatewayReadsPerRequest: number;
+  readonly gatewayWritesPerRequest: number;
   readonly foreignCores: number;
 }
 
@@ -177,7 +184,9 @@ async function throughput(values: { rounds: number; seconds: number; connections
       for (const { name, gateway, collector } of order) {
         const spansBefore = collector === undefined ? 0 : await collector.acceptedSpans();
         const collectorCpuBefore = collector === undefined ? 0 : cpuSeconds(collector.pid);
+        const callsBefore = systemCalls(gateway.pid);
         const account = await cpuDuring([gateway.pid, simulator.pid], () => runWrk(gateway.url, script, values.connections, values.seconds), benchPids);
+        const callsAfter = systemCalls(gateway.pid);
         // Spans still queued in the gateway's batch processor arrive within its schedule delay;
         // the next measurement must not share the machine with that export. Every target waits
         // as long, so each measurement follows the same idle time whatever ran before it (a run
@@ -196,6 +205,8 @@ async function throughput(values: { rounds: number; seconds: number; connections
           spansPerRequest: spans / account.result.requests,
           simulatorCpuPerRequestUs: (simulatorCpu / account.result.requests) * 1e6,
           machineBusyCores: account.machineBusyCores,
+          gatewayReadsPerRequest: (callsAfter.reads - callsBefore.reads) / account.result.requests,
+          gatewayWritesPerRequest: (callsAfter.writes - callsBefore.writes) / account.result.requests,
           foreignCores: account.foreignCores,
         };
         runs.push(run);
@@ -203,7 +214,7 @@ async function throughput(values: { rounds: number; seconds: number; connections
         const exported = collector === undefined ? '' : `collector ${run.collectorCpuPerRequestUs.toFixed(0)} µs/request, ${run.spansPerRequest.toFixed(2)} spans/request received, `;
         log(
           `round ${round + 1} ${name.padEnd(6)} ${run.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${run.wrk.p50Ms.toFixed(2)} p99 ${run.wrk.p99Ms.toFixed(2)} ms, ` +
-            `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request, ${exported}simulator ${run.simulatorCpuPerRequestUs.toFixed(0)} µs/request, ` +
+            `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request (${run.gatewayReadsPerRequest.toFixed(1)} reads, ${run.gatewayWritesPerRequest.toFixed(1)} writes), ${exported}simulator ${run.simulatorCpuPerRequestUs.toFixed(0)} µs/request, ` +
             `machine ${run.machineBusyCores.toFixed(2)} cores busy, foreign ${run.foreignCores.toFixed(2)} cores${errors}`,
         );
       }
@@ -253,6 +264,7 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number, c
   const median = (target: TargetName, pick: (run: ThroughputRun) => number): number => spreadOf(runs.filter((run) => run.target === target).map(pick)).median;
   const errors = runs.reduce((sum, run) => sum + run.wrk.errors, 0);
   const context = (target: TargetName): string =>
+    `gateway system calls per request ${median(target, (run) => run.gatewayReadsPerRequest).toFixed(1)} reads, ${median(target, (run) => run.gatewayWritesPerRequest).toFixed(1)} writes, ` +
     `simulator ${median(target, (run) => run.simulatorCpuPerRequestUs).toFixed(0)} µs CPU/request, machine ${median(target, (run) => run.machineBusyCores).toFixed(2)} cores busy`;
   log(`\nstreaming throughput (64 unpaced chunks) c=${connections}, median of ${rounds.length} rounds:`);
   log(`  off     ${median('off', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('off', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request, ${context('off')}`);
