@@ -16,7 +16,6 @@ export function residentKiB(pid: number): number {
   return Number(match[1]);
 }
 
-/** User + system CPU time of a process in seconds (utime and stime, fields 14 and 15 of stat). */
 /**
  * Read and write system calls a process has made (`syscr`, `syscw` of /proc/PID/io): per request,
  * how many pieces its streams arrive and leave in. Needs the same user as the process (or root).
@@ -27,8 +26,21 @@ export function systemCalls(pid: number): { reads: number; writes: number } {
   return { reads: count('syscr'), writes: count('syscw') };
 }
 
+/** User + system CPU time of a process in seconds, all its threads (utime and stime, fields 14 and 15 of stat). */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * User + system CPU time of a Node process's main thread in seconds: its event loop (and the
+ * JavaScript it runs), without V8's helper threads or worker threads. The main thread's id is the pid.
+ */
+export function eventLoopCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // The command name (field 2) is parenthesised and may contain spaces: count fields after it.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.

@@ -35,7 +35,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { startJaeger, type Jaeger } from '../helpers/jaeger.js';
 import { environmentWithoutOtel, startNodeServer, type NodeServer } from './node-server.js';
-import { cpuDuring, cpuSeconds, residentKiB, systemCalls } from './procfs.js';
+import { cpuDuring, cpuSeconds, eventLoopCpuSeconds, residentKiB, systemCalls } from './procfs.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { positiveNumber, runBenchmark, UNPACED_SIMULATOR_CONFIG } from './report.js';
 import { spreadOf } from './stats.js';
@@ -101,7 +101,13 @@ interface ThroughputRun {
   readonly round: number;
   readonly target: TargetName;
   readonly wrk: WrkResult;
+  /** The gateway process's CPU per request, all its threads. */
   readonly gatewayCpuPerRequestUs: number;
+  /**
+   * Its main thread's alone: the event loop, whose CPU per request limits how many streams the
+   * gateway relays; V8's helper threads and the export thread can use the other core.
+   */
+  readonly eventLoopCpuPerRequestUs: number;
   /** The target's collector's CPU for the run and the export drain after it, per request (0 for `off`). */
   readonly collectorCpuPerRequestUs: number;
   readonly spansPerRequest: number;
@@ -189,7 +195,9 @@ async function throughput(values: { rounds: number; seconds: number; connections
         const spansBefore = collector === undefined ? 0 : await collector.acceptedSpans();
         const collectorCpuBefore = collector === undefined ? 0 : cpuSeconds(collector.pid);
         const callsBefore = systemCalls(gateway.pid);
+        const eventLoopBefore = eventLoopCpuSeconds(gateway.pid);
         const account = await cpuDuring([gateway.pid, simulator.pid], () => runWrk(gateway.url, script, values.connections, values.seconds), benchPids);
+        const eventLoopCpu = eventLoopCpuSeconds(gateway.pid) - eventLoopBefore;
         const callsAfter = systemCalls(gateway.pid);
         // Spans still queued in the gateway's batch processor arrive within its schedule delay;
         // the next measurement must not share the machine with that export. Every target waits
@@ -205,6 +213,7 @@ async function throughput(values: { rounds: number; seconds: number; connections
           target: name,
           wrk: account.result,
           gatewayCpuPerRequestUs: (gatewayCpu / account.result.requests) * 1e6,
+          eventLoopCpuPerRequestUs: (eventLoopCpu / account.result.requests) * 1e6,
           collectorCpuPerRequestUs: (collectorCpu / account.result.requests) * 1e6,
           spansPerRequest: spans / account.result.requests,
           simulatorCpuPerRequestUs: (simulatorCpu / account.result.requests) * 1e6,
@@ -218,7 +227,7 @@ async function throughput(values: { rounds: number; seconds: number; connections
         const exported = collector === undefined ? '' : `collector ${run.collectorCpuPerRequestUs.toFixed(0)} µs/request, ${run.spansPerRequest.toFixed(2)} spans/request received, `;
         log(
           `round ${round + 1} ${name.padEnd(6)} ${run.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${run.wrk.p50Ms.toFixed(2)} p99 ${run.wrk.p99Ms.toFixed(2)} ms, ` +
-            `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request (${run.gatewayReadsPerRequest.toFixed(1)} reads, ${run.gatewayWritesPerRequest.toFixed(1)} writes), ${exported}simulator ${run.simulatorCpuPerRequestUs.toFixed(0)} µs/request, ` +
+            `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request (event loop ${run.eventLoopCpuPerRequestUs.toFixed(0)}; ${run.gatewayReadsPerRequest.toFixed(1)} reads, ${run.gatewayWritesPerRequest.toFixed(1)} writes), ${exported}simulator ${run.simulatorCpuPerRequestUs.toFixed(0)} µs/request, ` +
             `machine ${run.machineBusyCores.toFixed(2)} cores busy, foreign ${run.foreignCores.toFixed(2)} cores${errors}`,
         );
       }
@@ -254,6 +263,7 @@ interface CollectorResult {
   readonly ratios: readonly number[];
   readonly cpuRatios: readonly number[];
   readonly addedCpuUs: number;
+  readonly addedEventLoopCpuUs: number;
   readonly collectorCpuUs: number;
   readonly verdict: 'PASS' | 'FAIL';
 }
@@ -272,32 +282,37 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number, c
     `gateway system calls per request ${median(target, (run) => run.gatewayReadsPerRequest).toFixed(1)} reads, ${median(target, (run) => run.gatewayWritesPerRequest).toFixed(1)} writes, ` +
     `simulator ${median(target, (run) => run.simulatorCpuPerRequestUs).toFixed(0)} µs CPU/request, machine ${median(target, (run) => run.machineBusyCores).toFixed(2)} cores busy`;
   log(`\nstreaming throughput (64 unpaced chunks) c=${connections}, median of ${rounds.length} rounds:`);
-  log(`  off     ${median('off', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median('off', (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request, ${context('off')}`);
+  const cpu = (target: TargetName): string =>
+    `${median(target, (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request (event loop ${median(target, (run) => run.eventLoopCpuPerRequestUs).toFixed(0)})`;
+  log(`  off     ${median('off', (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${cpu('off')}, ${context('off')}`);
   const results: Partial<Record<CollectorKind, CollectorResult>> = {};
   for (const kind of collectors) {
     const label = COLLECTOR_LABEL[kind];
     const ratios = rounds.map((round) => of(round, kind).wrk.requestsPerSecond / of(round, 'off').wrk.requestsPerSecond);
     // Throughput on two shared cores swings with the neighbours; CPU per request is the steadier view.
     const cpuRatios = rounds.map((round) => of(round, 'off').gatewayCpuPerRequestUs / of(round, kind).gatewayCpuPerRequestUs);
-    // What tracing adds per request, each round's pair measured back to back.
+    // What tracing adds per request, each round's pair measured back to back: the whole process, and its event loop.
     const addedUs = rounds.map((round) => of(round, kind).gatewayCpuPerRequestUs - of(round, 'off').gatewayCpuPerRequestUs);
+    const addedEventLoopUs = rounds.map((round) => of(round, kind).eventLoopCpuPerRequestUs - of(round, 'off').eventLoopCpuPerRequestUs);
     const result: CollectorResult = {
       ratio: spreadOf(ratios).median,
       ratios,
       cpuRatios,
       addedCpuUs: spreadOf(addedUs).median,
+      addedEventLoopCpuUs: spreadOf(addedEventLoopUs).median,
       collectorCpuUs: median(kind, (run) => run.collectorCpuPerRequestUs),
       verdict: spreadOf(ratios).median >= THROUGHPUT_BAR ? 'PASS' : 'FAIL',
     };
     results[kind] = result;
     const range = spreadOf(ratios);
     log(
-      `  ${kind.padEnd(7)} ${median(kind, (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${median(kind, (run) => run.gatewayCpuPerRequestUs).toFixed(0)} µs gateway CPU/request, ` +
+      `  ${kind.padEnd(7)} ${median(kind, (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${cpu(kind)}, ` +
         `${label} ${result.collectorCpuUs.toFixed(0)} µs CPU/request, ${median(kind, (run) => run.spansPerRequest).toFixed(2)} spans/request received, ${context(kind)}`,
     );
     log(`    on ÷ off per round: ${ratios.map((value) => value.toFixed(3)).join(' ')}`);
     log(`    gateway CPU per request, off ÷ on: ${spreadOf(cpuRatios).median.toFixed(3)} (per round ${cpuRatios.map((value) => value.toFixed(3)).join(' ')})`);
     log(`    gateway CPU added by tracing: ${result.addedCpuUs.toFixed(0)} µs/request median (per round ${addedUs.map((value) => value.toFixed(0)).join(' ')})`);
+    log(`    of which on the event loop: ${result.addedEventLoopCpuUs.toFixed(0)} µs/request median (per round ${addedEventLoopUs.map((value) => value.toFixed(0)).join(' ')})`);
     log(
       `    on ÷ off, exporting to ${label} = ${result.ratio.toFixed(3)} (range ${range.min.toFixed(3)}–${range.max.toFixed(3)}); ` +
         `≥ ${THROUGHPUT_BAR}: ${result.verdict}`,
