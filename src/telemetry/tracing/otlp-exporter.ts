@@ -1,27 +1,33 @@
 import { Worker } from 'node:worker_threads';
-import { TraceFlags } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ExportThreadAnswer, ExportThreadData, ExportThreadRequest, ThreadError } from './export-thread.js';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ExportThreadAnswer, ExportThreadData, ExportThreadRequest, RequestSpanSetup, ThreadError } from './export-thread.js';
 import { OtlpSpanEncoder } from './otlp-span-encoder.js';
 import type { TraceProtocol } from './otlp-transport.js';
+import type { RequestSpanFacts, RequestSpanSink } from './request-span-facts.js';
+import { FactsWriter, spanCountOf, writeRequestSpanFacts } from './span-facts-codec.js';
 
 /**
- * The gateway's OTLP span exporter: the batch processor's batches are encoded on the event loop
- * by `OtlpSpanEncoder` (most request spans already are, as they ended: `encodedAtEnd`), and sent
- * from the export thread (export-thread.ts) by the standard OTLP transport. The event loop only
- * copies bytes and hands the body over; it never waits on the network.
+ * The gateway's OTLP span exporter, whose work runs on the export thread (export-thread.ts):
+ * - request spans reach it as facts (`requestSpans`): the event loop writes each request's facts
+ *   into a chunk and transfers the chunk; the thread builds, batches, encodes and sends the spans;
+ * - library spans (ioredis) come from the SDK's batch processor (`export`): the event loop encodes
+ *   each batch with `OtlpSpanEncoder` and transfers the body, which the thread sends.
+ * The event loop never builds a request span and never waits on the network.
  */
 
 /** The export thread's module, beside this one in the build. */
 export const EXPORT_THREAD_MODULE = new URL('./export-thread.js', import.meta.url);
 /** How long exports fail fast after the export thread died, before a new one is started. */
 const RESTART_DELAY_MS = 5_000;
+/** Request facts go to the thread this many requests at a time, or when the chunk is nearly full… */
+const RECORDS_PER_CHUNK = 64;
+/** …or this long after the first of them was written (spans then wait in the thread's batches as they would in the SDK's). */
+const CHUNK_DELAY_MS = 100;
 
-/** An OTLP exporter and the encoder it writes request bodies with (`encodedAtEnd` shares it). */
+/** The gateway's OTLP exporter (library spans through `export`, request spans through `requestSpans`). */
 export interface OtlpTraceExport {
-  readonly exporter: SpanExporter;
-  readonly encoder: OtlpSpanEncoder;
+  readonly exporter: ThreadedOtlpExporter;
 }
 
 export interface OtlpTraceExportOptions {
@@ -35,30 +41,14 @@ export function otlpTraceExport(protocol: TraceProtocol, options: OtlpTraceExpor
   const encoder = new OtlpSpanEncoder();
   const data: ExportThreadData = { protocol };
   const startThread = (): Worker => new Worker(options.threadModule ?? EXPORT_THREAD_MODULE, { workerData: data, env: { ...(options.env ?? process.env) } });
-  return { exporter: new ThreadedOtlpExporter(encoder, startThread), encoder };
+  return { exporter: new ThreadedOtlpExporter(encoder, startThread) };
 }
 
 /**
- * The span processor request spans go to: each sampled span is encoded as it ends
- * (`OtlpSpanEncoder.encodeEarly`, for the reason `EncodedSpan` gives) and queued as bytes in
- * `processor`, the batch processor in front of the exporter that writes with the same `encoder`.
- * Unsampled spans go as they are (the batch processor drops them).
- */
-export function encodedAtEnd(processor: Pick<SpanProcessor, 'onEnd'>, encoder: OtlpSpanEncoder): Pick<SpanProcessor, 'onEnd'> {
-  return {
-    onEnd: (span) => {
-      if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return processor.onEnd(span);
-      // The batch processor reads only the sampled flag and the resource of what it queues; the encoder reads the rest.
-      processor.onEnd(encoder.encodeEarly(span) as unknown as ReadableSpan);
-    },
-  };
-}
-
-/**
- * Encodes each batch and transfers the body to the export thread, which answers with the
- * export's result. If the thread dies, the exports it held fail (the reporting exporter logs that
- * once), exports fail fast for a few seconds, then a new thread is started. The thread never keeps
- * the process alive.
+ * The exporter half that runs on the event loop: hands library-span batches (encoded here) and
+ * request-span facts (`requestSpans`) to the export thread, and settles what it answers. If the
+ * thread dies, what it held fails (the reporting exporter logs that once), exports fail fast for
+ * a few seconds, then a new thread is started. The thread never keeps the process alive.
  */
 export class ThreadedOtlpExporter implements SpanExporter {
   private thread: Worker | undefined;
@@ -70,6 +60,7 @@ export class ThreadedOtlpExporter implements SpanExporter {
   private lastLoss = new Error('the OTLP export thread stopped');
   /** forceFlush callers waiting for `pending` to empty. */
   private readonly idle: (() => void)[] = [];
+  private facts: FactsQueue | undefined;
 
   constructor(
     private readonly encoder: OtlpSpanEncoder,
@@ -80,26 +71,43 @@ export class ThreadedOtlpExporter implements SpanExporter {
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     const thread = this.running();
     if (thread === undefined) {
-      resultCallback({ code: ExportResultCode.FAILED, error: this.stopped ? new Error('the exporter is shut down') : this.lastLoss });
+      resultCallback(this.unavailable());
       return;
     }
-    // Encoding copies the queued spans' bytes out of their slabs, which frees the slabs for reuse.
     const body = this.encoder.encode(spans);
-    const id = this.nextId++;
-    this.pending.set(id, resultCallback);
-    const request: ExportThreadRequest = { kind: 'export', id, body, spans: spans.length };
     // The body has a buffer of its own (see `encode`): handed over, not copied.
-    thread.postMessage(request, [body.buffer as ArrayBuffer]);
+    this.send(thread, { kind: 'export', id: this.expect(resultCallback), body, spans: spans.length }, [body.buffer as ArrayBuffer]);
   }
 
-  /** Resolves when every export handed to the thread has been answered. */
-  forceFlush(): Promise<void> {
-    if (this.pending.size === 0) return Promise.resolve();
-    return new Promise((done) => this.idle.push(done));
+  /**
+   * Request spans go to the export thread as facts from now on: `setup` says what they carry, and
+   * `settled` hears the outcome of every batch of them. At most `setup.batch.maxQueueSize` spans
+   * are in flight (written and not yet settled by the thread); the facts of a request that would
+   * pass that bound are dropped, as the SDK's batch processor drops spans when its queue is full.
+   */
+  requestSpans(setup: RequestSpanSetup, settled: (result: ExportResult) => void): RequestSpanSink {
+    const facts = new FactsQueue(setup, settled, () => this.running());
+    this.facts = facts;
+    const thread = this.thread;
+    if (thread !== undefined) this.send(thread, { kind: 'request-spans', setup });
+    return facts;
   }
 
-  /** Lets the thread finish what it holds (the transport's own timeouts bound that), then stops it. */
+  /** Resolves when every export handed to the thread has been answered, request spans included. */
+  async forceFlush(): Promise<void> {
+    const facts = this.facts;
+    const thread = facts === undefined ? undefined : this.running();
+    if (facts !== undefined && thread !== undefined) {
+      facts.send();
+      await new Promise<ExportResult>((done) => this.send(thread, { kind: 'flush', id: this.expect(done) }));
+    }
+    if (this.pending.size === 0) return;
+    await new Promise<void>((done) => this.idle.push(done));
+  }
+
+  /** Lets the thread send what it holds (the transport's own timeouts bound that), then stops it. */
   async shutdown(): Promise<void> {
+    this.facts?.send();
     this.stopped = true;
     const thread = this.thread;
     if (thread === undefined) return;
@@ -114,6 +122,21 @@ export class ThreadedOtlpExporter implements SpanExporter {
     await thread.terminate();
   }
 
+  private send(thread: Worker, request: ExportThreadRequest, transfer: ArrayBuffer[] = []): void {
+    thread.postMessage(request, transfer);
+  }
+
+  /** An id for a request the thread will answer, and who hears the answer. */
+  private expect(callback: (result: ExportResult) => void): number {
+    const id = this.nextId++;
+    this.pending.set(id, callback);
+    return id;
+  }
+
+  private unavailable(): ExportResult {
+    return { code: ExportResultCode.FAILED, error: this.stopped ? new Error('the exporter is shut down') : this.lastLoss };
+  }
+
   private running(): Worker | undefined {
     if (this.thread === undefined && !this.stopped && performance.now() >= this.restartAt) this.thread = this.started();
     return this.thread;
@@ -123,10 +146,26 @@ export class ThreadedOtlpExporter implements SpanExporter {
     const thread = this.startThread();
     thread.unref();
     thread.on('message', (answer: ExportThreadAnswer) => {
-      if (answer.kind === 'exported') this.settle(answer.id, { code: answer.code, ...(answer.error === undefined ? {} : { error: errorFrom(answer.error) }) });
+      switch (answer.kind) {
+        case 'exported':
+          this.settle(answer.id, { code: answer.code, ...(answer.error === undefined ? {} : { error: errorFrom(answer.error) }) });
+          return;
+        case 'flushed':
+          this.settle(answer.id, { code: ExportResultCode.SUCCESS });
+          return;
+        case 'request-spans-exported':
+          this.facts?.settled(answer.spans, { code: answer.code, ...(answer.error === undefined ? {} : { error: errorFrom(answer.error) }) });
+          return;
+        case 'facts-arrays':
+          this.facts?.reuse(answer.numbers, answer.chars);
+          return;
+        default:
+          return;
+      }
     });
     thread.on('error', (error) => this.lost(thread, error));
     thread.on('exit', (code) => this.lost(thread, new Error(`the OTLP export thread exited (code ${code})`)));
+    if (this.facts !== undefined) this.send(thread, { kind: 'request-spans', setup: this.facts.setup });
     return thread;
   }
 
@@ -144,6 +183,68 @@ export class ThreadedOtlpExporter implements SpanExporter {
     this.lastLoss = error;
     this.restartAt = performance.now() + this.restartDelayMs;
     for (const id of [...this.pending.keys()]) this.settle(id, { code: ExportResultCode.FAILED, error });
+    this.facts?.lost(error);
+  }
+}
+
+/**
+ * Request span facts on their way to the export thread: written into a chunk as requests finish,
+ * the chunk transferred every RECORDS_PER_CHUNK requests (or when nearly full, or CHUNK_DELAY_MS
+ * after its first request), and the spans in flight counted until the thread settles them.
+ */
+class FactsQueue implements RequestSpanSink {
+  private readonly writer = new FactsWriter();
+  /** Spans written and not yet settled by the thread: the export queue's bound applies to these. */
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly setup: RequestSpanSetup,
+    private readonly outcome: (result: ExportResult) => void,
+    private readonly thread: () => Worker | undefined,
+  ) {}
+
+  add(facts: RequestSpanFacts): void {
+    // An unsampled span is never exported (the SDK's batch processor drops it too).
+    if (!facts.sampled) return;
+    const spans = spanCountOf(facts);
+    if (this.inFlight + spans > this.setup.batch.maxQueueSize) return;
+    this.inFlight += spans;
+    writeRequestSpanFacts(this.writer, facts);
+    if (this.writer.records >= RECORDS_PER_CHUNK || this.writer.nearlyFull) this.send();
+    else this.timer ??= setTimeout(() => this.send(), CHUNK_DELAY_MS).unref();
+  }
+
+  /** Transfers the chunk written so far, if any, to the thread; with no thread running, its spans fail. */
+  send(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.writer.records === 0) return;
+    const chunk = this.writer.take();
+    const thread = this.thread();
+    if (thread === undefined) {
+      this.reuse(chunk.numbers, chunk.chars);
+      this.settled(chunk.spans, { code: ExportResultCode.FAILED, error: new Error('the OTLP export thread is not running') });
+      return;
+    }
+    thread.postMessage({ kind: 'facts', chunk } satisfies ExportThreadRequest, [chunk.numbers.buffer, chunk.chars.buffer]);
+  }
+
+  settled(spans: number, result: ExportResult): void {
+    this.inFlight = Math.max(0, this.inFlight - spans);
+    this.outcome(result);
+  }
+
+  reuse(numbers: Float64Array<ArrayBuffer>, chars: Uint16Array<ArrayBuffer>): void {
+    this.writer.reuse(numbers, chars);
+  }
+
+  /** The thread died with spans in it: none of them will be settled, and they are counted out. */
+  lost(error: Error): void {
+    const unsent = this.writer.spans;
+    if (this.inFlight > unsent) this.settled(this.inFlight - unsent, { code: ExportResultCode.FAILED, error });
   }
 }
 

@@ -8,8 +8,9 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
  * buffer per batch, sized from the previous batch (the transport keeps it for retries, so it is
  * never reused). It produces the same message as
  * `ProtobufTraceSerializer` of @opentelemetry/otlp-transformer (proven field by field in
- * test/unit/tracing/otlp-span-encoder.test.ts) for less CPU, which matters because it runs on the
- * gateway's event loop: one pass instead of a size-estimate pass plus a write pass, attribute keys
+ * test/unit/tracing/otlp-span-encoder.test.ts) for less CPU, which matters because it runs for
+ * every span of every request (request spans on the export thread, library spans' batches on the
+ * event loop): one pass instead of a size-estimate pass plus a write pass, attribute keys
  * (the same few dozen strings on every span) and key-value pairs that repeat (most of them)
  * encoded once and copied afterwards, ids decoded from
  * hex straight into the buffer, and fields that only repeat proto3 defaults (zero dropped counts)
@@ -47,59 +48,6 @@ function tag(field: number, wire: WireType): number {
 
 const KEY_VALUE_KEY = tag(1, WireType.LengthDelimited);
 
-/** Spans encoded early share slabs of this size (off the JavaScript heap). */
-const SLAB_BYTES = 64 * 1024;
-/** A slab with less room than this left is retired: a span rarely takes more (one that does gets a buffer of its own). */
-const SLAB_MIN_FREE = 4 * 1024;
-/** Emptied slabs kept for reuse. */
-const MAX_FREE_SLABS = 16;
-
-/**
- * Bytes that spans are encoded into as they end, reused once every span written into them has
- * been copied into an export request: a fresh slab per 64 KiB of spans would be garbage the old
- * generation's collector has to find (in the gateway under load it ran three times as often).
- */
-class Slab {
-  /** Spans written into it, and spans copied out of it into an export request. */
-  written = 0;
-  copied = 0;
-  /** Full: takes no more spans, and goes back to the free list once they are all copied out. */
-  retired = false;
-
-  constructor(readonly bytes: Buffer<ArrayBuffer>) {}
-}
-
-/**
- * A span already encoded (its OTLP `Span` message, with the message's length) when it ended, as
- * it waits in the batch processor's queue. Why: a queue of span objects lives long enough to be
- * copied by the young-generation collector and promoted to the old one (in the gateway under load,
- * each scavenge took ~0.6 ms more with a 512-span queue); a queue of small records pointing into
- * byte slabs costs it almost nothing. It carries what the batch processor and the encoder read:
- * the sampled flag, the resource and the scope, and where its bytes are. `OtlpSpanEncoder.encode`
- * copies the bytes as they are, once: a span is exported once, and its slab may be reused after.
- */
-export class EncodedSpan {
-  constructor(
-    readonly slab: Slab,
-    readonly start: number,
-    readonly end: number,
-    readonly resource: Resource,
-    readonly instrumentationScope: InstrumentationScope,
-    private readonly context: SpanContext,
-  ) {}
-
-  /** The batch processor only reads the trace flags: a context that says sampled. */
-  spanContext(): SpanContext {
-    return this.context;
-  }
-}
-
-/** What waits in the export queue: spans the SDK built (library spans) and spans encoded early. */
-export type QueuedSpan = ReadableSpan | EncodedSpan;
-
-/** What an encoded span answers to `spanContext()`: it was sampled (unsampled spans are never encoded). */
-const SAMPLED_CONTEXT: SpanContext = Object.freeze({ traceId: '', spanId: '', traceFlags: 1 });
-
 const NO_BYTES = Buffer.alloc(0);
 
 export class OtlpSpanEncoder {
@@ -117,63 +65,12 @@ export class OtlpSpanEncoder {
    * with more than MAX_VALUES_PER_KEY distinct values maps to null and is encoded every time.
    */
   private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array> | null>();
-  /** Where spans encoded early go: the current slab and its first free byte; emptied slabs. */
-  private slab = new Slab(Buffer.alloc(0));
-  private slabPos = 0;
-  private readonly freeSlabs: Slab[] = [];
-
-  /**
-   * Encodes a sampled span as it ends (see `EncodedSpan`); the batch processor then holds the
-   * bytes, and `encode` copies them into the request. Never called while `encode` runs (both are
-   * synchronous, and `encode` lets go of its buffer when it returns), so the writer is free to
-   * point at the slab.
-   */
-  encodeEarly(span: ReadableSpan): EncodedSpan {
-    if (this.slab.bytes.length - this.slabPos < SLAB_MIN_FREE) this.nextSlab();
-    let slab = this.slab;
-    this.buffer = slab.bytes;
-    this.pos = this.slabPos;
-    const start = this.pos;
-    this.writeSpan(span);
-    if (this.buffer === slab.bytes) {
-      this.slabPos = this.pos;
-    } else {
-      // Larger than the room left: it grew into a buffer of its own (the slab's earlier bytes copied along, unused).
-      slab = new Slab(this.buffer);
-      slab.retired = true;
-    }
-    slab.written += 1;
-    const encoded = new EncodedSpan(slab, start, this.pos, span.resource, span.instrumentationScope, SAMPLED_CONTEXT);
-    this.buffer = NO_BYTES;
-    this.pos = 0;
-    return encoded;
-  }
-
-  private nextSlab(): void {
-    const full = this.slab;
-    full.retired = true;
-    if (full.written > 0 && full.copied === full.written) this.release(full);
-    const reused = this.freeSlabs.pop();
-    if (reused === undefined) {
-      this.slab = new Slab(Buffer.allocUnsafeSlow(SLAB_BYTES));
-    } else {
-      reused.written = 0;
-      reused.copied = 0;
-      reused.retired = false;
-      this.slab = reused;
-    }
-    this.slabPos = 0;
-  }
-
-  private release(slab: Slab): void {
-    if (slab.bytes.length === SLAB_BYTES && this.freeSlabs.length < MAX_FREE_SLABS) this.freeSlabs.push(slab);
-  }
 
   /**
    * The encoded request, in a memory block of its own that the encoder lets go of: the caller may
    * keep it (for retries) or transfer its `buffer` to another thread.
    */
-  encode(spans: readonly QueuedSpan[]): Uint8Array {
+  encode(spans: readonly ReadableSpan[]): Uint8Array {
     this.buffer = Buffer.allocUnsafeSlow(this.expectedBytes);
     this.pos = 0;
     for (const [resource, scopes] of groupByResourceAndScope(spans)) {
@@ -201,14 +98,13 @@ export class OtlpSpanEncoder {
     this.finishLengthDelimited(start);
   }
 
-  private writeScopeSpans(spans: readonly QueuedSpan[]): void {
+  private writeScopeSpans(spans: readonly ReadableSpan[]): void {
     const start = this.startLengthDelimited();
     const scope = spans[0]!.instrumentationScope;
     this.writeScope(scope);
     for (const span of spans) {
       this.writeTag(2, WireType.LengthDelimited);
-      if (span instanceof EncodedSpan) this.writeEncoded(span);
-      else this.writeSpan(span);
+      this.writeSpan(span);
     }
     if (scope.schemaUrl) this.writeStringField(3, scope.schemaUrl);
     this.finishLengthDelimited(start);
@@ -222,14 +118,6 @@ export class OtlpSpanEncoder {
     if (scope.attributes !== undefined) this.writeAttributes(3, scope.attributes);
     this.writeCount(4, scope.droppedAttributesCount);
     this.finishLengthDelimited(start);
-  }
-
-  private writeEncoded(span: EncodedSpan): void {
-    const slab = span.slab;
-    this.ensure(span.end - span.start);
-    this.pos += slab.bytes.copy(this.buffer, this.pos, span.start, span.end);
-    slab.copied += 1;
-    if (slab.retired && slab.copied === slab.written) this.release(slab);
   }
 
   private writeSpan(span: ReadableSpan): void {
@@ -610,8 +498,8 @@ function varintSize(value: number): number {
 }
 
 /** Spans grouped as OTLP nests them: by resource, then by instrumentation scope (both by identity). */
-function groupByResourceAndScope(spans: readonly QueuedSpan[]): Map<Resource, Map<InstrumentationScope, QueuedSpan[]>> {
-  const resources = new Map<Resource, Map<InstrumentationScope, QueuedSpan[]>>();
+function groupByResourceAndScope(spans: readonly ReadableSpan[]): Map<Resource, Map<InstrumentationScope, ReadableSpan[]>> {
+  const resources = new Map<Resource, Map<InstrumentationScope, ReadableSpan[]>>();
   for (const span of spans) {
     let scopes = resources.get(span.resource);
     if (scopes === undefined) {

@@ -7,17 +7,13 @@ import {
   ROOT_CONTEXT,
   SamplingDecision,
   SpanKind,
-  SpanStatusCode,
   trace,
   TraceFlags,
   type Attributes,
   type Context,
-  type HrTime,
   type SpanContext,
-  type SpanStatus,
   type TraceState,
 } from '@opentelemetry/api';
-import type { TimedEvent } from '@opentelemetry/sdk-trace-base';
 import type { TollboothConfig } from '../../config/schema.js';
 import type { UpstreamTarget } from '../../proxy/upstream-exchange.js';
 import type { Replica } from '../../routing/replica.js';
@@ -25,20 +21,9 @@ import type { RequestMeasures } from '../measures.js';
 import type { RequestObservation } from '../observation.js';
 import type { TracingConfig } from './config.js';
 import { ContentCapture } from './content-capture.js';
-import * as A from './genai-attributes.js';
-import {
-  addResponseAttributes,
-  attemptSpanName,
-  rateLimitAttributes,
-  replicaEndpoint,
-  requestAttributes,
-  serverAttributes,
-  serverSpanName,
-  transportErrorType,
-  type ConversationSources,
-} from './span-attributes.js';
+import { requestSpanFacts } from './request-span-facts.js';
+import { serverSpanName, transportErrorType, type ConversationSources } from './span-attributes.js';
 import { activeSpanPipeline, type SpanPipeline } from './span-pipeline.js';
-import { limitedAttributes, NO_EVENTS, SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
 import { formatTraceParent, parseTraceParent, RandomIds } from './trace-context.js';
 
 /** One upstream try: its CLIENT span runs from dispatch until the try ends; its id is in the try's traceparent. */
@@ -55,7 +40,7 @@ interface Attempt {
  * The request's trace, kept on the observation: the ids of its SERVER span (chosen on arrival, so
  * they exist for the upstream `traceparent`, exemplars, logs and error bodies) and of each
  * upstream attempt, with the times they started. No span object exists while the request runs:
- * the spans are built, finished, when the request is over (`RequestTracer.finish`).
+ * the spans are built from the facts of the finished request (`RequestTracer.finish`).
  */
 export class RequestTrace {
   readonly attempts: Attempt[] = [];
@@ -64,7 +49,8 @@ export class RequestTrace {
   /** The SERVER span as the active context (for library spans: ioredis); only for a recorded request. */
   readonly context: Context | undefined;
   private readonly traceParentFlags: boolean;
-  private readonly traceStateHeader: string | undefined;
+  /** The trace's `tracestate` as a header value, when it has one. */
+  readonly traceStateHeader: string | undefined;
 
   constructor(
     private readonly ids: RandomIds,
@@ -86,7 +72,7 @@ export class RequestTrace {
      * request's spans is converted with this one offset, so children never shift against their
      * parent while the trace still lines up with the replica's wall-clock spans.
      */
-    private readonly epochOffsetMs: number,
+    readonly epochOffsetMs: number,
   ) {
     this.spanContext = { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, traceState };
     this.context = recording ? trace.setSpanContext(ROOT_CONTEXT, this.spanContext) : undefined;
@@ -114,11 +100,6 @@ export class RequestTrace {
     else if (headers.tracestate !== undefined) delete headers.tracestate;
   }
 
-  /** A performance.now() reading as the span time it stands for. */
-  time(performanceMs: number): HrTime {
-    return spanTime(performanceMs, this.epochOffsetMs);
-  }
-
   /** The current try failed before an answer and the request moves on to another replica. */
   attemptFailed(error: unknown, now: number): void {
     const attempt = this.attempts.at(-1);
@@ -128,19 +109,19 @@ export class RequestTrace {
   }
 
   /** A context for a child span of the SERVER span (same trace, flags and trace state). */
-  childContext(spanId: string): SpanContext {
+  private childContext(spanId: string): SpanContext {
     const server = this.spanContext;
     return { traceId: server.traceId, spanId, traceFlags: server.traceFlags, traceState: server.traceState };
   }
 }
 
 /**
- * Makes the spans of every request from its observation: on arrival it continues the client's
- * `traceparent` and takes the sampling decision (the configured sampler, once per request); at
- * the end it builds every span as a finished record (span-records.ts) with all its attributes,
- * the rate-limit child and the first-token event, in one pass over the finished facts, and hands
- * them to the span processor (the SDK's batch processor and exporter). Nothing runs per chunk:
- * the stream is already timed by the tap. An unsampled request costs an id and a header.
+ * Traces every request from its observation: on arrival it continues the client's `traceparent`
+ * and takes the sampling decision (the configured sampler, once per request); at the end it
+ * gathers the request's span facts (request-span-facts.ts) in one read of the finished
+ * observation and hands them to the pipeline's sink, which builds the spans (request-spans.ts)
+ * where they are exported. Nothing runs per chunk: the stream is already timed by the tap. An
+ * unsampled request costs an id and a header.
  */
 export class RequestTracer {
   private readonly conversation: ConversationSources;
@@ -198,115 +179,14 @@ export class RequestTracer {
     inRequestTrace(observation, next);
   }
 
-  /** The request is over: every span is built with its attributes and the times the facts say, and handed to the processor. */
+  /**
+   * The request is over: its span facts are gathered once and handed to the pipeline's sink,
+   * which builds the spans (in the gateway, on the export thread: the event loop only gathers).
+   */
   finish(observation: RequestObservation, measures: RequestMeasures): void {
     const handle = observation.trace;
     if (handle === undefined || !handle.recording) return;
-    const { processor, resource, scope, limits } = this.pipeline;
-    const endedAt = observation.completedAt ?? performance.now();
-    const serverContext = handle.spanContext;
-
-    const rateLimit = observation.rateLimit;
-    if (rateLimit !== undefined) {
-      const attributes = limitedAttributes(rateLimitAttributes(rateLimit), limits);
-      processor.onEnd(
-        new SpanRecord(
-          A.RATE_LIMIT_SPAN,
-          SpanKind.INTERNAL,
-          handle.childContext(this.ids.spanId()),
-          serverContext,
-          handle.time(rateLimit.startedAt),
-          handle.time(rateLimit.endedAt),
-          UNSET_STATUS,
-          attributes.values,
-          attributes.dropped,
-          NO_EVENTS,
-          resource,
-          scope,
-        ),
-      );
-    }
-
-    if (handle.attempts.length > 0) this.finishAttempts(handle, observation, measures, endedAt);
-
-    const own = serverAttributes(observation, measures);
-    const attributes = limitedAttributes(handle.samplerAttributes === undefined ? own : { ...handle.samplerAttributes, ...own }, limits);
-    const status = (observation.status ?? 0) >= 500 || measures.outcome === 'upstream_failure' ? errorStatus(measures.errorType ?? undefined) : UNSET_STATUS;
-    processor.onEnd(
-      new SpanRecord(
-        serverSpanName(observation.method, observation.route),
-        SpanKind.SERVER,
-        serverContext,
-        handle.parent,
-        handle.time(observation.receivedAt),
-        handle.time(endedAt),
-        status,
-        attributes.values,
-        attributes.dropped,
-        NO_EVENTS,
-        resource,
-        scope,
-      ),
-    );
-  }
-
-  private finishAttempts(handle: RequestTrace, observation: RequestObservation, measures: RequestMeasures, endedAt: number): void {
-    const { processor, resource, scope, limits } = this.pipeline;
-    const shared = requestAttributes(observation, handle.headers, this.conversation);
-    if (handle.content !== undefined) {
-      const input = handle.content.input(observation);
-      if (input !== undefined) shared[A.GEN_AI_INPUT_MESSAGES] = input;
-    }
-    const name = attemptSpanName(observation.method, observation.route, observation.requestedModel);
-    const last = handle.attempts.length - 1;
-    handle.attempts.forEach((attempt, index) => {
-      const { replica } = attempt;
-      const { address, port } = replicaEndpoint(replica);
-      const own = handle.attempts.length === 1 ? shared : { ...shared };
-      own[A.SERVER_ADDRESS] = address;
-      own[A.SERVER_PORT] = port;
-      own[A.ROUTING_REPLICA] = replica.name;
-      own[A.ROUTING_ATTEMPT] = index + 1;
-      let status = UNSET_STATUS;
-      let events = NO_EVENTS;
-      let end = endedAt;
-      if (index < last || attempt.endedAt !== undefined) {
-        own[A.ERROR_TYPE] = attempt.errorType ?? 'unknown';
-        status = errorStatus(attempt.errorType);
-        end = attempt.endedAt ?? endedAt;
-      } else {
-        addResponseAttributes(own, observation, measures);
-        if (handle.content !== undefined) {
-          const output = handle.content.output(observation);
-          if (output !== undefined) own[A.GEN_AI_OUTPUT_MESSAGES] = output;
-        }
-        if (measures.errorType !== null) {
-          own[A.ERROR_TYPE] = measures.errorType;
-          if (measures.outcome === 'upstream_error' || measures.outcome === 'upstream_failure') status = errorStatus(measures.errorType);
-        }
-        const firstContentAt = observation.firstContentWrittenAt;
-        if (measures.ttftMs !== undefined && firstContentAt !== undefined) {
-          events = [firstTokenEvent(handle.time(firstContentAt), measures)];
-        }
-      }
-      const attributes = limitedAttributes(own, limits);
-      processor.onEnd(
-        new SpanRecord(
-          name,
-          SpanKind.CLIENT,
-          handle.childContext(attempt.spanId),
-          handle.spanContext,
-          handle.time(attempt.startedAt),
-          handle.time(end),
-          status,
-          attributes.values,
-          attributes.dropped,
-          events,
-          resource,
-          scope,
-        ),
-      );
-    });
+    this.pipeline.requestSpans.add(requestSpanFacts(handle, observation, measures, this.conversation));
   }
 
   /** The client's span from a valid `traceparent` (and its `tracestate`), else undefined: the request starts a trace. */
@@ -328,18 +208,6 @@ export class RequestTracer {
       ...(state ? { traceState: this.pipeline.parseTraceState(state) } : {}),
     };
   }
-}
-
-/** `gen_ai.first_token`: when the first content reached the client, with the TTFT from arrival and from dispatch. */
-function firstTokenEvent(time: HrTime, measures: RequestMeasures): TimedEvent {
-  const attributes: Attributes = {};
-  if (measures.ttftMs !== undefined) attributes[A.TTFT_MS] = measures.ttftMs;
-  if (measures.upstreamTtftMs !== undefined) attributes[A.UPSTREAM_TTFT_MS] = measures.upstreamTtftMs;
-  return { name: A.FIRST_TOKEN_EVENT, time, attributes, droppedAttributesCount: 0 };
-}
-
-function errorStatus(message: string | undefined): SpanStatus {
-  return message === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message };
 }
 
 /** The request tracer when tracing is on (the SDK or a test made a span pipeline active), else undefined: nothing is allocated per request. */

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { TracingConfig } from './config.js';
 import type { TraceProtocol } from './otlp-transport.js';
 import { samplerFromEnv } from './sampler-from-env.js';
-import { propagatesW3cOnly, spanPipelineOf, useSpanPipeline } from './span-pipeline.js';
+import { batchSettingsFromEnv } from './span-batcher.js';
+import { propagatesW3cOnly, spanOriginOf, useSpanPipeline } from './span-pipeline.js';
 import type { ExportProblemLog } from './reporting-exporter.js';
 
 /**
@@ -41,7 +42,7 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
   }
   try {
     register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: HOOKED_MODULES } });
-    const [{ NodeSDK, tracing, core, resources }, { trace, propagation }, { IORedisInstrumentation }, { ReportingExporter }, { SynchronousContextManager }] = await Promise.all([
+    const [{ NodeSDK, tracing, core, resources }, { trace, propagation }, { IORedisInstrumentation }, { ExportHealth, ReportingExporter }, { SynchronousContextManager }] = await Promise.all([
       import('@opentelemetry/sdk-node'),
       import('@opentelemetry/api'),
       import('@opentelemetry/instrumentation-ioredis'),
@@ -49,12 +50,13 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
       import('./synchronous-context.js'),
     ]);
     const problems = new ExportProblemSink();
-    const { otlpTraceExport, encodedAtEnd } = await import('./otlp-exporter.js');
+    const health = new ExportHealth(problems);
+    const { otlpTraceExport } = await import('./otlp-exporter.js');
     const otlp = otlpTraceExport(protocol, { env });
-    const exporter = new ReportingExporter(otlp.exporter, problems);
-    // The bounded export queue of OTEL_BSP_* (2048 spans by default; full: dropped, never blocking).
-    // Ours, so request spans (built as records, request-trace.ts) go straight to it, encoded as they end.
-    const processor = new tracing.BatchSpanProcessor(exporter, batchSettingsFromEnv(env));
+    const batch = batchSettingsFromEnv(env);
+    // Library spans (ioredis): the SDK's bounded export queue of OTEL_BSP_* (2048 spans by default;
+    // full: dropped, never blocking). Request spans go to the export thread as facts (below).
+    const processor = new tracing.BatchSpanProcessor(new ReportingExporter(otlp.exporter, health), batch);
     // One sampler (OTEL_TRACES_SAMPLER and _ARG) for request spans and library spans alike.
     const sampler = samplerFromEnv(env, tracing);
     const sdk = new NodeSDK({
@@ -75,9 +77,21 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
       ],
     });
     sdk.start();
-    const pipeline = spanPipelineOf(trace.getTracerProvider(), encodedAtEnd(processor, otlp.encoder), sampler, (header) => new core.TraceState(header), resources.defaultResource(), env);
-    // Other propagators (b3, jaeger…): through the global propagation the SDK set up from OTEL_PROPAGATORS.
-    useSpanPipeline(propagatesW3cOnly(env) ? pipeline : { ...pipeline, propagator: propagation });
+    const parseTraceState = (header: string) => new core.TraceState(header);
+    const origin = spanOriginOf(trace.getTracerProvider(), parseTraceState, resources.defaultResource(), env);
+    await origin.resource.waitForAsyncAttributes?.();
+    // Request spans: built, batched (OTEL_BSP_*, the same bound), encoded and sent on the export thread.
+    const requestSpans = otlp.exporter.requestSpans(
+      { resourceAttributes: origin.resource.attributes, resourceSchemaUrl: origin.resource.schemaUrl, scope: origin.scope, limits: origin.limits, batch },
+      (result) => health.record(result),
+    );
+    useSpanPipeline({
+      requestSpans,
+      sampler,
+      parseTraceState,
+      // Other propagators (b3, jaeger…): through the global propagation the SDK set up from OTEL_PROPAGATORS.
+      ...(propagatesW3cOnly(env) ? {} : { propagator: propagation }),
+    });
     const endpoint = endpointOf(env);
     return {
       state: 'on',
@@ -132,26 +146,6 @@ function protocolText(env: NodeJS.ProcessEnv): string {
 function protocolOf(env: NodeJS.ProcessEnv): TraceProtocol | undefined {
   const protocol = protocolText(env);
   return protocol === 'http/protobuf' || protocol === 'grpc' ? protocol : undefined;
-}
-
-/**
- * The batch processor's settings from OTEL_BSP_*, read as the NodeSDK reads them: a value that is
- * not a positive number leaves the SDK's default (queue 2048, delay 5000 ms, timeout 30000 ms,
- * batch 512).
- */
-function batchSettingsFromEnv(env: NodeJS.ProcessEnv) {
-  return {
-    maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE) ?? 2048,
-    scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY) ?? 5000,
-    exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT) ?? 30000,
-    maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE) ?? 512,
-  };
-}
-
-function positive(text: string | undefined): number | undefined {
-  if (text === undefined || text.trim() === '') return undefined;
-  const value = Number(text);
-  return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 function inactive(state: 'off' | 'failed', reason: string): TracingRuntime {

@@ -1,13 +1,13 @@
 import type { Attributes } from '@opentelemetry/api';
 import { INFERENCE_ENDPOINTS } from '../../proxy/endpoints.js';
 import type { Replica } from '../../routing/replica.js';
-import type { RequestMeasures } from '../measures.js';
-import type { RateLimitFacts, RequestObservation } from '../observation.js';
 import * as A from './genai-attributes.js';
+import type { RateLimitSpanFacts, RequestSpanFacts } from './request-span-facts.js';
 
 /**
- * The attributes of the request's spans, as pure functions of the finished observation (and the
- * measures derived from it once), so every span says what the metrics and the access log say.
+ * The attributes of the request's spans, as pure functions of its span facts (gathered once from
+ * the finished observation and its measures), so every span says what the metrics and the access
+ * log say.
  * A value that is undefined is left out, as the SDK's `setAttribute` leaves it out: each attribute
  * is one conditional store under a constant key (a generic copy loop over the keys cost more, in
  * a profile under load, than building the span record itself).
@@ -32,30 +32,30 @@ export function attemptSpanName(method: string, route: string, model: string | u
   return model === undefined ? operation : `${operation} ${model}`;
 }
 
-export function serverAttributes(observation: RequestObservation, measures: RequestMeasures): Attributes {
+export function serverAttributes(facts: RequestSpanFacts): Attributes {
   const attributes: Attributes = {};
-  attributes[A.HTTP_REQUEST_METHOD] = observation.method;
-  if (observation.route !== 'unmatched') attributes[A.HTTP_ROUTE] = observation.route;
-  if (observation.status !== undefined) attributes[A.HTTP_RESPONSE_STATUS_CODE] = observation.status;
-  if (measures.errorType !== null) attributes[A.ERROR_TYPE] = measures.errorType;
-  attributes[A.REQUEST_ID] = observation.requestId;
-  attributes[A.OUTCOME] = measures.outcome;
-  if (observation.keyId !== undefined) attributes[A.API_KEY_ID] = observation.keyId;
-  if (observation.tenant !== undefined) attributes[A.TENANT] = observation.tenant;
-  if (observation.rateLimit !== undefined) attributes[A.RATE_LIMIT_OUTCOME] = observation.rateLimit.outcome;
-  if (observation.routingOutcome !== undefined) attributes[A.ROUTING_OUTCOME] = observation.routingOutcome;
-  if (observation.dispatchedAt !== undefined) attributes[A.ROUTING_FAILOVERS] = observation.failovers;
-  if (observation.sessionKeySource !== undefined) attributes[A.SESSION_KEY_SOURCE] = observation.sessionKeySource;
-  if (measures.overheadMs !== undefined) attributes[A.OVERHEAD_MS] = measures.overheadMs;
+  attributes[A.HTTP_REQUEST_METHOD] = facts.method;
+  if (facts.route !== 'unmatched') attributes[A.HTTP_ROUTE] = facts.route;
+  if (facts.status !== undefined) attributes[A.HTTP_RESPONSE_STATUS_CODE] = facts.status;
+  if (facts.errorType !== undefined) attributes[A.ERROR_TYPE] = facts.errorType;
+  attributes[A.REQUEST_ID] = facts.requestId;
+  attributes[A.OUTCOME] = facts.outcome;
+  if (facts.keyId !== undefined) attributes[A.API_KEY_ID] = facts.keyId;
+  if (facts.tenant !== undefined) attributes[A.TENANT] = facts.tenant;
+  if (facts.rateLimit !== undefined) attributes[A.RATE_LIMIT_OUTCOME] = facts.rateLimit.outcome;
+  if (facts.routingOutcome !== undefined) attributes[A.ROUTING_OUTCOME] = facts.routingOutcome;
+  if (facts.failovers !== undefined) attributes[A.ROUTING_FAILOVERS] = facts.failovers;
+  if (facts.sessionKeySource !== undefined) attributes[A.SESSION_KEY_SOURCE] = facts.sessionKeySource;
+  if (facts.overheadMs !== undefined) attributes[A.OVERHEAD_MS] = facts.overheadMs;
   return attributes;
 }
 
-export function rateLimitAttributes(rateLimit: RateLimitFacts): Attributes {
+export function rateLimitAttributes(rateLimit: RateLimitSpanFacts): Attributes {
   const attributes: Attributes = {};
   attributes[A.RATE_LIMIT_OUTCOME] = rateLimit.outcome;
   if (rateLimit.limitedBy !== undefined) attributes[A.RATE_LIMIT_LIMITED_BY] = rateLimit.limitedBy;
-  if (rateLimit.store !== undefined) attributes[A.RATE_LIMIT_STORE] = rateLimit.store;
-  if (rateLimit.reservedTokens !== undefined) attributes[A.RATE_LIMIT_RESERVED_TOKENS] = rateLimit.reservedTokens;
+  attributes[A.RATE_LIMIT_STORE] = rateLimit.store;
+  attributes[A.RATE_LIMIT_RESERVED_TOKENS] = rateLimit.reservedTokens;
   return attributes;
 }
 
@@ -67,33 +67,29 @@ export interface ConversationSources {
 
 /**
  * What every upstream attempt of the request shares: the request's GenAI attributes. The
- * conversation id is a session id the client gave explicitly (the session header, then
- * `prompt_cache_key` or `user`, as the router reads them); a request without one has none: the
- * prompt-prefix key is a hash of user text and never leaves the router.
+ * conversation id is a session id the client gave explicitly (see `conversationIdOf`).
  */
-export function requestAttributes(
-  observation: RequestObservation,
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-  conversation: ConversationSources,
-): Attributes {
+export function requestAttributes(facts: RequestSpanFacts): Attributes {
   const attributes: Attributes = {};
-  const operation = operationOf(observation.route);
-  const json = isRecord(observation.requestJson) ? observation.requestJson : undefined;
+  const operation = operationOf(facts.route);
   if (operation !== undefined) {
     attributes[A.GEN_AI_OPERATION_NAME] = operation;
     attributes[A.GEN_AI_PROVIDER_NAME] = A.PROVIDER_VLLM;
   }
-  if (observation.requestedModel !== undefined) attributes[A.GEN_AI_REQUEST_MODEL] = observation.requestedModel;
-  if (operation !== undefined) attributes[A.GEN_AI_REQUEST_STREAM] = observation.stream;
-  const maxTokens = finiteNumber(json?.max_tokens) ?? finiteNumber(json?.max_completion_tokens) ?? finiteNumber(json?.max_output_tokens);
-  if (maxTokens !== undefined) attributes[A.GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
-  const temperature = finiteNumber(json?.temperature);
-  if (temperature !== undefined) attributes[A.GEN_AI_REQUEST_TEMPERATURE] = temperature;
-  const conversationId = conversationIdOf(headers, json, conversation);
-  if (conversationId !== undefined) attributes[A.GEN_AI_CONVERSATION_ID] = conversationId;
+  if (facts.requestedModel !== undefined) attributes[A.GEN_AI_REQUEST_MODEL] = facts.requestedModel;
+  if (operation !== undefined) attributes[A.GEN_AI_REQUEST_STREAM] = facts.stream;
+  if (facts.maxTokens !== undefined) attributes[A.GEN_AI_REQUEST_MAX_TOKENS] = facts.maxTokens;
+  if (facts.temperature !== undefined) attributes[A.GEN_AI_REQUEST_TEMPERATURE] = facts.temperature;
+  if (facts.conversationId !== undefined) attributes[A.GEN_AI_CONVERSATION_ID] = facts.conversationId;
+  if (facts.inputMessages !== undefined) attributes[A.GEN_AI_INPUT_MESSAGES] = facts.inputMessages;
   return attributes;
 }
 
+/**
+ * The conversation id: a session id the client gave explicitly (the session header, then
+ * `prompt_cache_key` or `user`, as the router reads them); a request without one has none: the
+ * prompt-prefix key is a hash of user text and never leaves the router.
+ */
 export function conversationIdOf(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   json: Readonly<Record<string, unknown>> | undefined,
@@ -112,20 +108,19 @@ export function conversationIdOf(
   return undefined;
 }
 
-/** The answering attempt's response, written into its attributes: id, model, finish reasons, usage (exact counts only). */
-export function addResponseAttributes(attributes: Attributes, observation: RequestObservation, measures: RequestMeasures): void {
-  const facts = observation.streamFacts;
-  if (facts !== undefined) {
-    if (facts.responseId !== undefined) attributes[A.GEN_AI_RESPONSE_ID] = facts.responseId;
-    if (facts.responseModel !== undefined) attributes[A.GEN_AI_RESPONSE_MODEL] = facts.responseModel;
-    if (facts.finishReasons.length > 0) attributes[A.GEN_AI_RESPONSE_FINISH_REASONS] = facts.finishReasons;
+/** The answering attempt's response, written into its attributes: id, model, finish reasons, usage (exact counts only), status, opt-in content. */
+export function addResponseAttributes(attributes: Attributes, facts: RequestSpanFacts): void {
+  if (facts.responseId !== undefined) attributes[A.GEN_AI_RESPONSE_ID] = facts.responseId;
+  if (facts.responseModel !== undefined) attributes[A.GEN_AI_RESPONSE_MODEL] = facts.responseModel;
+  if (facts.finishReasons.length > 0) attributes[A.GEN_AI_RESPONSE_FINISH_REASONS] = facts.finishReasons.slice();
+  const usage = facts.usage;
+  if (usage !== undefined) {
+    attributes[A.GEN_AI_USAGE_INPUT_TOKENS] = usage.input;
+    attributes[A.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output;
+    if (usage.cachedInput > 0) attributes[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cachedInput;
   }
-  if (measures.tokens.source === 'exact') {
-    attributes[A.GEN_AI_USAGE_INPUT_TOKENS] = measures.tokens.input;
-    attributes[A.GEN_AI_USAGE_OUTPUT_TOKENS] = measures.tokens.output;
-    if (measures.tokens.cachedInput > 0) attributes[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = measures.tokens.cachedInput;
-  }
-  if (observation.status !== undefined) attributes[A.HTTP_RESPONSE_STATUS_CODE] = observation.status;
+  if (facts.status !== undefined) attributes[A.HTTP_RESPONSE_STATUS_CODE] = facts.status;
+  if (facts.outputMessages !== undefined) attributes[A.GEN_AI_OUTPUT_MESSAGES] = facts.outputMessages;
 }
 
 interface ServerEndpoint {
@@ -152,12 +147,4 @@ export function transportErrorType(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code !== '') return code;
   return error instanceof Error ? error.name : 'unknown';
-}
-
-function finiteNumber(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,22 +1,19 @@
 import { ROOT_CONTEXT, trace, TraceFlags, type TextMapPropagator, type TraceState, type TracerProvider } from '@opentelemetry/api';
-import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Sampler } from '@opentelemetry/sdk-trace-base';
 import { TOLLBOOTH_VERSION } from '../../version.js';
+import type { RequestSpanSink } from './request-span-facts.js';
+import type { SpanOrigin } from './request-spans.js';
 
 /**
- * Where request spans go, and what the SDK would have given them: request tracing builds its
- * spans as finished records (span-records.ts) and hands them to the span processor (the SDK's
- * batch processor in the gateway: its bounded queue, OTEL_BSP_* settings, exporter and retries),
- * with the sampler, resource and instrumentation scope of the SDK's tracer provider, so they
- * export exactly as SDK spans would, without an SDK `Span` object per span.
+ * Where request spans go, and how a request's trace context is decided and read: the sink the
+ * facts of each recorded request are handed to (the export thread in the gateway, where the spans
+ * are built, encoded and sent; a span processor in process in tests), the sampler of the SDK's
+ * tracer provider, and the trace-state parser. Request tracing builds no SDK `Span` objects.
  */
 export interface SpanPipeline {
-  readonly processor: Pick<SpanProcessor, 'onEnd'>;
+  readonly requestSpans: RequestSpanSink;
   readonly sampler: Sampler;
-  readonly resource: Resource;
-  readonly scope: InstrumentationScope;
-  readonly limits: AttributeLimits;
   /** A `TraceState` from a `tracestate` header (the SDK's parser: invalid members dropped). */
   readonly parseTraceState: (header: string) => TraceState;
   /**
@@ -60,27 +57,25 @@ export function useSpanPipeline(pipeline: SpanPipeline | undefined): void {
 }
 
 /**
- * The pipeline of an SDK tracer provider: `processor` and `sampler` must be the ones the provider
- * was built with. Its resource and scope are read from a span its tracer starts (and never ends,
- * so never exports): the very objects the SDK puts on its own spans, so request spans and library
- * spans (ioredis) share one resource and scope and the exporter groups them as usual. The probe
- * has a sampled parent whose trace id every ratio above zero samples; a sampler that still records
- * nothing (always_off, ratio 0) never lets a request span be built, and `fallbackResource` stands in.
+ * What request spans carry from an SDK tracer provider: its resource and instrumentation scope,
+ * read from a span its tracer starts (and never ends, so never exports): the very objects the SDK
+ * puts on its own spans, so request spans and library spans (ioredis) share one resource and scope
+ * and the exporter groups them as usual. The probe has a sampled parent whose trace id every ratio
+ * above zero samples; a sampler that still records nothing (always_off, ratio 0) never lets a
+ * request span be built, and `fallbackResource` stands in.
  */
-export function spanPipelineOf(
+export function spanOriginOf(
   provider: TracerProvider,
-  processor: Pick<SpanProcessor, 'onEnd'>,
-  sampler: Sampler,
-  parseTraceState: SpanPipeline['parseTraceState'],
+  parseTraceState: SpanOrigin['parseTraceState'],
   fallbackResource: Resource,
   env: NodeJS.ProcessEnv = process.env,
-): SpanPipeline {
+): SpanOrigin {
   const tracer = provider.getTracer(REQUEST_SCOPE_NAME, TOLLBOOTH_VERSION);
   const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId: PROBE_TRACE_ID, spanId: PROBE_SPAN_ID, traceFlags: TraceFlags.SAMPLED, isRemote: true });
   const probe = tracer.startSpan('tollbooth.pipeline_probe', {}, parent) as unknown as Partial<ReadableSpan>;
   const resource = probe.resource ?? fallbackResource;
   const scope = probe.instrumentationScope ?? { name: REQUEST_SCOPE_NAME, version: TOLLBOOTH_VERSION };
-  return { processor, sampler, resource, scope, limits: attributeLimitsFromEnv(env), parseTraceState };
+  return { resource, scope, limits: attributeLimitsFromEnv(env), parseTraceState };
 }
 
 const PROBE_TRACE_ID = '00000000000000000000000000000001';

@@ -1,8 +1,8 @@
 // The spans of one typical streamed chat request (SERVER span and one attempt CLIENT span with the
-// first-token event), built from an observation by RequestTracer exactly as the gateway builds
-// them, and the set-up every cost script in this folder shares: the gateway's propagator and
-// synchronous context manager made global, the OpenTelemetry packages the scripts measure, our
-// encoder, and the resource a gateway's spans carry. Needs `npm run build`.
+// first-token event), gathered from an observation by RequestTracer and built from its facts
+// exactly as the gateway does, and the set-up every cost script in this folder shares: the
+// gateway's propagator and synchronous context manager made global, the OpenTelemetry packages
+// the scripts measure, our encoder, and the resource a gateway's spans carry. Needs `npm run build`.
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
@@ -18,7 +18,8 @@ api.context.setGlobalContextManager(new SynchronousContextManager());
 export const { OtlpSpanEncoder } = await import(`${root}/dist/src/telemetry/tracing/otlp-span-encoder.js`);
 export const gatewayResource = resources.defaultResource().merge(resources.resourceFromAttributes({ 'service.name': 'tollbooth', 'host.name': 'vm', 'process.pid': 1 }));
 const { createRequestTracer } = await import(`${root}/dist/src/telemetry/tracing/request-trace.js`);
-const { spanPipelineOf } = await import(`${root}/dist/src/telemetry/tracing/span-pipeline.js`);
+const { spanOriginOf } = await import(`${root}/dist/src/telemetry/tracing/span-pipeline.js`);
+const { spansBuiltInProcess } = await import(`${root}/dist/src/telemetry/tracing/request-spans.js`);
 const { createObservation } = await import(`${root}/dist/src/telemetry/observation.js`);
 const { measureRequest } = await import(`${root}/dist/src/telemetry/measures.js`);
 const { createStreamFacts } = await import(`${root}/dist/src/streaming/stream-facts.js`);
@@ -27,13 +28,16 @@ const { DEFAULT_CIRCUIT_SETTINGS } = await import(`${root}/dist/src/routing/circ
 const { parseConfig } = await import(`${root}/dist/src/config/load.js`);
 
 /**
- * `oneRequest(i)` records the spans of request i into `processor`, with the resource and scope of
- * `provider` (built with that processor and the default sampler), as the gateway's span pipeline does.
+ * `oneRequest(i)` records the spans of request i into `processor` (built in process), with the
+ * resource and scope of `provider` (built with that processor and the default sampler), as the
+ * gateway's export thread builds them. With `requestSpans`, a sink of your own gets each request's
+ * span facts instead (what the gateway's event loop hands to the export thread).
  */
-export function typicalRequests(provider, processor) {
+export function typicalRequests(provider, processor, requestSpans) {
   const config = parseConfig({ replicas: [{ url: 'http://10.0.0.5:8000', models: ['llama-3-8b'] }], auth: { enabled: false } });
   const sampler = new tracing.ParentBasedSampler({ root: new tracing.AlwaysOnSampler() });
-  const pipeline = spanPipelineOf(provider, processor, sampler, (header) => new core.TraceState(header), gatewayResource, {});
+  const parseTraceState = (header) => new core.TraceState(header);
+  const pipeline = { requestSpans: requestSpans ?? spansBuiltInProcess(processor, spanOriginOf(provider, parseTraceState, gatewayResource, {})), sampler, parseTraceState };
   const tracer = createRequestTracer(config, pipeline);
   const replica = new Replica({ name: 'gpu-a', url: 'http://10.0.0.5:8000', models: ['llama-3-8b'] }, DEFAULT_CIRCUIT_SETTINGS);
   const response = new ServerResponse(new IncomingMessage(new Socket()));

@@ -7,8 +7,8 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodedAtEnd, otlpTraceExport } from '../../../src/telemetry/tracing/otlp-exporter.js';
-import { EncodedSpan, OtlpSpanEncoder, type QueuedSpan } from '../../../src/telemetry/tracing/otlp-span-encoder.js';
+import { otlpTraceExport } from '../../../src/telemetry/tracing/otlp-exporter.js';
+import { OtlpSpanEncoder } from '../../../src/telemetry/tracing/otlp-span-encoder.js';
 import { builtExportThread } from '../../helpers/cli.js';
 import { decodeTraceRequest } from './otlp-decode.js';
 
@@ -208,77 +208,6 @@ describe('OtlpSpanEncoder encodes the same OTLP message as the standard Protobuf
     encoder.encode([second]);
     expect(held).toEqual(copy);
     expect(decodeTraceRequest(held)).toEqual(decodeTraceRequest(standard([first])));
-  });
-});
-
-describe('spans encoded as they end (encodeEarly, encodedAtEnd)', () => {
-  /** Spans of two resources and two scopes, some wider than a slab's reserve, enough to fill several slabs. */
-  function manySpans(): ReadableSpan[] {
-    const random = seeded(7);
-    const first = recordingProvider({ 'service.name': 'gateway' });
-    const second = recordingProvider({ 'service.name': 'other' });
-    for (let i = 0; i < 600; i++) {
-      const { provider } = i % 5 === 0 ? second : first;
-      const attributes: Attributes = { 'gen_ai.request.model': 'llama-3-8b', 'tollbooth.request_id': randomText(random, 36) };
-      if (i % 97 === 0) attributes['gen_ai.input.messages'] = 'x'.repeat(70_000);
-      const span = provider.getTracer(i % 3 === 0 ? 'tollbooth' : '@opentelemetry/instrumentation-ioredis').startSpan(`span ${i}`, { kind: SpanKind.CLIENT, attributes });
-      if (i % 2 === 0) span.addEvent('gen_ai.first_token', { 'tollbooth.ttft_ms': i / 4 });
-      span.end();
-    }
-    return [...first.exporter.getFinishedSpans(), ...second.exporter.getFinishedSpans()];
-  }
-
-  it('a batch of spans encoded early, mixed with spans encoded in the batch, is the standard message', () => {
-    const spans = manySpans();
-    const encoder = new OtlpSpanEncoder();
-    const queued: QueuedSpan[] = spans.map((span, i) => (i % 4 === 3 ? span : encoder.encodeEarly(span)));
-    expect(new Set(queued.filter((span) => span instanceof EncodedSpan).map((span) => (span as EncodedSpan).slab)).size).toBeGreaterThan(3);
-    // Batches encoded between early encodings do not disturb the bytes already queued.
-    for (let start = 0; start < spans.length; start += 128) {
-      const ours = decodeTraceRequest(encoder.encode(queued.slice(start, start + 128)));
-      expect(ours).toEqual(decodeTraceRequest(standard(spans.slice(start, start + 128))));
-      encoder.encodeEarly(spans[start]!);
-    }
-  });
-
-  it('reuses a slab only once every span in it has been copied into a request', () => {
-    const spans = manySpans().filter((span) => !('gen_ai.input.messages' in span.attributes));
-    const encoder = new OtlpSpanEncoder();
-    // Fill a few slabs; export all but the last span of the first slab.
-    const queued = spans.slice(0, 400).map((span) => encoder.encodeEarly(span));
-    const firstSlab = queued[0]!.slab;
-    const inFirst = queued.filter((span) => span.slab === firstSlab);
-    const held = inFirst.at(-1)!;
-    const exported = queued.filter((span) => span !== held);
-    encoder.encode(exported);
-    // New spans (three times as many, so every emptied slab is taken) never land in the first slab while `held` waits.
-    const laterSpans = Array.from({ length: 3 * queued.length }, (_, i) => spans[i % spans.length]!);
-    const later = laterSpans.map((span) => encoder.encodeEarly(span));
-    expect(later.some((span) => span.slab === firstSlab)).toBe(false);
-    expect(later.some((span) => queued.some((old) => old.slab === span.slab))).toBe(true);
-    // Every later span's bytes are intact, and so are the held span's.
-    expect(decodeTraceRequest(encoder.encode(later))).toEqual(decodeTraceRequest(standard(laterSpans)));
-    expect(decodeTraceRequest(encoder.encode([held]))).toEqual(decodeTraceRequest(standard([spans[queued.indexOf(held)]!])));
-    // Once the held span is copied, the first slab is free again (the last one freed, so the next one taken).
-    const after = laterSpans.map((span) => encoder.encodeEarly(span));
-    expect(after.some((span) => span.slab === firstSlab)).toBe(true);
-  });
-
-  it('encodedAtEnd queues sampled spans as bytes and passes unsampled ones through unchanged', () => {
-    const spans = manySpans().slice(0, 3);
-    const unsampled = Object.create(spans[2]!, { spanContext: { value: () => ({ ...spans[2]!.spanContext(), traceFlags: 0 }) } }) as ReadableSpan;
-    const seen: unknown[] = [];
-    const encoder = new OtlpSpanEncoder();
-    const processor = encodedAtEnd({ onEnd: (span) => seen.push(span) }, encoder);
-    processor.onEnd(spans[0]!);
-    processor.onEnd(spans[1]!);
-    processor.onEnd(unsampled);
-    expect(seen[0]).toBeInstanceOf(EncodedSpan);
-    expect(seen[1]).toBeInstanceOf(EncodedSpan);
-    expect(seen[2]).toBe(unsampled);
-    expect((seen[0] as EncodedSpan).resource).toBe(spans[0]!.resource);
-    expect((seen[0] as EncodedSpan).spanContext().traceFlags & 1).toBe(1);
-    expect(decodeTraceRequest(encoder.encode(seen.slice(0, 2) as QueuedSpan[]))).toEqual(decodeTraceRequest(standard(spans.slice(0, 2))));
   });
 });
 

@@ -6,7 +6,7 @@ import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, ParentBasedSamp
 import { describe, expect, it } from 'vitest';
 import { OtlpSpanEncoder } from '../../../src/telemetry/tracing/otlp-span-encoder.js';
 import { samplerFromEnv } from '../../../src/telemetry/tracing/sampler-from-env.js';
-import { attributeLimitsFromEnv, propagatesW3cOnly, spanPipelineOf } from '../../../src/telemetry/tracing/span-pipeline.js';
+import { attributeLimitsFromEnv, propagatesW3cOnly, spanOriginOf } from '../../../src/telemetry/tracing/span-pipeline.js';
 import { AttributeCollector, limitedAttributes, SpanRecord, spanTime, UNSET_STATUS } from '../../../src/telemetry/tracing/span-records.js';
 import { decodeTraceRequest } from './otlp-decode.js';
 
@@ -79,16 +79,16 @@ describe('span records through the exporter', () => {
   });
 });
 
-describe('the span pipeline of an SDK tracer provider', () => {
+describe('the span origin of an SDK tracer provider', () => {
   it("takes the provider's resource and scope from a probe span that is never exported", () => {
     const ended: unknown[] = [];
     const processor = { onStart() {}, onEnd: (span: unknown) => ended.push(span), forceFlush: async () => {}, shutdown: async () => {} };
     const sampler = new ParentBasedSampler({ root: new AlwaysOffSampler() });
     const provider = new BasicTracerProvider({ resource, spanProcessors: [processor], sampler });
-    const pipeline = spanPipelineOf(provider, processor, sampler, (header) => new TraceState(header), resourceFromAttributes({}), {});
-    expect(pipeline.resource).toBe(resource);
-    expect(pipeline.scope).toMatchObject({ name: 'tollbooth' });
-    expect(pipeline.sampler).toBe(sampler);
+    const origin = spanOriginOf(provider, (header) => new TraceState(header), resourceFromAttributes({}), { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '7' });
+    expect(origin.resource).toBe(resource);
+    expect(origin.scope).toMatchObject({ name: 'tollbooth' });
+    expect(origin.limits.countLimit).toBe(7);
     expect(ended).toEqual([]);
   });
 
@@ -106,8 +106,8 @@ describe('the span pipeline of an SDK tracer provider', () => {
     const processor = { onStart() {}, onEnd() {}, forceFlush: async () => {}, shutdown: async () => {} };
     const sampler = new AlwaysOffSampler();
     const fallback = resourceFromAttributes({ fallback: true });
-    const pipeline = spanPipelineOf(new BasicTracerProvider({ resource, spanProcessors: [processor], sampler }), processor, sampler, (header) => new TraceState(header), fallback, {});
-    expect(pipeline.resource).toBe(fallback);
+    const origin = spanOriginOf(new BasicTracerProvider({ resource, spanProcessors: [processor], sampler }), (header) => new TraceState(header), fallback, {});
+    expect(origin.resource).toBe(fallback);
   });
 });
 

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { FactsReader, FactsWriter, readChunk, readRequestSpanFacts, spanCountOf, writeRequestSpanFacts } from '../../../src/telemetry/tracing/span-facts-codec.js';
+import { EVERYTHING, NOTHING_OPTIONAL } from './span-facts-fixtures.js';
+
+describe('request span facts as numbers and chars', () => {
+  it('read back exactly as written, every field and every kind of string, several requests in one chunk in order', () => {
+    const writer = new FactsWriter();
+    const written = [EVERYTHING, NOTHING_OPTIONAL, { ...EVERYTHING, requestId: 'req-third', samplerAttributes: {} }];
+    for (const facts of written) writeRequestSpanFacts(writer, facts);
+    expect(writer.records).toBe(3);
+    expect(writer.spans).toBe(4 + 1 + 4);
+    const chunk = writer.take();
+    expect(chunk.records).toBe(3);
+    expect(chunk.spans).toBe(9);
+    const read = readChunk(chunk);
+    // The sampler's null array item reads back as undefined (both mean "no value" to OpenTelemetry).
+    const expected = written.map((facts) =>
+      facts.samplerAttributes?.['sampler.mixed'] === undefined ? facts : { ...facts, samplerAttributes: { ...facts.samplerAttributes, 'sampler.mixed': [1, undefined, 3] } },
+    );
+    expect(read).toEqual(expected);
+    expect(read[0]!.inputMessages).toBe(EVERYTHING.inputMessages);
+    expect(read[0]!.outputMessages).toHaveLength(10_000);
+  });
+
+  it('counts the spans a request makes: SERVER, the rate-limit child, one per attempt', () => {
+    expect(spanCountOf(EVERYTHING)).toBe(4);
+    expect(spanCountOf(NOTHING_OPTIONAL)).toBe(1);
+  });
+
+  it('start each chunk empty, grow past their initial arrays, and reuse only arrays of the initial size', () => {
+    const writer = new FactsWriter();
+    const long = { ...EVERYTHING, outputMessages: 'z'.repeat(100_000) };
+    writeRequestSpanFacts(writer, long);
+    expect(writer.nearlyFull).toBe(true);
+    const grown = writer.take();
+    expect(grown.chars.length).toBeGreaterThan(100_000);
+    expect(readChunk(grown)).toHaveLength(1);
+
+    writeRequestSpanFacts(writer, NOTHING_OPTIONAL);
+    expect(writer.nearlyFull).toBe(false);
+    const small = writer.take();
+    expect(readChunk(small)).toEqual([NOTHING_OPTIONAL]);
+
+    writer.reuse(grown.numbers, grown.chars);
+    writer.reuse(small.numbers, small.chars);
+    writeRequestSpanFacts(writer, NOTHING_OPTIONAL);
+    const next = writer.take();
+    // The written chunk is in arrays of their own, and the writer went on in the spare pair.
+    expect(next.chars).not.toBe(grown.chars);
+    expect(readChunk(next)).toEqual([NOTHING_OPTIONAL]);
+    writeRequestSpanFacts(writer, EVERYTHING);
+    expect(writer.take().chars).toBe(small.chars);
+  });
+
+  it('refuse a chunk that ends early instead of inventing fields', () => {
+    const writer = new FactsWriter();
+    writeRequestSpanFacts(writer, EVERYTHING);
+    const chunk = writer.take();
+    expect(() => readRequestSpanFacts(new FactsReader({ ...chunk, numberCount: chunk.numberCount - 3 }))).toThrow(RangeError);
+    expect(() => readRequestSpanFacts(new FactsReader({ ...chunk, charCount: 10 }))).toThrow(RangeError);
+  });
+});
