@@ -1,0 +1,77 @@
+// Interleaved A/B of gateway variants that differ by environment or by build, in front of one
+// simulator, exporting (when traced) to the minimal OTLP sink: streams of 64 unpaced chunks,
+// `wrk -c32`, each variant in turn for `seconds`, the order rotating and reversing every round.
+// Prints per variant the median req/s and CPU per request of the event loop (main thread) and
+// of the whole process, and the medians of the per-round differences against the first variant.
+// Needs `npm run build` (and a built checkout for a `cwd` variant). Run:
+//   flock /tmp/tollbooth-bench.lock node test/bench/tracing/gateway-ab.mjs ROUNDS SECONDS 'VARIANTS'
+// VARIANTS is JSON: [{"name":"off","env":{}},{"name":"on","env":{"OTEL_EXPORTER_OTLP_ENDPOINT":"sink"}},
+//   {"name":"old","cwd":"/path/to/other/checkout","env":{...}}]; the endpoint "sink" means the sink.
+// Indicative: the tracing benchmark (`npm run bench:tracing`) is the measurement of record.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+const here = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
+const { startNodeServer, environmentWithoutOtel } = await import(`${here}/dist/test/bench/node-server.js`);
+const { UNPACED_SIMULATOR_CONFIG } = await import(`${here}/dist/test/bench/report.js`);
+const { CHAT_PATH, chatBody, simHeaders } = await import(`${here}/dist/test/bench/scenario.js`);
+const { writeWrkScript, runWrk } = await import(`${here}/dist/test/bench/wrk.js`);
+const { cpuSeconds, eventLoopCpuSeconds } = await import(`${here}/dist/test/bench/procfs.js`);
+const { freePorts } = await import(`${here}/dist/test/helpers/free-ports.js`);
+
+const [roundsText, secondsText, variantsText] = process.argv.slice(2);
+const rounds = Number(roundsText);
+const seconds = Number(secondsText);
+const variants = JSON.parse(variantsText ?? '[]');
+if (!(rounds > 0) || !(seconds > 0) || variants.length < 2) throw new Error("usage: gateway-ab.mjs ROUNDS SECONDS '[{\"name\":…,\"env\":{…}}, …]'");
+
+const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-gateway-ab-'));
+const [sinkPort, simPort, ...gatewayPorts] = await freePorts(2 + variants.length);
+const sink = spawn(process.execPath, [`${here}/dist/test/bench/otlp-sink.js`, String(sinkPort)], { stdio: 'ignore' });
+const sim = await startNodeServer({ name: 'sim', command: 'sim', config: { ...UNPACED_SIMULATOR_CONFIG, port: simPort }, port: simPort, env: environmentWithoutOtel(), readyPath: '/health', workDir });
+const gateways = [];
+try {
+  for (const [index, variant] of variants.entries()) {
+    const port = gatewayPorts[index];
+    const env = { ...environmentWithoutOtel(), ...variant.env };
+    if (env.OTEL_EXPORTER_OTLP_ENDPOINT === 'sink') env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkPort}`;
+    const config = { server: { host: '127.0.0.1', port }, replicas: [{ name: 'sim', url: sim.url, models: ['tollbooth-sim-model'] }], auth: { enabled: false } };
+    // The server helper starts the CLI relative to the working directory: a `cwd` variant runs another checkout's build.
+    process.chdir(variant.cwd ?? here);
+    gateways.push({ name: variant.name, server: await startNodeServer({ name: variant.name, command: 'start', config, port, env, readyPath: '/ready', workDir }) });
+    process.chdir(here);
+  }
+  const script = join(workDir, 'stream.lua');
+  writeWrkScript(script, { path: CHAT_PATH, body: chatBody(true), headers: simHeaders({ tokens: 64, interTokenMs: 0, ttftMs: 0 }) });
+  for (const gateway of gateways) await runWrk(gateway.server.url, script, 32, 2);
+  const results = new Map(gateways.map((gateway) => [gateway.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const rotated = gateways.map((_, index) => gateways[(index + round) % gateways.length]);
+    for (const { name, server } of round % 2 === 0 ? rotated : rotated.reverse()) {
+      const process0 = cpuSeconds(server.pid);
+      const loop0 = eventLoopCpuSeconds(server.pid);
+      const wrk = await runWrk(server.url, script, 32, seconds);
+      const perRequest = (value) => (value / wrk.requests) * 1e6;
+      results.get(name).push({ rps: wrk.requestsPerSecond, processUs: perRequest(cpuSeconds(server.pid) - process0), eventLoopUs: perRequest(eventLoopCpuSeconds(server.pid) - loop0) });
+      // Let the traced variants' queued spans leave before the next measurement.
+      await sleep(1000);
+    }
+  }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const base = results.get(gateways[0].name);
+  for (const { name } of gateways) {
+    const runs = results.get(name);
+    const against = (pick) => median(runs.map((run, index) => pick(run) - pick(base[index])));
+    console.log(
+      `${name.padEnd(10)} ${median(runs.map((run) => run.rps)).toFixed(0)} req/s, event loop ${median(runs.map((run) => run.eventLoopUs)).toFixed(0)} µs/request, process ${median(runs.map((run) => run.processUs)).toFixed(0)} µs/request` +
+        ` | against ${gateways[0].name}: event loop ${against((run) => run.eventLoopUs).toFixed(1)} µs, process ${against((run) => run.processUs).toFixed(1)} µs, req/s ratio ${median(runs.map((run, index) => run.rps / base[index].rps)).toFixed(3)}`,
+    );
+  }
+} finally {
+  for (const { server } of gateways) await server.stop();
+  await sim.stop();
+  sink.kill();
+  rmSync(workDir, { recursive: true, force: true });
+}
