@@ -46,8 +46,17 @@ export class FactsWriter {
   private numberCount = 0;
   private charCount = 0;
   private readonly spare: { numbers: Float64Array<ArrayBuffer>; chars: Uint16Array<ArrayBuffer> }[] = [];
-  records = 0;
-  spans = 0;
+  private recordCount = 0;
+  private spanCount = 0;
+
+  /** Requests written into the chunk so far, and the spans they will make. */
+  get records(): number {
+    return this.recordCount;
+  }
+
+  get spans(): number {
+    return this.spanCount;
+  }
 
   /** Three quarters of the chunk's numbers or chars are written: the next requests may not fit without growing it. */
   get nearlyFull(): boolean {
@@ -77,6 +86,12 @@ export class FactsWriter {
     this.charCount = at;
   }
 
+  /** One request's facts are written: it counts, with the spans they will make. */
+  endRecord(spans: number): void {
+    this.recordCount += 1;
+    this.spanCount += spans;
+  }
+
   /** The chunk written so far, arrays and all; the writer goes on in spare arrays or new ones. */
   take(): FactsChunk {
     const chunk: FactsChunk = {
@@ -84,16 +99,16 @@ export class FactsWriter {
       chars: this.chars,
       numberCount: this.numberCount,
       charCount: this.charCount,
-      records: this.records,
-      spans: this.spans,
+      records: this.recordCount,
+      spans: this.spanCount,
     };
     const next = this.spare.pop();
     this.numbers = next?.numbers ?? new Float64Array(INITIAL_NUMBERS);
     this.chars = next?.chars ?? new Uint16Array(INITIAL_CHARS);
     this.numberCount = 0;
     this.charCount = 0;
-    this.records = 0;
-    this.spans = 0;
+    this.recordCount = 0;
+    this.spanCount = 0;
     return chunk;
   }
 
@@ -249,8 +264,7 @@ export function writeRequestSpanFacts(out: FactsWriter, facts: RequestSpanFacts)
     out.str(attempt.address);
     out.num(attempt.port);
   }
-  out.records += 1;
-  out.spans += spanCountOf(facts);
+  out.endRecord(spanCountOf(facts));
 }
 
 export function readRequestSpanFacts(from: FactsReader): RequestSpanFacts {
