@@ -14,8 +14,9 @@ import type { AttemptFacts, RequestSpanFacts } from './request-span-facts.js';
  * `writeRequestSpanFacts` and `readRequestSpanFacts` are the one place that order is spelled out.
  */
 
-const INITIAL_NUMBERS = 4096;
-const INITIAL_CHARS = 16384;
+/** Room for a full chunk (RECORDS_PER_CHUNK in otlp-exporter.ts) of typical requests: about 50 numbers and 160–200 code units each. */
+const INITIAL_NUMBERS = 16_384;
+const INITIAL_CHARS = 65_536;
 const ABSENT_STRING = -1;
 /** Where the chunk's strings cannot be copied as UTF-16LE, they are decoded this many code units at a time (String.fromCharCode takes them as arguments). */
 const DECODE_SLICE = 4096;
