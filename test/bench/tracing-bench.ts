@@ -38,7 +38,7 @@ import { environmentWithoutOtel, startNodeServer, type NodeServer } from './node
 import { cpuDuring, cpuSeconds, eventLoopCpuSeconds, residentKiB, systemCalls } from './procfs.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { positiveNumber, runBenchmark, UNPACED_SIMULATOR_CONFIG } from './report.js';
-import { spreadOf } from './stats.js';
+import { medianInterval, spreadOf, type MedianInterval } from './stats.js';
 import { runStreamLoad } from './stream-load-process.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
 
@@ -260,6 +260,8 @@ async function checkTraceArrives(gateway: NodeServer, collector: Collector): Pro
 
 interface CollectorResult {
   readonly ratio: number;
+  /** Where the median of the rounds' ratios lies with 95 % confidence: how far one run's verdict can be trusted. */
+  readonly ratioInterval: MedianInterval;
   readonly ratios: readonly number[];
   readonly cpuRatios: readonly number[];
   readonly addedCpuUs: number;
@@ -296,6 +298,7 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number, c
     const addedEventLoopUs = rounds.map((round) => of(round, kind).eventLoopCpuPerRequestUs - of(round, 'off').eventLoopCpuPerRequestUs);
     const result: CollectorResult = {
       ratio: spreadOf(ratios).median,
+      ratioInterval: medianInterval(ratios),
       ratios,
       cpuRatios,
       addedCpuUs: spreadOf(addedUs).median,
@@ -314,7 +317,8 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number, c
     log(`    gateway CPU added by tracing: ${result.addedCpuUs.toFixed(0)} µs/request median (per round ${addedUs.map((value) => value.toFixed(0)).join(' ')})`);
     log(`    of which on the event loop: ${result.addedEventLoopCpuUs.toFixed(0)} µs/request median (per round ${addedEventLoopUs.map((value) => value.toFixed(0)).join(' ')})`);
     log(
-      `    on ÷ off, exporting to ${label} = ${result.ratio.toFixed(3)} (range ${range.min.toFixed(3)}–${range.max.toFixed(3)}); ` +
+      `    on ÷ off, exporting to ${label} = ${result.ratio.toFixed(3)} (range ${range.min.toFixed(3)}–${range.max.toFixed(3)}; ` +
+        `the median lies in ${result.ratioInterval.low.toFixed(3)}–${result.ratioInterval.high.toFixed(3)} with ${(result.ratioInterval.coverage * 100).toFixed(0)} % confidence); ` +
         `≥ ${THROUGHPUT_BAR}: ${result.verdict}`,
     );
   }

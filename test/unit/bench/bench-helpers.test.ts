@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { frameHasContent, SseScanner } from '../../../test/bench/sse-scan.js';
-import { percentileOfSorted, spreadOf, summarize } from '../../../test/bench/stats.js';
+import { medianInterval, percentileOfSorted, spreadOf, summarize } from '../../../test/bench/stats.js';
 import { parseWrkOutput } from '../../../test/bench/wrk.js';
 
 describe('percentiles', () => {
@@ -20,6 +20,20 @@ describe('percentiles', () => {
   it('reports the median and range of rounds, ignoring rounds not measured', () => {
     expect(spreadOf([3, 1, 2])).toMatchObject({ median: 2, min: 1, max: 3 });
     expect(spreadOf([4, 1, Number.NaN, 2])).toMatchObject({ median: 2, min: 1, max: 4 });
+  });
+
+  it('brackets the median of rounds by the order statistics of the binomial tables', () => {
+    // Published 95 % ranks: n = 10 → (2, 9), n = 24 → (7, 18), n = 50 → (18, 33).
+    const shuffled = (n: number) => Array.from({ length: n }, (_, index) => ((index * 7) % n) + 1);
+    expect(medianInterval(shuffled(10))).toMatchObject({ low: 2, high: 9 });
+    expect(medianInterval(shuffled(24))).toMatchObject({ low: 7, high: 18 });
+    expect(medianInterval(shuffled(50))).toMatchObject({ low: 18, high: 33 });
+    // The exact coverage of (7, 18) of 24: 1 − 2 P(X ≤ 6), X ~ Binomial(24, ½).
+    expect(medianInterval(shuffled(24)).coverage).toBeCloseTo(0.9773, 4);
+    // Too few rounds for 95 %: the whole range, and the smaller coverage it has.
+    expect(medianInterval([5, 1, 3, 2, 4])).toEqual({ low: 1, high: 5, coverage: 0.9375 });
+    expect(medianInterval([3, Number.NaN, 1, 2, 6, 5, 4])).toMatchObject({ low: 1, high: 6 });
+    expect(medianInterval([]).coverage).toBe(0);
   });
 });
 
