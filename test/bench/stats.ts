@@ -44,10 +44,14 @@ export interface Spread {
   readonly rounds: readonly number[];
 }
 
+/** The rounds that were measured (not NaN), sorted ascending. */
+function sortedRounds(rounds: readonly number[]): Float64Array {
+  return Float64Array.from(rounds.filter((value) => !Number.isNaN(value))).sort();
+}
+
 /** Median (mean of the middle two for an even count) and range; NaN values are ignored. */
 export function spreadOf(rounds: readonly number[]): Spread {
-  const kept = rounds.filter((value) => !Number.isNaN(value));
-  const sorted = Float64Array.from(kept).sort();
+  const sorted = sortedRounds(rounds);
   const n = sorted.length;
   const median = n === 0 ? Number.NaN : n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
   return { median, min: n === 0 ? Number.NaN : sorted[0]!, max: n === 0 ? Number.NaN : sorted[n - 1]!, rounds };
@@ -68,7 +72,7 @@ export interface MedianInterval {
  * too few rounds for the confidence asked, the whole range and its smaller coverage.
  */
 export function medianInterval(rounds: readonly number[], confidence = 0.95): MedianInterval {
-  const sorted = Float64Array.from(rounds.filter((value) => !Number.isNaN(value))).sort();
+  const sorted = sortedRounds(rounds);
   const n = sorted.length;
   if (n === 0) return { low: Number.NaN, high: Number.NaN, coverage: 0 };
   // Walks P(X ≤ i) for X ~ Binomial(n, ½) term by term; k = i + 1 while both tails fit.

@@ -296,18 +296,18 @@ function reportThroughput(runs: readonly ThroughputRun[], connections: number, c
     // What tracing adds per request, each round's pair measured back to back: the whole process, and its event loop.
     const addedUs = rounds.map((round) => of(round, kind).gatewayCpuPerRequestUs - of(round, 'off').gatewayCpuPerRequestUs);
     const addedEventLoopUs = rounds.map((round) => of(round, kind).eventLoopCpuPerRequestUs - of(round, 'off').eventLoopCpuPerRequestUs);
+    const range = spreadOf(ratios);
     const result: CollectorResult = {
-      ratio: spreadOf(ratios).median,
+      ratio: range.median,
       ratioInterval: medianInterval(ratios),
       ratios,
       cpuRatios,
       addedCpuUs: spreadOf(addedUs).median,
       addedEventLoopCpuUs: spreadOf(addedEventLoopUs).median,
       collectorCpuUs: median(kind, (run) => run.collectorCpuPerRequestUs),
-      verdict: spreadOf(ratios).median >= THROUGHPUT_BAR ? 'PASS' : 'FAIL',
+      verdict: range.median >= THROUGHPUT_BAR ? 'PASS' : 'FAIL',
     };
     results[kind] = result;
-    const range = spreadOf(ratios);
     log(
       `  ${kind.padEnd(7)} ${median(kind, (run) => run.wrk.requestsPerSecond).toFixed(0)} req/s, ${cpu(kind)}, ` +
         `${label} ${result.collectorCpuUs.toFixed(0)} µs CPU/request, ${median(kind, (run) => run.spansPerRequest).toFixed(2)} spans/request received, ${context(kind)}`,

@@ -14,7 +14,11 @@ import type { AttemptFacts, RequestSpanFacts } from './request-span-facts.js';
  * `writeRequestSpanFacts` and `readRequestSpanFacts` are the one place that order is spelled out.
  */
 
-/** Room for a full chunk (RECORDS_PER_CHUNK in otlp-exporter.ts) of typical requests: about 50 numbers and 160–200 code units each. */
+/**
+ * Room for a chunk of RECORDS_PER_CHUNK (otlp-exporter.ts) requests of about 50 numbers and 160
+ * code units each; the benchmark's requests carry longer ids, so their chunks fill (three quarters)
+ * at 200–230 requests.
+ */
 const INITIAL_NUMBERS = 16_384;
 const INITIAL_CHARS = 65_536;
 const ABSENT_STRING = -1;
