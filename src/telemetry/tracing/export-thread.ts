@@ -2,8 +2,8 @@
  * The OTLP export thread (a worker thread of the gateway process, started by `ThreadedOtlpExporter`).
  * It does tracing's work that no request waits for:
  * - request spans: it receives each request's span facts from the event loop (span-facts-codec.ts),
- *   builds the spans (request-spans.ts), batches them as the SDK's batch processor would
- *   (span-batcher.ts), encodes each batch (otlp-span-encoder.ts) and sends it;
+ *   batches them as the SDK's batch processor would batch their spans (span-batcher.ts), encodes
+ *   each batch's spans straight from the facts (request-span-encoder.ts) and sends it;
  * - library spans (ioredis), which the SDK's batch processor on the event loop batched and encoded:
  *   it sends their request bodies as they come;
  * and answers every export with its result.
@@ -14,14 +14,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
-import { ExportResultCode, TraceState, type ExportResult, type InstrumentationScope } from '@opentelemetry/core';
+import { ExportResultCode, type ExportResult, type InstrumentationScope } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { OtlpSpanEncoder } from './otlp-span-encoder.js';
 import { otlpTraceTransport, type TraceProtocol } from './otlp-transport.js';
-import { RequestSpanBuilder } from './request-spans.js';
+import type { RequestSpanFacts } from './request-span-facts.js';
+import { RequestSpanEncoder } from './request-span-encoder.js';
 import { SpanBatcher, type BatchSettings } from './span-batcher.js';
-import { readChunk, type FactsChunk } from './span-facts-codec.js';
+import { readChunk, spanCountOf, type FactsChunk } from './span-facts-codec.js';
 import type { AttributeLimits } from './span-pipeline.js';
 
 /** What request spans carry, as it crosses to the thread: the resource's attributes, the scope, the limits. */
@@ -79,27 +78,24 @@ if (port !== null) {
   const { protocol } = workerData as ExportThreadData;
   // Messages sent while the transport loads wait on the port: it starts delivering when the listener is added.
   const transport = await otlpTraceTransport(protocol);
-  const encoder = new OtlpSpanEncoder();
-  let requestSpans: { readonly builder: RequestSpanBuilder; readonly batcher: SpanBatcher } | undefined;
+  let batcher: SpanBatcher<RequestSpanFacts> | undefined;
 
-  const setUp = (setup: RequestSpanSetup) => {
+  const setUp = (setup: RequestSpanSetup): SpanBatcher<RequestSpanFacts> => {
     const resource = resourceFromAttributes(setup.resourceAttributes, setup.resourceSchemaUrl === undefined ? {} : { schemaUrl: setup.resourceSchemaUrl });
-    const builder = new RequestSpanBuilder({ resource, scope: setup.scope, limits: setup.limits, parseTraceState: (header) => new TraceState(header) });
-    const batcher = new SpanBatcher(
+    const encoder = new RequestSpanEncoder(resource, setup.scope, setup.limits);
+    return new SpanBatcher<RequestSpanFacts>(
       setup.batch,
-      (spans, done) => transport.export({ body: encoder.encode(spans), spans: spans.length }, done),
+      spanCountOf,
+      (batch, spans, done) => transport.export({ body: encoder.encode(batch), spans }, done),
       (result, spans) => port.postMessage({ kind: 'request-spans-exported', spans, code: result.code, error: errorOf(result) } satisfies ExportThreadAnswer),
     );
-    return { builder, batcher };
   };
 
   const received = (chunk: FactsChunk) => {
-    const spans: ReadableSpan[] = [];
+    let facts: RequestSpanFacts[];
     try {
-      const facts = readChunk(chunk);
-      if (requestSpans === undefined) throw new Error('request span facts arrived before their set-up');
-      const emit = (span: ReadableSpan) => spans.push(span);
-      for (const one of facts) requestSpans.builder.build(one, emit);
+      if (batcher === undefined) throw new Error('request span facts arrived before their set-up');
+      facts = readChunk(chunk);
     } catch (error) {
       // Spans of a chunk that cannot be read are settled as failed: the event loop's count of spans in flight stays true.
       port.postMessage({ kind: 'request-spans-exported', spans: chunk.spans, code: ExportResultCode.FAILED, error: threadError(error) } satisfies ExportThreadAnswer);
@@ -107,7 +103,7 @@ if (port !== null) {
     } finally {
       port.postMessage({ kind: 'facts-arrays', numbers: chunk.numbers, chars: chunk.chars } satisfies ExportThreadAnswer, [chunk.numbers.buffer, chunk.chars.buffer]);
     }
-    requestSpans.batcher.add(spans);
+    batcher.add(facts);
   };
 
   port.on('message', (request: ExportThreadRequest) => {
@@ -118,16 +114,16 @@ if (port !== null) {
         );
         return;
       case 'request-spans':
-        requestSpans = setUp(request.setup);
+        batcher = setUp(request.setup);
         return;
       case 'facts':
         received(request.chunk);
         return;
       case 'flush':
-        void (requestSpans?.batcher.flush() ?? Promise.resolve()).then(() => port.postMessage({ kind: 'flushed', id: request.id } satisfies ExportThreadAnswer));
+        void (batcher?.flush() ?? Promise.resolve()).then(() => port.postMessage({ kind: 'flushed', id: request.id } satisfies ExportThreadAnswer));
         return;
       case 'shutdown':
-        void (requestSpans?.batcher.flush() ?? Promise.resolve())
+        void (batcher?.flush() ?? Promise.resolve())
           .then(() => transport.shutdown())
           .finally(() => port.postMessage({ kind: 'shut-down' } satisfies ExportThreadAnswer));
         return;

@@ -1,5 +1,4 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 
 /** OTEL_BSP_* as the SDK's batch span processor reads them (queue 2048, delay 5000 ms, timeout 30000 ms, batch 512 by default). */
 export interface BatchSettings {
@@ -29,12 +28,16 @@ function positive(text: string | undefined): number | undefined {
  * Request spans waiting for export in the export thread, batched as the SDK's batch span
  * processor batches: a batch goes when `maxExportBatchSize` spans wait or `scheduledDelayMillis`
  * after the first one waited; one export at a time; an export that has not answered within
- * `exportTimeoutMillis` counts as failed. The queue's bound is kept by whoever adds (the event
- * loop counts the spans it handed over and not yet settled, see `ThreadedOtlpExporter`), so
- * `add` never refuses. Each export's outcome, with its span count, goes to `settled`.
+ * `exportTimeoutMillis` counts as failed. What waits are items of one span or more (a request's
+ * spans, as facts): a batch takes whole items, as many as keep it within `maxExportBatchSize`
+ * spans (at least one). The queue's bound is kept by whoever adds (the event loop counts the
+ * spans it handed over and not yet settled, see `ThreadedOtlpExporter`), so `add` never refuses.
+ * Each export's outcome, with its span count, goes to `settled`.
  */
-export class SpanBatcher {
-  private readonly queue: ReadableSpan[] = [];
+export class SpanBatcher<T> {
+  private readonly queue: T[] = [];
+  /** Spans of the items in `queue`. */
+  private queuedSpans = 0;
   private exporting = false;
   private timer: NodeJS.Timeout | undefined;
   /** Callers of `flush` waiting for the queue and the export in flight to empty. */
@@ -42,12 +45,16 @@ export class SpanBatcher {
 
   constructor(
     private readonly settings: BatchSettings,
-    private readonly exportBatch: (spans: ReadableSpan[], done: (result: ExportResult) => void) => void,
+    private readonly spansOf: (item: T) => number,
+    private readonly exportBatch: (items: T[], spans: number, done: (result: ExportResult) => void) => void,
     private readonly settled: (result: ExportResult, spans: number) => void,
   ) {}
 
-  add(spans: readonly ReadableSpan[]): void {
-    for (const span of spans) this.queue.push(span);
+  add(items: readonly T[]): void {
+    for (const item of items) {
+      this.queue.push(item);
+      this.queuedSpans += this.spansOf(item);
+    }
     this.next();
   }
 
@@ -66,7 +73,7 @@ export class SpanBatcher {
       for (const resolve of this.drained.splice(0)) resolve();
       return;
     }
-    if (this.queue.length >= this.settings.maxExportBatchSize || this.drained.length > 0) {
+    if (this.queuedSpans >= this.settings.maxExportBatchSize || this.drained.length > 0) {
       this.exportOne();
       return;
     }
@@ -78,8 +85,8 @@ export class SpanBatcher {
 
   private exportOne(): void {
     this.stopTimer();
-    const batch = this.queue.splice(0, this.settings.maxExportBatchSize);
-    if (batch.length === 0) return this.next();
+    const { items, spans } = this.takeBatch();
+    if (items.length === 0) return this.next();
     this.exporting = true;
     let answered = false;
     const finish = (result: ExportResult): void => {
@@ -87,15 +94,30 @@ export class SpanBatcher {
       answered = true;
       clearTimeout(deadline);
       this.exporting = false;
-      this.settled(result, batch.length);
+      this.settled(result, spans);
       this.next();
     };
     const deadline = setTimeout(() => finish({ code: ExportResultCode.FAILED, error: new Error(`export did not answer within ${this.settings.exportTimeoutMillis} ms`) }), this.settings.exportTimeoutMillis);
     try {
-      this.exportBatch(batch, finish);
+      this.exportBatch(items, spans, finish);
     } catch (error) {
       finish({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
     }
+  }
+
+  /** The items of the next batch, taken off the queue, and their spans. */
+  private takeBatch(): { items: T[]; spans: number } {
+    const max = this.settings.maxExportBatchSize;
+    let count = 0;
+    let spans = 0;
+    while (count < this.queue.length) {
+      const itemSpans = this.spansOf(this.queue[count]!);
+      if (count > 0 && spans + itemSpans > max) break;
+      spans += itemSpans;
+      count += 1;
+    }
+    this.queuedSpans -= spans;
+    return { items: this.queue.splice(0, count), spans };
   }
 
   private stopTimer(): void {

@@ -101,10 +101,11 @@ export function limitedAttributes(attributes: Attributes, limits: AttributeLimit
   return { values: collector.values, dropped: collector.dropped };
 }
 
-function truncated(value: AttributeValue, limit: number): AttributeValue {
+/** `value` with its strings (and the strings in it) cut at `limit` characters, as the SDK cuts them. */
+export function truncated(value: AttributeValue | readonly string[], limit: number): AttributeValue {
   if (typeof value === 'string') return value.length > limit ? value.slice(0, limit) : value;
-  if (Array.isArray(value)) return value.map((item) => (typeof item === 'string' && item.length > limit ? item.slice(0, limit) : item)) as AttributeValue;
-  return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => (typeof item === 'string' && item.length > limit ? item.slice(0, limit) : item)) as AttributeValue;
+  return value as AttributeValue;
 }
 
 /** A performance.now() reading as the span time it stands for, with the request's one wall-clock offset. */

@@ -3,18 +3,18 @@
 // - event loop: what the gateway's event loop does at the end of a request, RequestTracer gathering
 //   the span facts and writing them into a chunk (span-facts-codec.ts), a chunk taken every 64
 //   requests as the exporter does before it transfers one;
-// - export thread: what the export thread does with those chunks: read the facts, build the spans
-//   (RequestSpanBuilder), encode them in batches of 512 (OtlpSpanEncoder).
+// - export thread: what the export thread does with those chunks: read the facts, encode their
+//   spans straight from them in batches of about 512 (RequestSpanEncoder).
 // With `--in-process` the second figure is instead the whole pipeline on one thread as tests and
 // earlier builds ran it: spans built in process into a BatchSpanProcessor whose exporter encodes.
 // Needs `npm run build`. Run:
 //   flock /tmp/tollbooth-bench.lock node test/bench/tracing/span-pipeline-cost.mjs [--in-process]
 // Indicative (median of five rounds of 20 000); the tracing benchmark under test/bench/ is the
 // measurement of record.
-import { gatewayResource, OtlpSpanEncoder, tracing, core, typicalRequests } from './typical-request.mjs';
+import { gatewayResource, OtlpSpanEncoder, tracing, typicalRequests } from './typical-request.mjs';
 const root = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
-const { FactsWriter, readChunk, writeRequestSpanFacts } = await import(`${root}/dist/src/telemetry/tracing/span-facts-codec.js`);
-const { RequestSpanBuilder } = await import(`${root}/dist/src/telemetry/tracing/request-spans.js`);
+const { FactsWriter, readChunk, spanCountOf, writeRequestSpanFacts } = await import(`${root}/dist/src/telemetry/tracing/span-facts-codec.js`);
+const { RequestSpanEncoder } = await import(`${root}/dist/src/telemetry/tracing/request-span-encoder.js`);
 const { attributeLimitsFromEnv } = await import(`${root}/dist/src/telemetry/tracing/span-pipeline.js`);
 
 const BATCH = 512;
@@ -34,21 +34,23 @@ const factsSink = {
 const gather = typicalRequests(undefined, undefined, factsSink);
 
 // Export thread half: chunks → spans → encoded batches.
-const builder = new RequestSpanBuilder({ resource: gatewayResource, scope: { name: 'tollbooth', version: '0.1.0' }, limits: attributeLimitsFromEnv({}), parseTraceState: (header) => new core.TraceState(header) });
+const requestEncoder = new RequestSpanEncoder(gatewayResource, { name: 'tollbooth', version: '0.1.0' }, attributeLimitsFromEnv({}));
 function exportChunks(taken) {
   let batch = [];
-  const emit = (span) => {
-    batch.push(span);
-    if (batch.length === BATCH) {
-      bytes += encoder.encode(batch).length;
-      batch = [];
-    }
-  };
+  let spans = 0;
   for (const chunk of taken) {
-    for (const facts of readChunk(chunk)) builder.build(facts, emit);
+    for (const facts of readChunk(chunk)) {
+      batch.push(facts);
+      spans += spanCountOf(facts);
+      if (spans >= BATCH) {
+        bytes += requestEncoder.encode(batch).length;
+        batch = [];
+        spans = 0;
+      }
+    }
     writer.reuse(chunk.numbers, chunk.chars);
   }
-  if (batch.length > 0) bytes += encoder.encode(batch).length;
+  if (batch.length > 0) bytes += requestEncoder.encode(batch).length;
 }
 
 // --in-process: the whole pipeline on one thread.

@@ -15,9 +15,10 @@ const wait = (ms: number) => new Promise((done) => setTimeout(done, ms));
 function harness(settings: Partial<BatchSettings>) {
   const exports: { spans: ReadableSpan[]; answer: (result: ExportResult) => void }[] = [];
   const settled: { code: ExportResultCode; spans: number; error?: string }[] = [];
-  const batcher = new SpanBatcher(
+  const batcher = new SpanBatcher<ReadableSpan>(
     { maxQueueSize: 2048, scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000, maxExportBatchSize: 4, ...settings },
-    (batch, done) => exports.push({ spans: batch, answer: done }),
+    () => 1,
+    (batch, _spans, done) => exports.push({ spans: batch, answer: done }),
     (result, count) => settled.push({ code: result.code, spans: count, ...(result.error ? { error: result.error.message } : {}) }),
   );
   return { batcher, exports, settled };
@@ -76,8 +77,9 @@ describe('request spans batched in the export thread', () => {
 
   it('settle as failed an export that throws', () => {
     const settled: ExportResultCode[] = [];
-    const batcher = new SpanBatcher(
+    const batcher = new SpanBatcher<ReadableSpan>(
       { maxQueueSize: 10, scheduledDelayMillis: 5000, exportTimeoutMillis: 1000, maxExportBatchSize: 2 },
+      () => 1,
       () => {
         throw new Error('encoder broke');
       },
@@ -85,6 +87,34 @@ describe('request spans batched in the export thread', () => {
     );
     batcher.add(spans(4));
     expect(settled).toEqual([ExportResultCode.FAILED, ExportResultCode.FAILED]);
+  });
+
+  it('keep the spans of one item (a request) in one batch: a batch takes whole items up to the batch size, at least one', () => {
+    const exported: { items: string[]; spans: number }[] = [];
+    const settled: number[] = [];
+    const batcher = new SpanBatcher<{ name: string; spans: number }>(
+      { maxQueueSize: 2048, scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000, maxExportBatchSize: 5 },
+      (item) => item.spans,
+      (items, spans, done) => {
+        exported.push({ items: items.map((item) => item.name), spans });
+        done({ code: ExportResultCode.SUCCESS });
+      },
+      (_result, spans) => settled.push(spans),
+    );
+    batcher.add([
+      { name: 'a', spans: 2 },
+      { name: 'b', spans: 2 },
+      { name: 'c', spans: 3 },
+      { name: 'd', spans: 7 },
+      { name: 'e', spans: 1 },
+    ]);
+    // 15 spans wait: batches of whole items, the one larger than a batch alone; one span is left for the delay.
+    expect(exported).toEqual([
+      { items: ['a', 'b'], spans: 4 },
+      { items: ['c'], spans: 3 },
+      { items: ['d'], spans: 7 },
+    ]);
+    expect(settled).toEqual([4, 3, 7]);
   });
 
   it('take OTEL_BSP_* as the SDK does: positive numbers only, else the defaults', () => {

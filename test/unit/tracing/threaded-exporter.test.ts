@@ -11,7 +11,8 @@ import type { ExportThreadData, RequestSpanSetup } from '../../../src/telemetry/
 import { ThreadedOtlpExporter } from '../../../src/telemetry/tracing/otlp-exporter.js';
 import { OtlpSpanEncoder } from '../../../src/telemetry/tracing/otlp-span-encoder.js';
 import type { RequestSpanFacts } from '../../../src/telemetry/tracing/request-span-facts.js';
-import { RequestSpanBuilder } from '../../../src/telemetry/tracing/request-spans.js';
+import { SpanRecordWriter, writeRequestSpans } from '../../../src/telemetry/tracing/request-spans.js';
+import { RandomIds } from '../../../src/telemetry/tracing/trace-context.js';
 import type { BatchSettings } from '../../../src/telemetry/tracing/span-batcher.js';
 import { builtExportThread } from '../../helpers/cli.js';
 import { decodeTraceRequest } from './otlp-decode.js';
@@ -146,8 +147,8 @@ describe('ThreadedOtlpExporter: request spans built, batched and sent by the thr
   /** The spans of `facts` as the in-process builder makes them, with the thread's resource and scope. */
   function builtInProcess(facts: readonly RequestSpanFacts[]): ReadableSpan[] {
     const built: ReadableSpan[] = [];
-    const builder = new RequestSpanBuilder({ resource: resourceFromAttributes(RESOURCE), scope: SCOPE, limits: NO_LIMITS, parseTraceState: (header) => new TraceState(header) });
-    for (const one of facts) builder.build(one, (span) => built.push(span));
+    const writer = new SpanRecordWriter({ resource: resourceFromAttributes(RESOURCE), scope: SCOPE, limits: NO_LIMITS, parseTraceState: (header) => new TraceState(header) }, (span) => built.push(span));
+    for (const one of facts) writeRequestSpans(one, writer, new RandomIds());
     return built;
   }
 
