@@ -130,6 +130,18 @@ export class OtlpProtobufWriter {
         return;
       }
     }
+    const start = this.pair(key, value);
+    if (known !== undefined) this.remember(key, known, value as string | number | boolean, start);
+  }
+
+  /** One KeyValue as field `field`, written out whole (only its key's bytes copied from the cache). */
+  freshKeyValue(field: number, key: string, value: OtlpValue): void {
+    this.tag(field, WireType.LengthDelimited);
+    this.pair(key, value);
+  }
+
+  /** A KeyValue's length and body; returns where it starts. */
+  private pair(key: string, value: OtlpValue): number {
     const start = this.startLengthDelimited();
     this.key(key);
     this.tag(2, WireType.LengthDelimited);
@@ -137,7 +149,7 @@ export class OtlpProtobufWriter {
     this.anyValue(value);
     this.finishLengthDelimited(body);
     this.finishLengthDelimited(start);
-    if (known !== undefined) this.remember(key, known, value as string | number | boolean, start);
+    return start;
   }
 
   /** The encoded pairs of this key, while it has few distinct values; undefined once it has too many. */

@@ -79,7 +79,7 @@ export class RequestSpanEncoder implements RequestSpanWriter {
     }
     this.attributeCount += 1;
     const limit = this.limits.valueLengthLimit;
-    this.out.keyValue(9, key, limit === Infinity ? value : truncated(value, limit));
+    this.out.freshKeyValue(9, key, limit === Infinity ? value : truncated(value, limit));
   }
 
   event(name: string, at: number, attributes: Attributes): void {

@@ -144,7 +144,7 @@ describe('ThreadedOtlpExporter: request spans built, batched and sent by the thr
     return exporter;
   }
 
-  /** The spans of `facts` as the in-process builder makes them, with the thread's resource and scope. */
+  /** The spans of `facts` as span records made in process, with the thread's resource and scope. */
   function builtInProcess(facts: readonly RequestSpanFacts[]): ReadableSpan[] {
     const built: ReadableSpan[] = [];
     const writer = new SpanRecordWriter({ resource: resourceFromAttributes(RESOURCE), scope: SCOPE, limits: NO_LIMITS, parseTraceState: (header) => new TraceState(header) }, (span) => built.push(span));
@@ -158,7 +158,7 @@ describe('ThreadedOtlpExporter: request spans built, batched and sent by the thr
       0,
     );
 
-  it('sends the message the in-process builder and the standard serializer make, and says how each batch went', async () => {
+  it('sends the message span records made in process and the standard serializer make, and says how each batch went', async () => {
     const collector = await slowCollector(0);
     closers.push(() => new Promise((done) => collector.server.close(() => done())));
     const exporter = threadedTo(collector.url);
