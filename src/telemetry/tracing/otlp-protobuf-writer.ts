@@ -1,4 +1,4 @@
-import type { AttributeValue, Attributes } from '@opentelemetry/api';
+import type { AttributeValue, Attributes, SpanStatus } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 
@@ -107,6 +107,16 @@ export class OtlpProtobufWriter {
     if (scope.version) this.stringField(2, scope.version);
     if (scope.attributes !== undefined) this.attributes(3, scope.attributes);
     this.countField(4, scope.droppedAttributesCount);
+    this.finishLengthDelimited(start);
+  }
+
+  /** A span's `Status` as field `field`. */
+  status(field: number, status: SpanStatus): void {
+    this.tag(field, WireType.LengthDelimited);
+    const start = this.startLengthDelimited();
+    if (status.message) this.stringField(2, status.message);
+    this.tag(3, WireType.Varint);
+    this.varint32(status.code);
     this.finishLengthDelimited(start);
   }
 

@@ -67,12 +67,7 @@ export class OtlpSpanEncoder {
     out.countField(12, span.droppedEventsCount);
     for (const link of span.links) this.writeLink(link.context, link.attributes, link.droppedAttributesCount);
     out.countField(14, span.droppedLinksCount);
-    out.tag(15, WireType.LengthDelimited);
-    const status = out.startLengthDelimited();
-    if (span.status.message) out.stringField(2, span.status.message);
-    out.tag(3, WireType.Varint);
-    out.varint32(span.status.code);
-    out.finishLengthDelimited(status);
+    out.status(15, span.status);
     out.fixed32Field(16, spanFlags(context.traceFlags, parent?.isRemote));
     out.finishLengthDelimited(start);
   }

@@ -1,4 +1,4 @@
-import { SpanKind, type Attributes, type SpanStatus } from '@opentelemetry/api';
+import { SpanKind, TraceFlags, type Attributes, type SpanStatus } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import { OtlpProtobufWriter, spanFlags, WireType } from './otlp-protobuf-writer.js';
@@ -13,15 +13,16 @@ import { RandomIds } from './trace-context.js';
  * Request spans encoded straight from their facts into an OTLP `ExportTraceServiceRequest`, on
  * the export thread: `writeRequestSpans` says which spans a request makes and what they carry,
  * and this writer puts each one into the message as it is told, with no span record, attribute
- * object or time pair in between (those, and encoding them afterwards, were most of the thread's
- * CPU per request). The message is the one `SpanRecordWriter`'s records make through
- * `OtlpSpanEncoder` or the standard serializer (test/unit/tracing/threaded-exporter.test.ts), the
- * attribute limits applied as the SDK applies them.
+ * object or time pair in between (the thread's work alone went from 6.4–7.0 to 3.9–5.2 µs per
+ * request, test/bench/RESULTS.md, session 9). The message is the one `SpanRecordWriter`'s records
+ * make through the standard serializer, the attribute limits applied as the SDK applies them
+ * (test/unit/tracing/request-span-encoder.test.ts). Attributes are written out whole: the pair
+ * cache would hash every fact string (fresh slices of the chunk's text) to find them.
  */
 export class RequestSpanEncoder implements RequestSpanWriter {
   private readonly out = new OtlpProtobufWriter();
   private facts: RequestSpanFacts | undefined;
-  private traceFlags = 0;
+  private traceFlags = TraceFlags.NONE;
   /** Where the open span's length goes. */
   private spanStart = 0;
   private parentIsRemote = false;
@@ -59,7 +60,7 @@ export class RequestSpanEncoder implements RequestSpanWriter {
 
   request(facts: RequestSpanFacts): void {
     this.facts = facts;
-    this.traceFlags = facts.sampled ? 1 : 0;
+    this.traceFlags = facts.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE;
   }
 
   child(name: string, kind: SpanKind, spanId: string, startedAt: number, endedAt: number): void {
@@ -96,12 +97,7 @@ export class RequestSpanEncoder implements RequestSpanWriter {
   end(status: SpanStatus): void {
     this.closeAttributes();
     const out = this.out;
-    out.tag(15, WireType.LengthDelimited);
-    const statusStart = out.startLengthDelimited();
-    if (status.message) out.stringField(2, status.message);
-    out.tag(3, WireType.Varint);
-    out.varint32(status.code);
-    out.finishLengthDelimited(statusStart);
+    out.status(15, status);
     out.fixed32Field(16, spanFlags(this.traceFlags, this.parentIsRemote));
     out.finishLengthDelimited(this.spanStart);
   }

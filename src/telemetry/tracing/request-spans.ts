@@ -4,7 +4,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import * as A from './genai-attributes.js';
 import type { RequestSpanFacts, RequestSpanSink } from './request-span-facts.js';
-import { attemptSpanName, attributesInto, rateLimitAttributes, requestAttributes, responseAttributes, serverAttributes, serverSpanName, type AttributeWriter } from './span-attributes.js';
+import { attemptSpanName, attributesInto, ownedValue, rateLimitAttributes, requestAttributes, responseAttributes, serverAttributes, serverSpanName, type AttributeWriter } from './span-attributes.js';
 import type { AttributeLimits } from './span-pipeline.js';
 import { limitedAttributes, NO_EVENTS, SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
 import { RandomIds } from './trace-context.js';
@@ -81,10 +81,13 @@ export function writeRequestSpans(facts: RequestSpanFacts, out: RequestSpanWrite
   if (facts.samplerAttributes === undefined) {
     serverAttributes(facts, out);
   } else {
-    // The sampler's attributes first, ours over them (rare: the SDK's own samplers add none).
+    // The sampler's attributes first, ours over them (rare: the SDK's own samplers add none); empty values left out, as setAttribute leaves them.
     const merged: Attributes = { ...facts.samplerAttributes };
     serverAttributes(facts, attributesInto(merged));
-    for (const key in merged) out.set(key, merged[key]!);
+    for (const key in merged) {
+      const value = merged[key];
+      if (value !== undefined && value !== null) out.set(key, value);
+    }
   }
   out.end((facts.status ?? 0) >= 500 || facts.outcome === 'upstream_failure' ? errorStatus(facts.errorType) : UNSET_STATUS);
 }
@@ -148,7 +151,7 @@ export class SpanRecordWriter implements RequestSpanWriter {
   }
 
   set(key: string, value: Parameters<AttributeWriter['set']>[1]): void {
-    this.attributes[key] = (Array.isArray(value) ? value.slice() : value) as Attributes[string];
+    this.attributes[key] = ownedValue(value);
   }
 
   event(name: string, at: number, attributes: Attributes): void {

@@ -19,13 +19,18 @@ export interface AttributeWriter {
   set(key: string, value: AttributeValue | readonly string[]): void;
 }
 
-/** An `AttributeWriter` into `attributes` (arrays copied, so the span owns them). */
+/** An `AttributeWriter` into `attributes`. */
 export function attributesInto(attributes: Attributes): AttributeWriter {
   return {
     set(key, value) {
-      attributes[key] = Array.isArray(value) ? (value.slice() as AttributeValue) : (value as AttributeValue);
+      attributes[key] = ownedValue(value);
     },
   };
+}
+
+/** A value to keep in a span's attributes: a list is copied, so the span owns it. */
+export function ownedValue(value: AttributeValue | readonly string[]): AttributeValue {
+  return Array.isArray(value) ? (value.slice() as AttributeValue) : (value as AttributeValue);
 }
 
 const OPERATION_BY_ROUTE = new Map(INFERENCE_ENDPOINTS.map((endpoint) => [endpoint.path, endpoint.operation]));
