@@ -1,6 +1,7 @@
-import type { AttributeValue, Attributes, SpanStatus } from '@opentelemetry/api';
+import type { Attributes, SpanStatus } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
+import type { AttributeInput } from './span-attributes.js';
 
 /**
  * The protobuf writing that both OTLP span encoders share (`OtlpSpanEncoder` for finished SDK
@@ -9,9 +10,10 @@ import type { Resource } from '@opentelemetry/resources';
  * It writes what `ProtobufTraceSerializer` of @opentelemetry/otlp-transformer writes (proven field
  * by field in test/unit/tracing/otlp-span-encoder.test.ts) for less CPU, because it runs for every
  * span of every request: one pass instead of a size-estimate pass plus a write pass, attribute keys
- * (the same few dozen strings on every span) and key-value pairs that repeat (most of them)
- * encoded once and copied afterwards, ids decoded from hex straight into the buffer, and fields
- * that only repeat proto3 defaults (zero dropped counts) left out.
+ * (the same few dozen strings on every span) encoded once and copied afterwards, and so are whole
+ * key-value pairs that repeat (`attributes`: most of an SDK span's; `freshKeyValue` skips that
+ * cache), ids decoded from hex straight into the buffer, and fields that only repeat proto3
+ * defaults (zero dropped counts) left out.
  *
  * Length-delimited fields reserve one byte for their length (almost every attribute, event and
  * status is shorter than 128 bytes) and move their content when the length needs more, so the
@@ -48,7 +50,7 @@ const KEY_VALUE_KEY = tag(1, WireType.LengthDelimited);
 const NO_BYTES = Buffer.alloc(0);
 
 /** What an attribute's value may be, as the API types it and as request span facts hold lists. */
-type OtlpValue = AttributeValue | Attributes | readonly string[] | null | undefined;
+type OtlpValue = AttributeInput | Attributes | null | undefined;
 
 /** The `flags` field of an OTLP Span or Link: the trace flags, and whether the parent is remote. */
 export function spanFlags(traceFlags: number, parentIsRemote: boolean | undefined): number {
@@ -129,7 +131,7 @@ export class OtlpProtobufWriter {
   }
 
   /** One KeyValue as field `field`: copied whole when the pair was seen before. */
-  keyValue(field: number, key: string, value: OtlpValue): void {
+  private keyValue(field: number, key: string, value: OtlpValue): void {
     this.tag(field, WireType.LengthDelimited);
     const cacheable = typeof value === 'string' ? value.length <= MAX_CACHED_VALUE_CHARS : typeof value === 'number' || typeof value === 'boolean';
     const known = cacheable ? this.knownPairs(key) : undefined;

@@ -4,7 +4,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { OtlpProtobufWriter, spanFlags, WireType } from './otlp-protobuf-writer.js';
 import type { RequestSpanFacts } from './request-span-facts.js';
 import { writeRequestSpans, type RequestSpanWriter } from './request-spans.js';
-import type { AttributeWriter } from './span-attributes.js';
+import type { AttributeInput } from './span-attributes.js';
 import type { AttributeLimits } from './span-pipeline.js';
 import { spanTime, truncated } from './span-records.js';
 import { RandomIds } from './trace-context.js';
@@ -73,7 +73,7 @@ export class RequestSpanEncoder implements RequestSpanWriter {
   }
 
   /** An attribute of the open span, within the limits as the SDK keeps them (writeRequestSpans never writes a key twice). */
-  set(key: string, value: Parameters<AttributeWriter['set']>[1]): void {
+  set(key: string, value: AttributeInput): void {
     if (this.attributeCount >= this.limits.countLimit) {
       this.droppedAttributes += 1;
       return;

@@ -4,7 +4,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import * as A from './genai-attributes.js';
 import type { RequestSpanFacts, RequestSpanSink } from './request-span-facts.js';
-import { attemptSpanName, attributesInto, ownedValue, rateLimitAttributes, requestAttributes, responseAttributes, serverAttributes, serverSpanName, type AttributeWriter } from './span-attributes.js';
+import { attemptSpanName, attributesInto, ownedValue, rateLimitAttributes, requestAttributes, responseAttributes, serverAttributes, serverSpanName, type AttributeInput, type AttributeWriter } from './span-attributes.js';
 import type { AttributeLimits } from './span-pipeline.js';
 import { limitedAttributes, NO_EVENTS, SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
 import { RandomIds } from './trace-context.js';
@@ -150,7 +150,7 @@ export class SpanRecordWriter implements RequestSpanWriter {
     );
   }
 
-  set(key: string, value: Parameters<AttributeWriter['set']>[1]): void {
+  set(key: string, value: AttributeInput): void {
     this.attributes[key] = ownedValue(value);
   }
 

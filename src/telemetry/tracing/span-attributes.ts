@@ -14,9 +14,12 @@ import type { RateLimitSpanFacts, RequestSpanFacts } from './request-span-facts.
  * a profile under load, than building the span record itself).
  */
 
+/** An attribute's value as the attribute functions give it: lists straight from the facts, not copied. */
+export type AttributeInput = AttributeValue | readonly string[];
+
 /** Where a span's attributes go, one at a time; a request's attribute functions never write a key twice. */
 export interface AttributeWriter {
-  set(key: string, value: AttributeValue | readonly string[]): void;
+  set(key: string, value: AttributeInput): void;
 }
 
 /** An `AttributeWriter` into `attributes`. */
@@ -29,7 +32,7 @@ export function attributesInto(attributes: Attributes): AttributeWriter {
 }
 
 /** A value to keep in a span's attributes: a list is copied, so the span owns it. */
-export function ownedValue(value: AttributeValue | readonly string[]): AttributeValue {
+export function ownedValue(value: AttributeInput): AttributeValue {
   return Array.isArray(value) ? (value.slice() as AttributeValue) : (value as AttributeValue);
 }
 

@@ -2,6 +2,7 @@ import type { Attributes, AttributeValue, HrTime, Link, SpanContext, SpanKind, S
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { AttributeInput } from './span-attributes.js';
 import type { AttributeLimits } from './span-pipeline.js';
 
 /**
@@ -102,7 +103,7 @@ export function limitedAttributes(attributes: Attributes, limits: AttributeLimit
 }
 
 /** `value` with its strings (and the strings in it) cut at `limit` characters, as the SDK cuts them. */
-export function truncated(value: AttributeValue | readonly string[], limit: number): AttributeValue {
+export function truncated(value: AttributeInput, limit: number): AttributeValue {
   if (typeof value === 'string') return value.length > limit ? value.slice(0, limit) : value;
   if (Array.isArray(value)) return value.map((item: unknown) => (typeof item === 'string' && item.length > limit ? item.slice(0, limit) : item)) as AttributeValue;
   return value as AttributeValue;

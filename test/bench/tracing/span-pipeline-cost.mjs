@@ -2,9 +2,10 @@
 // request (SERVER span and one attempt span with the first-token event), no network:
 // - event loop: what the gateway's event loop does at the end of a request, RequestTracer gathering
 //   the span facts and writing them into a chunk (span-facts-codec.ts), a chunk taken every 64
-//   requests as the exporter does before it transfers one;
+//   requests (the exporter transfers one every 256 since session 8; RESULTS' figures from this
+//   script were taken at 64, so it stays);
 // - export thread: what the export thread does with those chunks: read the facts, encode their
-//   spans straight from them in batches of about 512 (RequestSpanEncoder).
+//   spans straight from them (RequestSpanEncoder) in batches closed once they reach 512 spans.
 // With `--in-process` the second figure is instead the whole pipeline on one thread as tests and
 // earlier builds ran it: spans built in process into a BatchSpanProcessor whose exporter encodes.
 // Needs `npm run build`. Run:
