@@ -43,11 +43,14 @@ export async function startRedisKeySource(options: RedisKeySourceOptions): Promi
     markLoaded = resolve;
   });
   let unreachableSince: number | undefined;
+  /** Outages begun so far: a load that started before the latest one began proves nothing about now. */
+  let outagesBegun = 0;
   let lastProblems = '';
   let stopped = false;
   const noteOutage = (error: Error): void => {
     if (stopped || unreachableSince !== undefined) return;
     unreachableSince = Date.now();
+    outagesBegun += 1;
     log.error({ err: error.message, keys: ring.size }, 'Redis key store unreachable: serving the last known keys until it is back');
   };
   const noteRecovery = (): void => {
@@ -62,11 +65,15 @@ export async function startRedisKeySource(options: RedisKeySourceOptions): Promi
   let running: Promise<void> | undefined;
   let again = false;
   const loadOnce = async (reason: string): Promise<void> => {
+    const outagesBefore = outagesBegun;
     try {
       const { keys, problems } = await store.load();
       ring.replaceSource('redis', keys);
       markLoaded();
-      noteRecovery();
+      // The reply may have been read just after the other connection reported the server gone
+      // (the two sockets' events come in either order): its keys were true when read, but only a
+      // load issued while the outage was already known shows that Redis is back.
+      if (outagesBegun === outagesBefore) noteRecovery();
       const signature = problems.join('\n');
       if (signature !== lastProblems && problems.length > 0) log.error({ problems }, 'Redis key store holds invalid entries: they are ignored');
       lastProblems = signature;
