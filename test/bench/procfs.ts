@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * What the benchmark reads about the servers from /proc: resident memory, CPU time and system calls. Reading
@@ -37,6 +37,23 @@ export function cpuSeconds(pid: number): number {
  */
 export function eventLoopCpuSeconds(pid: number): number {
   return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/**
+ * User + system CPU seconds of each thread of a process, by thread id (ids grow in creation order:
+ * the main thread is the pid, V8's helper threads come next, a worker thread started later comes
+ * later). Node names all its threads `node`, so the id is what tells them apart.
+ */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const threads = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      threads.set(Number(tid), statCpuSeconds(`/proc/${pid}/task/${tid}/stat`));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return threads;
 }
 
 function statCpuSeconds(path: string): number {

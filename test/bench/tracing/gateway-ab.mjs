@@ -2,7 +2,10 @@
 // simulator, exporting (when traced) to the minimal OTLP sink: streams of 64 unpaced chunks,
 // `wrk -c32`, each variant in turn for `seconds`, the order rotating and reversing every round.
 // Prints per variant the median req/s and CPU per request of the event loop (main thread) and
-// of the whole process, and the medians of the per-round differences against the first variant.
+// of the whole process, and the medians of the per-round differences against the first variant;
+// then where the rest of the process's CPU went: each other thread that used 0.5 µs per request or
+// more over all rounds, named by its id's distance from the main thread's (creation order: V8's
+// helper threads first, a worker thread such as the export thread later; Node names them all `node`).
 // Needs `npm run build` (and a built checkout for a `cwd` variant). Run:
 //   flock /tmp/tollbooth-bench.lock node test/bench/tracing/gateway-ab.mjs ROUNDS SECONDS 'VARIANTS'
 // VARIANTS is JSON: [{"name":"off","env":{}},{"name":"on","env":{"OTEL_EXPORTER_OTLP_ENDPOINT":"sink"}},
@@ -18,7 +21,7 @@ const { startNodeServer, environmentWithoutOtel } = await import(`${here}/dist/t
 const { UNPACED_SIMULATOR_CONFIG } = await import(`${here}/dist/test/bench/report.js`);
 const { CHAT_PATH, chatBody, simHeaders } = await import(`${here}/dist/test/bench/scenario.js`);
 const { writeWrkScript, runWrk } = await import(`${here}/dist/test/bench/wrk.js`);
-const { cpuSeconds, eventLoopCpuSeconds } = await import(`${here}/dist/test/bench/procfs.js`);
+const { cpuSeconds, eventLoopCpuSeconds, threadCpuSeconds } = await import(`${here}/dist/test/bench/procfs.js`);
 const { freePorts } = await import(`${here}/dist/test/helpers/free-ports.js`);
 
 const [roundsText, secondsText, variantsText] = process.argv.slice(2);
@@ -47,12 +50,20 @@ try {
   writeWrkScript(script, { path: CHAT_PATH, body: chatBody(true), headers: simHeaders({ tokens: 64, interTokenMs: 0, ttftMs: 0 }) });
   for (const gateway of gateways) await runWrk(gateway.server.url, script, 32, 2);
   const results = new Map(gateways.map((gateway) => [gateway.name, []]));
+  // Per variant: CPU seconds of each thread other than the main one over all rounds, and the requests served.
+  const threads = new Map(gateways.map((gateway) => [gateway.name, { seconds: new Map(), requests: 0 }]));
   for (let round = 0; round < rounds; round++) {
     const rotated = gateways.map((_, index) => gateways[(index + round) % gateways.length]);
     for (const { name, server } of round % 2 === 0 ? rotated : rotated.reverse()) {
       const process0 = cpuSeconds(server.pid);
       const loop0 = eventLoopCpuSeconds(server.pid);
+      const threads0 = threadCpuSeconds(server.pid);
       const wrk = await runWrk(server.url, script, 32, seconds);
+      const account = threads.get(name);
+      for (const [tid, cpu] of threadCpuSeconds(server.pid)) {
+        if (tid !== server.pid) account.seconds.set(tid, (account.seconds.get(tid) ?? 0) + cpu - (threads0.get(tid) ?? 0));
+      }
+      account.requests += wrk.requests;
       const perRequest = (value) => (value / wrk.requests) * 1e6;
       results.get(name).push({ rps: wrk.requestsPerSecond, processUs: perRequest(cpuSeconds(server.pid) - process0), eventLoopUs: perRequest(eventLoopCpuSeconds(server.pid) - loop0) });
       // Let the traced variants' queued spans leave before the next measurement.
@@ -68,6 +79,11 @@ try {
       `${name.padEnd(10)} ${median(runs.map((run) => run.rps)).toFixed(0)} req/s, event loop ${median(runs.map((run) => run.eventLoopUs)).toFixed(0)} µs/request, process ${median(runs.map((run) => run.processUs)).toFixed(0)} µs/request` +
         ` | against ${gateways[0].name}: event loop ${against((run) => run.eventLoopUs).toFixed(1)} µs, process ${against((run) => run.processUs).toFixed(1)} µs, req/s ratio ${median(runs.map((run, index) => run.rps / base[index].rps)).toFixed(3)}`,
     );
+  }
+  for (const { name, server } of gateways) {
+    const { seconds: perThread, requests } = threads.get(name);
+    const busy = [...perThread].filter(([, cpu]) => (cpu / requests) * 1e6 >= 0.5).sort(([a], [b]) => a - b);
+    console.log(`${name.padEnd(10)} other threads, µs/request over all rounds: ${busy.map(([tid, cpu]) => `+${tid - server.pid} ${((cpu / requests) * 1e6).toFixed(1)}`).join(', ') || 'none'}`);
   }
 } finally {
   for (const { server } of gateways) await server.stop();
