@@ -11,8 +11,7 @@ import type { AttributeInput } from './span-attributes.js';
  * by field in test/unit/tracing/otlp-span-encoder.test.ts) for less CPU, because it runs for every
  * span of every request: one pass instead of a size-estimate pass plus a write pass, attribute keys
  * (the same few dozen strings on every span) encoded once and copied afterwards, and so are whole
- * key-value pairs that repeat (`attributes`: most of an SDK span's; `freshKeyValue` skips that
- * cache), ids decoded from hex straight into the buffer, and fields that only repeat proto3
+ * key-value pairs that repeat (`keyValue`: most of a span's attributes), ids decoded from hex straight into the buffer, and fields that only repeat proto3
  * defaults (zero dropped counts) left out.
  *
  * Length-delimited fields reserve one byte for their length (almost every attribute, event and
@@ -130,8 +129,12 @@ export class OtlpProtobufWriter {
     }
   }
 
-  /** One KeyValue as field `field`: copied whole when the pair was seen before. */
-  private keyValue(field: number, key: string, value: OtlpValue): void {
+  /**
+   * One KeyValue as field `field`: copied whole when the pair was seen before. A value's lookup
+   * hashes it once per string object: callers pass the same object for a value that repeats (the
+   * export thread's fact reader does, span-facts-codec.ts), or short fresh strings.
+   */
+  keyValue(field: number, key: string, value: OtlpValue): void {
     this.tag(field, WireType.LengthDelimited);
     const cacheable = typeof value === 'string' ? value.length <= MAX_CACHED_VALUE_CHARS : typeof value === 'number' || typeof value === 'boolean';
     const known = cacheable ? this.knownPairs(key) : undefined;
@@ -144,12 +147,6 @@ export class OtlpProtobufWriter {
     }
     const start = this.pair(key, value);
     if (known !== undefined) this.remember(key, known, value as string | number | boolean, start);
-  }
-
-  /** One KeyValue as field `field`, written out whole (only its key's bytes copied from the cache). */
-  freshKeyValue(field: number, key: string, value: OtlpValue): void {
-    this.tag(field, WireType.LengthDelimited);
-    this.pair(key, value);
   }
 
   /** A KeyValue's length and body; returns where it starts. */

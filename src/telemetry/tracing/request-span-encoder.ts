@@ -16,8 +16,9 @@ import { RandomIds } from './trace-context.js';
  * object or time pair in between (the thread's work alone went from 6.4–7.0 to 3.9–5.2 µs per
  * request, test/bench/RESULTS.md, session 9). The message is the one `SpanRecordWriter`'s records
  * make through the standard serializer, the attribute limits applied as the SDK applies them
- * (test/unit/tracing/request-span-encoder.test.ts). Attributes are written out whole: the pair
- * cache would hash every fact string (fresh slices of the chunk's text) to find them.
+ * (test/unit/tracing/request-span-encoder.test.ts). Attributes go through the writer's pair
+ * cache: the values that repeat from request to request reach the thread as one string per chunk
+ * (the codec's words), so a repeated pair costs one hash per chunk and one copy per span.
  */
 export class RequestSpanEncoder implements RequestSpanWriter {
   private readonly out = new OtlpProtobufWriter();
@@ -80,7 +81,7 @@ export class RequestSpanEncoder implements RequestSpanWriter {
     }
     this.attributeCount += 1;
     const limit = this.limits.valueLengthLimit;
-    this.out.freshKeyValue(9, key, limit === Infinity ? value : truncated(value, limit));
+    this.out.keyValue(9, key, limit === Infinity ? value : truncated(value, limit));
   }
 
   event(name: string, at: number, attributes: Attributes): void {

@@ -12,6 +12,14 @@ import type { AttemptFacts, RequestSpanFacts } from './request-span-facts.js';
  * Absent values: an undefined number is written as NaN (facts hold finite numbers only), an
  * undefined string as the length -1. The reader reads fields in the order the writer wrote them;
  * `writeRequestSpanFacts` and `readRequestSpanFacts` are the one place that order is spelled out.
+ *
+ * Words: most strings of a request repeat from one request to the next (method, route, outcome,
+ * model, replica…). Each such field has a slot; within a chunk, a value equal to the slot's last one
+ * is written as the length -2 and no characters, and the reader hands back the string it decoded
+ * for the slot the first time. The event loop copies fewer characters, and the export thread gets
+ * one string per slot and chunk instead of a fresh slice per request, whose hash the encoder's pair
+ * cache then computes once (otlp-protobuf-writer.ts). Slots start empty in every chunk, so a chunk
+ * is read on its own: a lost chunk or a new export thread never leaves the two sides out of step.
  */
 
 /**
@@ -22,6 +30,29 @@ import type { AttemptFacts, RequestSpanFacts } from './request-span-facts.js';
 const INITIAL_NUMBERS = 16_384;
 const INITIAL_CHARS = 65_536;
 const ABSENT_STRING = -1;
+/** A word equal to the last one of its slot in this chunk. */
+const SAME_WORD = -2;
+
+/** The word fields of a request's facts (see the module comment), one slot each. */
+const enum Word {
+  Method,
+  Route,
+  Outcome,
+  ErrorType,
+  KeyId,
+  Tenant,
+  RoutingOutcome,
+  SessionKeySource,
+  RateLimitOutcome,
+  RateLimitLimitedBy,
+  RateLimitStore,
+  RequestedModel,
+  ResponseModel,
+  FinishReason,
+  AttemptErrorType,
+  AttemptReplica,
+  AttemptAddress,
+}
 /** Where the chunk's strings cannot be copied as UTF-16LE, they are decoded this many code units at a time (String.fromCharCode takes them as arguments). */
 const DECODE_SLICE = 4096;
 
@@ -53,6 +84,8 @@ export class FactsWriter {
   private readonly spare: { numbers: Float64Array<ArrayBuffer>; chars: Uint16Array<ArrayBuffer> }[] = [];
   private recordCount = 0;
   private spanCount = 0;
+  /** The last value written in each word slot of this chunk. */
+  private readonly words: (string | undefined)[] = [];
 
   /** Requests written into the chunk so far, and the spans they will make. */
   get records(): number {
@@ -91,6 +124,16 @@ export class FactsWriter {
     this.charCount = at;
   }
 
+  /** A string that usually repeats (see the module comment): written once per chunk while it stays the same. */
+  word(slot: Word, value: string | undefined): void {
+    if (value !== undefined && value === this.words[slot]) {
+      this.num(SAME_WORD);
+      return;
+    }
+    this.str(value);
+    if (value !== undefined) this.words[slot] = value;
+  }
+
   /** One request's facts are written: it counts, with the spans they will make. */
   endRecord(spans: number): void {
     this.recordCount += 1;
@@ -114,6 +157,7 @@ export class FactsWriter {
     this.charCount = 0;
     this.recordCount = 0;
     this.spanCount = 0;
+    this.words.length = 0;
     return chunk;
   }
 
@@ -128,6 +172,8 @@ export class FactsReader {
   private charAt = 0;
   /** Every string of the chunk, decoded in one call: each string is a slice of it. */
   private readonly text: string;
+  /** The string each word slot last decoded to. */
+  private readonly words: (string | undefined)[] = [];
 
   constructor(private readonly chunk: Pick<FactsChunk, 'numbers' | 'chars' | 'numberCount' | 'charCount'>) {
     this.text = decodeUtf16(chunk.chars, chunk.charCount);
@@ -153,8 +199,24 @@ export class FactsReader {
   }
 
   str(): string | undefined {
+    return this.stringOf(this.count());
+  }
+
+  word(slot: Word): string | undefined {
     const length = this.count();
+    if (length !== SAME_WORD) {
+      const value = this.stringOf(length);
+      if (value !== undefined) this.words[slot] = value;
+      return value;
+    }
+    const repeated = this.words[slot];
+    if (repeated === undefined) throw new RangeError('span facts are malformed: a repeated word was never written');
+    return repeated;
+  }
+
+  private stringOf(length: number): string | undefined {
     if (length === ABSENT_STRING) return undefined;
+    if (length < 0) throw new RangeError('span facts are malformed: a string of negative length');
     const start = this.charAt;
     const end = start + length;
     if (end > this.chunk.charCount) throw new RangeError('span facts ended early');
@@ -207,32 +269,32 @@ export function writeRequestSpanFacts(out: FactsWriter, facts: RequestSpanFacts)
   writeAttributes(out, facts.samplerAttributes);
   out.num(facts.epochOffsetMs);
 
-  out.str(facts.method);
-  out.str(facts.route);
+  out.word(Word.Method, facts.method);
+  out.word(Word.Route, facts.route);
   out.str(facts.requestId);
   out.num(facts.receivedAt);
   out.num(facts.endedAt);
   out.num(facts.status);
-  out.str(facts.outcome);
-  out.str(facts.errorType);
-  out.str(facts.keyId);
-  out.str(facts.tenant);
-  out.str(facts.routingOutcome);
+  out.word(Word.Outcome, facts.outcome);
+  out.word(Word.ErrorType, facts.errorType);
+  out.word(Word.KeyId, facts.keyId);
+  out.word(Word.Tenant, facts.tenant);
+  out.word(Word.RoutingOutcome, facts.routingOutcome);
   out.num(facts.failovers);
-  out.str(facts.sessionKeySource);
+  out.word(Word.SessionKeySource, facts.sessionKeySource);
   out.num(facts.overheadMs);
   const rateLimit = facts.rateLimit;
   out.bool(rateLimit !== undefined);
   if (rateLimit !== undefined) {
-    out.str(rateLimit.outcome);
-    out.str(rateLimit.limitedBy);
-    out.str(rateLimit.store);
+    out.word(Word.RateLimitOutcome, rateLimit.outcome);
+    out.word(Word.RateLimitLimitedBy, rateLimit.limitedBy);
+    out.word(Word.RateLimitStore, rateLimit.store);
     out.num(rateLimit.reservedTokens);
     out.num(rateLimit.startedAt);
     out.num(rateLimit.endedAt);
   }
 
-  out.str(facts.requestedModel);
+  out.word(Word.RequestedModel, facts.requestedModel);
   out.bool(facts.stream);
   out.num(facts.maxTokens);
   out.num(facts.temperature);
@@ -241,9 +303,9 @@ export function writeRequestSpanFacts(out: FactsWriter, facts: RequestSpanFacts)
   out.str(facts.outputMessages);
 
   out.str(facts.responseId);
-  out.str(facts.responseModel);
+  out.word(Word.ResponseModel, facts.responseModel);
   out.num(facts.finishReasons.length);
-  for (const reason of facts.finishReasons) out.str(reason);
+  for (const reason of facts.finishReasons) out.word(Word.FinishReason, reason);
   const usage = facts.usage;
   out.bool(usage !== undefined);
   if (usage !== undefined) {
@@ -264,9 +326,9 @@ export function writeRequestSpanFacts(out: FactsWriter, facts: RequestSpanFacts)
     out.str(attempt.spanId);
     out.num(attempt.startedAt);
     out.num(attempt.endedAt);
-    out.str(attempt.errorType);
-    out.str(attempt.replica);
-    out.str(attempt.address);
+    out.word(Word.AttemptErrorType, attempt.errorType);
+    out.word(Word.AttemptReplica, attempt.replica);
+    out.word(Word.AttemptAddress, attempt.address);
     out.num(attempt.port);
   }
   out.endRecord(spanCountOf(facts));
@@ -281,32 +343,32 @@ export function readRequestSpanFacts(from: FactsReader): RequestSpanFacts {
   const samplerAttributes = readAttributes(from);
   const epochOffsetMs = from.count();
 
-  const method = required(from.str());
-  const route = required(from.str());
+  const method = required(from.word(Word.Method));
+  const route = required(from.word(Word.Route));
   const requestId = required(from.str());
   const receivedAt = from.count();
   const endedAt = from.count();
   const status = from.num();
-  const outcome = required(from.str());
-  const errorType = from.str();
-  const keyId = from.str();
-  const tenant = from.str();
-  const routingOutcome = from.str();
+  const outcome = required(from.word(Word.Outcome));
+  const errorType = from.word(Word.ErrorType);
+  const keyId = from.word(Word.KeyId);
+  const tenant = from.word(Word.Tenant);
+  const routingOutcome = from.word(Word.RoutingOutcome);
   const failovers = from.num();
-  const sessionKeySource = from.str();
+  const sessionKeySource = from.word(Word.SessionKeySource);
   const overheadMs = from.num();
   const rateLimit = from.bool()
     ? {
-        outcome: required(from.str()),
-        limitedBy: from.str(),
-        store: required(from.str()),
+        outcome: required(from.word(Word.RateLimitOutcome)),
+        limitedBy: from.word(Word.RateLimitLimitedBy),
+        store: required(from.word(Word.RateLimitStore)),
         reservedTokens: from.count(),
         startedAt: from.count(),
         endedAt: from.count(),
       }
     : undefined;
 
-  const requestedModel = from.str();
+  const requestedModel = from.word(Word.RequestedModel);
   const stream = from.bool();
   const maxTokens = from.num();
   const temperature = from.num();
@@ -315,9 +377,9 @@ export function readRequestSpanFacts(from: FactsReader): RequestSpanFacts {
   const outputMessages = from.str();
 
   const responseId = from.str();
-  const responseModel = from.str();
+  const responseModel = from.word(Word.ResponseModel);
   const finishReasons: string[] = [];
-  for (let i = from.count(); i > 0; i--) finishReasons.push(required(from.str()));
+  for (let i = from.count(); i > 0; i--) finishReasons.push(required(from.word(Word.FinishReason)));
   const usage = from.bool() ? { input: from.count(), output: from.count(), cachedInput: from.count() } : undefined;
   const firstToken = from.bool() ? { at: from.count(), ttftMs: from.count(), upstreamTtftMs: from.num() } : undefined;
 
@@ -327,9 +389,9 @@ export function readRequestSpanFacts(from: FactsReader): RequestSpanFacts {
       spanId: required(from.str()),
       startedAt: from.count(),
       endedAt: from.num(),
-      errorType: from.str(),
-      replica: required(from.str()),
-      address: required(from.str()),
+      errorType: from.word(Word.AttemptErrorType),
+      replica: required(from.word(Word.AttemptReplica)),
+      address: required(from.word(Word.AttemptAddress)),
       port: from.count(),
     });
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FactsReader, FactsWriter, readChunk, readRequestSpanFacts, spanCountOf, writeRequestSpanFacts } from '../../../src/telemetry/tracing/span-facts-codec.js';
+import type { RequestSpanFacts } from '../../../src/telemetry/tracing/request-span-facts.js';
 import { EVERYTHING, NOTHING_OPTIONAL } from './span-facts-fixtures.js';
 
 describe('request span facts as numbers and chars', () => {
@@ -20,6 +21,49 @@ describe('request span facts as numbers and chars', () => {
     expect(read).toEqual(expected);
     expect(read[0]!.inputMessages).toBe(EVERYTHING.inputMessages);
     expect(read[0]!.outputMessages).toHaveLength(10_000);
+  });
+
+  it('write each repeating string (a word) once per chunk while it stays the same, and read it back every time', () => {
+    const single: RequestSpanFacts = { ...EVERYTHING, samplerAttributes: undefined, finishReasons: ['stop'], attempts: [EVERYTHING.attempts[1]!] };
+    const words = [
+      single.method,
+      single.route,
+      single.outcome,
+      single.errorType,
+      single.keyId,
+      single.tenant,
+      single.routingOutcome,
+      single.sessionKeySource,
+      single.rateLimit?.outcome,
+      single.rateLimit?.limitedBy,
+      single.rateLimit?.store,
+      single.requestedModel,
+      single.responseModel,
+      'stop',
+      single.attempts[0]!.replica,
+      single.attempts[0]!.address,
+    ];
+    const wordChars = words.reduce((sum, word) => sum + (word?.length ?? 0), 0);
+
+    const writer = new FactsWriter();
+    writeRequestSpanFacts(writer, single);
+    const one = writer.take();
+    // The model as the gateway has it: equal to the last one, but a string of its own.
+    const again = { ...single, requestId: 'req-second', requestedModel: JSON.parse('"llama-3-8b"') as string };
+    writeRequestSpanFacts(writer, single);
+    writeRequestSpanFacts(writer, again);
+    const two = writer.take();
+    expect(two.charCount - one.charCount).toBe(one.charCount - wordChars + again.requestId.length - single.requestId.length);
+    expect(readChunk(two)).toEqual([single, again]);
+
+    // A new chunk starts with no words: it reads on its own.
+    writeRequestSpanFacts(writer, single);
+    expect(writer.take().charCount).toBe(one.charCount);
+  });
+
+  it('refuse a repeated word whose slot was never written in the chunk', () => {
+    const reader = new FactsReader({ numbers: Float64Array.of(-2), chars: new Uint16Array(0), numberCount: 1, charCount: 0 });
+    expect(() => reader.word(0 as Parameters<FactsReader['word']>[0])).toThrow(/repeated word was never written/);
   });
 
   it('counts the spans a request makes: SERVER, the rate-limit child, one per attempt', () => {
