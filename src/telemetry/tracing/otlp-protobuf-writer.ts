@@ -11,8 +11,9 @@ import type { AttributeInput } from './span-attributes.js';
  * by field in test/unit/tracing/otlp-span-encoder.test.ts) for less CPU, because it runs for every
  * span of every request: one pass instead of a size-estimate pass plus a write pass, attribute keys
  * (the same few dozen strings on every span) encoded once and copied afterwards, and so are whole
- * key-value pairs that repeat (`keyValue`: most of a span's attributes), ids decoded from hex straight into the buffer, and fields that only repeat proto3
- * defaults (zero dropped counts) left out.
+ * key-value pairs that repeat (`keyValue`: most of a span's attributes), ids decoded from hex
+ * straight into the buffer, and fields that only repeat proto3 defaults (zero dropped counts) left
+ * out.
  *
  * Length-delimited fields reserve one byte for their length (almost every attribute, event and
  * status is shorter than 128 bytes) and move their content when the length needs more, so the
@@ -130,9 +131,10 @@ export class OtlpProtobufWriter {
   }
 
   /**
-   * One KeyValue as field `field`: copied whole when the pair was seen before. A value's lookup
-   * hashes it once per string object: callers pass the same object for a value that repeats (the
-   * export thread's fact reader does, span-facts-codec.ts), or short fresh strings.
+   * One KeyValue as field `field`: copied whole when the pair was seen before. A string value is
+   * looked up by its hash, which V8 computes once per string object: the export thread's facts
+   * reader hands back one object per repeated value (span-facts-codec.ts), so a repeat costs no
+   * hashing; a key whose values keep changing stops being cached after MAX_VALUES_PER_KEY of them.
    */
   keyValue(field: number, key: string, value: OtlpValue): void {
     this.tag(field, WireType.LengthDelimited);
