@@ -2,14 +2,17 @@
  * The tracing bars of issue 6, measured on the built CLI (`npm run build` first; run under
  * `flock /tmp/tollbooth-bench.lock`):
  *
- *   node dist/test/bench/tracing-bench.js throughput [--rounds 24] [--seconds 2] [--connections 32] [--collector both|sink|jaeger]
+ *   node dist/test/bench/tracing-bench.js throughput [--rounds 24] [--seconds 2] [--connections 32] [--collector both|sink|jaeger] [--processes 3]
  *     Streaming throughput (64 unpaced chunks, `wrk -t1 -c32`, the proxy benchmark's stream
  *     scenario) through gateways in front of one simulator: `off` (no OTLP endpoint: the SDK is
  *     never loaded), and with 100% sampling over OTLP/HTTP, `sink` (to the minimal accepting
  *     collector of otlp-sink.ts) and `jaeger` (to a live Jaeger v2). Interleaved in one run, each
  *     target in each position and after each other target equally often; prints on ÷ off per
  *     round and its median for each, the gateways' CPU and system calls per request and what each
- *     collector received and spent. The bar (≥ 0.9) is
+ *     collector received and spent. Each target runs as several gateway processes, one per round in
+ *     turn, paired so that every `off` process meets every traced one: two processes of the same
+ *     build and settings serve a few per cent apart for their whole life (RESULTS.md, session 10),
+ *     a difference no number of rounds between the same two processes averages out. The bar (≥ 0.9) is
  *     judged exporting to the sink: what tracing costs the gateway. Jaeger's figure also carries
  *     Jaeger's own CPU, taken from the same two cores the gateway, simulator and load generator
  *     share (in a deployment the collector runs elsewhere).
@@ -38,6 +41,7 @@ import { environmentWithoutOtel, startNodeServer, type NodeServer } from './node
 import { cpuDuring, cpuSeconds, eventLoopCpuSeconds, residentKiB, systemCalls } from './procfs.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { positiveNumber, runBenchmark, UNPACED_SIMULATOR_CONFIG } from './report.js';
+import { processOfRound } from './pairing.js';
 import { medianInterval, spreadOf, type MedianInterval } from './stats.js';
 import { runStreamLoad } from './stream-load-process.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
@@ -100,6 +104,8 @@ type TargetName = 'off' | CollectorKind;
 interface ThroughputRun {
   readonly round: number;
   readonly target: TargetName;
+  /** Which of the target's gateway processes served the round (1-based). */
+  readonly process: number;
   readonly wrk: WrkResult;
   /** The gateway process's CPU per request, all its threads. */
   readonly gatewayCpuPerRequestUs: number;
@@ -151,27 +157,35 @@ function startCollector(kind: CollectorKind): Promise<Collector> {
 
 interface Target {
   readonly name: TargetName;
-  readonly gateway: NodeServer;
+  /** The target's gateway processes (same build and settings), one per round in turn. */
+  readonly gateways: readonly NodeServer[];
   readonly collector: Collector | undefined;
 }
 
-async function throughput(values: { rounds: number; seconds: number; connections: number; collectors: readonly CollectorKind[] }): Promise<void> {
+
+async function throughput(values: { rounds: number; seconds: number; connections: number; processes: number; collectors: readonly CollectorKind[] }): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-tracing-bench-'));
   const collectors: Collector[] = [];
   const servers: NodeServer[] = [];
   try {
     const simulator = await startSimulator(workDir);
     servers.push(simulator);
-    const off = await startGateway('tollbooth-off', workDir, simulator, environmentWithoutOtel());
-    servers.push(off);
-    const targets: Target[] = [{ name: 'off', gateway: off, collector: undefined }];
+    const startGateways = async (name: TargetName, env: NodeJS.ProcessEnv): Promise<NodeServer[]> => {
+      const gateways: NodeServer[] = [];
+      for (let index = 1; index <= values.processes; index++) {
+        const gateway = await startGateway(`tollbooth-${name}-${index}`, workDir, simulator, env);
+        servers.push(gateway);
+        gateways.push(gateway);
+      }
+      return gateways;
+    };
+    const targets: Target[] = [{ name: 'off', gateways: await startGateways('off', environmentWithoutOtel()), collector: undefined }];
     for (const kind of values.collectors) {
       const collector = await startCollector(kind);
       collectors.push(collector);
-      const gateway = await startGateway(`tollbooth-${kind}`, workDir, simulator, tracingEnvironment(collector.otlpHttpEndpoint));
-      servers.push(gateway);
-      await checkTraceArrives(gateway, collector);
-      targets.push({ name: kind, gateway, collector });
+      const gateways = await startGateways(kind, tracingEnvironment(collector.otlpHttpEndpoint));
+      for (const gateway of gateways) await checkTraceArrives(gateway, collector);
+      targets.push({ name: kind, gateways, collector });
     }
     const script = join(workDir, 'stream.lua');
     writeWrkScript(script, { path: CHAT_PATH, body: chatBody(true), headers: simHeaders({ tokens: 64, interTokenMs: 0, ttftMs: 0 }) });
@@ -179,10 +193,10 @@ async function throughput(values: { rounds: number; seconds: number; connections
 
     const batchSettings = Object.entries(batchSettingsOfBench());
     log(
-      `stream 64 unpaced c=${values.connections}, ${values.rounds} rounds × ${values.seconds} s per target (${targets.map((target) => target.name).join(', ')}), ` +
+      `stream 64 unpaced c=${values.connections}, ${values.rounds} rounds × ${values.seconds} s per target (${targets.map((target) => target.name).join(', ')}; ${values.processes} gateway processes each), ` +
         `batch span processor ${batchSettings.length === 0 ? 'at its defaults' : batchSettings.map(([name, value]) => `${name}=${value}`).join(' ')}; warming up`,
     );
-    for (const target of targets) await runWrk(target.gateway.url, script, values.connections, 2);
+    for (const target of targets) for (const gateway of target.gateways) await runWrk(gateway.url, script, values.connections, 2);
     await sleep(EXPORT_DRAIN_MS);
 
     const runs: ThroughputRun[] = [];
@@ -191,7 +205,9 @@ async function throughput(values: { rounds: number; seconds: number; connections
       // order rotates every round and runs backwards every other turn of the rotation.
       const rotated = targets.map((_, index) => targets[(index + round) % targets.length]!);
       const order = Math.floor(round / targets.length) % 2 === 0 ? rotated : rotated.reverse();
-      for (const { name, gateway, collector } of order) {
+      for (const { name, gateways, collector } of order) {
+        const processIndex = processOfRound(round, values.processes, collector !== undefined);
+        const gateway = gateways[processIndex]!;
         const spansBefore = collector === undefined ? 0 : await collector.acceptedSpans();
         const collectorCpuBefore = collector === undefined ? 0 : cpuSeconds(collector.pid);
         const callsBefore = systemCalls(gateway.pid);
@@ -211,6 +227,7 @@ async function throughput(values: { rounds: number; seconds: number; connections
         const run: ThroughputRun = {
           round,
           target: name,
+          process: processIndex + 1,
           wrk: account.result,
           gatewayCpuPerRequestUs: (gatewayCpu / account.result.requests) * 1e6,
           eventLoopCpuPerRequestUs: (eventLoopCpu / account.result.requests) * 1e6,
@@ -226,7 +243,7 @@ async function throughput(values: { rounds: number; seconds: number; connections
         const errors = run.wrk.errors > 0 ? ` ERRORS ${run.wrk.errors}` : '';
         const exported = collector === undefined ? '' : `collector ${run.collectorCpuPerRequestUs.toFixed(0)} µs/request, ${run.spansPerRequest.toFixed(2)} spans/request received, `;
         log(
-          `round ${round + 1} ${name.padEnd(6)} ${run.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${run.wrk.p50Ms.toFixed(2)} p99 ${run.wrk.p99Ms.toFixed(2)} ms, ` +
+          `round ${round + 1} ${`${name}#${run.process}`.padEnd(8)} ${run.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${run.wrk.p50Ms.toFixed(2)} p99 ${run.wrk.p99Ms.toFixed(2)} ms, ` +
             `gateway ${run.gatewayCpuPerRequestUs.toFixed(0)} µs CPU/request (event loop ${run.eventLoopCpuPerRequestUs.toFixed(0)}; ${run.gatewayReadsPerRequest.toFixed(1)} reads, ${run.gatewayWritesPerRequest.toFixed(1)} writes), ${exported}simulator ${run.simulatorCpuPerRequestUs.toFixed(0)} µs/request, ` +
             `machine ${run.machineBusyCores.toFixed(2)} cores busy, foreign ${run.foreignCores.toFixed(2)} cores${errors}`,
         );
@@ -526,6 +543,8 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '2' },
       connections: { type: 'string', default: '32' },
       collector: { type: 'string', default: 'both' },
+      // Gateway processes per target (see the throughput comment at the top).
+      processes: { type: 'string', default: '3' },
       minutes: { type: 'string', default: '5' },
       sink: { type: 'string', default: 'closed' },
       concurrency: { type: 'string', default: '64' },
@@ -544,6 +563,7 @@ async function main(): Promise<void> {
       rounds: positiveNumber('rounds', values.rounds),
       seconds: positiveNumber('seconds', values.seconds),
       connections: positiveNumber('connections', values.connections),
+      processes: positiveNumber('processes', values.processes),
     });
   } else if (mode === 'soak') {
     if (values.sink !== 'closed' && values.sink !== 'silent' && values.sink !== 'none') throw new Error(`--sink is closed, silent or none, got '${values.sink}'`);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { processOfRound } from '../../../test/bench/pairing.js';
 import { frameHasContent, SseScanner } from '../../../test/bench/sse-scan.js';
 import { medianInterval, percentileOfSorted, spreadOf, summarize } from '../../../test/bench/stats.js';
 import { parseWrkOutput } from '../../../test/bench/wrk.js';
@@ -96,5 +97,23 @@ Requests/sec:   8250.12
 Transfer/sec:      6.25MB
 `;
     expect(parseWrkOutput(output)).toEqual({ requests: 66000, requestsPerSecond: 8250.12, p50Ms: 0.85, p90Ms: 4.5, p99Ms: 1200, errors: 7 });
+  });
+});
+
+describe('gateway processes per round', () => {
+  it('pair every baseline process with every compared one once in processes² rounds, each used as often', () => {
+    for (const processes of [1, 2, 3, 4]) {
+      const rounds = processes * processes;
+      const pairs = new Set<string>();
+      const uses = new Map<string, number>();
+      for (let round = 0; round < rounds; round++) {
+        const baseline = processOfRound(round, processes, false);
+        const compared = processOfRound(round, processes, true);
+        pairs.add(`${baseline}-${compared}`);
+        for (const key of [`b${baseline}`, `c${compared}`]) uses.set(key, (uses.get(key) ?? 0) + 1);
+      }
+      expect(pairs.size).toBe(rounds);
+      expect(new Set(uses.values())).toEqual(new Set([processes]));
+    }
   });
 });
