@@ -162,7 +162,6 @@ interface Target {
   readonly collector: Collector | undefined;
 }
 
-
 async function throughput(values: { rounds: number; seconds: number; connections: number; processes: number; collectors: readonly CollectorKind[] }): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-tracing-bench-'));
   const collectors: Collector[] = [];
@@ -533,6 +532,12 @@ async function soak(values: SoakValues): Promise<SoakResult> {
 /** `both` measures the two collectors in one run; the bar is judged on the first (see reportThroughput). */
 const COLLECTOR_CHOICES: Partial<Record<string, readonly CollectorKind[]>> = { both: ['sink', 'jaeger'], sink: ['sink'], jaeger: ['jaeger'] };
 
+function wholeNumber(name: string, text: string): number {
+  const value = positiveNumber(name, text);
+  if (!Number.isInteger(value)) throw new Error(`--${name} must be a whole number, got '${text}'`);
+  return value;
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -563,7 +568,7 @@ async function main(): Promise<void> {
       rounds: positiveNumber('rounds', values.rounds),
       seconds: positiveNumber('seconds', values.seconds),
       connections: positiveNumber('connections', values.connections),
-      processes: positiveNumber('processes', values.processes),
+      processes: wholeNumber('processes', values.processes),
     });
   } else if (mode === 'soak') {
     if (values.sink !== 'closed' && values.sink !== 'silent' && values.sink !== 'none') throw new Error(`--sink is closed, silent or none, got '${values.sink}'`);
