@@ -2,7 +2,7 @@
  * The tracing bars of issue 6, measured on the built CLI (`npm run build` first; run under
  * `flock /tmp/tollbooth-bench.lock`):
  *
- *   node dist/test/bench/tracing-bench.js throughput [--rounds 24] [--seconds 2] [--connections 32] [--collector both|sink|jaeger] [--processes 3]
+ *   node dist/test/bench/tracing-bench.js throughput [--rounds 24] [--seconds 2] [--connections 32] [--collector both|sink|jaeger] [--processes 3] [--warm-up-seconds 20]
  *     Streaming throughput (64 unpaced chunks, `wrk -t1 -c32`, the proxy benchmark's stream
  *     scenario) through gateways in front of one simulator: `off` (no OTLP endpoint: the SDK is
  *     never loaded), and with 100% sampling over OTLP/HTTP, `sink` (to the minimal accepting
@@ -12,7 +12,9 @@
  *     collector received and spent. Each target runs as several gateway processes, one per round in
  *     turn, paired so that every `off` process meets every traced one: two processes of the same
  *     build and settings serve a few per cent apart for their whole life (RESULTS.md, session 10),
- *     a difference no number of rounds between the same two processes averages out. The bar (≥ 0.9) is
+ *     a difference no number of rounds between the same two processes averages out. Each process
+ *     serves `--warm-up-seconds` of load before the rounds, so that they measure a gateway whose
+ *     code V8 has finished compiling. The bar (≥ 0.9) is
  *     judged exporting to the sink: what tracing costs the gateway. Jaeger's figure also carries
  *     Jaeger's own CPU, taken from the same two cores the gateway, simulator and load generator
  *     share (in a deployment the collector runs elsewhere).
@@ -162,7 +164,14 @@ interface Target {
   readonly collector: Collector | undefined;
 }
 
-async function throughput(values: { rounds: number; seconds: number; connections: number; processes: number; collectors: readonly CollectorKind[] }): Promise<void> {
+async function throughput(values: {
+  rounds: number;
+  seconds: number;
+  connections: number;
+  processes: number;
+  warmUpSeconds: number;
+  collectors: readonly CollectorKind[];
+}): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-tracing-bench-'));
   const collectors: Collector[] = [];
   const servers: NodeServer[] = [];
@@ -193,9 +202,9 @@ async function throughput(values: { rounds: number; seconds: number; connections
     const batchSettings = Object.entries(batchSettingsOfBench());
     log(
       `stream 64 unpaced c=${values.connections}, ${values.rounds} rounds × ${values.seconds} s per target (${targets.map((target) => target.name).join(', ')}; ${values.processes} gateway processes each), ` +
-        `batch span processor ${batchSettings.length === 0 ? 'at its defaults' : batchSettings.map(([name, value]) => `${name}=${value}`).join(' ')}; warming up`,
+        `batch span processor ${batchSettings.length === 0 ? 'at its defaults' : batchSettings.map(([name, value]) => `${name}=${value}`).join(' ')}; warming up each process for ${values.warmUpSeconds} s`,
     );
-    for (const target of targets) for (const gateway of target.gateways) await runWrk(gateway.url, script, values.connections, 2);
+    for (const target of targets) for (const gateway of target.gateways) await runWrk(gateway.url, script, values.connections, values.warmUpSeconds);
     await sleep(EXPORT_DRAIN_MS);
 
     const runs: ThroughputRun[] = [];
@@ -550,6 +559,11 @@ async function main(): Promise<void> {
       collector: { type: 'string', default: 'both' },
       // Gateway processes per target (see the throughput comment at the top).
       processes: { type: 'string', default: '3' },
+      // Seconds of load each gateway process serves before the rounds. Under this load V8 keeps
+      // compiling for 10-15 s of a new process's life (its helper threads busy, the process 15-25 %
+      // slower), a traced one longer than an untraced one (RESULTS.md, session 11); measured
+      // earlier, the rounds mix that warm-up into what tracing costs a running gateway.
+      'warm-up-seconds': { type: 'string', default: '20' },
       minutes: { type: 'string', default: '5' },
       sink: { type: 'string', default: 'closed' },
       concurrency: { type: 'string', default: '64' },
@@ -569,6 +583,7 @@ async function main(): Promise<void> {
       seconds: positiveNumber('seconds', values.seconds),
       connections: positiveNumber('connections', values.connections),
       processes: wholeNumber('processes', values.processes),
+      warmUpSeconds: positiveNumber('warm-up-seconds', values['warm-up-seconds']),
     });
   } else if (mode === 'soak') {
     if (values.sink !== 'closed' && values.sink !== 'silent' && values.sink !== 'none') throw new Error(`--sink is closed, silent or none, got '${values.sink}'`);
