@@ -9,9 +9,11 @@
 // Each variant runs as PROCESSES gateway processes (default 2), one per round, paired as the tracing
 // bench pairs them (test/bench/pairing.ts): two processes of one build serve a few per cent apart
 // for their whole life (RESULTS.md, session 10), which one process per variant would leave in every
-// round; the thread figures are summed over a variant's processes, by the same distance.
+// round; the thread figures are summed over a variant's processes, by the same distance. Each
+// process first serves WARM_UP seconds of load (default 20), as in the tracing benchmark: V8 compiles
+// for the first 10-15 s of a gateway's load.
 // Needs `npm run build` (and a built checkout for a `cwd` variant). Run:
-//   flock /tmp/tollbooth-bench.lock node test/bench/tracing/gateway-ab.mjs ROUNDS SECONDS 'VARIANTS' [PROCESSES]
+//   flock /tmp/tollbooth-bench.lock node test/bench/tracing/gateway-ab.mjs ROUNDS SECONDS 'VARIANTS' [PROCESSES] [WARM_UP]
 // VARIANTS is JSON: [{"name":"off","env":{}},{"name":"on","env":{"OTEL_EXPORTER_OTLP_ENDPOINT":"sink"}},
 //   {"name":"old","cwd":"/path/to/other/checkout","env":{...}}]; the endpoint "sink" means the sink.
 // Indicative: the tracing benchmark (`npm run bench:tracing`) is the measurement of record.
@@ -29,13 +31,14 @@ const { cpuSeconds, eventLoopCpuSeconds, threadCpuSeconds } = await import(`${he
 const { freePorts } = await import(`${here}/dist/test/helpers/free-ports.js`);
 const { processOfRound } = await import(`${here}/dist/test/bench/pairing.js`);
 
-const [roundsText, secondsText, variantsText, processesText = '2'] = process.argv.slice(2);
+const [roundsText, secondsText, variantsText, processesText = '2', warmUpText = '20'] = process.argv.slice(2);
 const rounds = Number(roundsText);
 const seconds = Number(secondsText);
 const variants = JSON.parse(variantsText ?? '[]');
 const processes = Number(processesText);
-if (!(rounds > 0) || !(seconds > 0) || variants.length < 2 || !Number.isInteger(processes) || processes < 1) {
-  throw new Error("usage: gateway-ab.mjs ROUNDS SECONDS '[{\"name\":…,\"env\":{…}}, …]' [PROCESSES]");
+const warmUp = Number(warmUpText);
+if (!(rounds > 0) || !(seconds > 0) || variants.length < 2 || !Number.isInteger(processes) || processes < 1 || !(warmUp > 0)) {
+  throw new Error("usage: gateway-ab.mjs ROUNDS SECONDS '[{\"name\":…,\"env\":{…}}, …]' [PROCESSES] [WARM_UP]");
 }
 
 const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-gateway-ab-'));
@@ -60,7 +63,7 @@ try {
   }
   const script = join(workDir, 'stream.lua');
   writeWrkScript(script, { path: CHAT_PATH, body: chatBody(true), headers: simHeaders({ tokens: 64, interTokenMs: 0, ttftMs: 0 }) });
-  for (const gateway of gateways) for (const server of gateway.servers) await runWrk(server.url, script, 32, 2);
+  for (const gateway of gateways) for (const server of gateway.servers) await runWrk(server.url, script, 32, warmUp);
   const results = new Map(gateways.map((gateway) => [gateway.name, []]));
   // Per variant: CPU seconds of each thread other than the main one over all rounds (by distance from the main thread's id), and the requests served.
   const threads = new Map(gateways.map((gateway) => [gateway.name, { seconds: new Map(), requests: 0 }]));
