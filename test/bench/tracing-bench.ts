@@ -11,8 +11,9 @@
  *     round and its median for each, the gateways' CPU and system calls per request and what each
  *     collector received and spent. Each target runs as several gateway processes, one per round in
  *     turn, paired so that every `off` process meets every traced one: two processes of the same
- *     build and settings serve a few per cent apart for their whole life (RESULTS.md, session 10),
- *     a difference no number of rounds between the same two processes averages out. Each process
+ *     build and settings were seen to serve a few per cent apart for a whole run (RESULTS.md,
+ *     session 10, inside their warm-up), a difference no number of rounds between the same two
+ *     processes would average out. Each process
  *     serves `--warm-up-seconds` of load before the rounds, so that they measure a gateway whose
  *     code V8 has finished compiling. The bar (≥ 0.9) is
  *     judged exporting to the sink: what tracing costs the gateway. Jaeger's figure also carries
@@ -583,7 +584,7 @@ async function main(): Promise<void> {
       seconds: positiveNumber('seconds', values.seconds),
       connections: positiveNumber('connections', values.connections),
       processes: wholeNumber('processes', values.processes),
-      warmUpSeconds: positiveNumber('warm-up-seconds', values['warm-up-seconds']),
+      warmUpSeconds: wholeNumber('warm-up-seconds', values['warm-up-seconds']),
     });
   } else if (mode === 'soak') {
     if (values.sink !== 'closed' && values.sink !== 'silent' && values.sink !== 'none') throw new Error(`--sink is closed, silent or none, got '${values.sink}'`);

@@ -7,11 +7,11 @@
 // more over all rounds, named by its id's distance from the main thread's (creation order: V8's
 // helper threads first, a worker thread such as the export thread later; Node names them all `node`).
 // Each variant runs as PROCESSES gateway processes (default 2), one per round, paired as the tracing
-// bench pairs them (test/bench/pairing.ts): two processes of one build serve a few per cent apart
-// for their whole life (RESULTS.md, session 10), which one process per variant would leave in every
-// round; the thread figures are summed over a variant's processes, by the same distance. Each
-// process first serves WARM_UP seconds of load (default 20), as in the tracing benchmark: V8 compiles
-// for the first 10-15 s of a gateway's load.
+// bench pairs them (test/bench/pairing.ts): two processes of one build were seen to serve a few per
+// cent apart for a whole run (RESULTS.md, session 10, inside their warm-up), which one process per
+// variant would leave in every round; the thread figures are summed over a variant's processes, by
+// the same distance. Each process first serves WARM_UP seconds of load (default 20), as in the
+// tracing benchmark: V8 compiles for the first 10-15 s of a gateway's load.
 // Needs `npm run build` (and a built checkout for a `cwd` variant). Run:
 //   flock /tmp/tollbooth-bench.lock node test/bench/tracing/gateway-ab.mjs ROUNDS SECONDS 'VARIANTS' [PROCESSES] [WARM_UP]
 // VARIANTS is JSON: [{"name":"off","env":{}},{"name":"on","env":{"OTEL_EXPORTER_OTLP_ENDPOINT":"sink"}},
@@ -37,7 +37,7 @@ const seconds = Number(secondsText);
 const variants = JSON.parse(variantsText ?? '[]');
 const processes = Number(processesText);
 const warmUp = Number(warmUpText);
-if (!(rounds > 0) || !(seconds > 0) || variants.length < 2 || !Number.isInteger(processes) || processes < 1 || !(warmUp > 0)) {
+if (!(rounds > 0) || !(seconds > 0) || variants.length < 2 || !Number.isInteger(processes) || processes < 1 || !Number.isInteger(warmUp) || warmUp < 1) {
   throw new Error("usage: gateway-ab.mjs ROUNDS SECONDS '[{\"name\":…,\"env\":{…}}, …]' [PROCESSES] [WARM_UP]");
 }
 
