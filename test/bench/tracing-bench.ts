@@ -13,10 +13,9 @@
  *     turn, paired so that every `off` process meets every traced one: two processes of the same
  *     build and settings were seen to serve a few per cent apart for a whole run (RESULTS.md,
  *     session 10, inside their warm-up), a difference no number of rounds between the same two
- *     processes would average out. Each process
- *     serves `--warm-up-seconds` of load before the rounds, so that they measure a gateway whose
- *     code V8 has finished compiling. The bar (≥ 0.9) is
- *     judged exporting to the sink: what tracing costs the gateway. Jaeger's figure also carries
+ *     processes would average out. Each process serves `--warm-up-seconds` of load before the
+ *     rounds, so that they measure a gateway whose code V8 has finished compiling. The bar (≥ 0.9)
+ *     is judged exporting to the sink: what tracing costs the gateway. Jaeger's figure also carries
  *     Jaeger's own CPU, taken from the same two cores the gateway, simulator and load generator
  *     share (in a deployment the collector runs elsewhere).
  *
