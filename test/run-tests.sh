@@ -15,25 +15,34 @@ fi
 
 # The end-to-end trace tests need a real Jaeger v2, built from the Go module proxy once and cached
 # (about 4 minutes the first time on 2 cores, nothing after): the build runs beside the main suite.
-jaeger_log="$(mktemp)"
-bash test/e2e/jaeger/build-jaeger.sh >"$jaeger_log" 2>&1 &
-jaeger_build=$!
+# They fail when Jaeger cannot be built; TOLLBOOTH_SKIP_JAEGER_TESTS=1 leaves them out on purpose,
+# and the run's last line says so.
+skip_jaeger="${TOLLBOOTH_SKIP_JAEGER_TESTS:-0}"
+if [ "$skip_jaeger" != 1 ]; then
+  jaeger_log="$(mktemp)"
+  bash test/e2e/jaeger/build-jaeger.sh >"$jaeger_log" 2>&1 &
+  jaeger_build=$!
+fi
 
 # The timing-accuracy tests compare clocks read in three processes; they run alone, after the
 # rest, so the other test files' load on these two cores does not enter their error budget.
 TIMING_TESTS=test/integration/telemetry/accuracy.test.ts
 npx vitest run --exclude "$TIMING_TESTS" --exclude 'test/e2e/**'
 
-jaeger_status=0
-wait "$jaeger_build" || jaeger_status=$?
-if [ "$jaeger_status" -eq 3 ]; then
-  # Exit 3 means this machine cannot build Jaeger (no suitable Go); the e2e files then report the reason and skip.
-  echo "Jaeger cannot be built here: $(tail -n 1 "$jaeger_log")" >&2
-elif [ "$jaeger_status" -ne 0 ]; then
-  echo "building Jaeger failed:" >&2
-  cat "$jaeger_log" >&2
-  exit "$jaeger_status"
+if [ "$skip_jaeger" != 1 ]; then
+  jaeger_status=0
+  wait "$jaeger_build" || jaeger_status=$?
+  if [ "$jaeger_status" -ne 0 ]; then
+    echo "Jaeger could not be built (exit $jaeger_status), so the end-to-end trace tests cannot run:" >&2
+    cat "$jaeger_log" >&2
+    echo "Set TOLLBOOTH_SKIP_JAEGER_TESTS=1 to leave them out knowingly." >&2
+    exit 1
+  fi
+  npx vitest run test/e2e
 fi
-npx vitest run test/e2e
 
 npx vitest run "$TIMING_TESTS"
+
+if [ "$skip_jaeger" = 1 ]; then
+  echo "NOTE: TOLLBOOTH_SKIP_JAEGER_TESTS=1: the end-to-end tests against a real Jaeger (test/e2e) were not run."
+fi

@@ -2,17 +2,19 @@
 # Builds Jaeger v2 (the `jaeger` binary, OpenTelemetry Collector based) from the Go module proxy,
 # once, into a cache directory, and prints the binary's path as the last line of stdout.
 #
-#   JAEGER_VERSION        module version to build (pinned: v1.76.0 is the commit tagged v2.13.0;
-#                         the module path has no /v2, so v2 tags cannot be named directly)
+#   JAEGER_VERSION        module version to build (pinned: v1.75.0, the version this workplace's
+#                         package list approves; it is a Jaeger v2 build, and the module path has
+#                         no /v2, so v2 tags cannot be named directly)
 #   TOLLBOOTH_CACHE_DIR   where the binary is kept (default ~/.cache/tollbooth)
 #   TOLLBOOTH_JAEGER_BINARY  use this binary instead of building one
 #
 # Exit status 0: the path is printed. Exit status 3: Jaeger cannot be built here (no Go, or a Go
-# older than the module needs); the reason is on stderr, and the end-to-end trace tests say so.
-# Any other failure (download, compile) is an error.
+# older than the module needs); the reason is on stderr. Any other failure (download, compile) is
+# an error. Either way the end-to-end trace tests fail unless the run opts out of them
+# (TOLLBOOTH_SKIP_JAEGER_TESTS=1, which `npm test` reports in its last line).
 set -euo pipefail
 
-version="${JAEGER_VERSION:-v1.76.0}"
+version="${JAEGER_VERSION:-v1.75.0}"
 cache_dir="${TOLLBOOTH_CACHE_DIR:-$HOME/.cache/tollbooth}"
 binary="$cache_dir/jaeger-$version"
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jaegerBinary, startJaeger, type Jaeger } from '../../helpers/jaeger.js';
+import { startJaeger, type Jaeger } from '../../helpers/jaeger.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 
 /**
@@ -28,7 +28,7 @@ function runProbe(env: NodeJS.ProcessEnv): Promise<Output> {
   return new Promise((done) => child.once('exit', (code) => done({ stdout, stderr, code })));
 }
 
-describe.skipIf(jaegerBinary() === undefined)('ioredis instrumentation', () => {
+describe('ioredis instrumentation', () => {
   let jaeger: Jaeger;
   let redis: RedisServer;
   beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jaegerBinary, startJaeger, type Jaeger } from '../../helpers/jaeger.js';
+import { startJaeger, type Jaeger } from '../../helpers/jaeger.js';
 import { startSimulatorProcess, type SimulatorProcess } from '../../helpers/processes.js';
 import { startTracedGateway, type TracedGateway } from './traced-gateway.js';
 
@@ -74,9 +74,7 @@ function nanos(text: string): bigint {
   return BigInt(text);
 }
 
-const available = jaegerBinary() !== undefined;
-
-describe.skipIf(!available)('a request traced end to end in a real Jaeger', () => {
+describe('a request traced end to end in a real Jaeger', () => {
   let jaeger: Jaeger;
   let sim: SimulatorProcess;
   let gateway: TracedGateway;

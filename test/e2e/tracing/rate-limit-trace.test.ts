@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
 import { postJson } from '../../helpers/fleet.js';
-import { jaegerBinary, startJaeger, type Jaeger } from '../../helpers/jaeger.js';
+import { startJaeger, type Jaeger } from '../../helpers/jaeger.js';
 import { startSimulatorProcess, type SimulatorProcess } from '../../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { startTracedGateway, type TracedGateway } from './traced-gateway.js';
@@ -22,7 +22,7 @@ const SPAN_KIND_SERVER = 2;
  * shows as an ioredis CLIENT span under the request's SERVER span, named by its command only (the
  * script's keys hold key ids and tenants), next to the `rate_limit` span built from the observation.
  */
-describe.skipIf(jaegerBinary() === undefined)('rate limits in a trace', () => {
+describe('rate limits in a trace', () => {
   let jaeger: Jaeger;
   let redis: RedisServer;
   let simulator: SimulatorProcess;
