@@ -70,14 +70,17 @@ export function passthroughMatcher(patterns: readonly string[]): (path: string) 
 }
 
 /**
- * The onRequest gate of the pass-through route: a path off the list is 404 unknown_url (the same
- * answer as a path no route knows), before the key, the body or a replica is looked at.
+ * The onRequest gate of the pass-through route: a path off the list is 404 unknown_url, the same
+ * answer (and the same "unmatched" route label) as a path no route knows, before the key, the
+ * body or a replica is looked at.
  */
 export function passthroughGate(patterns: readonly string[]): onRequestHookHandler {
   const allows = passthroughMatcher(patterns);
   return (request, _reply, done) => {
     const target = request.raw.url ?? '';
     const queryAt = target.indexOf('?');
-    done(allows(queryAt === -1 ? target : target.slice(0, queryAt)) ? undefined : unknownUrl(request));
+    if (allows(queryAt === -1 ? target : target.slice(0, queryAt))) return done();
+    request.observation.route = 'unmatched';
+    done(unknownUrl(request));
   };
 }

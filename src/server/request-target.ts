@@ -57,6 +57,8 @@ export function installRequestTargetCheck(app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
     const problem = requestTargetProblem(request.raw.url ?? '');
     if (problem === undefined) return done();
+    // Labelled as the 404 route is: whatever fastify matched, no route served this request.
+    request.observation.route = 'unmatched';
     done(new GatewayError('invalid_path', `Invalid request path: ${problem}.`));
   });
 }
