@@ -187,18 +187,19 @@ describe('the pass-through allow-list', () => {
 describe('a pass-through request that names no model', () => {
   async function gatewayWithKeys() {
     const narrow = generateApiKey();
+    const prefixed = generateApiKey();
     const wide = generateApiKey();
     const started = await gatewayWithRecorder({
       passthrough: { paths: ['/v1/files'] },
       auth: {
         keys: [
           { id: 'narrow', models: [MODEL], hash: hashApiKey(narrow) },
-          { id: 'prefix', models: ['test-*'], hash: hashApiKey(`${narrow}x`) },
+          { id: 'prefix', models: ['test-*'], hash: hashApiKey(prefixed) },
           { id: 'wide', hash: hashApiKey(wide) },
         ],
       },
     });
-    return { ...started, narrow, prefixed: `${narrow}x`, wide };
+    return { ...started, narrow, prefixed, wide };
   }
 
   it('is refused 403 model_not_allowed to a key restricted to some models, before the replica is asked', async () => {
@@ -208,6 +209,10 @@ describe('a pass-through request that names no model', () => {
       expect(answer.status).toBe(403);
       expect(JSON.parse(answer.body)).toEqual({ error: { message: expect.stringContaining('must name one'), type: 'invalid_request_error', param: 'model', code: 'model_not_allowed' } });
     }
+    // The same holds on vLLM's routes that default the model: the replica would pick it.
+    const tokenize = await sendRaw(gateway.url, `POST /tokenize HTTP/1.1\r\nAuthorization: Bearer ${narrow}\r\nContent-Type: application/json`, JSON.stringify({ prompt: 'x' }));
+    expect(tokenize.status).toBe(403);
+    expect(errorCodeOf(tokenize)).toBe('model_not_allowed');
     expect(replica.forwarded()).toEqual([]);
   });
 
