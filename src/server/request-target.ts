@@ -51,7 +51,9 @@ const REFUSED_ESCAPES = new Set(['2e', '2f', '5c', '25']);
 /**
  * Installs the check as an onRequest hook of every route, the 404 route included. Fastify matches
  * the route before onRequest runs, but matching has no effect: nothing is read or sent before this
- * hook answers 400 invalid_path. The forwarder sends `request.raw.url`, the string checked here.
+ * hook answers 400 invalid_path. (Fastify's `rewriteUrl` runs before matching but cannot answer:
+ * it returns a URL or the socket is destroyed, and a throw escapes the server's request handler.)
+ * The forwarder sends `request.raw.url`, the string checked here.
  */
 export function installRequestTargetCheck(app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
