@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteShorthandOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type onRequestHookHandler, type RouteShorthandOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
@@ -9,6 +9,7 @@ import { PriceBook } from './cost/price-book.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { INFERENCE_ENDPOINTS, type InferenceEndpoint } from './proxy/endpoints.js';
 import { createForwarder } from './proxy/forward.js';
+import { passthroughGate } from './proxy/passthrough.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
 import { createRateLimiter } from './ratelimit/create.js';
 import { RateLimitStage } from './ratelimit/plugin.js';
@@ -18,6 +19,7 @@ import { Router } from './routing/router.js';
 import { installErrorHandling } from './server/error-handler.js';
 import { registerMetricsEndpoints } from './server/metrics-endpoints.js';
 import { registerOperationRoutes } from './server/operations.js';
+import { installRequestTargetCheck } from './server/request-target.js';
 import { describeInferenceRequest } from './server/inference-request.js';
 import { opaqueBody, parseJsonBody } from './server/request-body.js';
 import { requestIdOf } from './server/request-id.js';
@@ -58,6 +60,8 @@ export interface GatewayDependencies {
  * Builds the gateway. The order below is the request's path:
  *   onRequest       observation: request id, t0, one access-log line when the response closes
  *   onRequest       drain gate                                             503 shutting_down
+ *   onRequest       request target: no dot segments, escapes, absolute form 400 invalid_path
+ *   onRequest       pass-through allow-list (routes without an endpoint)    404 unknown_url
  *   onRequest       auth: API key → principal (proxied routes, /v1/models) 401 invalid_api_key
  *   content parser  body bytes kept as sent; JSON parsed once              400 / 413 / 415
  *   preHandler      request schema → model, stream                         400 / 415
@@ -134,6 +138,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     void reply.header('connection', 'close');
     done(new GatewayError('shutting_down'));
   });
+  installRequestTargetCheck(app);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, raw, done) => {
@@ -162,8 +167,8 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     requestStreamUsage: (config.metrics.enabled || rateLimits !== undefined) && config.metrics.requestStreamUsage,
     stripClientCredentials: config.auth.enabled,
   });
-  const proxiedRoute = (endpoint: InferenceEndpoint | undefined): RouteShorthandOptions => ({
-    ...(authenticateKey === undefined ? {} : { onRequest: authenticateKey }),
+  const proxiedRoute = (endpoint: InferenceEndpoint | undefined, gate?: onRequestHookHandler): RouteShorthandOptions => ({
+    onRequest: [...(gate === undefined ? [] : [gate]), ...(authenticateKey === undefined ? [] : [authenticateKey])],
     preHandler: [
       (request, _reply, done) => {
         describeInferenceRequest(request, endpoint);
@@ -174,7 +179,8 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     ],
   });
   for (const endpoint of INFERENCE_ENDPOINTS) app.post(endpoint.path, proxiedRoute(endpoint), forward);
-  app.all('/v1/*', proxiedRoute(undefined), forward);
+  // Every path without a route of its own lands here; the gate forwards only the allow-listed ones.
+  app.all('/*', proxiedRoute(undefined, passthroughGate(config.passthrough.paths)), forward);
 
   return {
     app,

@@ -32,5 +32,12 @@ export function authorizeModel(request: FastifyRequest): void {
   const principal = request.principal;
   const model = request.inference.fields.model;
   if (principal === undefined || mayUseModel(principal.policy.models, model)) return;
+  if (model === undefined) {
+    throw new GatewayError(
+      'model_not_allowed',
+      `The API key "${principal.keyId}" may use only some models, so the request must name one in "model".`,
+      'model',
+    );
+  }
   throw new GatewayError('model_not_allowed', `The API key "${principal.keyId}" may not use the model "${model}".`, 'model');
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
+import { passthroughConfigSchema } from '../proxy/passthrough.js';
 import { rateLimitConfigSchema } from '../ratelimit/config.js';
 import { redisConfigSchema } from '../redis/config.js';
 import { tracingConfigSchema } from '../telemetry/tracing/config.js';
@@ -98,6 +99,8 @@ export const configSchema = z
     replicas: z.array(replicaSchema).default([]),
     /** Replicas found in DNS, re-resolved on an interval (a Kubernetes headless service, an SRV record). */
     discovery: z.array(discoverySchema).default([]),
+    /** The paths without an explicit route that are forwarded to a replica (src/proxy/passthrough.ts). */
+    passthrough: passthroughConfigSchema.prefault({}),
     routing: z
       .object({
         /**

@@ -46,6 +46,8 @@ export const ERROR_CATALOGUE = {
   request_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
   model_not_found: { status: 404, type: 'invalid_request_error', message: 'The model does not exist.' },
   unknown_url: { status: 404, type: 'invalid_request_error', message: 'Unknown request URL.' },
+  // A request target two readers (the gateway's router, the replica) could resolve differently.
+  invalid_path: { status: 400, type: 'invalid_request_error', message: 'The request path is not valid.' },
   no_replica_available: {
     status: 503,
     type: 'server_error',

@@ -58,6 +58,7 @@ export function createForwarder(dependencies: ForwardDependencies) {
       dispatcher: pools.for(replica),
       options: {
         method: request.method as Dispatcher.HttpMethod,
+        // The target exactly as sent and as checked (src/server/request-target.ts): never rebuilt.
         path: request.raw.url ?? '/',
         headers: rewriteRequestHeaders(request.headers, {
           requestId: request.id,

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../errors/catalogue.js';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
 
@@ -32,6 +32,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     void reply.code(gatewayError.status).send(gatewayError.toBody(request.observation.traceId));
   });
   app.setNotFoundHandler((request) => {
-    throw new GatewayError('unknown_url', `Invalid URL (${request.method} ${request.url.split('?', 1)[0]})`);
+    throw unknownUrl(request);
   });
+}
+
+/** The 404 of a path the gateway does not serve, naming it as OpenAI does. */
+export function unknownUrl(request: FastifyRequest): GatewayError {
+  return new GatewayError('unknown_url', `Invalid URL (${request.method} ${request.url.split('?', 1)[0]})`);
 }

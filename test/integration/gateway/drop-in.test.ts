@@ -12,7 +12,7 @@ let direct: string;
 let gateway: string;
 
 beforeAll(async () => {
-  fleet = await startFleet({ replicas: 1, simulator: { interTokenMs: 1, prefillBaseMs: 2 } });
+  fleet = await startFleet({ replicas: 1, simulator: { interTokenMs: 1, prefillBaseMs: 2 }, gateway: { passthrough: { paths: ['/v1/files'] } } });
   direct = fleet.simulators[0]!.url;
   gateway = fleet.gateway.url;
 });
@@ -71,7 +71,7 @@ describe('byte-for-byte pass-through', () => {
     expect(await viaGateway.json()).toHaveProperty('text');
   });
 
-  it('other /v1 paths pass through, with the replica error normalised', async () => {
+  it('allow-listed paths pass through, with the replica error normalised', async () => {
     const response = await fetch(`${gateway}/v1/files`);
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', param: null, code: null } });

@@ -12,8 +12,11 @@ describe('mayUseModel', () => {
     expect(mayUseModel(['qwen-*'], 'my-qwen-2')).toBe(false);
   });
 
-  it('lets a request that names no model through (pass-through paths)', () => {
-    expect(mayUseModel(['llama-3-8b'], undefined)).toBe(true);
+  it('treats a request that names no model as one for any model: only "*" allows it', () => {
+    expect(mayUseModel(['*'], undefined)).toBe(true);
+    expect(mayUseModel(['llama-3-8b', '*'], undefined)).toBe(true);
+    expect(mayUseModel(['llama-3-8b'], undefined)).toBe(false);
+    expect(mayUseModel(['llama-*'], undefined)).toBe(false);
   });
 });
 
