@@ -52,10 +52,20 @@ describe('classifyTransportError', () => {
     ['UND_ERR_CONNECT_TIMEOUT', 'upstream_timeout'],
     ['HPE_INVALID_CONSTANT', 'upstream_bad_response'],
   ])('%s → %s', (code, expected) => {
-    expect(classifyTransportError(withCode(code))).toBe(expected);
+    expect(classifyTransportError(withCode(code), false)).toBe(expected);
   });
 
   it('looks through a wrapping error to its cause', () => {
-    expect(classifyTransportError(new Error('fetch failed', { cause: withCode('ECONNREFUSED') }))).toBe('upstream_unreachable');
+    expect(classifyTransportError(new Error('fetch failed', { cause: withCode('ECONNREFUSED') }), false)).toBe('upstream_unreachable');
+  });
+
+  it.each([
+    ['ECONNRESET', 'upstream_stream_interrupted'],
+    ['UND_ERR_SOCKET', 'upstream_stream_interrupted'],
+    ['EPIPE', 'upstream_stream_interrupted'],
+    ['UND_ERR_BODY_TIMEOUT', 'upstream_timeout'],
+    ['HPE_INVALID_CHUNK_SIZE', 'upstream_bad_response'],
+  ])('after the replica answered: %s → %s (a reset cut the answer, not the wait for it)', (code, expected) => {
+    expect(classifyTransportError(withCode(code), true)).toBe(expected);
   });
 });
