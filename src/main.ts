@@ -92,9 +92,10 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
 async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reason: string): Promise<void> {
   log.info({ reason, drain_timeout_ms: drainTimeoutMs }, 'draining: no new connections, in-flight requests may finish');
   gateway.startDraining();
+  let ending: Promise<void> | undefined;
   const deadline = setTimeout(() => {
     log.warn('drain timeout reached: ending the open responses, then closing the remaining connections');
-    void gateway.endOpenExchanges(DRAIN_END_TIMEOUT_MS).then((ended) => {
+    ending = gateway.endOpenExchanges(DRAIN_END_TIMEOUT_MS).then((ended) => {
       if (ended > 0) log.warn({ drained: ended }, 'drain: ended the open responses (outcome drained)');
       gateway.app.server.closeAllConnections();
     });
@@ -102,6 +103,8 @@ async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reas
   deadline.unref();
   try {
     await gateway.close();
+    // Their access lines and settlements are written before "stopped" and the exit.
+    await ending;
   } finally {
     clearTimeout(deadline);
   }
