@@ -24,8 +24,8 @@ export class ClientDisconnectedError extends Error {
 
 /** Why the gateway aborted an upstream request while its client was still there (timeout, bad answer, drain). */
 export class UpstreamAbandonedError extends Error {
-  constructor(readonly code: ErrorCode) {
-    super(`the gateway abandoned the upstream request: ${code}`);
+  constructor(reason: string) {
+    super(`the gateway abandoned the upstream request: ${reason}`);
     this.name = 'UpstreamAbandonedError';
   }
 }
@@ -203,7 +203,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, DrainableEx
       if (this.errorBody!.add(chunk)) {
         // The limit is reached: the client is answered with what was kept, the rest is never read.
         this.phase = 'done';
-        this.abortUpstream(new UpstreamAbandonedError('upstream_bad_response'));
+        this.abortUpstream(new UpstreamAbandonedError('error body over upstream.errorBodyLimitBytes'));
         this.writeNormalisedError(this.errorBody!);
       }
     }
