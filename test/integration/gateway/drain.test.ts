@@ -1,4 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +8,7 @@ import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
 import { startSimulator, type RunningSimulator } from '../../../src/sim/index.js';
 import { runCli, type CliProcess } from '../../helpers/cli.js';
 import { teardownAfterEach } from '../../helpers/fleet.js';
+import { startTestGateway } from '../../helpers/gateway.js';
 import { useRedisServer } from '../../helpers/redis-server.js';
 
 const teardown = teardownAfterEach();
@@ -113,6 +116,40 @@ describe('the drain deadline', () => {
     // Both upstream requests were aborted: the replica freed their sequences.
     expect((await replica.truth.waitFor('long-stream', 2_000))?.outcome).toBe('client_closed');
     expect((await replica.truth.waitFor('long-answer', 2_000))?.outcome).toBe('client_closed');
+  });
+
+  it('closes a plain body cut midway, aborts its upstream request and logs it drained', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((resolve) => {
+      upstreamClosed = resolve;
+    });
+    // A replica that sends half a JSON body, then holds the rest.
+    const replica = createServer((request, response) => {
+      if (request.method !== 'POST') return void response.end('ok');
+      request.socket.once('close', upstreamClosed);
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write('{"id":"cmpl-half","choices":[');
+    });
+    await new Promise<void>((resolve) => replica.listen(0, '127.0.0.1', resolve));
+    teardown.defer(() => new Promise<void>((resolve) => replica.close(() => resolve())));
+    replica.unref();
+    const gateway = await startTestGateway({
+      replicas: [{ url: `http://127.0.0.1:${(replica.address() as AddressInfo).port}`, models: ['test-model'] }],
+      server: { drainTimeoutMs: DRAIN_TIMEOUT_MS },
+    });
+    teardown.defer(() => gateway.close());
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'half-body' },
+      body: JSON.stringify({ model: 'test-model', prompt: 'x' }),
+    });
+    expect(response.status).toBe(200);
+    const body = response.text();
+    body.catch(() => undefined);
+    await gateway.shutdown('test');
+    await expect(body).rejects.toThrow();
+    await closed;
+    expect(await gateway.accessLineOf('half-body')).toMatchObject({ outcome: 'drained', error_code: 'drained', status: 200 });
   });
 
   describe('with rate limits in Redis', () => {
