@@ -9,6 +9,7 @@ import { PriceBook } from './cost/price-book.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { INFERENCE_ENDPOINTS, type InferenceEndpoint } from './proxy/endpoints.js';
 import { createForwarder } from './proxy/forward.js';
+import { OpenExchanges } from './proxy/open-exchanges.js';
 import { passthroughGate } from './proxy/passthrough.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
 import { createRateLimiter } from './ratelimit/create.js';
@@ -46,6 +47,12 @@ export interface Gateway {
   connectStores(timeoutMs: number): Promise<void>;
   /** Stop taking new requests: later ones on open connections get 503 shutting_down. */
   startDraining(): void;
+  /**
+   * The drain deadline: ends every response still relaying from a replica (503, an in-band error
+   * frame and [DONE], or a closed body; outcome drained) and resolves once their telemetry (access
+   * log, metrics, settlement) has run, or after `timeoutMs`. Resolves with how many it ended.
+   */
+  endOpenExchanges(timeoutMs: number): Promise<number>;
   /** Closes the server (waiting for in-flight requests), the fleet monitor and upstream pools. */
   close(): Promise<void>;
 }
@@ -81,6 +88,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   const router = new Router(registry, config.routing);
   const monitor = new FleetMonitor(registry, pools, config.health, log.child({ component: 'fleet' }));
   let draining = false;
+  const openExchanges = new OpenExchanges();
   const metricsRegistry = new Registry();
   const statistics = new RequestStatistics({ windowMs: config.metrics.windowMs, currency: config.cost.currency, startedAtMs: Date.now() });
   const instruments = createInstruments(
@@ -166,6 +174,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     observeResponses: config.metrics.enabled || rateLimits !== undefined,
     requestStreamUsage: (config.metrics.enabled || rateLimits !== undefined) && config.metrics.requestStreamUsage,
     stripClientCredentials: config.auth.enabled,
+    openExchanges,
   });
   const proxiedRoute = (endpoint: InferenceEndpoint | undefined, gate?: onRequestHookHandler): RouteShorthandOptions => ({
     onRequest: [...(gate === undefined ? [] : [gate]), ...(authenticateKey === undefined ? [] : [authenticateKey])],
@@ -202,6 +211,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     startDraining: () => {
       draining = true;
     },
+    endOpenExchanges: (timeoutMs) => openExchanges.endAll(timeoutMs),
     close: async () => {
       draining = true;
       monitor.stop();

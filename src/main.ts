@@ -9,6 +9,11 @@ import type { TracingRuntime } from './telemetry/tracing/sdk.js';
 
 /** How long a start waits for Redis before serving under the rate limits' failure policy. */
 const STORE_CONNECT_TIMEOUT_MS = 3_000;
+/**
+ * At the drain deadline, how long the responses the gateway ended get to reach their clients
+ * (and their telemetry to run) before the remaining sockets are destroyed.
+ */
+const DRAIN_END_TIMEOUT_MS = 2_000;
 
 export interface RunningGateway {
   readonly gateway: Gateway;
@@ -87,13 +92,19 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
 async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reason: string): Promise<void> {
   log.info({ reason, drain_timeout_ms: drainTimeoutMs }, 'draining: no new connections, in-flight requests may finish');
   gateway.startDraining();
+  let ending: Promise<void> | undefined;
   const deadline = setTimeout(() => {
-    log.warn('drain timeout reached: closing the remaining connections');
-    gateway.app.server.closeAllConnections();
+    log.warn('drain timeout reached: ending the open responses, then closing the remaining connections');
+    ending = gateway.endOpenExchanges(DRAIN_END_TIMEOUT_MS).then((ended) => {
+      if (ended > 0) log.warn({ drained: ended }, 'drain: ended the open responses (outcome drained)');
+      gateway.app.server.closeAllConnections();
+    });
   }, drainTimeoutMs);
   deadline.unref();
   try {
     await gateway.close();
+    // Their access lines and settlements are written before "stopped" and the exit.
+    await ending;
   } finally {
     clearTimeout(deadline);
   }

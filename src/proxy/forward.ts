@@ -5,6 +5,7 @@ import type { Replica } from '../routing/replica.js';
 import type { Router } from '../routing/router.js';
 import { sessionKeyOf, type SessionKey } from '../routing/session-key.js';
 import { rewriteRequestHeaders } from './headers.js';
+import type { OpenExchanges } from './open-exchanges.js';
 import { withStreamUsage } from './stream-usage-request.js';
 import { UpstreamExchange, type FailoverPlan, type UpstreamTarget } from './upstream-exchange.js';
 import type { UpstreamPools } from './upstream-pools.js';
@@ -20,6 +21,8 @@ export interface ForwardDependencies {
   readonly requestStreamUsage: boolean;
   /** Auth is on: the client's key was the gateway's to check and is not sent upstream. */
   readonly stripClientCredentials: boolean;
+  /** The gateway's open exchanges, which the drain deadline ends. */
+  readonly openExchanges: OpenExchanges;
 }
 
 /** Endpoints whose streams accept stream_options.include_usage (vLLM's chat and completions). */
@@ -32,7 +35,7 @@ const STREAM_USAGE_OPERATIONS = new Set(['chat', 'text_completion']);
  * handler; after it, the exchange owns every outcome.
  */
 export function createForwarder(dependencies: ForwardDependencies) {
-  const { router, pools, upstream, routing, observeResponses, requestStreamUsage, stripClientCredentials } = dependencies;
+  const { router, pools, upstream, routing, observeResponses, requestStreamUsage, stripClientCredentials, openExchanges } = dependencies;
 
   return function forward(request: FastifyRequest, reply: FastifyReply): void {
     const { endpoint, body, fields } = request.inference;
@@ -74,8 +77,15 @@ export function createForwarder(dependencies: ForwardDependencies) {
     const exchange = new UpstreamExchange(
       reply.raw,
       observation,
-      { requestId: request.id, errorBodyLimitBytes: upstream.errorBodyLimitBytes, observeResponses, replicaHeader: routing.replicaHeader },
+      {
+        requestId: request.id,
+        errorBodyLimitBytes: upstream.errorBodyLimitBytes,
+        firstByteTimeoutMs: upstream.headersTimeoutMs,
+        observeResponses,
+        replicaHeader: routing.replicaHeader,
+      },
       failoverPlan(router, fields.model, key, route.replica, routing.maxAttempts, target),
+      openExchanges,
     );
     exchange.start(target(route.replica));
   };

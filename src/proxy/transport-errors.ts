@@ -20,10 +20,15 @@ const CODE_BY_TRANSPORT_ERROR: Readonly<Record<string, ErrorCode>> = {
   ETIMEDOUT: 'upstream_timeout',
 };
 
-export function classifyTransportError(error: unknown): ErrorCode {
+/**
+ * `answered`: the replica's response headers had arrived. A reset after them cut an answer
+ * midway, which is not the "closed the connection before it answered" of a reset before them.
+ */
+export function classifyTransportError(error: unknown, answered: boolean): ErrorCode {
   const code = errorCodeOf(error) ?? errorCodeOf((error as { cause?: unknown } | null)?.cause);
   if (code !== undefined) {
     const mapped = CODE_BY_TRANSPORT_ERROR[code];
+    if (mapped === 'upstream_connection_reset' && answered) return 'upstream_stream_interrupted';
     if (mapped !== undefined) return mapped;
   }
   // Anything else (HTTP parse errors, content-length mismatches, …) means the reply was unusable.

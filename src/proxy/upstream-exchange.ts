@@ -10,6 +10,7 @@ import { USAGE_TAIL_BYTES, usageFromJsonTail } from './body-usage.js';
 import { ErrorBodyCollector } from './error-body-collector.js';
 import { rewriteResponseHeaders } from './headers.js';
 import { ReplicaAttempt } from './replica-attempt.js';
+import type { DrainableExchange, OpenExchanges } from './open-exchanges.js';
 import { classifyTransportError, isRetryableBeforeHeaders } from './transport-errors.js';
 import { writeJson } from './write-response.js';
 
@@ -21,9 +22,19 @@ export class ClientDisconnectedError extends Error {
   }
 }
 
+/** Why the gateway aborted an upstream request while its client was still there (timeout, bad answer, drain). */
+export class UpstreamAbandonedError extends Error {
+  constructor(reason: string) {
+    super(`the gateway abandoned the upstream request: ${reason}`);
+    this.name = 'UpstreamAbandonedError';
+  }
+}
+
 export interface ExchangeSettings {
   readonly requestId: string;
   readonly errorBodyLimitBytes: number;
+  /** Longest time from dispatch to the first response body byte (upstream.headersTimeoutMs). */
+  readonly firstByteTimeoutMs: number;
   /** Tap SSE bodies and read the usage of JSON bodies (off: bytes are only relayed). */
   readonly observeResponses: boolean;
   /** Name the serving replica in an x-tollbooth-replica response header. */
@@ -42,7 +53,7 @@ export interface FailoverPlan {
   next(failed: Replica): UpstreamTarget | undefined;
 }
 
-type Phase = 'awaiting-headers' | 'relaying' | 'collecting-error' | 'done';
+type Phase = 'awaiting-headers' | 'awaiting-body' | 'relaying' | 'collecting-error' | 'done';
 
 const LF_LF = 0x0a0a;
 const REPLICA_HEADER = 'x-tollbooth-replica';
@@ -57,15 +68,26 @@ const REPLICA_HEADER = 'x-tollbooth-replica';
  *   drains, so a slow reader costs one socket buffer, never an unbounded queue.
  * - Client gone: the upstream request is aborted at once (queued, waiting for headers, or
  *   streaming), which closes that upstream connection so vLLM frees the sequence.
- * - Replica errors (status >= 400) are collected (bounded) and normalised to the OpenAI envelope.
+ * - Replica answers are untrusted: a status outside 100–599 never reaches the client (502); an
+ *   error body (status >= 400) is read up to its limit, then the client is answered with what was
+ *   kept and the upstream request aborted, so an endless error body costs neither memory nor time.
+ * - First byte bounded: from dispatch to the first body byte, whatever the replica does with its
+ *   headers (vLLM sends a stream's headers before the request leaves its queue), one timer.
  * - Transport failures become catalogued errors before the first byte, or an in-band SSE error
  *   frame after it, because a status can no longer be sent once a stream has started.
+ * - Drain: the gateway's open exchanges are listed in OpenExchanges, and the drain deadline ends
+ *   each one on purpose (endForDrain) so its telemetry still runs.
  * - Observation: an SSE body goes through the stream tap (first content, gaps, usage, errors);
  *   a JSON body's last few KiB are kept to read its usage. Each try counts as in flight on its
  *   replica, and tells the replica's circuit breaker how it went.
  */
-export class UpstreamExchange implements Dispatcher.DispatchHandler {
+export class UpstreamExchange implements Dispatcher.DispatchHandler, DrainableExchange {
   private controller: Dispatcher.DispatchController | undefined;
+  /** Set once the upstream request must stop; applied as soon as it has a controller. */
+  private abortReason: Error | undefined;
+  private firstByteTimer: NodeJS.Timeout | undefined;
+  /** A non-stream 2xx head, written with the first body byte so a replica silent after its headers still gets a 504. */
+  private heldHead: { readonly status: number; readonly headers: OutgoingHttpHeaders } | undefined;
   private phase: Phase = 'awaiting-headers';
   private clientGone = false;
   private eventStream = false;
@@ -84,6 +106,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     private readonly observation: RequestObservation,
     private readonly settings: ExchangeSettings,
     private readonly failover: FailoverPlan,
+    private readonly openExchanges: OpenExchanges,
   ) {
     response.once('close', this.onClientClose);
   }
@@ -92,13 +115,28 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   start(target: UpstreamTarget): void {
     const now = performance.now();
     this.observation.dispatchedAt = now;
+    this.openExchanges.add(this);
+    this.firstByteTimer = setTimeout(this.onFirstByteTimeout, this.settings.firstByteTimeoutMs);
     this.tryOn(target, now);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    // The client may have left while the request waited for a free upstream connection.
-    if (this.clientGone) controller.abort(new ClientDisconnectedError());
+    // The exchange may have ended (client gone, timeout, drain) while the request waited for a free upstream connection.
+    if (this.abortReason !== undefined) controller.abort(this.abortReason);
+  }
+
+  /**
+   * The drain deadline: ends the response in a way the client understands, aborts the upstream
+   * request (vLLM frees the sequence), and marks the request drained. Nothing written yet: 503
+   * shutting_down; a stream: an in-band shutting_down frame and [DONE]; a plain body cut midway: closed.
+   */
+  endForDrain(): void {
+    if (this.phase === 'done' || this.clientGone) return;
+    this.observation.drained = true;
+    this.attempt.abandoned(performance.now());
+    if (!this.response.headersSent) this.response.setHeader('connection', 'close');
+    this.abandonUpstream('shutting_down');
   }
 
   onResponseStart(
@@ -108,8 +146,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   ): void {
     const now = performance.now();
     this.observation.upstreamHeadersAt = now;
+    if (statusCode < 100 || statusCode > 599) {
+      // Not an HTTP status: nothing of this answer may reach the client.
+      this.attempt.failed(now);
+      if (!this.clientGone && this.phase !== 'done') this.abandonUpstream('upstream_bad_response');
+      return;
+    }
     this.attempt.answered(statusCode, now);
-    if (this.clientGone) return;
+    if (this.clientGone || this.phase === 'done') return;
     if (statusCode >= 400) {
       this.phase = 'collecting-error';
       this.errorBody = new ErrorBodyCollector(statusCode, headers, this.settings.errorBodyLimitBytes);
@@ -118,11 +162,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     const contentType = headers['content-type'];
     this.eventStream = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
     if (this.settings.observeResponses) this.startObserving(contentType);
-    this.response.writeHead(statusCode, this.responseHeaders(headers));
-    this.observation.status = statusCode;
-    // A stream's client should see it open now, not when the first token arrives.
-    if (this.eventStream) this.response.flushHeaders();
-    this.phase = 'relaying';
+    if (this.eventStream) {
+      this.writeHead(statusCode, this.responseHeaders(headers));
+      // A stream's client should see it open now, not when the first token arrives.
+      this.response.flushHeaders();
+    } else {
+      this.heldHead = { status: statusCode, headers: this.responseHeaders(headers) };
+    }
+    this.phase = 'awaiting-body';
   }
 
   /**
@@ -147,12 +194,24 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
         this.response.once('drain', this.onClientDrain);
       }
       if (tap !== undefined && tap.facts.contentEvents > contentBefore) this.contentWritten(this.writtenAt);
+    } else if (this.phase === 'awaiting-body') {
+      // Once per response: the relaying branch above, the hot one, stays free of first-byte checks.
+      this.bodyStarted();
+      this.onResponseData(controller, chunk);
     } else if (this.phase === 'collecting-error') {
-      this.errorBody!.add(chunk);
+      this.clearFirstByteTimer();
+      if (this.errorBody!.add(chunk)) {
+        // The limit is reached: the client is answered with what was kept, the rest is never read.
+        this.phase = 'done';
+        this.abortUpstream(new UpstreamAbandonedError('error body over upstream.errorBodyLimitBytes'));
+        this.writeNormalisedError(this.errorBody!);
+      }
     }
   }
 
   onResponseEnd(): void {
+    this.clearFirstByteTimer();
+    if (this.phase === 'awaiting-body') this.bodyStarted();
     if (this.phase === 'relaying') {
       this.phase = 'done';
       const held = this.tap?.finish();
@@ -180,7 +239,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    this.fail(classifyTransportError(error));
+    this.fail(classifyTransportError(error, this.phase !== 'awaiting-headers'));
   }
 
   private tryOn(target: UpstreamTarget, now: number): void {
@@ -193,8 +252,50 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       target.dispatcher.dispatch(target.options, this);
     } catch (error) {
       this.attempt.failed(performance.now());
-      this.fail(classifyTransportError(error));
+      this.fail(classifyTransportError(error, false));
     }
+  }
+
+  /** The first body byte arrived (or the body ended empty): the head a non-stream held goes out now. */
+  private bodyStarted(): void {
+    this.clearFirstByteTimer();
+    const held = this.heldHead;
+    if (held !== undefined) {
+      this.heldHead = undefined;
+      this.writeHead(held.status, held.headers);
+    }
+    this.phase = 'relaying';
+  }
+
+  private writeHead(status: number, headers: OutgoingHttpHeaders): void {
+    this.response.writeHead(status, headers);
+    this.observation.status = status;
+  }
+
+  private clearFirstByteTimer(): void {
+    if (this.firstByteTimer === undefined) return;
+    clearTimeout(this.firstByteTimer);
+    this.firstByteTimer = undefined;
+  }
+
+  private readonly onFirstByteTimeout = (): void => {
+    this.firstByteTimer = undefined;
+    if (this.phase === 'done' || this.clientGone) return;
+    this.attempt.failed(performance.now());
+    this.abandonUpstream('upstream_timeout', this.response.headersSent ? 'The replica did not start the stream in time.' : undefined);
+  };
+
+  /** Ends the exchange on the gateway's own decision: stops the upstream request, then answers as `fail` does. */
+  private abandonUpstream(code: ErrorCode, message?: string): void {
+    // First, so the abort's onResponseError finds the exchange over and neither retries nor answers twice.
+    this.phase = 'done';
+    this.abortUpstream(new UpstreamAbandonedError(code));
+    this.fail(code, message);
+  }
+
+  private abortUpstream(reason: Error): void {
+    this.abortReason ??= reason;
+    this.controller?.abort(reason);
   }
 
   private responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
@@ -233,15 +334,20 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.observation.lastContentWrittenAt = writtenAt;
   }
 
-  private fail(code: ErrorCode): void {
-    const previous = this.phase;
+  /**
+   * Answers a failure: a catalogued error while nothing was written (a held non-stream head is
+   * dropped), an in-band frame once a stream has started, a closed socket for a plain body cut short.
+   */
+  private fail(code: ErrorCode, message?: string): void {
     this.phase = 'done';
+    this.clearFirstByteTimer();
+    this.heldHead = undefined;
     this.observation.errorCode = code;
-    if (previous === 'awaiting-headers' || previous === 'collecting-error') {
-      const error = new GatewayError(code);
+    if (!this.response.headersSent) {
+      const error = new GatewayError(code, message);
       this.observation.responseBytes += writeJson(this.response, error.status, error.toBody(this.observation.traceId), this.responseHeaders({}));
     } else if (this.eventStream) {
-      this.endStreamWithError(new GatewayError(code, code === 'upstream_timeout' ? 'The replica stopped sending the stream.' : undefined));
+      this.endStreamWithError(new GatewayError(code, message ?? (code === 'upstream_timeout' ? 'The replica stopped sending the stream.' : undefined)));
     } else {
       // A plain body cut short cannot carry an error; closing the socket tells the client it is incomplete.
       this.response.destroy();
@@ -270,12 +376,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Runs once per exchange, for finished and abandoned responses alike (before telemetry reads the observation). */
   private readonly onClientClose = (): void => {
     const now = performance.now();
+    this.clearFirstByteTimer();
     if (!this.response.writableFinished) {
       this.clientGone = true;
       this.attempt.abandoned(now);
-      if (this.phase !== 'done') this.controller?.abort(new ClientDisconnectedError());
+      if (this.phase !== 'done') this.abortUpstream(new ClientDisconnectedError());
     }
     this.observation.replicaBusyShareMs += this.attempt.end(now);
+    this.openExchanges.delete(this);
   };
 }
 

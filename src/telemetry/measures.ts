@@ -26,7 +26,13 @@ export type RequestOutcome =
   /** The replica could not be reached, timed out, or broke the connection. */
   | 'upstream_failure'
   /** The client left before the response was complete. */
-  | 'client_disconnected';
+  | 'client_disconnected'
+  /**
+   * The gateway shut down while answering: at the drain deadline it ended the response itself
+   * (503, an in-band error frame, or a closed body). A failure of the gateway's making: counted
+   * as failed in the statistics, error type `drained`.
+   */
+  | 'drained';
 
 export type TokenSource = 'exact' | 'estimated' | 'none';
 
@@ -40,7 +46,7 @@ export interface TokenCount {
 export interface RequestMeasures {
   readonly outcome: RequestOutcome;
   readonly statusClass: '2xx' | '3xx' | '4xx' | '5xx' | 'none';
-  /** What went wrong, for error counters: a catalogue code, `upstream_http_<status>`, `upstream_in_band`, `client_disconnected`. */
+  /** What went wrong, for error counters: a catalogue code, `upstream_http_<status>`, `upstream_in_band`, `client_disconnected`, `drained`. */
   readonly errorType: string | null;
   readonly endToEndMs: number;
   readonly overheadMs: number | undefined;
@@ -88,6 +94,8 @@ export function measureRequest(observation: RequestObservation): RequestMeasures
 }
 
 function outcomeOf(observation: RequestObservation): RequestOutcome {
+  // Before client_disconnected: a plain body cut at the deadline closes the socket too.
+  if (observation.drained) return 'drained';
   if (observation.clientDisconnected) return 'client_disconnected';
   const code = observation.errorCode;
   if (code !== undefined) return code.startsWith('upstream_') ? 'upstream_failure' : 'rejected';
@@ -102,6 +110,8 @@ function errorTypeOf(observation: RequestObservation, outcome: RequestOutcome): 
       return null;
     case 'client_disconnected':
       return 'client_disconnected';
+    case 'drained':
+      return 'drained';
     case 'rejected':
     case 'upstream_failure':
       return observation.errorCode ?? null;

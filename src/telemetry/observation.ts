@@ -66,6 +66,8 @@ export interface RequestObservation {
   clientDisconnected: boolean;
   /** Why the gateway failed the request, or interrupted the stream, if it did. */
   errorCode: ErrorCode | undefined;
+  /** The drain deadline ended the response (it was still being answered when the gateway stopped). */
+  drained: boolean;
 
   /** W3C trace id of the request's SERVER span (32 hex), when tracing is on: exemplars, logs, error bodies. */
   traceId: string | undefined;
@@ -119,6 +121,7 @@ export function createObservation(requestId: string, method: string, route: stri
     responseBytes: 0,
     clientDisconnected: false,
     errorCode: undefined,
+    drained: false,
     traceId: undefined,
     spanId: undefined,
     trace: undefined,

@@ -126,15 +126,4 @@ describe('the tollbooth process', () => {
     expect(await cli.exited()).toEqual({ code: 0, signal: null });
     expect(cli.stdout()).toContain('tollbooth stopped');
   });
-
-  it('cuts streams still running at the drain timeout and still exits 0', async () => {
-    const { simulator, cli, stream } = await gatewayProcessWithStream({ interTokenMs: 50, drainTimeoutMs: 300, requestId: 'too-long', tokens: 2000 });
-    const signalledAt = Date.now();
-    cli.child.kill('SIGTERM');
-    await expect(stream).rejects.toThrow();
-    expect(await cli.exited()).toEqual({ code: 0, signal: null });
-    expect(Date.now() - signalledAt).toBeLessThan(5_000);
-    expect(cli.stdout()).toContain('drain timeout reached');
-    expect((await simulator.truth.waitFor('too-long', 2_000))?.outcome).toBe('client_closed');
-  });
 });

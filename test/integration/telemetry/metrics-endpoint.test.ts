@@ -63,7 +63,7 @@ describe('GET /metrics', () => {
     expect(requests({ outcome: 'upstream_failure' })).toBe(1);
     expect(sampleSum(exposition, 'tollbooth_errors_total', { type: 'upstream_http_503' })).toBe(1);
     expect(sampleSum(exposition, 'tollbooth_errors_total', { type: 'upstream_in_band' })).toBe(1);
-    expect(sampleSum(exposition, 'tollbooth_errors_total', { type: 'upstream_connection_reset' })).toBe(1);
+    expect(sampleSum(exposition, 'tollbooth_errors_total', { type: 'upstream_stream_interrupted' })).toBe(1);
     expect(sampleSum(exposition, 'tollbooth_errors_total', { type: 'model_not_found' })).toBe(1);
     expect(sampleSum(exposition, 'tollbooth_errors_total', { type: 'invalid_json' })).toBe(1);
   });

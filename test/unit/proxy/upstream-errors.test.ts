@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ErrorBodyCollector } from '../../../src/proxy/error-body-collector.js';
 import { classifyTransportError } from '../../../src/proxy/transport-errors.js';
 import { normaliseUpstreamError } from '../../../src/proxy/upstream-error-body.js';
 
@@ -52,10 +53,34 @@ describe('classifyTransportError', () => {
     ['UND_ERR_CONNECT_TIMEOUT', 'upstream_timeout'],
     ['HPE_INVALID_CONSTANT', 'upstream_bad_response'],
   ])('%s → %s', (code, expected) => {
-    expect(classifyTransportError(withCode(code))).toBe(expected);
+    expect(classifyTransportError(withCode(code), false)).toBe(expected);
   });
 
   it('looks through a wrapping error to its cause', () => {
-    expect(classifyTransportError(new Error('fetch failed', { cause: withCode('ECONNREFUSED') }))).toBe('upstream_unreachable');
+    expect(classifyTransportError(new Error('fetch failed', { cause: withCode('ECONNREFUSED') }), false)).toBe('upstream_unreachable');
+  });
+
+  it.each([
+    ['ECONNRESET', 'upstream_stream_interrupted'],
+    ['UND_ERR_SOCKET', 'upstream_stream_interrupted'],
+    ['EPIPE', 'upstream_stream_interrupted'],
+    ['UND_ERR_BODY_TIMEOUT', 'upstream_timeout'],
+    ['HPE_INVALID_CHUNK_SIZE', 'upstream_bad_response'],
+  ])('after the replica answered: %s → %s (a reset cut the answer, not the wait for it)', (code, expected) => {
+    expect(classifyTransportError(withCode(code), true)).toBe(expected);
+  });
+});
+
+describe('ErrorBodyCollector', () => {
+  it('keeps at most the limit and says when the rest is not worth reading', () => {
+    const collector = new ErrorBodyCollector(500, {}, 10);
+    expect(collector.add(Buffer.from('12345'))).toBe(false);
+    expect(collector.add(Buffer.from('67890'))).toBe(false);
+    expect(collector.add(Buffer.from('x'))).toBe(true);
+    expect(collector.body().error.message).toBe('1234567890…');
+
+    const oneChunk = new ErrorBodyCollector(500, {}, 4);
+    expect(oneChunk.add(Buffer.from('abcdefgh'))).toBe(true);
+    expect(oneChunk.body().error.message).toBe('abcd…');
   });
 });

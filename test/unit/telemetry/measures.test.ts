@@ -71,6 +71,12 @@ describe('measureRequest: the definitions', () => {
     const interrupted = measureRequest(streamed({ errorCode: 'upstream_connection_reset', streamFacts: facts({ usage: undefined }) }));
     expect([interrupted.outcome, interrupted.errorType, interrupted.ttftMs]).toEqual(['upstream_failure', 'upstream_connection_reset', undefined]);
 
+    // Cut at the drain deadline: drained, even when the cut closed the socket (a plain body).
+    const drained = measureRequest(
+      streamed({ drained: true, clientDisconnected: true, errorCode: 'shutting_down', streamFacts: facts({ usage: undefined, contentEvents: 3 }) }),
+    );
+    expect([drained.outcome, drained.errorType, drained.ttftMs, drained.tokens.source, drained.tokens.output]).toEqual(['drained', 'drained', undefined, 'estimated', 3]);
+
     const inBand = measureRequest(streamed({ streamFacts: facts({ error: { message: 'boom', type: 'InternalServerError', code: 500 } }) }));
     expect([inBand.outcome, inBand.errorType, inBand.ttftMs]).toEqual(['upstream_error', 'upstream_in_band', undefined]);
   });
