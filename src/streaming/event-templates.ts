@@ -36,6 +36,18 @@ export const MAX_TEMPLATE_TEXT_BYTES = 256;
 /** Keys whose string value is the text a template varies, with their opening quote and colon. */
 const TEXT_OPENERS = ['"content":"', '"text":"', '"reasoning_content":"', '"reasoning":"'].map((opener) => Buffer.from(opener));
 
+/** A tool-call delta's text: counted for the output estimate, never a template's (its event is content whatever the string). */
+const ARGUMENTS_OPENER = Buffer.from('"arguments":"');
+
+/** Characters of the string value after the first `opener` in `buf[from, to)`; 0 when there is none. */
+function stringValueCharacters(buf: Buffer, opener: Buffer, from: number, to: number): number {
+  const at = buf.indexOf(opener, from);
+  if (at === -1 || at >= to) return 0;
+  const text = at + opener.length;
+  const close = closingQuote(buf, text, to);
+  return close === -1 ? 0 : jsonStringCharacters(buf, text, close);
+}
+
 /** What may follow a backslash in a JSON string: 1 = a one-byte escape, 2 = `u` and four hex digits. */
 const ESCAPE = new Uint8Array(256);
 for (const byte of Buffer.from('"\\/bfnrt')) ESCAPE[byte] = 1;
@@ -66,11 +78,32 @@ export function closingQuote(buf: Buffer, from: number, limit: number): number {
   return -1;
 }
 
+/**
+ * Characters of the JSON string text `buf[from, to)` (between its quotes, already checked by
+ * `closingQuote`) as the decoded string's length counts them: an escape is one, a UTF-8 sequence
+ * is one, or two for a 4-byte one (a surrogate pair). What the output estimate counts.
+ */
+export function jsonStringCharacters(buf: Buffer, from: number, to: number): number {
+  let characters = 0;
+  for (let at = from; at < to; at++) {
+    const byte = buf[at]!;
+    if (byte === BACKSLASH) {
+      at += buf[at + 1] === 0x75 ? 5 : 1;
+      characters++;
+    } else if (byte < 0x80 || byte >= 0xc0) {
+      characters += byte >= 0xf0 ? 2 : 1;
+    }
+  }
+  return characters;
+}
+
 export class EventTemplates {
   /** Event bytes before the text, per template. */
   private readonly heads: Buffer[] = [];
   /** Event bytes from the quote closing the text to the end of the blank line, per template. */
   private readonly tails: Buffer[] = [];
+  /** Text characters of the events the last `wholeEvents` call recognised. */
+  textCharacters = 0;
 
   get count(): number {
     return this.heads.length;
@@ -79,25 +112,32 @@ export class EventTemplates {
   /**
    * Learns the template of the event `buf[eventStart, eventEnd)`, whose single data line holds
    * the payload `buf[payloadStart, payloadEnd)`. The caller guarantees the event was classified
-   * as content-bearing with no finish reason, usage or error. Ignored when the event does not fit
-   * a template (no text key, an empty or too long text, a blank line not ending in LF), when the
-   * template is already known, or when the templates are full.
+   * as content-bearing with no finish reason, usage or error. Not learned when the event does not
+   * fit a template (no text key, an empty or too long text, a blank line not ending in LF), when
+   * the template is already known, or when the templates are full.
+   *
+   * Returns the characters of the event's text (the value of its first text key, else of its
+   * first tool-call `arguments`), learned or not; 0 when it has none.
    */
-  learn(buf: Buffer, eventStart: number, eventEnd: number, payloadStart: number, payloadEnd: number): void {
-    if (this.heads.length === MAX_TEMPLATES || buf[eventEnd - 1] !== LF) return;
+  learn(buf: Buffer, eventStart: number, eventEnd: number, payloadStart: number, payloadEnd: number): number {
     for (const opener of TEXT_OPENERS) {
       const at = buf.indexOf(opener, payloadStart);
       if (at === -1 || at >= payloadEnd) continue;
       const text = at + opener.length;
-      const close = closingQuote(buf, text, Math.min(payloadEnd, text + MAX_TEMPLATE_TEXT_BYTES + 1));
-      if (close <= text) return;
-      const head = buf.subarray(eventStart, text);
-      const tail = buf.subarray(close, eventEnd);
-      for (let i = 0; i < this.heads.length; i++) if (this.heads[i]!.equals(head) && this.tails[i]!.equals(tail)) return;
-      this.heads.push(Buffer.from(head));
-      this.tails.push(Buffer.from(tail));
-      return;
+      const close = closingQuote(buf, text, payloadEnd);
+      if (close <= text) return 0;
+      if (close - text <= MAX_TEMPLATE_TEXT_BYTES && this.heads.length < MAX_TEMPLATES && buf[eventEnd - 1] === LF) {
+        this.add(buf.subarray(eventStart, text), buf.subarray(close, eventEnd));
+      }
+      return jsonStringCharacters(buf, text, close);
     }
+    return stringValueCharacters(buf, ARGUMENTS_OPENER, payloadStart, payloadEnd);
+  }
+
+  private add(head: Buffer, tail: Buffer): void {
+    for (let i = 0; i < this.heads.length; i++) if (this.heads[i]!.equals(head) && this.tails[i]!.equals(tail)) return;
+    this.heads.push(Buffer.from(head));
+    this.tails.push(Buffer.from(tail));
   }
 
   /**
@@ -107,6 +147,7 @@ export class EventTemplates {
   wholeEvents(chunk: Buffer): number {
     const length = chunk.length;
     let events = 0;
+    this.textCharacters = 0;
     for (let at = 0; at < length; events++) {
       const end = this.matchAt(chunk, at, length);
       if (end === -1) return 0;
@@ -126,6 +167,7 @@ export class EventTemplates {
       if (text >= textLimit || head.compare(chunk, at, text) !== 0) continue;
       const close = closingQuote(chunk, text, Math.min(textLimit, text + MAX_TEMPLATE_TEXT_BYTES) + 1);
       if (close <= text || close > textLimit || tail.compare(chunk, close, close + tail.length) !== 0) continue;
+      this.textCharacters += jsonStringCharacters(chunk, text, close);
       return close + tail.length;
     }
     return -1;
