@@ -16,7 +16,7 @@
  * full scan.
  */
 
-import { closingQuote, jsonStringCharacters } from './event-templates.js';
+import { closingQuote, lastString } from './event-templates.js';
 import { endsWithCloseBrace, needsParseByShape, SCAN_CONTENT, SCAN_PARSE, SCAN_PLAIN, scanKeys } from './sse-event.js';
 
 /** `classify` could not decide: use `scanPayload`. */
@@ -62,8 +62,7 @@ export class ContentPrefix {
    */
   textCharacters(buf: Buffer, start: number, end: number): number {
     const text = start + this.prefix!.length;
-    const close = closingQuote(buf, text, end);
-    return close === -1 ? 0 : jsonStringCharacters(buf, text, close);
+    return closingQuote(buf, text, end) === -1 ? 0 : lastString.characters;
   }
 }
 

@@ -44,8 +44,7 @@ function stringValueCharacters(buf: Buffer, opener: Buffer, from: number, to: nu
   const at = buf.indexOf(opener, from);
   if (at === -1 || at >= to) return 0;
   const text = at + opener.length;
-  const close = closingQuote(buf, text, to);
-  return close === -1 ? 0 : jsonStringCharacters(buf, text, close);
+  return closingQuote(buf, text, to) === -1 ? 0 : lastString.characters;
 }
 
 /** What may follow a backslash in a JSON string: 1 = a one-byte escape, 2 = `u` and four hex digits. */
@@ -56,14 +55,27 @@ const HEX = new Uint8Array(256);
 for (const byte of Buffer.from('0123456789abcdefABCDEF')) HEX[byte] = 1;
 
 /**
+ * What the last `closingQuote` call that found its quote learned about the text: its characters
+ * as the decoded string's length counts them (an escape is one, a UTF-8 sequence one, a 4-byte
+ * one two, a surrogate pair). Counted in the same walk, for the output estimate: a field rather
+ * than a second walk or a returned object, on the path every content event takes.
+ */
+export const lastString = { characters: 0 };
+
+/**
  * Offset of the quote that closes the JSON string whose text starts at `from`, searching no
  * further than `limit`; -1 when the text is not valid JSON string content (a control byte, an
- * invalid escape) or the closing quote is not found before `limit`.
+ * invalid escape) or the closing quote is not found before `limit`. Sets `lastString`.
  */
 export function closingQuote(buf: Buffer, from: number, limit: number): number {
+  // Bytes that are not a character of their own: UTF-8 continuations and the rest of escapes.
+  let extraBytes = 0;
   for (let at = from; at < limit; at++) {
     const byte = buf[at]!;
-    if (byte === QUOTE) return at;
+    if (byte === QUOTE) {
+      lastString.characters = at - from - extraBytes;
+      return at;
+    }
     if (byte < FIRST_PRINTABLE) return -1;
     if (byte === BACKSLASH) {
       const escape = ESCAPE[buf[at + 1] ?? 0]!;
@@ -71,30 +83,17 @@ export function closingQuote(buf: Buffer, from: number, limit: number): number {
       if (escape === 2) {
         if (at + 5 >= limit || HEX[buf[at + 2]!] === 0 || HEX[buf[at + 3]!] === 0 || HEX[buf[at + 4]!] === 0 || HEX[buf[at + 5]!] === 0) return -1;
         at += 4;
+        extraBytes += 4;
       }
       at++;
+      extraBytes++;
+    } else if (byte >= 0x80) {
+      // A continuation byte adds no character; a 4-byte sequence's lead adds a second one (its surrogate pair).
+      if (byte < 0xc0) extraBytes++;
+      else if (byte >= 0xf0) extraBytes--;
     }
   }
   return -1;
-}
-
-/**
- * Characters of the JSON string text `buf[from, to)` (between its quotes, already checked by
- * `closingQuote`) as the decoded string's length counts them: an escape is one, a UTF-8 sequence
- * is one, or two for a 4-byte one (a surrogate pair). What the output estimate counts.
- */
-export function jsonStringCharacters(buf: Buffer, from: number, to: number): number {
-  let characters = 0;
-  for (let at = from; at < to; at++) {
-    const byte = buf[at]!;
-    if (byte === BACKSLASH) {
-      at += buf[at + 1] === 0x75 ? 5 : 1;
-      characters++;
-    } else if (byte < 0x80 || byte >= 0xc0) {
-      characters += byte >= 0xf0 ? 2 : 1;
-    }
-  }
-  return characters;
 }
 
 export class EventTemplates {
@@ -129,7 +128,7 @@ export class EventTemplates {
       if (close - text <= MAX_TEMPLATE_TEXT_BYTES && this.heads.length < MAX_TEMPLATES && buf[eventEnd - 1] === LF) {
         this.add(buf.subarray(eventStart, text), buf.subarray(close, eventEnd));
       }
-      return jsonStringCharacters(buf, text, close);
+      return lastString.characters;
     }
     return stringValueCharacters(buf, ARGUMENTS_OPENER, payloadStart, payloadEnd);
   }
@@ -167,7 +166,7 @@ export class EventTemplates {
       if (text >= textLimit || head.compare(chunk, at, text) !== 0) continue;
       const close = closingQuote(chunk, text, Math.min(textLimit, text + MAX_TEMPLATE_TEXT_BYTES) + 1);
       if (close <= text || close > textLimit || tail.compare(chunk, close, close + tail.length) !== 0) continue;
-      this.textCharacters += jsonStringCharacters(chunk, text, close);
+      this.textCharacters += lastString.characters;
       return close + tail.length;
     }
     return -1;

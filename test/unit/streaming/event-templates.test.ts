@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { classifyEvent } from '../../../src/streaming/sse-event.js';
-import { closingQuote, EventTemplates, jsonStringCharacters, MAX_TEMPLATE_TEXT_BYTES } from '../../../src/streaming/event-templates.js';
+import { closingQuote, EventTemplates, lastString, MAX_TEMPLATE_TEXT_BYTES } from '../../../src/streaming/event-templates.js';
 import { byteChunks, eventChunks, loadFixture, runTap, splitEvents, withoutUsageEvent } from './tap-harness.js';
 
 const HEAD = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"';
@@ -128,8 +128,12 @@ describe('EventTemplates', () => {
   });
 });
 
-describe('jsonStringCharacters', () => {
-  const characters = (raw: string) => jsonStringCharacters(Buffer.from(raw), 0, Buffer.byteLength(raw));
+describe('closingQuote counting characters', () => {
+  const characters = (raw: string) => {
+    const text = Buffer.from(`${raw}"`);
+    expect(closingQuote(text, 0, text.length)).toBe(text.length - 1);
+    return lastString.characters;
+  };
 
   it('counts a JSON string text as the length of the decoded string', () => {
     for (const raw of ['abc', '你好世界', '😀x', 'caf\\u00e9', '\\ud83d\\ude00!', 'a\\"b\\\\c\\n', '']) {
