@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { usageFromJsonTail } from '../../../src/proxy/body-usage.js';
 import { withStreamUsage } from '../../../src/proxy/stream-usage-request.js';
 import { vllmStreamUsage } from '../../../src/proxy/vllm-stream-options.js';
+import { createPrng } from '../../../src/sim/prng.js';
 
 const rewrite = (text: string) => withStreamUsage(Buffer.from(text), JSON.parse(text))?.toString();
 
@@ -81,6 +82,63 @@ describe('withStreamUsage', () => {
     ['no stream field', '{"model":"m"}'],
   ])('sends the body as it is when the client sent %s', (_name, sent) => {
     expect(rewrite(sent)).toBeUndefined();
+  });
+});
+
+describe('withStreamUsage over generated bodies', () => {
+  const prng = createPrng(18);
+  const pick = <T>(items: readonly T[]): T => items[prng.int(0, items.length - 1)]!;
+  const space = () => pick(['', '', ' ', '\n  ', '\t']);
+  const STRINGS = ['a', 'stream_options', '"stream_options":null', '}{][,:', '\\', '你好', '😀', 'line\nend'];
+  /** A JSON text for a random value, its strings escaped in random ways. */
+  const value = (depth: number): string => {
+    switch (prng.int(0, depth > 2 ? 3 : 5)) {
+      case 0:
+        return pick(['null', 'true', 'false']);
+      case 1:
+        return pick(['0', '-1.5e3', '12345678901234567890123', '0.10000000000000000555']);
+      case 2:
+      case 3:
+        return text(pick(STRINGS));
+      case 4:
+        return `[${space()}${Array.from({ length: prng.int(0, 3) }, () => value(depth + 1)).join(`${space()},${space()}`)}${space()}]`;
+      default:
+        return object(Array.from({ length: prng.int(0, 3) }, () => [pick(['k', 'stream_options', 'include_usage']), value(depth + 1)] as const));
+    }
+  };
+  const text = (raw: string): string => {
+    const escaped = JSON.stringify(raw);
+    if (prng.next() < 0.5) return escaped;
+    // Spell some plain characters as \u escapes.
+    return `"${[...escaped.slice(1, -1)].map((ch) => (/[a-z_]/.test(ch) && prng.next() < 0.3 ? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}` : ch)).join('')}"`;
+  };
+  const object = (members: ReadonlyArray<readonly [string, string]>): string =>
+    `{${space()}${members.map(([key, member]) => `${text(key)}${space()}:${space()}${member}`).join(`${space()},${space()}`)}${space()}}`;
+  const OPTIONS = ['null', 'false', '"x"', '[]', '{}', '{"include_usage":false}', '{"include_usage":true}', '{"include_usage":null,"continuous_usage_stats":true}', '{"include_usage":"maybe"}'];
+
+  it('sends one stream_options asking for usage exactly when vLLM would send none, every other member unchanged', () => {
+    let rewritten = 0;
+    for (let round = 0; round < 3000; round++) {
+      const members: Array<readonly [string, string]> = Array.from({ length: prng.int(0, 4) }, () => [pick(['model', 'messages', 'seed', 'k']), value(0)] as const);
+      members.splice(prng.int(0, members.length), 0, ['stream', 'true']);
+      for (let n = prng.int(0, 3); n > 0; n--) members.splice(prng.int(0, members.length), 0, ['stream_options', pick(OPTIONS)]);
+      const sent = `${space()}${object(members)}${space()}`;
+      const parsed = JSON.parse(sent) as Record<string, unknown>;
+      if (parsed.stream !== true) continue;
+      const reading = vllmStreamUsage(parsed.stream_options);
+      const out = withStreamUsage(Buffer.from(sent), parsed)?.toString();
+      if (reading.valid && !reading.includeUsage) {
+        expect(out, sent).toBeDefined();
+        const { streamOptions, rest } = replicaView(out!.trimStart());
+        expect(vllmStreamUsage(streamOptions)).toEqual({ valid: true, includeUsage: true, continuousUsage: false });
+        const { stream_options: _ignored, ...clientRest } = parsed;
+        expect(rest).toEqual(clientRest);
+        rewritten++;
+      } else {
+        expect(out, sent).toBeUndefined();
+      }
+    }
+    expect(rewritten).toBeGreaterThan(500);
   });
 });
 
