@@ -38,7 +38,7 @@ const FALSE_STRINGS = new Set(['0', 'off', 'f', 'false', 'n', 'no']);
  * pydantic's lax `Optional[bool]` with a default, as a truth value: the default when absent,
  * false for null, the bool for the spellings pydantic accepts, undefined when it rejects the value.
  */
-export function laxOptionalBool(value: unknown, absent: boolean): boolean | undefined {
+function laxOptionalBool(value: unknown, absent: boolean): boolean | undefined {
   if (value === undefined) return absent;
   if (value === null) return false;
   if (typeof value === 'boolean') return value;
