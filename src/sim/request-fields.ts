@@ -47,16 +47,50 @@ export function optionalBool(json: JsonObject, name: string): boolean {
   return json[name] === true;
 }
 
-/** `stream_options` flags; vLLM rejects them without `stream: true`. */
+/**
+ * `stream_options` as vLLM reads it: `Optional[StreamOptions]` with `include_usage: Optional[bool] = True`
+ * and `continuous_usage_stats: Optional[bool] = False`, validated by pydantic in lax mode (an
+ * absent field takes its default, null is falsy, 0/1 and "yes"/"off"-style strings are bools,
+ * anything else is a 400). Continuous usage only takes effect with include_usage. vLLM rejects
+ * a truthy `stream_options` without `stream: true`.
+ */
 export function streamOptions(json: JsonObject, stream: boolean): { includeUsage: boolean; continuousUsage: boolean } {
   const raw = json['stream_options'];
   if (raw === undefined || raw === null) return { includeUsage: false, continuousUsage: false };
-  if (!stream) {
+  if (!stream && pythonTruthy(raw)) {
     throw new SimRequestError(400, 'Stream options can only be defined when `stream=True`.', 'stream_options');
   }
-  if (typeof raw !== 'object') throw new SimRequestError(400, 'Input should be a valid dictionary', 'stream_options');
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new SimRequestError(400, 'Input should be a valid dictionary or instance of StreamOptions', 'stream_options');
+  }
   const options = raw as JsonObject;
-  return { includeUsage: options['include_usage'] === true, continuousUsage: options['continuous_usage_stats'] === true };
+  const includeUsage = laxBool(options, 'include_usage', true);
+  const continuousUsage = laxBool(options, 'continuous_usage_stats', false);
+  return { includeUsage, continuousUsage: includeUsage && continuousUsage };
+}
+
+/** Python's truth value of a JSON value (vLLM's `if data.get("stream_options")`). */
+function pythonTruthy(value: unknown): boolean {
+  if (typeof value === 'object' && value !== null) return Object.keys(value).length !== 0;
+  return value !== false && value !== 0 && value !== '';
+}
+
+const TRUE_STRINGS = new Set(['1', 'on', 't', 'true', 'y', 'yes']);
+const FALSE_STRINGS = new Set(['0', 'off', 'f', 'false', 'n', 'no']);
+
+/** A pydantic lax `Optional[bool]` field as a truth value (None is falsy); 400 for what pydantic rejects. */
+function laxBool(json: JsonObject, name: string, absent: boolean): boolean {
+  const value = json[name];
+  if (value === undefined) return absent;
+  if (value === null) return false;
+  if (typeof value === 'boolean') return value;
+  if (value === 0 || value === 1) return value === 1;
+  if (typeof value === 'string') {
+    const lower = value.toLowerCase();
+    if (TRUE_STRINGS.has(lower)) return true;
+    if (FALSE_STRINGS.has(lower)) return false;
+  }
+  throw new SimRequestError(400, 'Input should be a valid boolean, unable to interpret input', `stream_options.${name}`);
 }
 
 /** A non-negative integer request header, e.g. `x-sim-tokens: 12`; null when absent. */

@@ -16,6 +16,7 @@
  * full scan.
  */
 
+import { closingQuote, lastString } from './event-templates.js';
 import { endsWithCloseBrace, needsParseByShape, SCAN_CONTENT, SCAN_PARSE, SCAN_PLAIN, scanKeys } from './sse-event.js';
 
 /** `classify` could not decide: use `scanPayload`. */
@@ -53,6 +54,15 @@ export class ContentPrefix {
     if (text >= end || buf[text] === QUOTE || !bytesAt(buf, start, prefix)) return PREFIX_MISMATCH;
     if (!endsWithCloseBrace(buf, text, end)) return SCAN_PARSE;
     return scanKeys(buf, start, text, end) === SCAN_PARSE ? SCAN_PARSE : SCAN_CONTENT;
+  }
+
+  /**
+   * Characters of the text of a payload `classify` called content: the string right after the
+   * prefix (0 when it is not a valid JSON string).
+   */
+  textCharacters(buf: Buffer, start: number, end: number): number {
+    const text = start + this.prefix!.length;
+    return closingQuote(buf, text, end) === -1 ? 0 : lastString.characters;
   }
 }
 

@@ -36,6 +36,17 @@ export const MAX_TEMPLATE_TEXT_BYTES = 256;
 /** Keys whose string value is the text a template varies, with their opening quote and colon. */
 const TEXT_OPENERS = ['"content":"', '"text":"', '"reasoning_content":"', '"reasoning":"'].map((opener) => Buffer.from(opener));
 
+/** A tool-call delta's text: counted for the output estimate, never a template's (its event is content whatever the string). */
+const ARGUMENTS_OPENER = Buffer.from('"arguments":"');
+
+/** Characters of the string value after the first `opener` in `buf[from, to)`; 0 when there is none. */
+function stringValueCharacters(buf: Buffer, opener: Buffer, from: number, to: number): number {
+  const at = buf.indexOf(opener, from);
+  if (at === -1 || at >= to) return 0;
+  const text = at + opener.length;
+  return closingQuote(buf, text, to) === -1 ? 0 : lastString.characters;
+}
+
 /** What may follow a backslash in a JSON string: 1 = a one-byte escape, 2 = `u` and four hex digits. */
 const ESCAPE = new Uint8Array(256);
 for (const byte of Buffer.from('"\\/bfnrt')) ESCAPE[byte] = 1;
@@ -44,14 +55,27 @@ const HEX = new Uint8Array(256);
 for (const byte of Buffer.from('0123456789abcdefABCDEF')) HEX[byte] = 1;
 
 /**
+ * What the last `closingQuote` call that found its quote learned about the text: its characters
+ * as the decoded string's length counts them (an escape is one, a UTF-8 sequence one, a 4-byte
+ * one two, a surrogate pair). Counted in the same walk, for the output estimate: a field rather
+ * than a second walk or a returned object, on the path every content event takes.
+ */
+export const lastString = { characters: 0 };
+
+/**
  * Offset of the quote that closes the JSON string whose text starts at `from`, searching no
  * further than `limit`; -1 when the text is not valid JSON string content (a control byte, an
- * invalid escape) or the closing quote is not found before `limit`.
+ * invalid escape) or the closing quote is not found before `limit`. Sets `lastString`.
  */
 export function closingQuote(buf: Buffer, from: number, limit: number): number {
+  // Bytes that are not a character of their own: UTF-8 continuations and the rest of escapes.
+  let extraBytes = 0;
   for (let at = from; at < limit; at++) {
     const byte = buf[at]!;
-    if (byte === QUOTE) return at;
+    if (byte === QUOTE) {
+      lastString.characters = at - from - extraBytes;
+      return at;
+    }
     if (byte < FIRST_PRINTABLE) return -1;
     if (byte === BACKSLASH) {
       const escape = ESCAPE[buf[at + 1] ?? 0]!;
@@ -59,8 +83,14 @@ export function closingQuote(buf: Buffer, from: number, limit: number): number {
       if (escape === 2) {
         if (at + 5 >= limit || HEX[buf[at + 2]!] === 0 || HEX[buf[at + 3]!] === 0 || HEX[buf[at + 4]!] === 0 || HEX[buf[at + 5]!] === 0) return -1;
         at += 4;
+        extraBytes += 4;
       }
       at++;
+      extraBytes++;
+    } else if (byte >= 0x80) {
+      // A continuation byte adds no character; a 4-byte sequence's lead adds a second one (its surrogate pair).
+      if (byte < 0xc0) extraBytes++;
+      else if (byte >= 0xf0) extraBytes--;
     }
   }
   return -1;
@@ -71,6 +101,8 @@ export class EventTemplates {
   private readonly heads: Buffer[] = [];
   /** Event bytes from the quote closing the text to the end of the blank line, per template. */
   private readonly tails: Buffer[] = [];
+  /** Text characters of the events the last `wholeEvents` call recognised. */
+  textCharacters = 0;
 
   get count(): number {
     return this.heads.length;
@@ -79,25 +111,32 @@ export class EventTemplates {
   /**
    * Learns the template of the event `buf[eventStart, eventEnd)`, whose single data line holds
    * the payload `buf[payloadStart, payloadEnd)`. The caller guarantees the event was classified
-   * as content-bearing with no finish reason, usage or error. Ignored when the event does not fit
-   * a template (no text key, an empty or too long text, a blank line not ending in LF), when the
-   * template is already known, or when the templates are full.
+   * as content-bearing with no finish reason, usage or error. Not learned when the event does not
+   * fit a template (no text key, an empty or too long text, a blank line not ending in LF), when
+   * the template is already known, or when the templates are full.
+   *
+   * Returns the characters of the event's text (the value of its first text key, else of its
+   * first tool-call `arguments`), learned or not; 0 when it has none.
    */
-  learn(buf: Buffer, eventStart: number, eventEnd: number, payloadStart: number, payloadEnd: number): void {
-    if (this.heads.length === MAX_TEMPLATES || buf[eventEnd - 1] !== LF) return;
+  learn(buf: Buffer, eventStart: number, eventEnd: number, payloadStart: number, payloadEnd: number): number {
     for (const opener of TEXT_OPENERS) {
       const at = buf.indexOf(opener, payloadStart);
       if (at === -1 || at >= payloadEnd) continue;
       const text = at + opener.length;
-      const close = closingQuote(buf, text, Math.min(payloadEnd, text + MAX_TEMPLATE_TEXT_BYTES + 1));
-      if (close <= text) return;
-      const head = buf.subarray(eventStart, text);
-      const tail = buf.subarray(close, eventEnd);
-      for (let i = 0; i < this.heads.length; i++) if (this.heads[i]!.equals(head) && this.tails[i]!.equals(tail)) return;
-      this.heads.push(Buffer.from(head));
-      this.tails.push(Buffer.from(tail));
-      return;
+      const close = closingQuote(buf, text, payloadEnd);
+      if (close <= text) return 0;
+      if (close - text <= MAX_TEMPLATE_TEXT_BYTES && this.heads.length < MAX_TEMPLATES && buf[eventEnd - 1] === LF) {
+        this.add(buf.subarray(eventStart, text), buf.subarray(close, eventEnd));
+      }
+      return lastString.characters;
     }
+    return stringValueCharacters(buf, ARGUMENTS_OPENER, payloadStart, payloadEnd);
+  }
+
+  private add(head: Buffer, tail: Buffer): void {
+    for (let i = 0; i < this.heads.length; i++) if (this.heads[i]!.equals(head) && this.tails[i]!.equals(tail)) return;
+    this.heads.push(Buffer.from(head));
+    this.tails.push(Buffer.from(tail));
   }
 
   /**
@@ -107,6 +146,7 @@ export class EventTemplates {
   wholeEvents(chunk: Buffer): number {
     const length = chunk.length;
     let events = 0;
+    this.textCharacters = 0;
     for (let at = 0; at < length; events++) {
       const end = this.matchAt(chunk, at, length);
       if (end === -1) return 0;
@@ -126,6 +166,7 @@ export class EventTemplates {
       if (text >= textLimit || head.compare(chunk, at, text) !== 0) continue;
       const close = closingQuote(chunk, text, Math.min(textLimit, text + MAX_TEMPLATE_TEXT_BYTES) + 1);
       if (close <= text || close > textLimit || tail.compare(chunk, close, close + tail.length) !== 0) continue;
+      this.textCharacters += lastString.characters;
       return close + tail.length;
     }
     return -1;

@@ -264,6 +264,8 @@ export interface ParsedPayload {
   finishReasons: string[] | undefined;
   usage: StreamUsage | undefined;
   error: InBandError | undefined;
+  /** Characters of generated text in the choices (content, reasoning, tool-call arguments, completion text): the output estimate's input. */
+  contentCharacters: number;
 }
 
 type Json = Record<string, unknown>;
@@ -303,6 +305,27 @@ function toError(error: unknown): InBandError {
   };
 }
 
+/** Length of a string, 0 for anything else. */
+function textLength(value: unknown): number {
+  return typeof value === 'string' ? value.length : 0;
+}
+
+/** Characters of generated text in one choice: delta content, reasoning and tool-call arguments, completion text. */
+function choiceTextCharacters(choice: Json): number {
+  let characters = textLength(choice.text);
+  const delta = choice.delta;
+  if (isObject(delta)) {
+    characters += textLength(delta.content) + textLength(delta.reasoning_content) + textLength(delta.reasoning);
+    if (Array.isArray(delta.tool_calls)) {
+      for (const call of delta.tool_calls) {
+        const fn = isObject(call) ? call.function : undefined;
+        if (isObject(fn)) characters += textLength(fn.arguments);
+      }
+    }
+  }
+  return characters;
+}
+
 function choiceHasContent(choice: Json): boolean {
   const delta = choice.delta;
   if (isObject(delta)) {
@@ -314,7 +337,7 @@ function choiceHasContent(choice: Json): boolean {
 
 /** Classifies an already parsed payload (a chat or completions chunk, or an error object). */
 export function classifyPayloadValue(value: unknown): ParsedPayload {
-  const parsed: ParsedPayload = { kind: 'invalid', id: undefined, model: undefined, finishReasons: undefined, usage: undefined, error: undefined };
+  const parsed: ParsedPayload = { kind: 'invalid', id: undefined, model: undefined, finishReasons: undefined, usage: undefined, error: undefined, contentCharacters: 0 };
   if (!isObject(value)) return parsed;
   if (typeof value.id === 'string') parsed.id = value.id;
   if (typeof value.model === 'string') parsed.model = value.model;
@@ -333,7 +356,10 @@ export function classifyPayloadValue(value: unknown): ParsedPayload {
   }
   for (const choice of choices) {
     if (!isObject(choice)) continue;
-    if (choiceHasContent(choice)) parsed.kind = 'content';
+    if (choiceHasContent(choice)) {
+      parsed.kind = 'content';
+      parsed.contentCharacters += choiceTextCharacters(choice);
+    }
     if (typeof choice.finish_reason === 'string') (parsed.finishReasons ??= []).push(choice.finish_reason);
   }
   return parsed;

@@ -19,6 +19,13 @@ export interface StreamFacts {
   lastContentAt: number | undefined;
   /** Content-bearing events seen (a chunk is not a token). */
   contentEvents: number;
+  /**
+   * Characters of generated text in those events (content, reasoning, tool-call arguments), for
+   * the output estimate when usage never comes. Exact for the events the tap locates the text of
+   * (every content event of an ordinary stream); an event whose text it does not locate without a
+   * parse (a tool-call delta after the first content) adds 0, and the estimate counts it as one token.
+   */
+  contentCharacters: number;
   /** Gap between consecutive content-bearing events (0 when two arrive in one chunk). */
   chunkGapsMs: number[];
   /** Non-null finish_reason values in the order seen (one per choice). */
@@ -40,6 +47,7 @@ export function createStreamFacts(): StreamFacts {
     firstContentAt: undefined,
     lastContentAt: undefined,
     contentEvents: 0,
+    contentCharacters: 0,
     chunkGapsMs: [],
     finishReasons: [],
     usage: undefined,

@@ -77,6 +77,7 @@ export class StreamTap {
         this.splitter.skipWholeEvents();
         this.lastStripped = false;
         for (let i = 0; i < events; i++) this.countContent(now);
+        this.facts.contentCharacters += this.templates.textCharacters;
         return chunk;
       }
     }
@@ -161,13 +162,17 @@ export class StreamTap {
       if (location.text === undefined && scanPayload(buf, location.start, location.end) === SCAN_PLAIN) return false;
     } else if (location.text === undefined) {
       let scan = this.contentPrefix.classify(buf, location.start, location.end);
+      let characters = 0;
       if (scan === PREFIX_MISMATCH) {
         scan = scanPayload(buf, location.start, location.end);
         // A content event of a shape not seen yet (another choice, reasoning): a template for its successors.
-        if (scan === SCAN_CONTENT) this.templates.learn(buf, start, end, location.start, location.end);
+        if (scan === SCAN_CONTENT) characters = this.templates.learn(buf, start, end, location.start, location.end);
+      } else if (scan === SCAN_CONTENT) {
+        characters = this.contentPrefix.textCharacters(buf, location.start, location.end);
       }
       if (scan === SCAN_CONTENT) {
         this.countContent(now);
+        this.facts.contentCharacters += characters;
         return false;
       }
       if (scan === SCAN_PLAIN) return false;
@@ -185,7 +190,10 @@ export class StreamTap {
     const facts = this.facts;
     if (facts.responseId === undefined) facts.responseId = parsed.id;
     if (facts.responseModel === undefined) facts.responseModel = parsed.model;
-    if (parsed.kind === 'content') this.countContent(now);
+    if (parsed.kind === 'content') {
+      this.countContent(now);
+      facts.contentCharacters += parsed.contentCharacters;
+    }
     if (parsed.finishReasons !== undefined) facts.finishReasons.push(...parsed.finishReasons);
     if (parsed.usage !== undefined) facts.usage = parsed.usage;
     if (parsed.error !== undefined && facts.error === undefined) facts.error = parsed.error;

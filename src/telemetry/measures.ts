@@ -1,5 +1,5 @@
-import type { StreamUsage } from '../streaming/stream-facts.js';
-import { estimatePromptTokens } from './token-estimate.js';
+import type { StreamFacts, StreamUsage } from '../streaming/stream-facts.js';
+import { estimatePromptTokens, estimateTextTokens } from './token-estimate.js';
 import type { RequestObservation } from './observation.js';
 
 /**
@@ -123,10 +123,12 @@ function errorTypeOf(observation: RequestObservation, outcome: RequestOutcome): 
 }
 
 /**
- * Exact counts come from the replica's usage (stream usage event or JSON body). Without usage,
- * a request the replica worked on (it answered 2xx) is estimated: prompt from the request's
- * text (4 characters a token), output from the content events seen (a lower bound: one token
- * each). Requests the replica never worked on count no tokens.
+ * Exact counts come from the replica's usage (stream usage event or JSON body). Without usage
+ * (the client left, the stream broke, the replica never sent it), a request the replica worked
+ * on (it answered 2xx) is estimated: prompt from the request's text, output from the generated
+ * text the stream carried, by the same characters-per-token rule, and never fewer than one token
+ * per content event (a replica may send several tokens per event, never fewer than one).
+ * Requests the replica never worked on count no tokens.
  */
 function tokensOf(observation: RequestObservation): TokenCount {
   const usage: StreamUsage | undefined = observation.streamFacts?.usage ?? observation.bodyUsage;
@@ -143,7 +145,12 @@ function tokensOf(observation: RequestObservation): TokenCount {
   return {
     input: estimatePromptTokens(observation.requestJson),
     cachedInput: 0,
-    output: observation.streamFacts?.contentEvents ?? 0,
+    output: estimatedOutputTokens(observation.streamFacts),
     source: 'estimated',
   };
+}
+
+function estimatedOutputTokens(facts: StreamFacts | undefined): number {
+  if (facts === undefined) return 0;
+  return Math.max(facts.contentEvents, estimateTextTokens(facts.contentCharacters));
 }

@@ -24,3 +24,8 @@ function textLength(value: unknown): number {
   }
   return 0;
 }
+
+/** Tokens of `characters` characters of generated text, by the same rule as the prompt estimate. */
+export function estimateTextTokens(characters: number): number {
+  return Math.ceil(characters / CHARACTERS_PER_TOKEN);
+}

@@ -48,6 +48,50 @@ describe('byte-for-byte pass-through', () => {
     expect(withUsage.text).toContain('"choices":[],"usage"');
   });
 
+  // Every way a client can spell stream_options, as raw bodies (duplicates and escapes cannot be
+  // written as objects): the gateway asks the replica for usage whenever the client's own value
+  // would not get it, and the client still receives what the replica sends for its own request,
+  // vLLM's 400 included.
+  const CHAT = '"model":"test-model","messages":[{"role":"user","content":"Tell me about gateways."}],"max_tokens":9,"stream":true';
+  const COMPLETION = '"model":"test-model","prompt":"Once upon a time","max_tokens":7,"stream":true';
+  it.each([
+    ['absent', ''],
+    ['null', ',"stream_options":null'],
+    ['{}', ',"stream_options":{}'],
+    ['include_usage false', ',"stream_options":{"include_usage":false}'],
+    ['include_usage null', ',"stream_options":{"include_usage":null}'],
+    ['include_usage "no"', ',"stream_options":{"include_usage":"no"}'],
+    ['include_usage 1', ',"stream_options":{"include_usage":1}'],
+    ['continuous usage', ',"stream_options":{"include_usage":true,"continuous_usage_stats":true}'],
+    ['continuous usage without usage', ',"stream_options":{"include_usage":false,"continuous_usage_stats":true}'],
+    ['duplicated, the last null', ',"stream_options":{"include_usage":true},"stream_options":null'],
+    ['duplicated, the last asking', ',"stream_options":null,"stream_options":{"include_usage":true}'],
+    ['an escaped key', ',"\\u0073tream_options":null'],
+    ['an escaped duplicate', ',"stream_options":{"include_usage":true},"stream\\u005foptions":{"include\\u005fusage":false}'],
+  ])('stream_options %s: the same bytes as directly, for chat and completions', async (name, streamOptions) => {
+    for (const [path, fields] of [['/v1/chat/completions', CHAT], ['/v1/completions', COMPLETION]] as const) {
+      const requestId = `parity-options-${path.length}-${name.replace(/\W+/g, '-')}`;
+      await sameBytes(path, `{${fields}${streamOptions}}`, requestId);
+      const truth = await fleet.simulators[0]!.truth.waitFor(requestId);
+      expect(await fleet.gateway.accessLineOf(requestId)).toMatchObject({ tokens_source: 'exact', input_tokens: truth.promptTokens, output_tokens: truth.completionTokens });
+    }
+  });
+
+  it.each([
+    ['false', ',"stream_options":false'],
+    ['a string', ',"stream_options":"include_usage"'],
+    ['an invalid bool', ',"stream_options":{"include_usage":"maybe"}'],
+    ['duplicated, the last a string', ',"stream_options":null,"stream_options":"x"'],
+  ])('stream_options %s: the replica’s own 400, in the gateway’s error envelope', async (name, streamOptions) => {
+    const body = `{${CHAT}${streamOptions}}`;
+    const requestId = `parity-options-rejected-${name.replace(/\W+/g, '-')}`;
+    const viaDirect = await postJson(direct + '/v1/chat/completions', body, { 'x-request-id': requestId });
+    const viaGateway = await postJson(gateway + '/v1/chat/completions', body, { 'x-request-id': requestId });
+    expect([viaDirect.status, viaGateway.status]).toEqual([400, 400]);
+    const { message, param } = (JSON.parse(viaDirect.text) as { error: { message: string; param: string } }).error;
+    expect(JSON.parse(viaGateway.text)).toMatchObject({ error: { message, param } });
+  });
+
   it.each([
     ['/v1/completions', { model: 'test-model', prompt: 'Once upon a time', max_tokens: 7 }],
     ['/v1/completions', { model: 'test-model', prompt: 'Once upon a time', max_tokens: 7, stream: true }],

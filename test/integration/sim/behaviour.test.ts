@@ -56,6 +56,25 @@ describe('streaming shape', () => {
     expect(frames.map((f) => f.usage?.completion_tokens)).toEqual([1, 2, 3, 4, 4]);
   });
 
+  it('reads stream_options as vLLM does: include_usage defaults to true, null is off, lax bools, 400 for the rest', async () => {
+    sim = await fastSimulator();
+    const usageOf = async (streamOptions: string) => {
+      const res = await postJson(sim!, '/v1/completions', `{"prompt":"abc","max_tokens":3,"stream":true,"stream_options":${streamOptions}}`);
+      if (res.status !== 200) return res.status;
+      const frames = sseData(await res.text()).slice(0, -1).map((f) => JSON.parse(f) as { choices: unknown[]; usage?: unknown });
+      const continuous = frames.filter((frame) => frame.choices.length > 0 && frame.usage !== undefined).length;
+      return frames.at(-1)!.choices.length === 0 ? (continuous > 0 ? 'continuous' : 'usage') : continuous > 0 ? 'continuous only' : 'none';
+    };
+    expect(await usageOf('{}')).toBe('usage');
+    expect(await usageOf('null')).toBe('none');
+    expect(await usageOf('{"include_usage":null}')).toBe('none');
+    expect(await usageOf('{"include_usage":"yes"}')).toBe('usage');
+    expect(await usageOf('{"include_usage":0}')).toBe('none');
+    expect(await usageOf('{"continuous_usage_stats":true}')).toBe('continuous');
+    expect(await usageOf('{"include_usage":false,"continuous_usage_stats":true}')).toBe('none');
+    for (const rejected of ['false', '"x"', '[]', '{"include_usage":"maybe"}', '{"include_usage":2}']) expect(await usageOf(rejected)).toBe(400);
+  });
+
   it('handles a large unpaced stream with backpressure and writes one chunk per token', async () => {
     sim = await fastSimulator({ interTokenMs: 0, maxModelLen: 100_000 });
     const res = await postJson(sim, '/v1/completions', { prompt: 'go', max_tokens: 20_000, ignore_eos: true, stream: true }, { 'x-request-id': 'big' });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { classifyEvent } from '../../../src/streaming/sse-event.js';
-import { closingQuote, EventTemplates, MAX_TEMPLATE_TEXT_BYTES } from '../../../src/streaming/event-templates.js';
+import { closingQuote, EventTemplates, lastString, MAX_TEMPLATE_TEXT_BYTES } from '../../../src/streaming/event-templates.js';
 import { byteChunks, eventChunks, loadFixture, runTap, splitEvents, withoutUsageEvent } from './tap-harness.js';
 
 const HEAD = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"';
@@ -19,6 +19,7 @@ function content(text: string, head = HEAD, tail = TAIL, end = '\n\n'): string {
 /** What a parse of every complete event says: content events, finish reasons, usage, [DONE]. */
 function parsedFacts(input: Buffer) {
   let contentEvents = 0;
+  let contentCharacters = 0;
   let done = false;
   const finishReasons: string[] = [];
   let usage: unknown;
@@ -26,11 +27,12 @@ function parsedFacts(input: Buffer) {
     if (!/(\r\n|\r|\n)(\r\n|\r|\n)$/.test(event.toString('latin1'))) continue; // truncated: an SSE client drops it
     const { kind, parsed } = classifyEvent(event);
     if (kind === 'content') contentEvents++;
+    if (kind === 'content') contentCharacters += parsed!.contentCharacters;
     if (kind === 'done') done = true;
     finishReasons.push(...(parsed?.finishReasons ?? []));
     if (parsed?.usage !== undefined) usage = parsed.usage;
   }
-  return { contentEvents, finishReasons, usage, done };
+  return { contentEvents, contentCharacters, finishReasons, usage, done };
 }
 
 /** The stream fed as vLLM writes it (one event per chunk), two and three per chunk, and byte by byte (never the shortcut). */
@@ -126,6 +128,20 @@ describe('EventTemplates', () => {
   });
 });
 
+describe('closingQuote counting characters', () => {
+  const characters = (raw: string) => {
+    const text = Buffer.from(`${raw}"`);
+    expect(closingQuote(text, 0, text.length)).toBe(text.length - 1);
+    return lastString.characters;
+  };
+
+  it('counts a JSON string text as the length of the decoded string', () => {
+    for (const raw of ['abc', '你好世界', '😀x', 'caf\\u00e9', '\\ud83d\\ude00!', 'a\\"b\\\\c\\n', '']) {
+      expect(characters(raw)).toBe((JSON.parse(`"${raw}"`) as string).length);
+    }
+  });
+});
+
 describe('the tap with event templates', () => {
   it('takes the shortcut for the steady content chunks of a stream', () => {
     const wholeEvents = vi.spyOn(EventTemplates.prototype, 'wholeEvents');
@@ -150,6 +166,7 @@ describe('the tap with event templates', () => {
     ['line ends change mid-stream', [content('a'), content('b', HEAD, TAIL, '\r\n\r\n'), content('c'), content('d', HEAD, TAIL, '\r\r'), content('e')].join('')],
     ['five shapes (more than the templates kept)', [0, 1, 2, 3, 4, 5, 0, 1, 5].map((id) => content(`t${id}`, HEAD.replace('chatcmpl-1', `chatcmpl-${id}`))).join('')],
     ['an empty content chunk in the middle', [content('a'), content(''), content('b')].join('')],
+    ['CJK, astral and escaped non-ASCII texts', [content('a'), content('你好世界'), content('😀x'), content('\\ud83d\\ude00'), content('b')].join('')],
     ['long and escaped texts', [content('a'), content('x'.repeat(MAX_TEMPLATE_TEXT_BYTES + 10)), content('\\u00e9\\"\\\\'), content('b')].join('')],
     ['a comment line inside a content event', [content('a'), `: keep-alive\n${content('b')}`, content('c')].join('')],
     ['a truncated stream', [content('a'), content('b'), content('c').slice(0, -5)].join('')],

@@ -9,6 +9,7 @@ function facts(overrides: Partial<StreamFacts> = {}): StreamFacts {
     firstContentAt: 130,
     lastContentAt: 230,
     contentEvents: 11,
+    contentCharacters: 44,
     chunkGapsMs: [10, 10, 10, 10, 10, 10, 10, 10, 10, 10],
     finishReasons: ['stop'],
     usage: { promptTokens: 40, completionTokens: 11, totalTokens: 51, cachedPromptTokens: 16 },
@@ -60,7 +61,7 @@ describe('measureRequest: the definitions', () => {
 
   it('keeps failed and abandoned streams out of TTFT, TPOT and gaps, and estimates their tokens', () => {
     const abandoned = measureRequest(
-      streamed({ clientDisconnected: true, requestJson: { messages: [{ role: 'user', content: 'x'.repeat(40) }] }, streamFacts: facts({ usage: undefined, contentEvents: 4 }) }),
+      streamed({ clientDisconnected: true, requestJson: { messages: [{ role: 'user', content: 'x'.repeat(40) }] }, streamFacts: facts({ usage: undefined, contentEvents: 4, contentCharacters: 12 }) }),
     );
     expect(abandoned.outcome).toBe('client_disconnected');
     expect(abandoned.errorType).toBe('client_disconnected');
@@ -79,6 +80,16 @@ describe('measureRequest: the definitions', () => {
 
     const inBand = measureRequest(streamed({ streamFacts: facts({ error: { message: 'boom', type: 'InternalServerError', code: 500 } }) }));
     expect([inBand.outcome, inBand.errorType, inBand.ttftMs]).toEqual(['upstream_error', 'upstream_in_band', undefined]);
+  });
+
+  it('estimates the output of a stream without usage from its text, never below one token per content event', () => {
+    const withText = (contentEvents: number, contentCharacters: number) =>
+      measureRequest(streamed({ clientDisconnected: true, streamFacts: facts({ usage: undefined, contentEvents, contentCharacters }) })).tokens;
+    // Several tokens per event: 8 events carrying 200 characters are 50 tokens, not 8.
+    expect(withText(8, 200)).toMatchObject({ output: 50, source: 'estimated' });
+    expect(withText(8, 201)).toMatchObject({ output: 51, source: 'estimated' });
+    // Short tokens: 10 events of 2 characters are still at least 10 tokens.
+    expect(withText(10, 20)).toMatchObject({ output: 10, source: 'estimated' });
   });
 
   it('classifies rejections and replica errors, which count no tokens', () => {
