@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
+import { redisReady } from '../../../src/redis/client.js';
 import { startSimulator, type RunningSimulator } from '../../../src/sim/index.js';
 import { runCli, type CliProcess } from '../../helpers/cli.js';
 import { teardownAfterEach } from '../../helpers/fleet.js';
@@ -167,6 +168,7 @@ describe('the drain deadline', () => {
           `rateLimits:\n  store: redis\nredis:\n  url: ${redis.server().url}\n  keyPrefix: "${keyPrefix}"\n`,
       );
       const admin = redis.client();
+      await redisReady(admin);
       const stream = await begin(url, 'limited-stream', { stream: true, headers: { authorization: `Bearer ${secret}` } });
       expect(await admin.zcard(leases)).toBe(1);
       cli.child.kill('SIGTERM');

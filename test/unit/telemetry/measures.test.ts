@@ -74,7 +74,7 @@ describe('measureRequest: the definitions', () => {
 
     // Cut at the drain deadline: drained, even when the cut closed the socket (a plain body).
     const drained = measureRequest(
-      streamed({ drained: true, clientDisconnected: true, errorCode: 'shutting_down', streamFacts: facts({ usage: undefined, contentEvents: 3 }) }),
+      streamed({ drained: true, clientDisconnected: true, errorCode: 'shutting_down', streamFacts: facts({ usage: undefined, contentEvents: 3, contentCharacters: 12 }) }),
     );
     expect([drained.outcome, drained.errorType, drained.ttftMs, drained.tokens.source, drained.tokens.output]).toEqual(['drained', 'drained', undefined, 'estimated', 3]);
 
