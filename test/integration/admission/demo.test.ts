@@ -5,7 +5,7 @@ import { runCli, type CliProcess } from '../../helpers/cli.js';
 /**
  * The demo as a user runs it (`tollbooth demo --config config/demo.yaml`, built CLI): it prints a
  * key, and a few requests with the official SDK later that key gets a 429 whose headers say why
- * and when to retry. Free ports (TOLLBOOTH_PORT=0, TOLLBOOTH_DEMO_FREE_PORTS=1) keep it from
+ * and when to retry. Free ports (TOLLBOOTH_PORT=0, TOLLBOOTH_ADMIN_PORT=0, TOLLBOOTH_DEMO_FREE_PORTS=1) keep it from
  * colliding with anything else on the machine.
  */
 
