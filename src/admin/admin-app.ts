@@ -35,8 +35,9 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger) => logger,
     genReqId: requestIdOf,
-    // Closed last, after the drain: a scrape in flight finishes, idle keep-alive scrapers are cut.
-    forceCloseConnections: 'idle',
+    // Closed last, once the API has drained: every connection is cut then, so a client holding an
+    // admin connection open (a half-sent request) cannot keep the process from exiting.
+    forceCloseConnections: true,
   });
   installObservation(admin, telemetry);
   installErrorHandling(admin);

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
 import { promtoolCheckMetrics } from '../../helpers/promtool.js';
@@ -128,5 +130,29 @@ describe('shutdown', () => {
     expect((await fetch(`${gateway.adminUrl}/api/v1/metrics`)).status).toBe(200);
     await shutdown;
     await expect(fetch(`${gateway.adminUrl}/metrics`)).rejects.toThrow();
+  });
+});
+
+describe('startup and shutdown edge cases', () => {
+  it('fails to start, with the cause, when the admin port is taken', async () => {
+    const { startTestGateway } = await import('../../helpers/gateway.js');
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    teardown.defer(() => new Promise((resolve) => taken.close(resolve)));
+    const port = (taken.address() as AddressInfo).port;
+    await expect(startTestGateway({ replicas: [{ url: 'http://127.0.0.1:9', models: ['m'] }], admin: { port } })).rejects.toThrow(/EADDRINUSE/);
+  });
+
+  it('is not held open by a client that never finishes its admin request', async () => {
+    const { gateway } = await teardown.fleet({});
+    const { port } = new URL(gateway.adminUrl!);
+    const socket = connect(Number(port), '127.0.0.1');
+    // The gateway cuts the connection: a reset here is the expected end.
+    socket.on('error', () => undefined);
+    await once(socket, 'connect');
+    socket.write('GET /metrics HTTP/1.1\r\nHost: admin\r\n');
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await gateway.shutdown('test over');
+    await closed;
   });
 });
