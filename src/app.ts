@@ -2,6 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
+import { buildAdminApp } from './admin/admin-app.js';
+import { metricsOnApiPort } from './admin/surface.js';
 import { authenticate, authorizeModel } from './auth/plugin.js';
 import { tenantLabeler } from './auth/tenant-label.js';
 import type { KeyRing } from './auth/key-ring.js';
@@ -34,6 +36,8 @@ import { TOLLBOOTH_VERSION } from './version.js';
 
 export interface Gateway {
   readonly app: FastifyInstance;
+  /** The admin listener's app (metrics, readiness details); undefined when admin.enabled is false. */
+  readonly admin: FastifyInstance | undefined;
   readonly registry: ReplicaRegistry;
   readonly monitor: FleetMonitor;
   /** This gateway's own Prometheus registry (one per instance, so two gateways in a process never share series). */
@@ -53,7 +57,7 @@ export interface Gateway {
    * log, metrics, settlement) has run, or after `timeoutMs`. Resolves with how many it ended.
    */
   endOpenExchanges(timeoutMs: number): Promise<number>;
-  /** Closes the server (waiting for in-flight requests), the fleet monitor and upstream pools. */
+  /** Closes the server (waiting for in-flight requests), the fleet monitor, upstream pools, then the admin listener. */
   close(): Promise<void>;
 }
 
@@ -161,9 +165,12 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   installErrorHandling(app);
   const authenticateKey = keys === undefined ? undefined : authenticate(keys);
   registerOperationRoutes(app, registry, authenticateKey);
-  if (config.metrics.enabled) {
+  if (metricsOnApiPort(config)) {
     registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry });
   }
+  const admin = config.admin.enabled
+    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry })
+    : undefined;
 
   const forward = createForwarder({
     router,
@@ -193,6 +200,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
 
   return {
     app,
+    admin,
     registry,
     monitor,
     metricsRegistry,
@@ -217,6 +225,8 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       monitor.stop();
       await app.close();
       await Promise.all([pools.close(), rateLimits?.close()]);
+      // Last, so the drain's final figures can still be scraped.
+      await admin?.close();
     },
   };
 }

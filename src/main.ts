@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { buildGateway, type Gateway } from './app.js';
+import { adminSurfaceWarnings } from './admin/surface.js';
 import { startKeyRing } from './auth/key-sources.js';
 import type { TollboothConfig } from './config/schema.js';
 import { watchConfigFile } from './config/watch.js';
@@ -19,6 +20,8 @@ export interface RunningGateway {
   readonly gateway: Gateway;
   /** The address the gateway listens on, e.g. http://127.0.0.1:8080. */
   readonly url: string;
+  /** The admin listener's address (metrics, readiness details), e.g. http://127.0.0.1:8081; undefined when disabled. */
+  readonly adminUrl: string | undefined;
   /** Stop accepting, let in-flight requests finish up to the drain timeout, then close everything. */
   shutdown(reason: string): Promise<void>;
 }
@@ -62,7 +65,17 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
   await discovery?.start();
   await Promise.all([gateway.monitor.start(), gateway.connectStores(STORE_CONNECT_TIMEOUT_MS)]);
   const address = await gateway.app.listen({ host: config.server.host, port: config.server.port });
-  log.info({ url: address, replicas: gateway.registry.replicas.map((replica) => `${replica.name} (${replica.health})`) }, 'tollbooth is listening');
+  let adminUrl: string | undefined;
+  try {
+    adminUrl = await gateway.admin?.listen({ host: config.admin.host, port: config.admin.port });
+  } catch (error) {
+    discovery?.stop();
+    await gateway.close();
+    await keys?.stop();
+    throw error;
+  }
+  for (const warning of adminSurfaceWarnings(config)) log.warn({ admin: 'disabled' }, warning);
+  log.info({ url: address, admin_url: adminUrl ?? null, replicas: gateway.registry.replicas.map((replica) => `${replica.name} (${replica.health})`) }, 'tollbooth is listening');
 
   const watcher =
     options.configFile === undefined
@@ -86,7 +99,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
     shuttingDown ??= drain(gateway, config.server.drainTimeoutMs, log, reason).finally(() => Promise.all([keys?.stop(), options.tracing?.shutdown()]));
     return shuttingDown;
   };
-  return { gateway, url: address, shutdown };
+  return { gateway, url: address, adminUrl, shutdown };
 }
 
 async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reason: string): Promise<void> {

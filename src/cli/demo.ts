@@ -52,6 +52,7 @@ export async function runDemo(config: TollboothConfig, log: Logger, options: Pic
   }, log);
 
   const base = running.url.replace('0.0.0.0', '127.0.0.1');
+  const admin = running.adminUrl?.replace('0.0.0.0', '127.0.0.1');
   const model = running.gateway.registry.listModels(0)[0]?.id ?? DEFAULT_DEMO_MODEL;
   const auth = config.auth.enabled ? ` -H "Authorization: Bearer $OPENAI_API_KEY"` : '';
   const keyLines =
@@ -68,9 +69,14 @@ export async function runDemo(config: TollboothConfig, log: Logger, options: Pic
 
 ${keyLines}
     models      curl -s ${base}/v1/models${auth}
-    readiness   curl -s ${base}/ready
-    metrics     curl -s ${base}/metrics        curl -s ${base}/api/v1/metrics
-    stream      curl -sN ${base}/v1/chat/completions${auth} -H 'content-type: application/json' \\
+${
+  admin === undefined
+    ? `    readiness   curl -s ${base}/ready
+`
+    : `    readiness   curl -s ${admin}/ready       (admin listener: replica details)
+    metrics     curl -s ${admin}/metrics     curl -s ${admin}/api/v1/metrics
+`
+}    stream      curl -sN ${base}/v1/chat/completions${auth} -H 'content-type: application/json' \\
                   -d '{"model":"${model}","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'
     limits      curl -si ${base}/v1/chat/completions${auth} -H 'content-type: application/json' \\
                   -d '{"model":"${model}","max_tokens":200,"messages":[{"role":"user","content":"Hi"}]}' | grep -i ratelimit

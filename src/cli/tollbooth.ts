@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { ENV_OVERRIDES } from '../config/env.js';
+import { adminSurfaceWarnings } from '../admin/surface.js';
 import { startTracing } from '../telemetry/tracing/sdk.js';
 import { withDemoKey } from './demo-key.js';
 
@@ -30,6 +31,7 @@ async function main(argv: string[]): Promise<void> {
       const config = loadConfig({ file: values.config, env: demoKey?.env ?? process.env });
       if (command === 'check-config') {
         process.stdout.write(`configuration is valid: ${config.replicas.length} replica(s)\n`);
+        for (const warning of adminSurfaceWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
         return;
       }
       // The tracing SDK starts before pino, fastify and ioredis are first imported, so its

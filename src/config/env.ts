@@ -15,6 +15,8 @@ interface EnvOverride {
 export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { variable: 'TOLLBOOTH_HOST', path: ['server', 'host'], kind: 'string', description: 'listen address' },
   { variable: 'TOLLBOOTH_PORT', path: ['server', 'port'], kind: 'integer', description: 'listen port' },
+  { variable: 'TOLLBOOTH_ADMIN_HOST', path: ['admin', 'host'], kind: 'string', description: 'admin listen address (metrics, readiness details)' },
+  { variable: 'TOLLBOOTH_ADMIN_PORT', path: ['admin', 'port'], kind: 'integer', description: 'admin listen port' },
   { variable: 'TOLLBOOTH_BODY_LIMIT_BYTES', path: ['server', 'bodyLimitBytes'], kind: 'integer', description: 'largest request body' },
   { variable: 'TOLLBOOTH_DRAIN_TIMEOUT_MS', path: ['server', 'drainTimeoutMs'], kind: 'integer', description: 'SIGTERM drain time' },
   { variable: 'TOLLBOOTH_UPSTREAM_HEADERS_TIMEOUT_MS', path: ['upstream', 'headersTimeoutMs'], kind: 'integer', description: 'wait for replica headers' },

@@ -70,6 +70,10 @@ export const configSchema = z
   .object({
     server: z
       .object({
+        /**
+         * Listen address of the API: 0.0.0.0 (every interface) by default, because clients reach it over
+         * the network (a container's published port needs it); the metrics and replica details are on `admin`.
+         */
         host: z.string().min(1).default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(8080),
         /** Largest request body accepted (OpenAI's own upload limit is 25 MB). */
@@ -78,6 +82,22 @@ export const configSchema = z
         drainTimeoutMs: positiveMs.default(30_000),
         /** Idle keep-alive timeout of client connections; above typical load balancer idle timeouts. */
         keepAliveTimeoutMs: positiveMs.default(65_000),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * The admin listener (as envoy's admin port): /metrics, /metrics/prometheus, /api/v1/*, /ready with
+     * replica details, /health. Loopback by default, so the per-tenant figures stay off the network;
+     * on the API port those endpoints exist only behind the metrics credentials.
+     */
+    admin: z
+      .object({
+        /** Serve the admin listener; false leaves the metrics reachable only on the API port with credentials. */
+        enabled: z.boolean().default(true),
+        /** Listen address; 127.0.0.1 keeps it on the machine (use 0.0.0.0 for a scraper on the network). */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** Listen port, never the API port (9090 is left to Prometheus itself); 0 takes a free one. */
+        port: z.number().int().min(0).max(65535).default(8081),
       })
       .strict()
       .prefault({}),
@@ -214,6 +234,9 @@ export const configSchema = z
   .superRefine((config, context) => {
     if (config.replicas.length === 0 && config.discovery.length === 0) {
       context.addIssue({ code: 'custom', path: ['replicas'], message: 'list at least one replica, or a discovery entry' });
+    }
+    if (config.admin.enabled && config.admin.port !== 0 && config.admin.port === config.server.port) {
+      context.addIssue({ code: 'custom', path: ['admin', 'port'], message: `the admin listener cannot share the API port ${config.server.port}: choose another port` });
     }
     const seen = new Map<string, number>();
     config.replicas.forEach((replica, index) => {

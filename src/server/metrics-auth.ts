@@ -30,3 +30,8 @@ function withLowercaseScheme(authorization: string): string {
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
+
+/** Whether the metrics endpoints have credentials of their own (a bearer token or basic auth). */
+export function hasMetricsCredentials(settings: TollboothConfig['metrics']): boolean {
+  return settings.bearerToken !== undefined || settings.basicAuth !== undefined;
+}

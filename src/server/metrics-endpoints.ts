@@ -8,8 +8,8 @@ import type { RequestStatistics } from '../telemetry/stats/request-statistics.js
 import { metricsAccessCheck } from './metrics-auth.js';
 
 /**
- * GET /metrics (Prometheus text, or OpenMetrics with exemplars when the scraper asks for
- * `application/openmetrics-text`) and GET /api/v1/metrics (the same story as JSON,
+ * GET /metrics and its alias /metrics/prometheus (Prometheus text, or OpenMetrics with exemplars
+ * when the scraper asks for `application/openmetrics-text`) and GET /api/v1/metrics (the same story as JSON,
  * over a sliding window and since start), behind the optional metrics credentials.
  */
 export function registerMetricsEndpoints(
@@ -27,12 +27,15 @@ export function registerMetricsEndpoints(
     if (!mayRead(authorization)) throw new GatewayError('metrics_unauthorized');
   };
 
-  app.get('/metrics', async (request, reply) => {
-    guard(request.headers.authorization);
-    const format = negotiateExposition(request.headers.accept);
-    void reply.header('content-type', contentTypeOf(format)).header('vary', 'accept');
-    return renderExposition(registry, format);
-  });
+  // /metrics/prometheus: the same exposition under the name some scrapers are configured with.
+  for (const path of ['/metrics', '/metrics/prometheus']) {
+    app.get(path, async (request, reply) => {
+      guard(request.headers.authorization);
+      const format = negotiateExposition(request.headers.accept);
+      void reply.header('content-type', contentTypeOf(format)).header('vary', 'accept');
+      return renderExposition(registry, format);
+    });
+  }
 
   app.get('/api/v1/metrics', async (request) => {
     guard(request.headers.authorization);

@@ -41,7 +41,8 @@ export function parseRecipes(text: string): ServerRecipe[] {
 
 export async function launch(recipe: ServerRecipe, pidFile: string): Promise<FreshServer> {
   const [command, ...args] = recipe.argv;
-  const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  // A gateway's admin listener on a free port, so several gateways can run side by side.
+  const child = spawn(command!, args, { env: { TOLLBOOTH_ADMIN_PORT: '0', ...process.env }, stdio: ['ignore', 'ignore', 'inherit'] });
   if (child.pid === undefined) throw new Error(`could not start ${recipe.name}`);
   appendFileSync(pidFile, `${child.pid}\n`);
   const killNow = (): void => {

@@ -60,7 +60,8 @@ export async function startNodeServer(spec: NodeServerSpec): Promise<NodeServer>
   writeFileSync(configFile, stringify(spec.config));
   const stdout = spec.stdoutFile === undefined ? 'ignore' : openSync(spec.stdoutFile, 'a');
   const child = spawn(process.execPath, [CLI, spec.command, '--config', configFile], {
-    env: spec.env,
+    // A gateway's admin listener on a free port, so several gateways can run side by side.
+    env: { TOLLBOOTH_ADMIN_PORT: '0', ...spec.env },
     stdio: ['ignore', stdout, 'inherit'],
   });
   if (typeof stdout === 'number') closeSync(stdout);

@@ -27,6 +27,10 @@ trap 'exit 130' INT TERM
 # Thousands of client streams plus as many upstream connections per proxy.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
+# Every gateway's admin listener on a free port (the default 8081 would be taken by the second one).
+# An environment override rather than a config line: older builds in an A/B ignore it.
+export TOLLBOOTH_ADMIN_PORT=0
+
 free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }

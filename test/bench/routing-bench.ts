@@ -32,6 +32,8 @@ import { seededRandom } from '../helpers/seeded-random.js';
 interface Gateway {
   readonly name: string;
   readonly url: string;
+  /** The admin listener, where /metrics is served. */
+  readonly adminUrl: string;
   readonly strategy: string;
   readonly capacityFactor: number;
   /** Extra variants are reported but not gated. */
@@ -50,7 +52,7 @@ const env = (name: string, fallback?: string): string => {
 };
 const GATEWAYS = JSON.parse(env('ROUTING_GATEWAYS')) as Gateway[];
 const SIMS = JSON.parse(env('ROUTING_SIMS')) as Sim[];
-const FAILOVER = process.env.ROUTING_FAILOVER ? (JSON.parse(process.env.ROUTING_FAILOVER) as { url: string }) : undefined;
+const FAILOVER = process.env.ROUTING_FAILOVER ? (JSON.parse(process.env.ROUTING_FAILOVER) as { url: string; adminUrl: string }) : undefined;
 const CONVERSATIONS = Number(env('ROUTING_CONVERSATIONS', '100'));
 const ROUNDS = Number(env('ROUTING_ROUNDS', '2'));
 const TURNS = Number(env('ROUTING_TURNS', '6'));
@@ -339,8 +341,8 @@ function figures(gateway: Gateway, phases: { samples: Sample[]; wallMs: number }
   };
 }
 
-async function scrape(baseUrl: string): Promise<string> {
-  const response = await fetch(new URL('/metrics', baseUrl));
+async function scrape(adminUrl: string): Promise<string> {
+  const response = await fetch(new URL('/metrics', adminUrl));
   return response.text();
 }
 function metricSum(text: string, name: string, filter: (labels: string) => boolean = () => true): Record<string, number> {
@@ -396,7 +398,7 @@ async function main(): Promise<void> {
 
   const results: VariantFigures[] = [];
   for (const gateway of GATEWAYS) {
-    const decisions = metricSum(await scrape(gateway.url), 'tollbooth_routing_decisions_total');
+    const decisions = metricSum(await scrape(gateway.adminUrl), 'tollbooth_routing_decisions_total');
     results.push(figures(gateway, phases.get(gateway.name)!, decisions));
   }
 
@@ -413,7 +415,7 @@ async function main(): Promise<void> {
       process.kill(victim.pid, 'SIGKILL');
       console.error(`failover: SIGKILL ${victim.name} (pid ${victim.pid}) ${((killedAt - startedAt) / 1000).toFixed(1)} s into the run`);
     });
-    const metrics = await scrape(FAILOVER.url);
+    const metrics = await scrape(FAILOVER.adminUrl);
     const failed = phase.samples.filter((sample) => !sample.ok);
     const afterKill = phase.samples.filter((sample) => sample.end >= killedAt);
     const replicas: Record<string, number> = {};

@@ -55,9 +55,10 @@ done
 # --- gateways: identical except the routing block; access log (stdout) to /dev/null; auth off
 # (routing is measured here; `npm run bench:admission` measures auth and limits).
 GATEWAYS=""
-start_gateway() { # name routing-yaml → GATEWAY_URL
-  local name=$1 routing=$2 port
+start_gateway() { # name routing-yaml → GATEWAY_URL, ADMIN_URL
+  local name=$1 routing=$2 port admin_port
   port=$(free_port)
+  admin_port=$(free_port)
   cat >"$WORK/$name.yaml" <<YAML
 server: { host: 127.0.0.1, port: $port }
 auth: { enabled: false }
@@ -65,14 +66,15 @@ replicas:
 $REPLICAS_YAML
 routing: $routing
 YAML
-  node dist/src/cli/tollbooth.js start --config "$WORK/$name.yaml" >/dev/null 2>"$WORK/$name.err" &
+  TOLLBOOTH_ADMIN_PORT=$admin_port node dist/src/cli/tollbooth.js start --config "$WORK/$name.yaml" >/dev/null 2>"$WORK/$name.err" &
   PIDS+=("$!")
   GATEWAY_URL="http://127.0.0.1:$port"
+  ADMIN_URL="http://127.0.0.1:$admin_port"
   wait_ready "$GATEWAY_URL/ready"
 }
 add_variant() { # name strategy capacityFactor extra
   start_gateway "$1" "{ strategy: $2, capacityFactor: $3 }"
-  GATEWAYS+="${GATEWAYS:+,}{\"name\":\"$1\",\"url\":\"$GATEWAY_URL\",\"strategy\":\"$2\",\"capacityFactor\":$3,\"extra\":$4}"
+  GATEWAYS+="${GATEWAYS:+,}{\"name\":\"$1\",\"url\":\"$GATEWAY_URL\",\"adminUrl\":\"$ADMIN_URL\",\"strategy\":\"$2\",\"capacityFactor\":$3,\"extra\":$4}"
 }
 add_variant session session 1.25 false
 add_variant round-robin round-robin 1.25 false
@@ -83,7 +85,7 @@ fi
 FAILOVER_JSON=""
 if [[ "${ROUTING_FAILOVER:-1}" != 0 ]]; then
   start_gateway failover "{ strategy: session, capacityFactor: 1.25 }"
-  FAILOVER_JSON="{\"url\":\"$GATEWAY_URL\"}"
+  FAILOVER_JSON="{\"url\":\"$GATEWAY_URL\",\"adminUrl\":\"$ADMIN_URL\"}"
 fi
 
 # Which gateway code was measured.

@@ -26,6 +26,7 @@ export async function startTestGateway(input: Partial<TollboothConfigInput> & Pi
   const config = parseConfig({
     ...input,
     server: { host: '127.0.0.1', port: 0, ...input.server },
+    admin: { host: '127.0.0.1', port: 0, ...input.admin },
     health: { probeIntervalMs: 200, modelRefreshIntervalMs: 500, ...input.health },
     logging: { level: 'info', ...input.logging },
     // Most tests are about the proxy, not keys: auth is off unless a test configures it.

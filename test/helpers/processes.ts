@@ -65,7 +65,7 @@ export async function startSimulatorProcess(options: SimulatorOptionsInput): Pro
 }
 
 export async function startGatewayProcess(config: TollboothConfigInput): Promise<GatewayProcess> {
-  const cli = runCli(['start', '--config', yamlFile('tollbooth.yaml', { auth: { enabled: false }, ...config, server: { host: '127.0.0.1', port: 0, ...config.server } })]);
+  const cli = runCli(['start', '--config', yamlFile('tollbooth.yaml', { auth: { enabled: false }, ...config, server: { host: '127.0.0.1', port: 0, ...config.server }, admin: { port: 0, ...config.admin } })]);
   const { url } = JSON.parse(await cli.waitForLine(/tollbooth is listening/)) as { url: string };
   return {
     url,

@@ -30,7 +30,7 @@ const workDir = mkdtempSync(join(tmpdir(), 'tollbooth-instructions-'));
 const jaeger = await startJaeger({ maxTraces: 50_000 });
 const [simPort, gwPort] = await freePorts(2);
 const sim = await startNodeServer({ name: 'sim', command: 'sim', config: { ...UNPACED_SIMULATOR_CONFIG, port: simPort }, port: simPort, env: environmentWithoutOtel(), readyPath: '/health', workDir });
-const env = { ...environmentWithoutOtel() };
+const env = { TOLLBOOTH_ADMIN_PORT: '0', ...environmentWithoutOtel() };
 if (mode === 'on') Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpEndpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'always_on', OTEL_SERVICE_NAME: 'ic', OTEL_BSP_SCHEDULE_DELAY: '200' });
 const configFile = join(workDir, 'gw.yaml');
 writeFileSync(configFile, stringify({ server: { host: '127.0.0.1', port: gwPort }, replicas: [{ name: 'sim', url: sim.url, models: ['tollbooth-sim-model'] }], auth: { enabled: false } }));

@@ -16,7 +16,7 @@ export interface TracedGateway {
 
 export async function startTracedGateway(config: TollboothConfigInput, otelEnv: NodeJS.ProcessEnv): Promise<TracedGateway> {
   const file = join(mkdtempSync(join(tmpdir(), 'tollbooth-traced-')), 'tollbooth.yaml');
-  writeFileSync(file, stringify({ auth: { enabled: false }, ...config, server: { host: '127.0.0.1', port: 0, ...config.server } }));
+  writeFileSync(file, stringify({ auth: { enabled: false }, ...config, server: { host: '127.0.0.1', port: 0, ...config.server }, admin: { port: 0, ...config.admin } }));
   const cli = runCli(['start', '--config', file], otelEnv);
   const { url } = JSON.parse(await cli.waitForLine(/tollbooth is listening/, 20_000)) as { url: string };
   return {

@@ -5,7 +5,7 @@ import { runCli, type CliProcess } from '../../helpers/cli.js';
 /**
  * The demo as a user runs it (`tollbooth demo --config config/demo.yaml`, built CLI): it prints a
  * key, and a few requests with the official SDK later that key gets a 429 whose headers say why
- * and when to retry. Free ports (TOLLBOOTH_PORT=0, TOLLBOOTH_DEMO_FREE_PORTS=1) keep it from
+ * and when to retry. Free ports (TOLLBOOTH_PORT=0, TOLLBOOTH_ADMIN_PORT=0, TOLLBOOTH_DEMO_FREE_PORTS=1) keep it from
  * colliding with anything else on the machine.
  */
 
@@ -38,7 +38,7 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 
 describe('tollbooth demo', () => {
   it('prints a key whose small limit answers a 429 with retry hints the OpenAI SDK reads, and stops on SIGTERM', async () => {
-    demo = runCli(['demo', '--config', 'config/demo.yaml'], { TOLLBOOTH_PORT: '0', TOLLBOOTH_DEMO_FREE_PORTS: '1' });
+    demo = runCli(['demo', '--config', 'config/demo.yaml'], { TOLLBOOTH_PORT: '0', TOLLBOOTH_ADMIN_PORT: '0', TOLLBOOTH_DEMO_FREE_PORTS: '1' });
     const exportLine = await demo.waitForLine(/export OPENAI_API_KEY=/, 15_000);
     const [, apiKey, baseURL] = /OPENAI_API_KEY=(\S+) OPENAI_BASE_URL=(\S+)/.exec(exportLine)!;
     expect(apiKey).toMatch(/^sk-tb-/);

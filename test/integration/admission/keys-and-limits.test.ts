@@ -76,7 +76,7 @@ describe('API keys at the gateway', () => {
     const line = await gateway.accessLineOf(answer.headers.get('x-request-id')!);
     expect(line).toMatchObject({ key_id: 'logged', tenant: 'acme' });
     expect(JSON.stringify(gateway.logs)).not.toContain(key.secret);
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     expect(metrics).not.toContain(key.secret);
     expect(metrics).not.toContain('logged');
   });
@@ -109,7 +109,7 @@ describe('rate limits at the gateway (memory store)', () => {
 
     // Decisions are counted per tenant; this key's tenant was not declared, so it is "other".
     await gateway.accessLineOf(limited.headers.get('x-request-id')!);
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     expect(metrics).toContain('tollbooth_rate_limit_decisions_total{tenant="other",outcome="admitted",limit="none"} 2');
     expect(metrics).toMatch(/tollbooth_rate_limit_decisions_total\{tenant="other",outcome="limited",limit="requests"\} [23]/);
     expect(sampleSum(metrics, 'tollbooth_requests_total', { tenant: 'other', status_class: '4xx' })).toBe(3);
@@ -140,7 +140,7 @@ describe('rate limits at the gateway (memory store)', () => {
     expect(refused.status).toBe(429);
     await gateway.accessLineOf(refused.headers.get('x-request-id')!);
     await gateway.accessLineOf(next.headers.get('x-request-id')!);
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     const prompt = Math.ceil('hello there'.length / 4);
     expect(sampleSum(metrics, 'tollbooth_rate_limit_reserved_tokens_total', { tenant: 'other', outcome: 'admitted' })).toBe(500 + prompt + nextReservation);
     expect(sampleSum(metrics, 'tollbooth_rate_limit_reserved_tokens_total', { tenant: 'other', outcome: 'limited' })).toBe(5_000 + prompt);

@@ -168,14 +168,14 @@ describe('Redis outages at the gateway', () => {
   it('fails open: keeps serving with local buckets while Redis is down, and frees no slot twice', async () => {
     const { gateway, auth, url } = await gatewayOnRedis(keyWith('open', { requestsPerMinute: 6_000, maxConcurrent: 2 }), 'open');
     expect((await postJson(url, chat, auth)).status).toBe(200);
-    const healthy = await metricsOf(gateway.url);
+    const healthy = await metricsOf(gateway.adminUrl!);
     expect(degradedGauge(healthy)).toBe(0);
     const admitCalls = sampleSum(healthy, 'tollbooth_rate_limit_store_seconds_count', { operation: 'admit' });
     expect(admitCalls).toBeGreaterThanOrEqual(1);
     await redis.kill();
     try {
       for (let index = 0; index < 5; index += 1) expect((await postJson(url, chat, auth)).status).toBe(200);
-      const outage = await metricsOf(gateway.url);
+      const outage = await metricsOf(gateway.adminUrl!);
       expect(degradedGauge(outage)).toBe(1);
       // Five admissions made without Redis (failed or not attempted), none timed as a store call.
       expect(sampleSum(outage, 'tollbooth_rate_limit_store_errors_total', { operation: 'admit' })).toBe(5);
@@ -185,7 +185,7 @@ describe('Redis outages at the gateway', () => {
     }
     // Back on Redis (a fresh, empty one): both concurrency slots are free, a third is refused.
     await waitFor(async () => (await postJson(url, chat, auth)).headers.get('x-ratelimit-remaining-requests') !== null && decidesOnRedisAgain(gateway.logs));
-    const recovered = await metricsOf(gateway.url);
+    const recovered = await metricsOf(gateway.adminUrl!);
     expect(degradedGauge(recovered)).toBe(0);
     expect(sampleSum(recovered, 'tollbooth_rate_limit_store_seconds_count', { operation: 'admit' })).toBeGreaterThan(admitCalls);
     const slowChat = { ...chat, max_tokens: 10 };
@@ -240,8 +240,8 @@ describe('keys in the Redis store', () => {
   });
 });
 
-async function metricsOf(gatewayUrl: string): Promise<string> {
-  return (await fetch(`${gatewayUrl}/metrics`)).text();
+async function metricsOf(adminUrl: string): Promise<string> {
+  return (await fetch(`${adminUrl}/metrics`)).text();
 }
 
 /** The unlabelled gauge: 1 while the rate-limit store is unusable. */

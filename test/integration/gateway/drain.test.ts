@@ -31,7 +31,7 @@ async function simulator(): Promise<RunningSimulator> {
 }
 
 async function startGateway(config: string): Promise<{ cli: CliProcess; url: string }> {
-  const cli = runCli(['start', '--config', writeConfig(config)]);
+  const cli = runCli(['start', '--config', writeConfig(config)], { TOLLBOOTH_ADMIN_PORT: '0' });
   teardown.defer(async () => cli.child.kill('SIGKILL'));
   const url = (JSON.parse(await cli.waitForLine(/tollbooth is listening/)) as { url: string }).url;
   return { cli, url };

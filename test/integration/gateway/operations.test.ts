@@ -19,13 +19,13 @@ describe('health and readiness', () => {
   it('/health is always 200; /ready follows the replicas', async () => {
     const { gateway, simulators } = await teardown.fleet({ replicas: 2 });
     expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
-    const ready = await fetch(`${gateway.url}/ready`);
+    const ready = await fetch(`${gateway.adminUrl}/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', replicas: [{ name: 'sim-0', health: 'healthy' }, { name: 'sim-1', health: 'healthy' }] });
 
     await Promise.all(simulators.map((simulator) => simulator.close()));
     await gateway.gateway.monitor.probeAll();
-    const notReady = await fetch(`${gateway.url}/ready`);
+    const notReady = await fetch(`${gateway.adminUrl}/ready`);
     expect(notReady.status).toBe(503);
     expect(await notReady.json()).toMatchObject({ status: 'not_ready', replicas: [{ health: 'unhealthy', last_error: expect.any(String) }, { health: 'unhealthy' }] });
     expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
@@ -99,7 +99,7 @@ describe('the tollbooth process', () => {
     const simulator = await startSimulator({ models: ['test-model'], interTokenMs: options.interTokenMs, prefillBaseMs: 1 });
     teardown.defer(() => simulator.close());
     const file = writeConfig(
-      `server:\n  host: 127.0.0.1\n  port: 0\n  drainTimeoutMs: ${options.drainTimeoutMs}\nreplicas:\n  - url: ${simulator.url}\n    models: [test-model]\n`,
+      `server:\n  host: 127.0.0.1\n  port: 0\n  drainTimeoutMs: ${options.drainTimeoutMs}\nadmin:\n  port: 0\nreplicas:\n  - url: ${simulator.url}\n    models: [test-model]\n`,
     );
     const cli = runCli(['start', '--config', file]);
     teardown.defer(async () => cli.child.kill('SIGKILL'));

@@ -16,6 +16,7 @@ describe('replicas from DNS', () => {
     teardown.defer(() => simulator.close());
     const config = parseConfig({ auth: { enabled: false },
       server: { host: '127.0.0.1', port: 0 },
+      admin: { port: 0 },
       discovery: [{ dns: 'localhost', family: 4, port: simulator.port }],
     });
     const running = await startGateway(config, quietLog());
@@ -36,7 +37,7 @@ describe('replicas from DNS', () => {
       },
       resolveSrv: async () => [],
     };
-    const config = parseConfig({ auth: { enabled: false }, server: { host: '127.0.0.1', port: 0 }, discovery: [{ dns: 'vllm.test', port: simulator.port, refreshIntervalMs: 50 }] });
+    const config = parseConfig({ auth: { enabled: false }, server: { host: '127.0.0.1', port: 0 }, admin: { port: 0 }, discovery: [{ dns: 'vllm.test', port: simulator.port, refreshIntervalMs: 50 }] });
     const running = await startGateway(config, quietLog(), { resolver });
     teardown.defer(() => running.shutdown('test over'));
     const names = () => running.gateway.registry.replicas.map((replica) => replica.name);

@@ -30,6 +30,7 @@ describe('configuration reload', () => {
         file,
         stringify({
           server: { host: '127.0.0.1', port: 0 },
+          admin: { port: 0 },
           auth: { enabled: false },
           routing: { strategy: 'round-robin' },
           replicas: indexes.map((index) => ({ name: `sim-${index}`, url: simulators[index]!.url, models: ['test-model'] })),

@@ -89,11 +89,11 @@ describe('failover and ejection', () => {
     expect((await gateway.accessLineOf(`after-${onVictim[0]}`)).failovers).toBe(1);
     expect((await gateway.accessLineOf(`after-${onVictim[1]}`)).failovers).toBe(1);
     expect((await gateway.accessLineOf(`after-${onVictim[5]}`)).failovers).toBe(0);
-    const exposition = await (await fetch(`${gateway.url}/metrics`)).text();
+    const exposition = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     expect(sampleSum(exposition, 'tollbooth_failovers_total')).toBe(2);
     expect(sampleSum(exposition, 'tollbooth_replica_ejections_total', { replica: 'sim-1' })).toBe(1);
     expect(sampleSum(exposition, 'tollbooth_replica_circuit_state', { replica: 'sim-1', state: 'open' })).toBe(1);
-    const ready = (await (await fetch(`${gateway.url}/ready`)).json()) as { status: string; replicas: Array<Record<string, unknown>> };
+    const ready = (await (await fetch(`${gateway.adminUrl}/ready`)).json()) as { status: string; replicas: Array<Record<string, unknown>> };
     expect(ready.status).toBe('ready');
     expect(ready.replicas.find((replica) => replica.name === 'sim-1')).toMatchObject({ circuit: 'open', retry_in_ms: expect.any(Number) });
   });
@@ -139,7 +139,7 @@ describe('engine stats', () => {
     let exposition = '';
     for (let attempt = 0; attempt < 40; attempt += 1) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      exposition = await (await fetch(`${gateway.url}/metrics`)).text();
+      exposition = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
       if (sampleSum(exposition, 'tollbooth_replica_engine_waiting_requests', { replica: 'busy' }) === 2) break;
     }
     expect(sampleSum(exposition, 'tollbooth_replica_engine_waiting_requests', { replica: 'busy' })).toBe(2);
@@ -151,7 +151,7 @@ describe('engine stats', () => {
     await simulator.close();
     for (let attempt = 0; attempt < 40 && exposition.includes('tollbooth_replica_engine_waiting_requests{'); attempt += 1) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      exposition = await (await fetch(`${gateway.url}/metrics`)).text();
+      exposition = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     }
     expect(exposition).not.toContain('tollbooth_replica_engine_waiting_requests{');
     expect(gateway.gateway.registry.replicas[0]!.engineStats).toBeUndefined();

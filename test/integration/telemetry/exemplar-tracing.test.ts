@@ -52,7 +52,7 @@ describe('exemplars from real traces', () => {
     const server = exporter.getFinishedSpans().find((span) => span.kind === SpanKind.SERVER && span.spanContext().spanId === serverSpanId);
     expect(server?.spanContext().traceId).toBe(CLIENT_TRACE_ID);
 
-    const response = await fetch(`${fleet.gateway.url}/metrics`, { headers: { accept: 'application/openmetrics-text' } });
+    const response = await fetch(`${fleet.gateway.adminUrl}/metrics`, { headers: { accept: 'application/openmetrics-text' } });
     const exposition = await response.text();
     const ttftExemplars = exposition.split('\n').filter((line) => line.startsWith('tollbooth_time_to_first_token_seconds_bucket{') && line.includes(' # {'));
     expect(ttftExemplars).toHaveLength(1);

@@ -154,7 +154,7 @@ beforeAll(async () => {
   fleet = await startFleet({ replicas: 1, simulator: { interTokenMs: 2, prefillBaseMs: 2 }, gateway: { metrics: { bearerToken: TOKEN } } });
   await sendRequests();
   const scrape = (accept: string | undefined) =>
-    fetch(`${fleet.gateway.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}`, ...(accept === undefined ? {} : { accept }) } });
+    fetch(`${fleet.gateway.adminUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}`, ...(accept === undefined ? {} : { accept }) } });
   const om = await scrape(OPENMETRICS_ACCEPT);
   openMetrics = { contentType: om.headers.get('content-type'), vary: om.headers.get('vary'), text: await om.text() };
   const text = await scrape(undefined);
@@ -228,7 +228,7 @@ describe('GET /metrics with exemplars', () => {
 
 describe('a real Prometheus scraping the gateway', () => {
   it('parses the OpenMetrics exposition and stores the same exemplars, readable through query_exemplars', async () => {
-    prometheus = await startPrometheus({ url: fleet.gateway.url, bearerToken: TOKEN });
+    prometheus = await startPrometheus({ url: fleet.gateway.adminUrl!, bearerToken: TOKEN });
     const target = await prometheus.targetUp();
     expect(target.lastError).toBe('');
 

@@ -40,7 +40,7 @@ beforeAll(async () => {
   await mixedLoad();
   // Telemetry runs when each response closes; give the last ones a moment.
   await new Promise((resolve) => setTimeout(resolve, 100));
-  const response = await fetch(`${fleet.gateway.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const response = await fetch(`${fleet.gateway.adminUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
   expect(response.status).toBe(200);
   exposition = await response.text();
 });
@@ -92,19 +92,19 @@ describe('GET /metrics', () => {
   });
 
   it('refuses scrapes without the configured credentials', async () => {
-    const anonymous = await fetch(`${fleet.gateway.url}/metrics`);
+    const anonymous = await fetch(`${fleet.gateway.adminUrl}/metrics`);
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe('metrics_unauthorized');
-    expect((await fetch(`${fleet.gateway.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
+    expect((await fetch(`${fleet.gateway.adminUrl}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
     const basic = `Basic ${Buffer.from('prometheus:scrape-me-please').toString('base64')}`;
-    expect((await fetch(`${fleet.gateway.url}/metrics`, { headers: { authorization: basic } })).status).toBe(200);
-    expect((await fetch(`${fleet.gateway.url}/api/v1/metrics`)).status).toBe(401);
+    expect((await fetch(`${fleet.gateway.adminUrl}/metrics`, { headers: { authorization: basic } })).status).toBe(200);
+    expect((await fetch(`${fleet.gateway.adminUrl}/api/v1/metrics`)).status).toBe(401);
   });
 });
 
 describe('GET /api/v1/metrics', () => {
   it('tells the same story as JSON, overall, per model and per replica, with no NaN', async () => {
-    const response = await fetch(`${fleet.gateway.url}/api/v1/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const response = await fetch(`${fleet.gateway.adminUrl}/api/v1/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const text = await response.text();
     expect(text).not.toMatch(/NaN|Infinity/);
     const body = JSON.parse(text) as Record<string, any>;

@@ -1,0 +1,47 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { TollboothConfig } from '../config/schema.js';
+import type { ReplicaRegistry } from '../routing/registry.js';
+import { installErrorHandling } from '../server/error-handler.js';
+import { registerMetricsEndpoints } from '../server/metrics-endpoints.js';
+import { registerProbeRoutes } from '../server/operations.js';
+import { requestIdOf } from '../server/request-id.js';
+import { installObservation } from '../telemetry/plugin.js';
+import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
+import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
+
+export interface AdminDependencies {
+  readonly metrics: TollboothConfig['metrics'];
+  readonly log: Logger;
+  /** The gateway's own telemetry: a scrape gets its access-log line and request id as on the API port. */
+  readonly telemetry: RequestTelemetry;
+  readonly metricsRegistry: Registry;
+  readonly statistics: RequestStatistics;
+  readonly fleet: ReplicaRegistry;
+}
+
+/**
+ * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics, /ready
+ * with the replica details and /health, on their own address, sharing the gateway's registry,
+ * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
+ * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
+ * API port, with no second implementation of any of them.
+ */
+export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance {
+  const { metrics, log, telemetry, metricsRegistry, statistics, fleet } = dependencies;
+  const admin: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger) => logger,
+    genReqId: requestIdOf,
+    // Closed last, once the API has drained: every connection is cut then, so a client holding an
+    // admin connection open (a half-sent request) cannot keep the process from exiting.
+    forceCloseConnections: true,
+  });
+  installObservation(admin, telemetry);
+  installErrorHandling(admin);
+  registerProbeRoutes(admin, fleet, { replicaDetails: true });
+  if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet });
+  return admin;
+}
