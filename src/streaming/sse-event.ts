@@ -279,13 +279,22 @@ function isNonEmptyString(value: unknown): boolean {
 }
 
 function toError(error: unknown): InBandError {
-  if (!isObject(error)) return { message: typeof error === 'string' ? error : JSON.stringify(error), type: null, code: null };
+  if (!isObject(error)) return { message: typeof error === 'string' ? error : errorValueText(error), type: null, code: null };
   const { message, type, code } = error;
   return {
     message: typeof message === 'string' ? message : '',
     type: typeof type === 'string' ? type : null,
     code: typeof code === 'string' || typeof code === 'number' ? code : null,
   };
+}
+
+/** An error value that is not an object, as JSON text; a replica can nest it deeper than JSON.stringify recurses. */
+function errorValueText(error: unknown): string {
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return 'the replica sent an error value that cannot be shown';
+  }
 }
 
 function choiceHasContent(choice: Json): boolean {
