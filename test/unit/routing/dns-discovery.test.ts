@@ -55,7 +55,7 @@ describe('DNS discovery on its interval', () => {
     const resolver: DiscoveryResolver = { lookup: async () => [`10.0.0.${++answer}`], resolveSrv: async () => [] };
     const applied: string[][] = [];
     const onChange = async (found: ReplicaConfig[]): Promise<void> => {
-      applied.push(found.map((replica) => replica.name));
+      applied.push(found.map((replica) => replica.url));
       if (applied.length === 2) throw new Error('the new replica set could not be applied');
     };
     const registry = new Registry();
