@@ -94,6 +94,11 @@ export class DnsDiscovery {
     const signature = JSON.stringify(discovered);
     if (signature === this.lastReported) return;
     this.lastReported = signature;
-    await this.onChange(discovered);
+    try {
+      await this.onChange(discovered);
+    } catch (error) {
+      this.lastReported = ''; // not applied: the next refresh tries the same answer again
+      throw error;
+    }
   }
 }
