@@ -103,6 +103,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
             redis: config.redis,
             log: log.child({ component: 'ratelimit' }),
             observer: config.metrics.enabled ? rateLimitStoreObserver(instruments) : undefined,
+            internalErrors,
           }),
           config.rateLimits,
         );
