@@ -82,9 +82,13 @@ export class RequestTelemetry {
     );
     // First: whatever else goes wrong, a concurrency slot or reservation is never left held.
     if (settlement !== undefined) internalErrors.run('settlement', () => settlement(observation, measured?.measures.tokens ?? NOTHING_MEASURED, measured?.cost.nanos ?? 0n), requestId);
-    if (measured === undefined) return;
-    const { measures, cost } = measured;
     const { metrics, statistics, labels, tracing } = this.dependencies;
+    if (measured === undefined) {
+      // Unrecorded, but over: the in-flight count must not keep it.
+      if (statistics !== undefined) internalErrors.run('statistics', () => statistics.requestEnded(Date.now()), requestId);
+      return;
+    }
+    const { measures, cost } = measured;
     const model = internalErrors.attempt('metrics', () => labels.modelLabel(observation.requestedModel), requestId) ?? 'none';
     if (metrics !== undefined) {
       internalErrors.run('metrics', () => metrics.record(observation, measures, cost, { model, replica: observation.replica ?? 'none', tenant: labels.tenantLabel(observation.tenant) }), requestId);

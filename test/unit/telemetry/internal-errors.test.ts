@@ -142,7 +142,8 @@ describe('RequestTelemetry after the response', () => {
 
   it('releases the reservation even when the observation cannot be measured', async () => {
     const settled: TokenCounts[] = [];
-    const { telemetry, registry } = telemetryWith((_observation, tokens) => void settled.push(tokens));
+    const { telemetry, registry, statistics } = telemetryWith((_observation, tokens) => void settled.push(tokens));
+    telemetry.requestStarted();
     const unreadable = finishedRequest('req-measure');
     Object.defineProperty(unreadable, 'streamFacts', {
       get() {
@@ -152,5 +153,8 @@ describe('RequestTelemetry after the response', () => {
     telemetry.complete(unreadable);
     expect(settled).toEqual([{ input: 0, cachedInput: 0, output: 0 }]);
     expect(await internalErrorCount(registry, 'measures')).toBe(1);
+    // The request is over for the in-flight count: the next one is the only one in flight.
+    telemetry.requestStarted();
+    expect(statistics.snapshot(Date.now(), { waiting: 0, running: 0 }).peak_concurrent_requests).toBe(1);
   });
 });
