@@ -278,6 +278,15 @@ function isNonEmptyString(value: unknown): boolean {
   return typeof value === 'string' && value.length > 0;
 }
 
+/** An error value that is not an object, as JSON text; a replica can nest it deeper than JSON.stringify recurses. */
+function errorValueText(error: unknown): string {
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return 'the replica sent an error value that cannot be shown';
+  }
+}
+
 function toError(error: unknown): InBandError {
   if (!isObject(error)) return { message: typeof error === 'string' ? error : errorValueText(error), type: null, code: null };
   const { message, type, code } = error;
@@ -286,15 +295,6 @@ function toError(error: unknown): InBandError {
     type: typeof type === 'string' ? type : null,
     code: typeof code === 'string' || typeof code === 'number' ? code : null,
   };
-}
-
-/** An error value that is not an object, as JSON text; a replica can nest it deeper than JSON.stringify recurses. */
-function errorValueText(error: unknown): string {
-  try {
-    return JSON.stringify(error);
-  } catch {
-    return 'the replica sent an error value that cannot be shown';
-  }
 }
 
 function choiceHasContent(choice: Json): boolean {
