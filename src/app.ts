@@ -26,6 +26,7 @@ import { installRequestTargetCheck } from './server/request-target.js';
 import { describeInferenceRequest } from './server/inference-request.js';
 import { opaqueBody, parseJsonBody } from './server/request-body.js';
 import { requestIdOf } from './server/request-id.js';
+import { InternalErrors } from './telemetry/internal-errors.js';
 import { createInstruments } from './telemetry/metrics/instruments.js';
 import { MetricsRecorder, rateLimitStoreObserver } from './telemetry/metrics/recorder.js';
 import { installObservation } from './telemetry/plugin.js';
@@ -42,6 +43,8 @@ export interface Gateway {
   readonly monitor: FleetMonitor;
   /** This gateway's own Prometheus registry (one per instance, so two gateways in a process never share series). */
   readonly metricsRegistry: Registry;
+  /** The guard for work nothing awaits (timers, reloads, telemetry after the response), counting into `metricsRegistry`. */
+  readonly internalErrors: InternalErrors;
   /**
    * Makes the fleet the given replicas (a reload): unchanged replicas keep their state, new ones
    * are probed before they take traffic, removed ones finish their in-flight requests.
@@ -65,6 +68,8 @@ export interface Gateway {
 export interface GatewayDependencies {
   /** Required when config.auth.enabled. */
   readonly keys?: KeyRing | undefined;
+  /** The guard the key ring already uses (it starts first); a new one otherwise. */
+  readonly internalErrors?: InternalErrors | undefined;
 }
 
 /**
@@ -90,7 +95,8 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   const registry = new ReplicaRegistry(config);
   const pools = new UpstreamPools(config.upstream);
   const router = new Router(registry, config.routing);
-  const monitor = new FleetMonitor(registry, pools, config.health, log.child({ component: 'fleet' }));
+  const internalErrors = dependencies.internalErrors ?? new InternalErrors(log);
+  const monitor = new FleetMonitor(registry, pools, config.health, log.child({ component: 'fleet' }), internalErrors);
   let draining = false;
   const openExchanges = new OpenExchanges();
   const metricsRegistry = new Registry();
@@ -102,6 +108,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     },
     TOLLBOOTH_VERSION,
   );
+  internalErrors.countInto(instruments.internalErrors);
   // Limits belong to keys: without auth there is no one to limit.
   const rateLimits =
     keys === undefined
@@ -112,6 +119,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
             redis: config.redis,
             log: log.child({ component: 'ratelimit' }),
             observer: config.metrics.enabled ? rateLimitStoreObserver(instruments) : undefined,
+            internalErrors,
           }),
           config.rateLimits,
         );
@@ -127,6 +135,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     accessLog: config.logging.accessLog ? log.child({ component: 'access' }) : undefined,
     settlement: rateLimits === undefined ? undefined : (observation, tokens, costNanos) => rateLimits.settle(observation, tokens, costNanos),
     tracing: createRequestTracer(config),
+    internalErrors,
   });
 
   const app: FastifyInstance = Fastify({
@@ -204,6 +213,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     registry,
     monitor,
     metricsRegistry,
+    internalErrors,
     applyReplicaSet: async (replicas) => {
       const { added, removed } = registry.applyReplicaSet(replicas);
       if (added.length === 0 && removed.length === 0) return;

@@ -5,6 +5,7 @@ import { startKeyRing } from './auth/key-sources.js';
 import type { TollboothConfig } from './config/schema.js';
 import { watchConfigFile } from './config/watch.js';
 import { DnsDiscovery, systemResolver, type DiscoveryResolver } from './routing/dns-discovery.js';
+import { InternalErrors } from './telemetry/internal-errors.js';
 import { flushLogs } from './telemetry/logger.js';
 import type { TracingRuntime } from './telemetry/tracing/sdk.js';
 
@@ -38,8 +39,10 @@ export interface StartOptions {
 
 /** Builds the gateway, takes a first look at the fleet, and listens. */
 export async function startGateway(config: TollboothConfig, log: Logger, options: StartOptions = {}): Promise<RunningGateway> {
+  // Made before the key ring, whose reloads it guards; the gateway adds its counter.
+  const internalErrors = new InternalErrors(log);
   const keys = config.auth.enabled
-    ? await startKeyRing({ auth: config.auth, redis: config.redis, log: log.child({ component: 'auth' }) })
+    ? await startKeyRing({ auth: config.auth, redis: config.redis, log: log.child({ component: 'auth' }), internalErrors })
     : undefined;
   if (keys === undefined) {
     log.warn(
@@ -49,7 +52,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
   }
   let gateway: Gateway;
   try {
-    gateway = buildGateway(config, log, { keys: keys?.ring });
+    gateway = buildGateway(config, log, { keys: keys?.ring, internalErrors });
   } catch (error) {
     await keys?.stop();
     throw error;
@@ -61,6 +64,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
       ? undefined
       : new DnsDiscovery(config.discovery, options.resolver ?? systemResolver, log.child({ component: 'discovery' }), (found) =>
           gateway.applyReplicaSet([...staticReplicas, ...found]),
+          internalErrors,
         );
   await discovery?.start();
   await Promise.all([gateway.monitor.start(), gateway.connectStores(STORE_CONNECT_TIMEOUT_MS)]);
@@ -90,7 +94,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
               : section !== 'replicas' && JSON.stringify(next[section]) !== JSON.stringify(config[section]),
           );
           if (needRestart.length > 0) log.warn({ sections: needRestart }, 'a reload applies the replica list and inline API keys only; restart to apply these sections');
-        });
+        }, internalErrors);
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {

@@ -3,6 +3,7 @@ import type { AuthConfig } from './config.js';
 import { KeyRing } from './key-ring.js';
 import { watchKeysFile } from './keys-file.js';
 import { createRedisClient } from '../redis/client.js';
+import { InternalErrors } from '../telemetry/internal-errors.js';
 import type { RedisConfig } from '../redis/config.js';
 import { startRedisKeySource, type RedisClientFactory } from './redis-key-source.js';
 
@@ -13,6 +14,8 @@ export interface StartKeyRingOptions {
   /** Overrides how Redis connections are made (a shared factory, tests). */
   readonly createRedisClient?: RedisClientFactory;
   readonly log: Logger;
+  /** Guards reloads nothing awaits (file watcher, Redis listeners, resync timer); a new guard logging to `log` by default. */
+  readonly internalErrors?: InternalErrors;
 }
 
 export interface RunningKeyRing {
@@ -29,12 +32,13 @@ export interface RunningKeyRing {
  */
 export async function startKeyRing(options: StartKeyRingOptions): Promise<RunningKeyRing> {
   const { auth, log } = options;
+  const internalErrors = options.internalErrors ?? new InternalErrors(log);
   const ring = new KeyRing({ log });
   ring.replaceSource('config', auth.keys);
   const stoppers: (() => void | Promise<void>)[] = [];
   try {
     if (auth.keysFile !== undefined) {
-      const watcher = watchKeysFile(auth.keysFile, ring, log);
+      const watcher = watchKeysFile(auth.keysFile, ring, log, internalErrors);
       stoppers.push(() => watcher.stop());
     }
     if (auth.store === 'redis') {
@@ -45,6 +49,7 @@ export async function startKeyRing(options: StartKeyRingOptions): Promise<Runnin
         keyPrefix: options.redis.keyPrefix,
         resyncIntervalMs: auth.resyncIntervalMs,
         log,
+        internalErrors,
       });
       stoppers.push(() => source.stop());
     }

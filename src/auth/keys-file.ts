@@ -2,6 +2,7 @@ import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { reloadOnChange } from '../config/file-reload.js';
+import { InternalErrors } from '../telemetry/internal-errors.js';
 import { isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
 import { validateKeyList } from './key-list.js';
 import type { KeyRing } from './key-ring.js';
@@ -30,7 +31,7 @@ export function readKeysFile(file: string, options: { missingIsEmpty?: boolean }
  * Feeds a ring from a keys file and reloads it when the file changes or on SIGHUP. A bad edit is
  * logged with every problem and the previous keys stay in force. The first read happens here and throws on problems: a gateway should not start with a broken keys file.
  */
-export function watchKeysFile(file: string, ring: KeyRing, log: Logger): { stop(): void } {
+export function watchKeysFile(file: string, ring: KeyRing, log: Logger, internalErrors = new InternalErrors(log)): { stop(): void } {
   const path = resolve(file);
   ring.replaceSource('file', readKeysFile(path));
 
@@ -46,7 +47,7 @@ export function watchKeysFile(file: string, ring: KeyRing, log: Logger): { stop(
     ring.replaceSource('file', keys);
     log.info({ reason, file: path, keys: keys.length }, 'keys file reloaded');
   };
-  return reloadOnChange(path, 'keys file', log, reload);
+  return reloadOnChange(path, 'keys file', log, internalErrors.guard('key_reload', reload));
 }
 
 /** Appends a key to a keys file (created when missing), keeping the file's comments and layout. */

@@ -21,11 +21,14 @@ export const keyLimitsSchema = z
   })
   .strict();
 
+/** Budgets become exact nano-units (cost.ts unitsToNanos), which stops below 1e12 currency units. */
+const budgetAmount = z.number().positive().lt(1e12, 'a budget must be below 1e12 currency units');
+
 /** A spend cap in the cost currency (config.cost.currency), per UTC day and/or calendar month. */
 export const keyBudgetSchema = z
   .object({
-    daily: z.number().positive().optional(),
-    monthly: z.number().positive().optional(),
+    daily: budgetAmount.optional(),
+    monthly: budgetAmount.optional(),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { closeRedisClient } from '../redis/client.js';
+import { InternalErrors } from '../telemetry/internal-errors.js';
 import type { KeyRing } from './key-ring.js';
 import { RedisKeyStore } from './redis-key-store.js';
 
@@ -16,6 +17,8 @@ export interface RedisKeySourceOptions {
   /** How long `start` waits for the first load before it carries on with no Redis keys (and keeps trying). */
   readonly startTimeoutMs?: number;
   readonly log: Logger;
+  /** Reports a reload that failed outside its own handling (listeners and the timer await nothing); a guard logging to `log` by default. */
+  readonly internalErrors?: InternalErrors;
 }
 
 export interface RedisKeySource {
@@ -98,20 +101,21 @@ export async function startRedisKeySource(options: RedisKeySourceOptions): Promi
     return running;
   };
 
+  const resyncGuarded = (options.internalErrors ?? new InternalErrors(log)).guard('key_reload', resync);
   subscriber.on('message', (from: string) => {
-    if (from === channel) void resync('change announced');
+    if (from === channel) resyncGuarded('change announced');
   });
   const listen = (): void => {
     subscriber.subscribe(channel).then(
-      () => resync('subscribed'),
+      () => resyncGuarded('subscribed'),
       (error: Error) => noteOutage(error),
     );
   };
   subscriber.on('ready', listen);
-  commands.on('ready', () => void resync('connected'));
+  commands.on('ready', () => resyncGuarded('connected'));
   if (subscriber.status === 'ready') listen();
 
-  const timer = setInterval(() => void resync('periodic'), options.resyncIntervalMs);
+  const timer = setInterval(() => resyncGuarded('periodic'), options.resyncIntervalMs);
   timer.unref();
 
   if (!(await within(loaded, options.startTimeoutMs ?? 5_000))) {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { reloadOnChange } from './file-reload.js';
 import { ConfigError, loadConfig } from './load.js';
 import type { TollboothConfig } from './schema.js';
+import type { InternalErrors } from '../telemetry/internal-errors.js';
 
 /**
  * Reloads the configuration file when it changes or on SIGHUP. A file that fails validation is
@@ -14,6 +15,7 @@ export function watchConfigFile(
   env: NodeJS.ProcessEnv,
   log: Logger,
   apply: (config: TollboothConfig) => Promise<void>,
+  internalErrors: InternalErrors,
 ): { stop(): void } {
   const path = resolve(file);
   let reloading = Promise.resolve();
@@ -31,6 +33,8 @@ export function watchConfigFile(
       log.info({ reason, file: path }, 'configuration reloaded');
       await apply(config);
     });
+    // Nothing awaits the chain: a failed apply is reported here, and the next reload still runs.
+    reloading = reloading.catch((error: unknown) => internalErrors.report('config_reload', error));
   };
   return reloadOnChange(path, 'configuration file', log, reload);
 }

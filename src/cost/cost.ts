@@ -35,12 +35,21 @@ export function unitsToNanos(units: number): bigint {
   return BigInt(units.toFixed(9).replace('.', ''));
 }
 
+/**
+ * A count or amount as a BigInt; never throws (BigInt(3.5) and BigInt(NaN) do). Counts are
+ * validated where they enter (streaming/usage-report.ts): this only keeps the cost of a request,
+ * computed after its response, from ever being the thing that fails. Not a number counts as 0.
+ */
+function wholeBigInt(value: number): bigint {
+  return Number.isFinite(value) ? BigInt(Math.round(value)) : 0n;
+}
+
 export function tokenCostNanos(price: TokenPrice, tokens: TokenCounts): bigint {
   const cached = Math.min(tokens.cachedInput, tokens.input);
   return (
-    BigInt(tokens.input - cached) * price.inputNanos +
-    BigInt(cached) * price.cachedInputNanos +
-    BigInt(tokens.output) * price.outputNanos
+    wholeBigInt(tokens.input - cached) * price.inputNanos +
+    wholeBigInt(cached) * price.cachedInputNanos +
+    wholeBigInt(tokens.output) * price.outputNanos
   );
 }
 
@@ -48,7 +57,7 @@ const MS_PER_HOUR = 3_600_000;
 
 /** A share of a replica's busy time, charged at the replica's hourly price (rounded to a nano-unit). */
 export function busyShareCostNanos(shareMs: number, pricePerHour: number): bigint {
-  return BigInt(Math.round((shareMs * pricePerHour * 1e9) / MS_PER_HOUR));
+  return wholeBigInt((shareMs * pricePerHour * 1e9) / MS_PER_HOUR);
 }
 
 /** Nano-units as a decimal string in currency units, exactly (e.g. 1234567890n → "1.23456789"). */

@@ -1,4 +1,5 @@
 import type { StreamUsage } from '../streaming/stream-facts.js';
+import { usageFromReport } from '../streaming/usage-report.js';
 
 /** How much of a JSON response's end is kept to find its usage: vLLM puts `usage` near the end. */
 export const USAGE_TAIL_BYTES = 4096;
@@ -18,22 +19,13 @@ export function usageFromJsonTail(tail: Buffer): StreamUsage | undefined {
   if (tail[start] !== 0x7b) return undefined;
   const end = matchingBrace(tail, start);
   if (end < 0) return undefined;
-  let usage: Record<string, unknown>;
+  let usage: unknown;
   try {
-    usage = JSON.parse(tail.toString('utf8', start, end + 1)) as Record<string, unknown>;
+    usage = JSON.parse(tail.toString('utf8', start, end + 1));
   } catch {
     return undefined;
   }
-  const prompt = numberField(usage, 'prompt_tokens') ?? numberField(usage, 'input_tokens');
-  if (prompt === undefined) return undefined;
-  const completion = numberField(usage, 'completion_tokens') ?? numberField(usage, 'output_tokens') ?? 0;
-  const details = (usage.prompt_tokens_details ?? usage.input_tokens_details) as Record<string, unknown> | null | undefined;
-  return {
-    promptTokens: prompt,
-    completionTokens: completion,
-    totalTokens: numberField(usage, 'total_tokens') ?? prompt + completion,
-    cachedPromptTokens: details === null || details === undefined ? undefined : numberField(details, 'cached_tokens'),
-  };
+  return typeof usage === 'object' && usage !== null && !Array.isArray(usage) ? usageFromReport(usage as Record<string, unknown>) : undefined;
 }
 
 /** Index of the `}` closing the object that opens at `start`, skipping braces inside strings. */
@@ -50,9 +42,4 @@ function matchingBrace(bytes: Buffer, start: number): number {
     else if (byte === 0x7d && --depth === 0) return index;
   }
   return -1;
-}
-
-function numberField(object: Record<string, unknown>, name: string): number | undefined {
-  const value = object[name];
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }

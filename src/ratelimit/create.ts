@@ -1,4 +1,5 @@
 import type { RedisConfig } from '../redis/config.js';
+import type { InternalErrors } from '../telemetry/internal-errors.js';
 import { closeRedisClient, createRedisClient, redisReady } from '../redis/client.js';
 import type { RateLimitConfig } from './config.js';
 import { FailoverRateLimiter, type FailoverLog, type RateLimitStoreObserver } from './failover.js';
@@ -12,6 +13,8 @@ export interface CreateRateLimiterOptions {
   readonly redis?: RedisConfig | undefined;
   readonly log: FailoverLog;
   readonly observer?: RateLimitStoreObserver | undefined;
+  /** Guards work the Redis store does in the background (settlement replays). */
+  readonly internalErrors: InternalErrors;
 }
 
 export interface ConfiguredRateLimiter extends RateLimiter {
@@ -50,6 +53,7 @@ export function createRateLimiter(options: CreateRateLimiterOptions): Configured
     concurrencyLeaseMs: config.concurrencyLeaseMs,
     log: options.log,
     observer: options.observer,
+    internalErrors: options.internalErrors,
   });
   return {
     admit: (request) => limiter.admit(request),

@@ -1,3 +1,4 @@
+import type { InternalErrors } from '../telemetry/internal-errors.js';
 import { unavailableDecision } from './decision.js';
 import type { AdmitRequest, RateLimitDecision, RateLimiter, RateLimitTicket, SettleUsage } from './limiter.js';
 import type { MemoryRateLimiter } from './memory-store.js';
@@ -41,6 +42,8 @@ export interface FailoverRateLimiterOptions {
   readonly concurrencyLeaseMs: number;
   /** Failed settlements kept for replay at most (default DEFAULT_SETTLEMENT_QUEUE_CAP). */
   readonly settlementQueueCap?: number | undefined;
+  /** Guards the replays that run in the background. */
+  readonly internalErrors: InternalErrors;
 }
 
 /**
@@ -70,7 +73,7 @@ export class FailoverRateLimiter implements RateLimiter {
     this.#unavailable = unavailableDecision(options.unavailableRetryAfterMs);
     this.#log = options.log;
     this.#observer = options.observer;
-    this.#replay = new SettlementReplay({ primary: this.#primary, log: this.#log, leaseMs: options.concurrencyLeaseMs, cap: options.settlementQueueCap });
+    this.#replay = new SettlementReplay({ primary: this.#primary, log: this.#log, leaseMs: options.concurrencyLeaseMs, cap: options.settlementQueueCap, internalErrors: options.internalErrors });
   }
 
   /** True while decisions are not made by Redis. */

@@ -61,11 +61,11 @@ export class RateLimitStage {
   };
 
   /** Reconciles the reservation with what the request really used; called once per finished request. */
-  settle(observation: RequestObservation, tokens: TokenCounts, costNanos: bigint): void {
+  settle(observation: RequestObservation, tokens: TokenCounts, costNanos: bigint): Promise<void> | undefined {
     const ticket = this.tickets.get(observation);
-    if (ticket === undefined) return;
+    if (ticket === undefined) return undefined;
     this.tickets.delete(observation);
-    void this.limiter.settle(ticket, { tokens: tokens.input + tokens.output, costNanos });
+    return this.limiter.settle(ticket, { tokens: tokens.input + tokens.output, costNanos });
   }
 
   /** Waits (boundedly) for the shared store; false when it is not reachable yet (the failure policy applies). */

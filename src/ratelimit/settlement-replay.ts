@@ -1,3 +1,4 @@
+import type { InternalErrors } from '../telemetry/internal-errors.js';
 import type { FailoverLog } from './failover.js';
 import type { RateLimitTicket, SettleUsage } from './limiter.js';
 import { holdsLease, type RedisRateLimiter } from './redis-store.js';
@@ -22,6 +23,8 @@ export interface SettlementReplayOptions {
   /** The store's concurrencyLeaseMs: a settlement queued longer than that has nothing left to release. */
   readonly leaseMs: number;
   readonly cap?: number | undefined;
+  /** Reports a background replay that failed outside its own handling (nothing awaits it). */
+  readonly internalErrors: InternalErrors;
 }
 
 /**
@@ -45,14 +48,17 @@ export class SettlementReplay {
   #droppedThisOutage = 0;
   #closed = false;
 
+  readonly #replayInBackground: () => void;
+
   constructor(options: SettlementReplayOptions) {
+    this.#replayInBackground = options.internalErrors.guard('settlement', () => this.replay());
     this.#primary = options.primary;
     this.#log = options.log;
     this.#leaseMs = options.leaseMs;
     this.#cap = options.cap ?? DEFAULT_SETTLEMENT_QUEUE_CAP;
     // ioredis emits 'ready' before it sends what it queued for the reconnect: replay after that, so a
     // client configured to resend unanswered commands runs a resent first attempt before its replay.
-    this.#primary.onConnected(() => setImmediate(() => void this.replay()));
+    this.#primary.onConnected(() => setImmediate(this.#replayInBackground));
   }
 
   /** Settlements waiting for Redis, those being replayed included. */
@@ -123,7 +129,7 @@ export class SettlementReplay {
     if (this.#timer !== undefined || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#queue.length > 0) void this.replay();
+      if (this.#queue.length > 0) this.#replayInBackground();
     }, RETRY_MS);
     this.#timer.unref();
   }

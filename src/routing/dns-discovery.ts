@@ -1,6 +1,7 @@
 import { promises as dns } from 'node:dns';
 import type { Logger } from 'pino';
 import type { DiscoveryConfig, ReplicaConfig } from '../config/schema.js';
+import type { InternalErrors } from '../telemetry/internal-errors.js';
 
 /** The DNS look-ups discovery needs; the system's by default, a stand-in in tests. */
 export interface DiscoveryResolver {
@@ -48,6 +49,7 @@ export class DnsDiscovery {
     private readonly resolver: DiscoveryResolver,
     private readonly log: Logger,
     private readonly onChange: (discovered: ReplicaConfig[]) => Promise<void>,
+    private readonly internalErrors: InternalErrors,
   ) {
     this.answers = entries.map(() => []);
     this.failing = entries.map(() => false);
@@ -59,7 +61,7 @@ export class DnsDiscovery {
     await this.report();
     this.entries.forEach((entry, index) => {
       this.timers.push(
-        setInterval(() => void this.resolve(index).then(() => this.report()), entry.refreshIntervalMs).unref(),
+        setInterval(this.internalErrors.guard('dns_discovery', () => this.resolve(index).then(() => this.report())), entry.refreshIntervalMs).unref(),
       );
     });
   }
@@ -92,6 +94,11 @@ export class DnsDiscovery {
     const signature = JSON.stringify(discovered);
     if (signature === this.lastReported) return;
     this.lastReported = signature;
-    await this.onChange(discovered);
+    try {
+      await this.onChange(discovered);
+    } catch (error) {
+      this.lastReported = ''; // not applied: the next refresh tries the same answer again
+      throw error;
+    }
   }
 }

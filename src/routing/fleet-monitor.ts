@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { TollboothConfig } from '../config/schema.js';
+import type { InternalErrors } from '../telemetry/internal-errors.js';
 import { isFresh, scrapeEngineStats, type EngineStats } from './engine-stats.js';
 import type { ReplicaRegistry } from './registry.js';
 import type { ModelCard, Replica } from './replica.js';
@@ -24,6 +25,7 @@ export class FleetMonitor {
     private readonly client: ReplicaClient,
     private readonly settings: TollboothConfig['health'],
     private readonly log: Logger,
+    private readonly internalErrors: InternalErrors,
   ) {}
 
   /** Runs one probe and one model read of every replica, then keeps doing so on the intervals. */
@@ -31,9 +33,9 @@ export class FleetMonitor {
     await Promise.all([this.probeAll(), this.refreshAllModels(), this.scrapeAllEngines()]);
     if (this.stopped) return;
     this.timers.push(
-      setInterval(() => void this.probeAll(), this.settings.probeIntervalMs).unref(),
-      setInterval(() => void this.refreshAllModels(), this.settings.modelRefreshIntervalMs).unref(),
-      setInterval(() => void this.scrapeAllEngines(), this.settings.engineStatsIntervalMs).unref(),
+      setInterval(this.internalErrors.guard('fleet_monitor', () => this.probeAll()), this.settings.probeIntervalMs).unref(),
+      setInterval(this.internalErrors.guard('fleet_monitor', () => this.refreshAllModels()), this.settings.modelRefreshIntervalMs).unref(),
+      setInterval(this.internalErrors.guard('fleet_monitor', () => this.scrapeAllEngines()), this.settings.engineStatsIntervalMs).unref(),
     );
   }
 

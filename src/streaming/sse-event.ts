@@ -12,6 +12,7 @@
  */
 
 import type { InBandError, StreamUsage } from './stream-facts.js';
+import { usageFromReport } from './usage-report.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -262,6 +263,7 @@ export interface ParsedPayload {
   model: string | undefined;
   /** Non-null finish_reason values, in choice order; undefined when there are none. */
   finishReasons: string[] | undefined;
+  /** The event's usage when its counts can be trusted (usage-report.ts); undefined otherwise. */
   usage: StreamUsage | undefined;
   error: InBandError | undefined;
   /** Characters of generated text in the choices (content, reasoning, tool-call arguments, completion text): the output estimate's input. */
@@ -278,25 +280,17 @@ function isNonEmptyString(value: unknown): boolean {
   return typeof value === 'string' && value.length > 0;
 }
 
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
-function toUsage(usage: Json): StreamUsage {
-  const promptTokens = count(usage.prompt_tokens);
-  const completionTokens = count(usage.completion_tokens);
-  const details = usage.prompt_tokens_details;
-  const cached = isObject(details) ? details.cached_tokens : undefined;
-  return {
-    promptTokens,
-    completionTokens,
-    totalTokens: typeof usage.total_tokens === 'number' ? usage.total_tokens : promptTokens + completionTokens,
-    cachedPromptTokens: typeof cached === 'number' ? cached : undefined,
-  };
+/** An error value that is not an object, as JSON text; a replica can nest it deeper than JSON.stringify recurses. */
+function errorValueText(error: unknown): string {
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return 'the replica sent an error value that cannot be shown';
+  }
 }
 
 function toError(error: unknown): InBandError {
-  if (!isObject(error)) return { message: typeof error === 'string' ? error : JSON.stringify(error), type: null, code: null };
+  if (!isObject(error)) return { message: typeof error === 'string' ? error : errorValueText(error), type: null, code: null };
   const { message, type, code } = error;
   return {
     message: typeof message === 'string' ? message : '',
@@ -346,12 +340,14 @@ export function classifyPayloadValue(value: unknown): ParsedPayload {
     parsed.error = toError(value.error);
     return parsed;
   }
-  if (isObject(value.usage)) parsed.usage = toUsage(value.usage);
+  const usage = value.usage;
+  if (isObject(usage)) parsed.usage = usageFromReport(usage);
   parsed.kind = 'other';
   const choices = value.choices;
   if (!Array.isArray(choices)) return parsed;
   if (choices.length === 0) {
-    if (parsed.usage !== undefined) parsed.kind = 'usage-only';
+    // Still the usage event, whatever its counts say: the tap strips it when the gateway asked for it.
+    if (isObject(usage)) parsed.kind = 'usage-only';
     return parsed;
   }
   for (const choice of choices) {

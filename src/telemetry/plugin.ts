@@ -13,7 +13,9 @@ declare module 'fastify' {
  * response is over, whether it finished or the client went away. Fastify's onResponse hook does
  * not run for aborted responses, so the raw response's 'close' event is the one place this
  * happens; telemetry reads in a microtask, after every other 'close' listener (the upstream
- * exchange settles its replica's load there) has written its facts.
+ * exchange settles its replica's load there) has written its facts. Nothing awaits that
+ * microtask, so `complete` runs each of its steps under the gateway's guard (internal-errors.ts)
+ * and never throws into it.
  */
 export function installObservation(app: FastifyInstance, telemetry: RequestTelemetry): void {
   app.decorateRequest('observation', undefined as unknown as RequestObservation);

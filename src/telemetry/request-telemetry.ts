@@ -1,9 +1,10 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { TokenCounts } from '../cost/cost.js';
-import type { PriceBook } from '../cost/price-book.js';
+import type { PriceBook, RequestCost } from '../cost/price-book.js';
 import { accessLineWriter, accessLogRecord, type AccessLogRecord } from './access-log.js';
-import { measureRequest } from './measures.js';
+import type { InternalErrors } from './internal-errors.js';
+import { measureRequest, type RequestMeasures } from './measures.js';
 import type { MetricsRecorder } from './metrics/recorder.js';
 import type { RequestObservation } from './observation.js';
 import type { RequestStatistics } from './stats/request-statistics.js';
@@ -17,9 +18,13 @@ export interface LabelPolicy {
   tenantLabel(tenant: string | undefined): string;
 }
 
+const NOTHING_MEASURED: TokenCounts = { input: 0, cachedInput: 0, output: 0 };
+
 /**
  * Reads each finished observation once and derives everything from the same facts: the
- * Prometheus series, the JSON statistics, the cost and the access-log line.
+ * Prometheus series, the JSON statistics, the cost and the access-log line. It runs after the
+ * response, where nothing awaits it: each of those steps runs under the guard on its own, so one
+ * failing step is reported and the others still run.
  */
 export class RequestTelemetry {
   private readonly writeAccessLine: ((record: AccessLogRecord) => void) | undefined;
@@ -31,10 +36,11 @@ export class RequestTelemetry {
       readonly prices: PriceBook;
       readonly labels: LabelPolicy;
       readonly accessLog: Logger | undefined;
-      /** Settles the request's rate-limit reservation with the tokens and cost it really used. */
-      readonly settlement?: ((observation: RequestObservation, tokens: TokenCounts, costNanos: bigint) => void) | undefined;
+      /** Settles the request's rate-limit reservation with the tokens and cost it really used (a promise: its failure is reported too). */
+      readonly settlement?: ((observation: RequestObservation, tokens: TokenCounts, costNanos: bigint) => void | Promise<void>) | undefined;
       /** Spans (undefined when tracing is off). */
       readonly tracing?: RequestTracer | undefined;
+      readonly internalErrors: InternalErrors;
     },
   ) {
     this.writeAccessLine = dependencies.accessLog === undefined ? undefined : accessLineWriter(dependencies.accessLog);
@@ -64,34 +70,52 @@ export class RequestTelemetry {
   }
 
   complete(observation: RequestObservation): void {
-    const { metrics, statistics, prices, labels, tracing } = this.dependencies;
-    const measures = measureRequest(observation);
-    const cost = prices.costOf(observation.requestedModel, observation.replica, measures.tokens, observation.replicaBusyShareMs);
-    // First: whatever else goes wrong below, a concurrency slot or reservation is never left held.
-    this.dependencies.settlement?.(observation, measures.tokens, cost.nanos);
-    const model = labels.modelLabel(observation.requestedModel);
-    const replica = observation.replica ?? 'none';
-    metrics?.record(observation, measures, cost, { model, replica, tenant: labels.tenantLabel(observation.tenant) });
-    if (statistics !== undefined) {
-      const now = Date.now();
-      statistics.requestEnded(now);
-      statistics.record({
-        model,
-        replica: observation.replica ?? null,
-        endedAtMs: now,
-        success: measures.outcome === 'success',
-        errorType: measures.errorType,
-        latencyMs: measures.endToEndMs,
-        ttftMs: measures.ttftMs ?? null,
-        decodeTokensPerSecond: measures.decodeTokensPerSecond ?? null,
-        inputTokens: measures.tokens.input,
-        cachedInputTokens: measures.tokens.cachedInput,
-        outputTokens: measures.tokens.output,
-        tokensEstimated: measures.tokens.source === 'estimated',
-        costNanos: cost.nanos,
-      });
+    const { internalErrors, prices, settlement } = this.dependencies;
+    const requestId = observation.requestId;
+    const measured = internalErrors.attempt(
+      'measures',
+      () => {
+        const measures = measureRequest(observation);
+        return { measures, cost: prices.costOf(observation.requestedModel, observation.replica, measures.tokens, observation.replicaBusyShareMs) };
+      },
+      requestId,
+    );
+    // First: whatever else goes wrong, a concurrency slot or reservation is never left held.
+    if (settlement !== undefined) internalErrors.run('settlement', () => settlement(observation, measured?.measures.tokens ?? NOTHING_MEASURED, measured?.cost.nanos ?? 0n), requestId);
+    const { metrics, statistics, labels, tracing } = this.dependencies;
+    if (measured === undefined) {
+      // Unrecorded, but over: the in-flight count must not keep it.
+      if (statistics !== undefined) internalErrors.run('statistics', () => statistics.requestEnded(Date.now()), requestId);
+      return;
     }
-    this.writeAccessLine?.(accessLogRecord(observation, measures, cost, prices.currency));
-    tracing?.finish(observation, measures);
+    const { measures, cost } = measured;
+    const model = internalErrors.attempt('metrics', () => labels.modelLabel(observation.requestedModel), requestId) ?? 'none';
+    if (metrics !== undefined) {
+      internalErrors.run('metrics', () => metrics.record(observation, measures, cost, { model, replica: observation.replica ?? 'none', tenant: labels.tenantLabel(observation.tenant) }), requestId);
+    }
+    if (statistics !== undefined) internalErrors.run('statistics', () => this.recordStatistics(statistics, observation, measures, cost, model), requestId);
+    const writeAccessLine = this.writeAccessLine;
+    if (writeAccessLine !== undefined) internalErrors.run('access_log', () => writeAccessLine(accessLogRecord(observation, measures, cost, prices.currency)), requestId);
+    if (tracing !== undefined) internalErrors.run('tracing', () => tracing.finish(observation, measures), requestId);
+  }
+
+  private recordStatistics(statistics: RequestStatistics, observation: RequestObservation, measures: RequestMeasures, cost: RequestCost, model: string): void {
+    const now = Date.now();
+    statistics.requestEnded(now);
+    statistics.record({
+      model,
+      replica: observation.replica ?? null,
+      endedAtMs: now,
+      success: measures.outcome === 'success',
+      errorType: measures.errorType,
+      latencyMs: measures.endToEndMs,
+      ttftMs: measures.ttftMs ?? null,
+      decodeTokensPerSecond: measures.decodeTokensPerSecond ?? null,
+      inputTokens: measures.tokens.input,
+      cachedInputTokens: measures.tokens.cachedInput,
+      outputTokens: measures.tokens.output,
+      tokensEstimated: measures.tokens.source === 'estimated',
+      costNanos: cost.nanos,
+    });
   }
 }

@@ -20,6 +20,10 @@ export interface SimulatorProcess {
 export interface GatewayProcess {
   readonly url: string;
   accessLineOf(requestId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** The process has not exited. */
+  running(): boolean;
+  /** Everything it wrote to stdout so far (its JSON log lines). */
+  stdout(): string;
   stop(): Promise<void>;
 }
 
@@ -81,6 +85,8 @@ export async function startGatewayProcess(config: TollboothConfigInput): Promise
         `the access-log line of ${requestId}`,
         timeoutMs,
       ),
+    running: () => cli.child.exitCode === null && cli.child.signalCode === null,
+    stdout: () => cli.stdout(),
     stop: () => stop(cli),
   };
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
+import { INTERNAL_ERROR_STAGES } from '../internal-errors.js';
 import { FixedCounter } from './fixed-counter.js';
 import { FixedHistogram } from './fixed-histogram.js';
 
@@ -163,7 +164,15 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       labelNames: ['model', 'stream'] as const,
       registers,
     }),
+    internalErrors: new FixedCounter({
+      name: `${METRIC_PREFIX}internal_errors_total`,
+      help: 'Errors caught in work scheduled outside a request (telemetry after the response, timers, reloads), by stage; the process kept serving. Any increase is a bug to report.',
+      labelNames: ['stage'] as const,
+      registers,
+    }),
   };
+  // Every stage shows from the start, so an alert on increase() sees the first error.
+  for (const stage of INTERNAL_ERROR_STAGES) instruments.internalErrors.inc({ stage }, 0);
   /** A gauge with one series per replica, read from the replicas at scrape time (undefined: no series). */
   const replicaGauge = (name: string, help: string, value: (replica: Replica) => number | undefined): void => {
     new Gauge({

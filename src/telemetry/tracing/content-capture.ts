@@ -43,7 +43,12 @@ export class ContentCapture {
     if (typeof json !== 'object' || json === null) return undefined;
     const input = json.messages ?? json.prompt ?? json.input;
     if (input === undefined) return undefined;
-    return this.cut(JSON.stringify(typeof input === 'string' ? [{ role: 'user', content: input }] : input));
+    try {
+      return this.cut(JSON.stringify(typeof input === 'string' ? [{ role: 'user', content: input }] : input));
+    } catch {
+      // JSON.stringify recurses: a client's input nested deeper than the stack is left out of the span.
+      return undefined;
+    }
   }
 
   /** gen_ai.output.messages: the assistant text of each choice, from the SSE events or the JSON body the client received. */

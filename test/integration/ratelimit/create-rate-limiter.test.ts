@@ -1,4 +1,6 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
 import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
 import { createRateLimiter } from '../../../src/ratelimit/create.js';
 import { redisConfigSchema } from '../../../src/redis/config.js';
@@ -13,11 +15,12 @@ afterAll(async () => {
 });
 
 const log = { warn: () => {}, info: () => {} };
+const internalErrors = new InternalErrors(pino({ level: 'silent' }));
 const request = { requestId: 'r', keyId: 'k', tenant: 'default', model: 'm', limits: { requestsPerMinute: 60 }, budget: undefined, reservedTokens: 0 };
 
 describe('createRateLimiter from configuration', () => {
   it('builds the memory store by default', async () => {
-    const limiter = createRateLimiter({ rateLimits: rateLimitConfigSchema.parse({}), log });
+    const limiter = createRateLimiter({ rateLimits: rateLimitConfigSchema.parse({}), log, internalErrors });
     await limiter.ready();
     expect((await limiter.admit(request)).store).toBe('memory');
   });
@@ -30,6 +33,7 @@ describe('createRateLimiter from configuration', () => {
       redis: redisConfigSchema.parse({ url: server.url }),
       log: { warn: (_details, message) => logged.push(message), info: (_details, message) => logged.push(message) },
       observer: { storeLatency: (operation) => latencies.push(operation), storeError: () => {}, storeState: () => {} },
+      internalErrors,
     });
     await limiter.ready();
     const decision = await limiter.admit(request);
@@ -40,6 +44,6 @@ describe('createRateLimiter from configuration', () => {
   });
 
   it('refuses a redis store without redis configuration', () => {
-    expect(() => createRateLimiter({ rateLimits: rateLimitConfigSchema.parse({ store: 'redis' }), log })).toThrow(/no redis configuration/);
+    expect(() => createRateLimiter({ rateLimits: rateLimitConfigSchema.parse({ store: 'redis' }), log, internalErrors })).toThrow(/no redis configuration/);
   });
 });

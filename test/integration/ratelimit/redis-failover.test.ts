@@ -1,5 +1,7 @@
+import pino from 'pino';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
 import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
 import { FailoverRateLimiter, type RateLimitStoreObserver } from '../../../src/ratelimit/failover.js';
 import type { AdmitRequest } from '../../../src/ratelimit/limiter.js';
@@ -68,6 +70,7 @@ async function limiterFor(onStoreError: 'open' | 'closed', recorded: Recorded): 
       info: (_details, message) => recorded.logs.push({ level: 'info', message }),
     },
     observer: recorded.observer,
+    internalErrors: new InternalErrors(pino({ level: 'silent' })),
   });
   return { limiter, client };
 }

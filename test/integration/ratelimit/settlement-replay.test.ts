@@ -1,4 +1,6 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
 import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
 import { FailoverRateLimiter } from '../../../src/ratelimit/failover.js';
 import type { AdmitRequest } from '../../../src/ratelimit/limiter.js';
@@ -40,6 +42,7 @@ async function setUp(prefix: string, settlementQueueCap?: number) {
     concurrencyLeaseMs: config.concurrencyLeaseMs,
     settlementQueueCap,
     log: { warn: (_details, message) => logs.push(`warn: ${message}`), info: (_details, message) => logs.push(`info: ${message}`) },
+    internalErrors: new InternalErrors(pino({ level: 'silent' })),
   });
   /** What Redis holds for a key: leases, tokens left, nanos spent today. */
   const stored = async (keyId: string) => {

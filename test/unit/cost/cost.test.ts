@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BusyShareClock } from '../../../src/cost/busy-share.js';
-import { busyShareCostNanos, formatNanos, nanosPerToken, tokenCostNanos } from '../../../src/cost/cost.js';
+import { keyBudgetSchema } from '../../../src/auth/policy.js';
+import { busyShareCostNanos, formatNanos, nanosPerToken, tokenCostNanos, unitsToNanos } from '../../../src/cost/cost.js';
 import { PriceBook } from '../../../src/cost/price-book.js';
 import { parseConfig } from '../../../src/config/load.js';
 
@@ -86,5 +87,13 @@ describe('PriceBook', () => {
         cost: { currency: 'usd', tokenPrices: { m: { input: 0.00015, output: 1 } }, replicaHourly: { nowhere: 1 } },
       }),
     ).toThrow(/cost\.currency: .*ISO 4217[\s\S]*cost\.tokenPrices\.m\.input: use at most 3 decimals[\s\S]*cost\.replicaHourly\.nowhere: no replica is named "nowhere"/);
+  });
+});
+
+describe('key budgets reach unitsToNanos only in its range', () => {
+  it('are refused by the key schema from 1e12 currency units, where the conversion would throw', () => {
+    expect(keyBudgetSchema.safeParse({ daily: 1e12 }).success).toBe(false);
+    expect(keyBudgetSchema.safeParse({ monthly: 1e15 }).success).toBe(false);
+    expect(() => unitsToNanos(keyBudgetSchema.parse({ daily: 999_999_999_999 }).daily!)).not.toThrow();
   });
 });

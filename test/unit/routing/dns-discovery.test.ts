@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { resolveDiscoveryEntry, systemResolver, type DiscoveryResolver } from '../../../src/routing/dns-discovery.js';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import type { ReplicaConfig } from '../../../src/config/schema.js';
+import { DnsDiscovery, resolveDiscoveryEntry, systemResolver, type DiscoveryResolver } from '../../../src/routing/dns-discovery.js';
+import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
+import { createInstruments } from '../../../src/telemetry/metrics/instruments.js';
 
 const entriesOf = (discovery: unknown[]) => parseConfig({ auth: { enabled: false }, discovery }).discovery;
 
@@ -41,5 +46,33 @@ describe('DNS discovery', () => {
   it('validates entries at boot', () => {
     expect(() => parseConfig({ auth: { enabled: false }, discovery: [{ dns: 'a', srv: 'b' }] })).toThrow(/discovery\.0: give exactly one of dns or srv/);
     expect(() => parseConfig({ auth: { enabled: false },})).toThrow(/replicas: list at least one replica, or a discovery entry/);
+  });
+});
+
+describe('DNS discovery on its interval', () => {
+  it('reports a change it could not apply, tries it again, and keeps resolving and applying', async () => {
+    // DNS answers 10.0.0.1, 10.0.0.2, 10.0.0.2 (the same again), 10.0.0.4, 10.0.0.5…; the first apply of .2 fails.
+    let lookups = 0;
+    const resolver: DiscoveryResolver = { lookup: async () => [`10.0.0.${[1, 2, 2][lookups++] ?? lookups}`], resolveSrv: async () => [] };
+    const applied: string[][] = [];
+    const onChange = async (found: ReplicaConfig[]): Promise<void> => {
+      applied.push(found.map((replica) => replica.url));
+      if (applied.length === 2) throw new Error('the new replica set could not be applied');
+    };
+    const registry = new Registry();
+    const log = pino({ level: 'silent' });
+    const internalErrors = new InternalErrors(log);
+    internalErrors.countInto(createInstruments(registry, { replicas: () => [] }, 'test').internalErrors);
+    const discovery = new DnsDiscovery(entriesOf([{ dns: 'vllm.internal', refreshIntervalMs: 20 }]), resolver, log, onChange, internalErrors);
+    try {
+      await discovery.start();
+      const deadline = Date.now() + 10_000;
+      while (applied.length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      discovery.stop();
+    }
+    expect(applied.slice(0, 4)).toEqual([['http://10.0.0.1:8000'], ['http://10.0.0.2:8000'], ['http://10.0.0.2:8000'], ['http://10.0.0.4:8000']]);
+    const counted = (await registry.getSingleMetric('tollbooth_internal_errors_total')?.get())?.values.find((value) => value.labels.stage === 'dns_discovery');
+    expect(counted?.value).toBe(1);
   });
 });
