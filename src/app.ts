@@ -15,6 +15,7 @@ import { RateLimitStage } from './ratelimit/plugin.js';
 import { FleetMonitor } from './routing/fleet-monitor.js';
 import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
+import { answerClientError, connectionLimitOptions, installConnectionLimits } from './server/client-connections.js';
 import { installErrorHandling } from './server/error-handler.js';
 import { registerMetricsEndpoints } from './server/metrics-endpoints.js';
 import { registerOperationRoutes } from './server/operations.js';
@@ -126,7 +127,10 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     // Fastify's own 503 body is not the OpenAI shape; the drain gate below answers instead.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    ...connectionLimitOptions(config.server),
+    clientErrorHandler: answerClientError,
   });
+  installConnectionLimits(app, config.server);
 
   installObservation(app, telemetry);
   app.addHook('onRequest', (_request, reply, done) => {
