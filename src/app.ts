@@ -57,6 +57,7 @@ export interface GatewayDependencies {
 
 /**
  * Builds the gateway. The order below is the request's path:
+ *   connection      header/request deadlines, body silence, connection cap  400 / 408 / 431, then closed
  *   onRequest       observation: request id, t0, one access-log line when the response closes
  *   onRequest       drain gate                                             503 shutting_down
  *   onRequest       auth: API key → principal (proxied routes, /v1/models) 401 invalid_api_key
