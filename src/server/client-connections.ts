@@ -3,7 +3,7 @@ import { STATUS_CODES, type ServerOptions, type ServerResponse } from 'node:http
 import type { FastifyInstance } from 'fastify';
 import type { TollboothConfig } from '../config/schema.js';
 import type { ErrorCode } from '../errors/catalogue.js';
-import { GatewayError } from '../errors/gateway-error.js';
+import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
 
 /**
  * Bounds on client connections, so no client can hold a socket open by sending slowly:
@@ -28,6 +28,9 @@ const DEADLINE_CHECK_INTERVAL_MS = 1_000;
  * in the kernel buffer, sends a reset that can make the client lose the answer it was just sent.
  */
 const CLOSE_LINGER_MS = 1_000;
+
+/** At most one warning this often while connections are refused at server.maxConnections (each carries the count). */
+const REFUSED_WARNING_INTERVAL_MS = 10_000;
 
 type ServerSettings = TollboothConfig['server'];
 
@@ -105,7 +108,8 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
     socket.destroy();
     return;
   }
-  answerAndClose(socket, new GatewayError(clientErrorCode(error.code), undefined, null, { cause: error }));
+  // A GatewayError here is one of ours that closed the socket (the body silence limit) coming back round.
+  answerAndClose(socket, isGatewayError(error) ? error : new GatewayError(clientErrorCode(error.code), undefined, null, { cause: error }));
 }
 
 /**
@@ -115,6 +119,15 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
  */
 export function installConnectionLimits(app: FastifyInstance, server: ServerSettings): void {
   app.server.maxConnections = server.maxConnections;
+  let refusedSinceWarning = 0;
+  let lastWarningAt = Number.NEGATIVE_INFINITY;
+  app.server.on('drop', () => {
+    refusedSinceWarning += 1;
+    if (Date.now() - lastWarningAt < REFUSED_WARNING_INTERVAL_MS) return;
+    app.log.warn({ refused: refusedSinceWarning, max_connections: server.maxConnections }, 'client connections refused: server.maxConnections are open');
+    refusedSinceWarning = 0;
+    lastWarningAt = Date.now();
+  });
   const bodyIdleMessage = `No part of the request body arrived for ${server.bodyIdleTimeoutMs} ms.`;
 
   app.addHook('onRequest', (request, _reply, done) => {

@@ -167,6 +167,8 @@ describe('server.maxConnections', () => {
     refused.write('GET /health HTTP/1.1\r\nHost: gateway\r\n\r\n');
     await refused.closed;
     expect(refused.received).toBe('');
+    await until(() => gateway.logs.some((line) => line.level === 'warn' && line.max_connections === 3), 5_000, 'the refusal to be logged');
+    expect(gateway.logs.find((line) => line.max_connections === 3)).toMatchObject({ refused: 1, msg: expect.stringContaining('server.maxConnections') });
 
     for (const connection of admitted) expect(await getOn(connection, '/health')).toMatch(/^HTTP\/1\.1 200 /);
     // A freed place is taken by the next connection.
