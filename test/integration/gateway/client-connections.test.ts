@@ -134,6 +134,29 @@ describe("Node's own client errors", () => {
   });
 });
 
+describe('a request answered before its body was read', () => {
+  it('gets Connection: close and its connection is closed, instead of the declared body being read', async () => {
+    const { gateway } = await teardown.fleet({ gateway: { server: { bodyLimitBytes: 1024 } } });
+    const port = portOf(gateway.url);
+    const heads: Array<[string, number, string]> = [
+      ['POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\n\r\n{', 413, 'request_too_large'],
+      ['POST /not/a/route HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{', 404, 'unknown_url'],
+    ];
+    for (const [head, status, code] of heads) {
+      const connection = new RawConnection(port);
+      await connection.connected;
+      connection.write(head);
+      // The client keeps sending its body slowly; the gateway closes anyway.
+      const trickle = setInterval(() => connection.write(' '), 200);
+      await connection.closed;
+      clearInterval(trickle);
+      const answer = connection.firstResponse();
+      expect([answer.status, answer.body]).toEqual([status, openAiError(code)]);
+      expect(answer.headers).toContain('connection: close');
+    }
+  });
+});
+
 describe('deadlines that end when the request is in', () => {
   it('leave a streamed response alone: the first token after all the client-side timeouts still arrives, and keep-alive reuse works', async () => {
     const { gateway } = await teardown.fleet({
