@@ -19,6 +19,7 @@ import { RateLimitStage } from './ratelimit/plugin.js';
 import { FleetMonitor } from './routing/fleet-monitor.js';
 import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
+import { answerClientError, connectionLimitOptions, installConnectionLimits } from './server/client-connections.js';
 import { installErrorHandling } from './server/error-handler.js';
 import { registerMetricsEndpoints } from './server/metrics-endpoints.js';
 import { registerOperationRoutes } from './server/operations.js';
@@ -74,6 +75,7 @@ export interface GatewayDependencies {
 
 /**
  * Builds the gateway. The order below is the request's path:
+ *   connection      header/request deadlines, body silence, connection cap  400 / 408 / 431, then closed
  *   onRequest       observation: request id, t0, one access-log line when the response closes
  *   onRequest       drain gate                                             503 shutting_down
  *   onRequest       request target: no dot segments, escapes, absolute form 400 invalid_path
@@ -151,7 +153,10 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     // Fastify's own 503 body is not the OpenAI shape; the drain gate below answers instead.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    ...connectionLimitOptions(config.server),
+    clientErrorHandler: answerClientError,
   });
+  installConnectionLimits(app, config.server);
 
   installObservation(app, telemetry);
   app.addHook('onRequest', (_request, reply, done) => {

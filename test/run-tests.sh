@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash test/ensure-system-tools.sh
+# test/integration/gateway/slow-clients.test.ts holds 2 x 2,000 sockets in one process.
+soft_files="$(ulimit -n)"
+if [ "$soft_files" != unlimited ] && [ "$soft_files" -lt 8192 ]; then ulimit -Sn 8192 2>/dev/null || ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true; fi
 npm run --silent build
 
 if [ "$#" -gt 0 ]; then

@@ -82,8 +82,29 @@ export const configSchema = z
         drainTimeoutMs: positiveMs.default(30_000),
         /** Idle keep-alive timeout of client connections; above typical load balancer idle timeouts. */
         keepAliveTimeoutMs: positiveMs.default(65_000),
+        /** Time a client has to send a request's headers; a connection that sends nothing is closed after it too. */
+        headersTimeoutMs: positiveMs.default(30_000),
+        /**
+         * Longest silence while a request body is being read (408, then the connection closes). Not
+         * applied once the body is in: a client waiting minutes for a streamed answer is fine.
+         */
+        bodyIdleTimeoutMs: positiveMs.default(30_000),
+        /**
+         * Deadline for the whole request (headers and body) to arrive; the response is not limited.
+         * 10 minutes: a 25 MiB upload (bodyLimitBytes) over a 0.5 Mbit/s link takes about 7.
+         */
+        requestTimeoutMs: positiveMs.default(600_000),
+        /**
+         * Open client connections; one beyond it is closed as soon as it is accepted, before any
+         * byte is read. Keep it below the process's file-descriptor limit (ulimit -n).
+         */
+        maxConnections: z.number().int().positive().default(10_000),
       })
       .strict()
+      .refine((server) => server.headersTimeoutMs <= server.requestTimeoutMs, {
+        path: ['headersTimeoutMs'],
+        message: 'must not exceed server.requestTimeoutMs (the headers are part of the request)',
+      })
       .prefault({}),
     /**
      * The admin listener (as envoy's admin port): /metrics, /metrics/prometheus, /api/v1/*, /ready with

@@ -44,6 +44,10 @@ export const ERROR_CATALOGUE = {
     message: 'Rate limits cannot be checked right now (the limit store is unreachable); retry shortly.',
   },
   request_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
+  // Answers of Node's own HTTP parser and deadlines (server.headersTimeoutMs, requestTimeoutMs, bodyIdleTimeoutMs); the connection closes after them.
+  malformed_http_request: { status: 400, type: 'invalid_request_error', message: 'The request is not valid HTTP/1.1.' },
+  request_timeout: { status: 408, type: 'invalid_request_error', message: 'The request was not received in time.' },
+  request_headers_too_large: { status: 431, type: 'invalid_request_error', message: 'The request headers are too large.' },
   model_not_found: { status: 404, type: 'invalid_request_error', message: 'The model does not exist.' },
   unknown_url: { status: 404, type: 'invalid_request_error', message: 'Unknown request URL.' },
   // A request target two readers (the gateway's router, the replica) could resolve differently.

@@ -31,6 +31,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (gatewayError.code === 'internal_error') request.log.error({ err: error, request_id: request.id, trace_id: request.observation.traceId }, 'unexpected error while handling a request');
     void reply.code(gatewayError.status).send(gatewayError.toBody(request.observation.traceId));
   });
+  // Answered before the body is read: an unknown route has no use for it (and the connection then closes).
+  app.addHook('onRequest', (request, _reply, done) => done(request.is404 ? unknownUrl(request) : undefined));
   app.setNotFoundHandler((request) => {
     throw unknownUrl(request);
   });

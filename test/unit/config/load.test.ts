@@ -70,6 +70,25 @@ replicas:
     expect(problems).toEqual([expect.stringMatching(/^replicas\.1\.url: replica name "a:1" is already used by replicas\.0/)]);
   });
 
+  it('bounds client connections by default, and refuses a headers timeout longer than the request timeout', () => {
+    const replicas = [{ url: 'http://127.0.0.1:8000', models: ['m'] }];
+    const config = parseConfig({ replicas, auth: { enabled: false } });
+    expect(config.server).toMatchObject({ headersTimeoutMs: 30_000, bodyIdleTimeoutMs: 30_000, requestTimeoutMs: 600_000, maxConnections: 10_000 });
+    const overridden = loadConfig({
+      env: {
+        TOLLBOOTH_REPLICAS: 'http://127.0.0.1:8000',
+        TOLLBOOTH_AUTH_ENABLED: 'false',
+        TOLLBOOTH_HEADERS_TIMEOUT_MS: '5000',
+        TOLLBOOTH_BODY_IDLE_TIMEOUT_MS: '6000',
+        TOLLBOOTH_REQUEST_TIMEOUT_MS: '7000',
+        TOLLBOOTH_MAX_CONNECTIONS: '100',
+      },
+    });
+    expect(overridden.server).toMatchObject({ headersTimeoutMs: 5_000, bodyIdleTimeoutMs: 6_000, requestTimeoutMs: 7_000, maxConnections: 100 });
+    const problems = problemsOf(() => parseConfig({ replicas, auth: { enabled: false }, server: { headersTimeoutMs: 20_000, requestTimeoutMs: 10_000 } }));
+    expect(problems).toEqual([expect.stringMatching(/^server\.headersTimeoutMs: must not exceed server\.requestTimeoutMs/)]);
+  });
+
   it('applies TOLLBOOTH_* overrides over the file', () => {
     const file = yamlFile('server:\n  port: 9000\nreplicas:\n  - url: http://127.0.0.1:8000\n    models: [m]\n');
     const config = loadConfig({
