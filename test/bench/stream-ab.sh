@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Many short rounds: on this shared host, 8-12 rounds of 4-5 s did not show a known 10 us of CPU
-# per request added on purpose; 40 rounds of 1 s did (test/bench/RESULTS.md, session 5).
+# per request added on purpose; 40 rounds of 1 s did (test/bench/RESULTS.md, "How the benchmarks measure").
 ROUNDS=${1:-30}
 SECONDS_PER_RUN=${2:-1}
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }

@@ -12,7 +12,7 @@
  *     collector received and spent. Each target runs as several gateway processes, one per round in
  *     turn, paired so that every `off` process meets every traced one: two processes of the same
  *     build and settings were seen to serve a few per cent apart for a whole run (RESULTS.md,
- *     session 10, inside their warm-up), a difference no number of rounds between the same two
+ *     "How the benchmarks measure"; inside their warm-up), a difference no number of rounds between the same two
  *     processes would average out. Each process serves `--warm-up-seconds` of load before the
  *     rounds, so that they measure a gateway whose code V8 has finished compiling. The bar (≥ 0.9)
  *     is judged exporting to the sink: what tracing costs the gateway. Jaeger's figure also carries
@@ -227,7 +227,7 @@ async function throughput(values: {
         // the next measurement must not share the machine with that export. Every target waits
         // as long, so each measurement follows the same idle time whatever ran before it (a run
         // that skipped the wait for `off` had `off` always follow an idle drain and came out
-        // biased: RESULTS.md, session 6).
+        // biased: the 2026-11-23 runs in RESULTS.md's git history).
         await sleep(EXPORT_DRAIN_MS);
         const spans = collector === undefined ? 0 : (await collector.acceptedSpans()) - spansBefore;
         const collectorCpu = collector === undefined ? 0 : cpuSeconds(collector.pid) - collectorCpuBefore;
@@ -552,7 +552,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       // Many short rounds: on this shared host a few long ones do not resolve effects of 10-20 µs
-      // per request (test/bench/RESULTS.md, session 5).
+      // per request (test/bench/RESULTS.md, "How the benchmarks measure").
       rounds: { type: 'string', default: '24' },
       seconds: { type: 'string', default: '2' },
       connections: { type: 'string', default: '32' },
@@ -561,7 +561,7 @@ async function main(): Promise<void> {
       processes: { type: 'string', default: '3' },
       // Seconds of load each gateway process serves before the rounds. Under this load V8 keeps
       // compiling for 10-15 s of a new process's life (its helper threads busy, the process 15-25 %
-      // slower), a traced one longer than an untraced one (RESULTS.md, session 11); measured
+      // slower), a traced one longer than an untraced one (RESULTS.md, "How the benchmarks measure"); measured
       // earlier, the rounds mix that warm-up into what tracing costs a running gateway.
       'warm-up-seconds': { type: 'string', default: '20' },
       minutes: { type: 'string', default: '5' },

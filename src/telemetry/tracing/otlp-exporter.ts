@@ -26,9 +26,9 @@ const RESTART_DELAY_MS = 5_000;
  * whole chunk's work, and every chunk costs the thread a fixed part (waking, receiving,
  * answering). Timed inside the gateway under the streaming benchmark's load, hand-overs of 64
  * requests held the event loop 100–250 µs each on average (up to 5 ms), 2–5 µs per request;
- * chunks of up to 256 requests halved that per request, and in an interleaved A/B
- * (`test/bench/tracing/gateway-ab.mjs`) cut what tracing added to the event loop's CPU from 19
- * to 0 µs per request and to the process's from 38 to 21 µs (test/bench/RESULTS.md, session 8).
+ * chunks of up to 256 requests halved that per request, and in an interleaved A/B of the two
+ * sizes cut what tracing added to the event loop's CPU from 19 to 0 µs per request and to the
+ * process's from 38 to 21 µs (commit 97ef895; the A/B script is in git history).
  */
 const RECORDS_PER_CHUNK = 256;
 /** …or this long after the first of them was written (spans then wait in the thread's batches as they would in the SDK's). */
