@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { adminSurfaceWarnings, metricsOnApiPort } from '../../../src/admin/surface.js';
-import { ConfigError, loadConfig, parseConfig } from '../../../src/config/load.js';
+import { loadConfig, parseConfig } from '../../../src/config/load.js';
 import type { TollboothConfigInput } from '../../../src/config/schema.js';
+import { problemsOf } from '../../helpers/config-problems.js';
 
 const REPLICAS = [{ url: 'http://127.0.0.1:8000', models: ['m'] }];
 
 function configWith(input: Partial<TollboothConfigInput>) {
   return parseConfig({ replicas: REPLICAS, auth: { enabled: false }, ...input });
-}
-
-function problemsOf(action: () => unknown): readonly string[] {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('admin configuration', () => {
