@@ -38,9 +38,21 @@ afterAll(async () => {
 /** Header values undici will send: visible ASCII and spaces. */
 const headerText = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 80 });
 
-const authorization = fc.oneof(
-  fc.constantFrom(`Bearer ${KEY}`, `bearer ${KEY}`, `Bearer  ${KEY}`, `Bearer ${KEY} `, KEY, `Basic ${Buffer.from(`x:${KEY}`).toString('base64')}`, 'Bearer ', 'Bearer wrong-key', `Bearer ${KEY}x`, ''),
-  headerText,
+/** The credentials a request carries: mostly the valid key (so bodies reach every stage), else variants and garbage. */
+const credentials = fc.oneof(
+  { weight: 4, arbitrary: fc.constant({ authorization: `Bearer ${KEY}` }) },
+  { weight: 1, arbitrary: fc.constant({ 'x-api-key': KEY }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof(
+        fc.constantFrom(`bearer ${KEY}`, `Bearer  ${KEY}`, `Bearer ${KEY} `, KEY, `Basic ${Buffer.from(`x:${KEY}`).toString('base64')}`, 'Bearer ', 'Bearer wrong-key', `Bearer ${KEY}x`, ''),
+        headerText,
+      )
+      .map((authorization) => ({ authorization })),
+  },
+  { weight: 1, arbitrary: fc.constant({ 'x-api-key': 'nope' }) },
+  { weight: 1, arbitrary: fc.constant({}) },
 );
 
 const paths = fc.oneof(
@@ -51,11 +63,10 @@ const paths = fc.oneof(
 const requestCase = fc.record(
   {
     authOn: fc.boolean(),
-    method: fc.constantFrom('POST', 'POST', 'POST', 'GET', 'PUT', 'DELETE'),
+    method: fc.constantFrom('POST', 'POST', 'POST', 'POST', 'POST', 'GET', 'PUT', 'DELETE'),
     path: paths,
     body: requestBodyText,
-    authorization: fc.option(authorization, { nil: undefined }),
-    apiKeyHeader: fc.option(fc.constantFrom(KEY, 'nope'), { nil: undefined }),
+    credentials,
     requestId: fc.option(fc.oneof(headerText, fc.uuid()), { nil: undefined }),
     sessionId: fc.option(headerText, { nil: undefined }),
     contentType: fc.option(
@@ -63,7 +74,7 @@ const requestCase = fc.record(
       { nil: undefined },
     ),
   },
-  { requiredKeys: ['authOn', 'method', 'path', 'body'] },
+  { requiredKeys: ['authOn', 'method', 'path', 'body', 'credentials'] },
 );
 
 /** The invariant on one answer: an OpenAI error envelope (400–599) or a replica's 2xx answer. */
@@ -106,9 +117,7 @@ describe('arbitrary requests through real gateways', () => {
     await checkAsyncProperty(
       'gateway-requests',
       fc.asyncProperty(requestCase, async (one) => {
-        const headers: Record<string, string> = {};
-        if (one.authorization !== undefined) headers.authorization = one.authorization;
-        if (one.apiKeyHeader !== undefined) headers['x-api-key'] = one.apiKeyHeader;
+        const headers: Record<string, string> = { ...one.credentials };
         if (one.requestId !== undefined) headers['x-request-id'] = one.requestId;
         if (one.sessionId !== undefined) headers['x-session-id'] = one.sessionId;
         if (one.contentType !== undefined) headers['content-type'] = one.contentType;

@@ -41,14 +41,20 @@ function report(target: string, runs: number, failed: boolean, seed: number): vo
 export function checkProperty<Ts extends [unknown, ...unknown[]]>(target: string, property: fc.IPropertyWithHooks<Ts>, runs = FUZZ_RUNS): void {
   const details = fc.check(property, parameters<Ts>(runs));
   report(target, details.numRuns, details.failed, details.seed);
-  if (details.failed) throw new Error(`${target}: ${fc.defaultReportMessage(details)}`);
+  if (details.failed) throw failure(target, fc.defaultReportMessage(details), details.errorInstance);
 }
 
 /** The asynchronous twin of `checkProperty`. */
 export async function checkAsyncProperty<Ts extends [unknown, ...unknown[]]>(target: string, property: fc.IAsyncPropertyWithHooks<Ts>, runs = FUZZ_RUNS): Promise<void> {
   const details = await fc.check(property, parameters<Ts>(runs));
   report(target, details.numRuns, details.failed, details.seed);
-  if (details.failed) throw new Error(`${target}: ${await fc.asyncDefaultReportMessage(details)}`);
+  if (details.failed) throw failure(target, await fc.asyncDefaultReportMessage(details), details.errorInstance);
+}
+
+/** fast-check's report (seed, path, shrunk counterexample) and what the counterexample did. */
+function failure(target: string, report: string | undefined, error: unknown): Error {
+  const what = error instanceof Error ? error.message : String(error);
+  return new Error(`${target}: ${report ?? 'property failed'}\nThe shrunk counterexample failed with: ${what.slice(0, 2_000)}`, { cause: error });
 }
 
 /**
