@@ -357,7 +357,7 @@ async function slowClients(gateway: GatewayProcess, result: Row, kind: SlowKind,
   const clients = await openSlowClients(gateway.url, kind, count, authorization);
   try {
     result.openConnections = await clients.openAfter(timeoutMs + GRACE_MS);
-    result.notes.push(`${result.openConnections} of ${count} open ${(timeoutMs + GRACE_MS) / 1000} s after opening`);
+    result.notes.push(`${result.openConnections} of ${count} (${clients.connected()} connected) open ${(timeoutMs + GRACE_MS) / 1000} s after opening`);
   } finally {
     clients.close();
   }

@@ -11,6 +11,8 @@ export type SlowKind = 'slow-body' | 'slow-headers' | 'endless-chunked';
 export interface SlowClients {
   /** Connections still open `ms` after they were all opened. */
   openAfter(ms: number): Promise<number>;
+  /** Connections that were established (a refused connection was never held open by anyone). */
+  readonly connected: () => number;
   close(): void;
 }
 
@@ -18,6 +20,7 @@ export async function openSlowClients(url: string, kind: SlowKind, count: number
   const { hostname, port } = new URL(url);
   const sockets: Socket[] = [];
   const open = new Set<Socket>();
+  let connected = 0;
   const auth = authorization === undefined ? '' : `Authorization: ${authorization}\r\n`;
   const head =
     kind === 'slow-body'
@@ -29,6 +32,7 @@ export async function openSlowClients(url: string, kind: SlowKind, count: number
   for (let index = 0; index < count; index += 1) {
     const socket = connect(Number(port), hostname);
     socket.on('error', () => undefined);
+    socket.on('connect', () => (connected += 1));
     socket.on('close', () => open.delete(socket));
     socket.setNoDelay(true);
     socket.write(head);
@@ -45,6 +49,7 @@ export async function openSlowClients(url: string, kind: SlowKind, count: number
     for (const socket of open) if (socket.writable) socket.write(piece);
   }, interval);
   return {
+    connected: () => connected,
     openAfter: async (ms) => {
       await sleep(Math.max(0, startedAt + ms - Date.now()));
       return open.size;
