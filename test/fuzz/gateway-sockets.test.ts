@@ -83,13 +83,14 @@ function expectOpenAiAnswer(status: number, contentType: string, text: string): 
   expect(status, text.slice(0, 300)).toBeLessThan(600);
   if (status >= 400) {
     expect(status).toBeGreaterThanOrEqual(400);
-    const body = JSON.parse(text) as { error?: Record<string, unknown> };
-    expect(Object.keys(body)).toContain('error');
-    const error = body.error!;
-    expect(typeof error.message).toBe('string');
-    expect(typeof error.type).toBe('string');
-    expect(error.param === null || typeof error.param === 'string').toBe(true);
-    expect(error.code === null || typeof error.code === 'string' || typeof error.code === 'number').toBe(true);
+    const shown = `${status} ${text.slice(0, 300)}`;
+    const body = parseJson(text, shown) as { error?: Record<string, unknown> };
+    expect(Object.keys(body), shown).toContain('error');
+    const error = (typeof body.error === 'object' && body.error !== null ? body.error : {}) as Record<string, unknown>;
+    expect(typeof error.message, shown).toBe('string');
+    expect(typeof error.type, shown).toBe('string');
+    expect(error.param === null || typeof error.param === 'string', shown).toBe(true);
+    expect(error.code === null || typeof error.code === 'string' || typeof error.code === 'number', shown).toBe(true);
     // internal_error is the gateway failing on its own input handling: a bug, whatever the request was.
     expect(error.code, text.slice(0, 300)).not.toBe('internal_error');
   } else if (status < 300 && contentType.startsWith('text/event-stream')) {
@@ -98,6 +99,14 @@ function expectOpenAiAnswer(status: number, contentType: string, text: string): 
     JSON.parse(text);
   } else {
     expect(status, `unexpected ${status} ${contentType}`).toBeLessThan(300);
+  }
+}
+
+function parseJson(text: string, shown: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`not a JSON error body: ${shown}`);
   }
 }
 
