@@ -75,8 +75,8 @@ const transcript = fc
     });
   });
 
-function run(bytes: Buffer, cuts: readonly number[], strip: boolean): { out: Buffer; facts: StreamTap['facts'] } {
-  const tap = new StreamTap({ stripUsageEvent: strip });
+function run(bytes: Buffer, cuts: readonly number[], strip: boolean, maxHeldEventBytes?: number): { out: Buffer; facts: StreamTap['facts'] } {
+  const tap = new StreamTap({ stripUsageEvent: strip, ...(maxHeldEventBytes === undefined ? {} : { maxHeldEventBytes }) });
   const forwarded: Buffer[] = [];
   let from = 0;
   for (const cut of [...cuts, bytes.length]) {
@@ -100,6 +100,28 @@ describe('stream tap over SSE transcripts cut at arbitrary bytes', () => {
         expect(cut.out.toString('latin1')).toBe(expected.toString('latin1'));
         expect(whole.out.toString('latin1')).toBe(expected.toString('latin1'));
         expect(cut.facts).toEqual(whole.facts);
+      }),
+    );
+  });
+
+  it('with a small bound on held events, still forwards every byte in order, cutting out nothing but usage-only events', { timeout: fuzzTimeout(3) }, () => {
+    checkProperty(
+      'stream-tap-oversized',
+      fc.property(transcript, fc.boolean(), fc.integer({ min: 1, max: 256 }), ({ events, truncated, cuts }, strip, maxHeld) => {
+        const bytes = Buffer.from(events.map((one) => one.text).join('') + (truncated ?? ''));
+        const out = run(bytes, cuts, strip, maxHeld).out.toString('latin1');
+        if (!strip) {
+          expect(out).toBe(bytes.toString('latin1'));
+          return;
+        }
+        // An event that outgrew the bound is forwarded unclassified: each usage-only event may be there or not, nothing else may be missing.
+        let at = 0;
+        for (const one of events) {
+          const text = Buffer.from(one.text).toString('latin1');
+          if (out.startsWith(text, at)) at += text.length;
+          else expect(one.usageOnly, `missing at byte ${at}: ${JSON.stringify(one.text)}`).toBe(true);
+        }
+        expect(out.slice(at)).toBe(Buffer.from(truncated ?? '').toString('latin1'));
       }),
     );
   });
