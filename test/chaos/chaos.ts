@@ -163,7 +163,7 @@ async function main(): Promise<number> {
     await runScenario(rows, 'deep nesting chat, with key', guarded, (gateway, result) => deepNesting(gateway, result, '/v1/chat/completions', `Bearer ${KEY}`));
     await runScenario(rows, 'fractional usage, tokenPrices set', open, fractionalUsage);
     for (const variant of STREAM_OPTION_VARIANTS) {
-      await runScenario(rows, `stream_options ${variant.name}, CJK prompt`, open, (gateway, result) => streamOptions(gateway, result, simulator, variant.body));
+      await runScenario(rows, `stream_options ${variant.name}, CJK prompt`, open, (gateway, result) => streamOptions(gateway, result, simulator, variant));
     }
     await runScenario(rows, 'metrics on the API port, no credentials', guarded, metricsWithoutCredentials);
     await runScenario(rows, 'traversal and admin paths (raw)', guarded, (gateway, result) => traversal(gateway, result, bad));
@@ -236,16 +236,24 @@ async function fractionalUsage(gateway: GatewayProcess, result: Row): Promise<vo
 }
 
 const CJK_PROMPT = '漢字仮名交じり文'.repeat(375); // 3,000 characters
-const STREAM_OPTION_VARIANTS: ReadonlyArray<{ name: string; body: string }> = [
-  { name: 'null', body: `{"model":"test-model","stream":true,"stream_options":null,"messages":[{"role":"user","content":"${CJK_PROMPT}"}]}` },
+/** stream_options variants; `clientGetsUsage`: vLLM itself would send this client the usage event. */
+const STREAM_OPTION_VARIANTS: ReadonlyArray<{ name: string; body: string; clientGetsUsage: boolean }> = [
+  { name: 'null', body: `{"model":"test-model","stream":true,"stream_options":null,"messages":[{"role":"user","content":"${CJK_PROMPT}"}]}`, clientGetsUsage: false },
   {
     name: 'duplicated',
     body: `{"stream_options":{"include_usage":true},"model":"test-model","stream":true,"messages":[{"role":"user","content":"${CJK_PROMPT}"}],"stream_options":null}`,
+    clientGetsUsage: false,
   },
-  { name: '{} (no include_usage)', body: `{"model":"test-model","stream":true,"stream_options":{},"messages":[{"role":"user","content":"${CJK_PROMPT}"}]}` },
+  {
+    name: 'include_usage false',
+    body: `{"model":"test-model","stream":true,"stream_options":{"include_usage":false},"messages":[{"role":"user","content":"${CJK_PROMPT}"}]}`,
+    clientGetsUsage: false,
+  },
+  // vLLM's include_usage defaults to true once stream_options is an object.
+  { name: '{}', body: `{"model":"test-model","stream":true,"stream_options":{},"messages":[{"role":"user","content":"${CJK_PROMPT}"}]}`, clientGetsUsage: true },
 ];
 
-async function streamOptions(gateway: GatewayProcess, result: Row, simulator: RunningSimulator, body: string): Promise<void> {
+async function streamOptions(gateway: GatewayProcess, result: Row, simulator: RunningSimulator, { body, clientGetsUsage }: (typeof STREAM_OPTION_VARIANTS)[number]): Promise<void> {
   simulator.truth.clear();
   const answer = await send(gateway.url, '/v1/chat/completions', { body });
   const requestId = requestIdOf(answer);
@@ -260,10 +268,10 @@ async function streamOptions(gateway: GatewayProcess, result: Row, simulator: Ru
   const real = truth.promptTokens + truth.completionTokens;
   result.underCount = Math.max(0, real - counted);
   result.notes.push(`counted ${counted} (${String(line.tokens_source)}) of ${real}`);
-  // The client asked for no usage (the last stream_options wins): it must not receive the usage frame.
-  if (/"choices":\[\],"usage"/.test(answer.text)) {
+  // The client receives the usage event exactly when vLLM would have sent it for the client's own body.
+  if (/"choices":\[\],"usage"/.test(answer.text) !== clientGetsUsage) {
     result.failures += 1;
-    result.notes.push('the client received a usage frame it did not ask for');
+    result.notes.push(clientGetsUsage ? 'the client lost the usage event vLLM would have sent it' : 'the client received a usage event it did not ask for');
   }
   if (!answer.text.endsWith('data: [DONE]\n\n')) {
     result.failures += 1;

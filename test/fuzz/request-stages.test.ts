@@ -10,6 +10,7 @@ import { estimatePromptTokens } from '../../src/telemetry/token-estimate.js';
 import { bodyText, deepNesting, oddValue, requestBodyText, requestObject, type NestedBody } from './arbitraries.js';
 import { checkProperty, failOnEscapedErrors, fuzzTimeout } from './harness.js';
 import { topLevelKeys } from './json-keys.js';
+import { vllmStreamUsage } from './vllm-stream-options.js';
 
 /**
  * The pure request stages, fed arbitrary bodies: every one either answers or throws the
@@ -103,11 +104,23 @@ describe('request stages over arbitrary bodies', () => {
     );
   });
 
-  it('asks the replica for usage unambiguously, whatever stream_options the client sent, and changes nothing else', { timeout: fuzzTimeout(2) }, () => {
+  it('asks the replica for usage unambiguously whenever vLLM accepts the client\'s stream_options, and changes nothing else', { timeout: fuzzTimeout(2) }, () => {
     // The client's stream_options: absent, any value, or sent twice (the last one wins at the replica).
     const streamOptions = fc.oneof(
       fc.constant(undefined),
-      fc.constantFrom(null, false, {}, { include_usage: false }, { include_usage: null }, { include_usage: true }, { continuous_usage_stats: true }),
+      fc.constantFrom(
+        null,
+        false,
+        {},
+        { include_usage: false },
+        { include_usage: null },
+        { include_usage: true },
+        { include_usage: 'no' },
+        { include_usage: 1 },
+        { include_usage: 'maybe' },
+        { continuous_usage_stats: true },
+        { continuous_usage_stats: true, include_usage: false },
+      ),
       oddValue,
     );
     const body = fc.tuple(requestObject, streamOptions, fc.option(streamOptions, { nil: undefined }), fc.boolean()).map(([object, first, duplicate, firstKey]) => {
@@ -122,15 +135,22 @@ describe('request stages over arbitrary bodies', () => {
       fc.property(body, (text) => {
         const raw = Buffer.from(text, 'utf8');
         const client = JSON.parse(text) as Record<string, unknown>;
-        const sent = withStreamUsage(raw, client) ?? raw;
+        const rewritten = withStreamUsage(raw, client);
+        const sent = rewritten ?? raw;
         const sentText = sent.toString('utf8');
         const replica = JSON.parse(sentText) as Record<string, unknown>;
-        // One stream_options key, so the replica's parser cannot pick the client's over the gateway's.
-        expect(topLevelKeys(sentText)?.filter((key) => key === 'stream_options').length).toBeLessThanOrEqual(1);
-        const asked = client.stream_options;
-        const leftAlone = typeof asked === 'object' && asked !== null && !Array.isArray(asked) && (asked as Record<string, unknown>).continuous_usage_stats === true;
-        const plainOptions = asked === undefined || asked === null || asked === false || (typeof asked === 'object' && !Array.isArray(asked));
-        if (plainOptions && !leftAlone) expect((replica.stream_options as Record<string, unknown> | null)?.include_usage).toBe(true);
+        const asked = vllmStreamUsage(client.stream_options);
+        if (!asked.valid) {
+          // vLLM answers 400 to this stream_options: the client must get that answer, so the replica must still see an invalid value.
+          expect(vllmStreamUsage(replica.stream_options).valid, sentText).toBe(false);
+        } else if (rewritten === undefined) {
+          // Sent as the client wrote it: only right when the client's own stream_options already gets usage.
+          expect(asked.includeUsage, sentText).toBe(true);
+        } else {
+          // Rewritten: exactly one stream_options key, so no parser can pick the client's over the gateway's; and it asks for usage.
+          expect(topLevelKeys(sentText)?.filter((key) => key === 'stream_options').length, sentText).toBe(1);
+          expect(vllmStreamUsage(replica.stream_options), sentText).toMatchObject({ valid: true, includeUsage: true });
+        }
         // Everything else reaches the replica as the client sent it.
         const { stream_options: _clientOptions, ...clientRest } = client;
         const { stream_options: _replicaOptions, ...replicaRest } = replica;

@@ -4,7 +4,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { PriceBook } from '../../src/cost/price-book.js';
 import { usageFromJsonTail, USAGE_TAIL_BYTES } from '../../src/proxy/body-usage.js';
 import { classifyPayloadValue } from '../../src/streaming/sse-event.js';
-import type { StreamUsage } from '../../src/streaming/stream-facts.js';
+import { createStreamFacts, type StreamUsage } from '../../src/streaming/stream-facts.js';
 import { measureRequest } from '../../src/telemetry/measures.js';
 import { createObservation } from '../../src/telemetry/observation.js';
 import { oddValue } from './arbitraries.js';
@@ -65,7 +65,9 @@ function measureAndPrice(bodyUsage: StreamUsage | undefined, streamUsage: Stream
   observation.requestJson = { model: PRICED_MODEL, messages: [{ role: 'user', content: 'hello there' }] };
   observation.bodyUsage = bodyUsage;
   if (streamUsage !== undefined) {
-    observation.streamFacts = { firstContentAt: 1, lastContentAt: 2, contentEvents: 2, chunkGapsMs: [1], finishReasons: ['stop'], usage: streamUsage, error: undefined, done: true, responseId: 'x', responseModel: PRICED_MODEL };
+    const facts = createStreamFacts();
+    Object.assign(facts, { firstContentAt: 1, lastContentAt: 2, contentEvents: 2, chunkGapsMs: [1], finishReasons: ['stop'], usage: streamUsage, done: true });
+    observation.streamFacts = facts;
   }
   const { tokens } = measureRequest(observation);
   expect([tokens.input, tokens.cachedInput, tokens.output].every(isCount)).toBe(true);
