@@ -16,12 +16,12 @@ export function requestedCompletionTokens(json: unknown, operation: string | und
   if (!generates) return 0;
   const cap = positiveInteger(fields.max_completion_tokens) ?? positiveInteger(fields.max_tokens) ?? positiveInteger(fields.max_output_tokens);
   if (cap === undefined) return undefined;
-  return cap * (positiveInteger(fields.n) ?? 1);
+  return atMostSafe(cap * (positiveInteger(fields.n) ?? 1));
 }
 
 /** Tokens to reserve before dispatch: the prompt estimate plus max_tokens, or the configured default. */
 export function reservedTokensFor(promptTokensEstimate: number, maxTokens: number | undefined, config: Pick<RateLimitConfig, 'defaultMaxTokens'>): number {
-  return Math.max(0, Math.ceil(promptTokensEstimate)) + (maxTokens ?? config.defaultMaxTokens);
+  return atMostSafe(Math.max(0, Math.ceil(promptTokensEstimate)) + (maxTokens ?? config.defaultMaxTokens));
 }
 
 /**
@@ -33,5 +33,14 @@ export function reservationOf(json: unknown, operation: string | undefined, conf
 }
 
 function positiveInteger(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+/**
+ * Clients choose these numbers (`"n": 1e307`): a product or sum past 2^53 is no longer a whole
+ * number the stores can charge exactly (Infinity reached Redis as a string). Any reservation that
+ * large is refused as larger than its bucket anyway, so capping it changes no decision.
+ */
+function atMostSafe(tokens: number): number {
+  return Math.min(tokens, Number.MAX_SAFE_INTEGER);
 }

@@ -43,10 +43,13 @@ export function usageFromReport(report: Record<string, unknown>): StreamUsage | 
   const cached = isObject(detailsValue) ? field(detailsValue, 'cached_tokens') : ABSENT;
   if (prompt === undefined || prompt === ABSENT || completion === undefined || total === undefined || cached === undefined) return undefined;
   const completionTokens = completion === ABSENT ? 0 : completion;
+  const totalTokens = total === ABSENT ? prompt + completionTokens : total;
+  // Two safe counts can add up past 2^53, where sums are no longer exact.
+  if (!Number.isSafeInteger(totalTokens)) return undefined;
   return {
     promptTokens: prompt,
     completionTokens,
-    totalTokens: total === ABSENT ? prompt + completionTokens : total,
+    totalTokens,
     cachedPromptTokens: cached === ABSENT ? undefined : Math.min(cached, prompt),
   };
 }

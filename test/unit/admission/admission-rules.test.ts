@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mayUseModel } from '../../../src/auth/model-access.js';
-import { requestedCompletionTokens } from '../../../src/ratelimit/reservation.js';
+import { requestedCompletionTokens, reservationOf } from '../../../src/ratelimit/reservation.js';
 
 describe('mayUseModel', () => {
   it('allows exact names, "*" and prefix patterns, and nothing else', () => {
@@ -33,6 +33,14 @@ describe('requestedCompletionTokens', () => {
     expect(requestedCompletionTokens({ max_tokens: -5 }, 'chat')).toBeUndefined();
     expect(requestedCompletionTokens({ max_tokens: '100' }, 'chat')).toBeUndefined();
     expect(requestedCompletionTokens({ max_tokens: 10, n: 0 }, 'chat')).toBe(10);
+  });
+
+  it('never reserves more than a whole number the stores can charge: "n": 1e307 once made the reservation Infinity', () => {
+    const huge = requestedCompletionTokens({ max_output_tokens: 2, n: 8.98846567431158e307 }, 'chat');
+    expect(huge).toBe(2);
+    const product = requestedCompletionTokens({ max_tokens: 2 ** 40, n: 2 ** 30 }, 'chat');
+    expect(product).toBe(Number.MAX_SAFE_INTEGER);
+    expect(reservationOf({ messages: [{ role: 'user', content: 'hi' }], max_tokens: Number.MAX_SAFE_INTEGER }, 'chat', { defaultMaxTokens: 16 })).toBe(Number.MAX_SAFE_INTEGER);
   });
 
   it('reserves no completion for operations that generate nothing', () => {

@@ -28,6 +28,11 @@ describe('usageFromReport', () => {
     expect(usageFromReport({ prompt_tokens: 2, prompt_tokens_details: { cached_tokens: bad } })).toBeUndefined();
   });
 
+  it('treats counts that add up past 2^53 as missing (the sum would no longer be exact)', () => {
+    expect(usageFromReport({ prompt_tokens: Number.MAX_SAFE_INTEGER, completion_tokens: 1 })).toBeUndefined();
+    expect(usageFromReport({ prompt_tokens: Number.MAX_SAFE_INTEGER - 1, completion_tokens: 1 })?.totalTokens).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
   it('needs a prompt count, and clamps cached tokens to it', () => {
     expect(usageFromReport({ completion_tokens: 3 })).toBeUndefined();
     expect(usageFromReport({ prompt_tokens: 10, prompt_tokens_details: { cached_tokens: 64 } })?.cachedPromptTokens).toBe(10);
