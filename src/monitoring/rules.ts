@@ -113,6 +113,9 @@ export function recordingRuleGroups(config: MonitoringConfig): RuleGroup<Recordi
   }
   const ratio = (numerator: string, denominator: string) => `${numerator}\n/\n${denominator}`;
   const requests = (selector: string, window: string) => `sum by (model) (rate(tollbooth_requests_total${selector}[${window}]))`;
+  // A model that never had a 5xx has no 5xx series: `or 0 * …` makes its error rate 0, not absent
+  // (a dashboard shows 0 %, and the ratio exists for every model that has traffic).
+  const errors = (window: string) => `(\n  ${requests('{status_class="5xx"}', window)}\nor\n  0 * ${requests('', window)}\n)`;
   const ttftGood = (window: string) => `sum by (model) (rate(tollbooth_time_to_first_token_seconds_bucket{${bucketMatcher(slo.ttft.thresholdSeconds)}}[${window}]))`;
   const ttftAll = (window: string) => `sum by (model) (rate(tollbooth_time_to_first_token_seconds_count[${window}]))`;
   return [
@@ -137,7 +140,7 @@ export function recordingRuleGroups(config: MonitoringConfig): RuleGroup<Recordi
       name: 'tollbooth.traffic.rules',
       rules: [
         { record: recordName.requestRate, expr: requests('', RATE_WINDOW) },
-        { record: recordName.errorRate, expr: requests('{status_class="5xx"}', RATE_WINDOW) },
+        { record: recordName.errorRate, expr: errors(RATE_WINDOW) },
         { record: recordName.tokenRate, expr: `sum by (model, kind) (rate(tollbooth_tokens_total[${RATE_WINDOW}]))` },
         { record: recordName.costRate, expr: `sum by (tenant, currency) (rate(tollbooth_cost_micros_total[${RATE_WINDOW}]))` },
         {
@@ -171,7 +174,7 @@ export function recordingRuleGroups(config: MonitoringConfig): RuleGroup<Recordi
       // reference's error-rate alert's.
       name: 'tollbooth.slo.rules',
       rules: SLO_WINDOWS.flatMap((window) => [
-        { record: recordName.errorRatio(window), expr: ratio(requests('{status_class="5xx"}', window), requests('', window)) },
+        { record: recordName.errorRatio(window), expr: ratio(errors(window), requests('', window)) },
         { record: recordName.ttftSlowRatio(window), expr: `1 - (\n${ratio(ttftGood(window), ttftAll(window))}\n)` },
       ]),
     },
