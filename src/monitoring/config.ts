@@ -44,7 +44,7 @@ export interface MonitoringConfig {
     readonly counterIncreaseWindow: PromDuration;
   };
   readonly slo: {
-    /** Share of requests that must not end in a 5xx, per model, over `period`. */
+    /** Share of a model's requests that must not end in a 5xx (requests naming no model, such as Prometheus's scrapes, are not counted). */
     readonly availability: { readonly objective: number };
     /**
      * Share of successful streams whose TTFT must be at most `thresholdSeconds`, per model.

@@ -32,6 +32,13 @@ export function isAlertRule(rule: RecordingRule | AlertRule): rule is AlertRule 
   return 'alert' in rule;
 }
 
+/**
+ * Requests that named no model (model="none": the admin listener's own /metrics scrapes, /health,
+ * /ready, GET /v1/models) are the gateway's bookkeeping, not traffic of a model: the per-model
+ * rates, ratios and latencies leave them out, so Prometheus's scrapes never count as requests.
+ */
+const MODEL_TRAFFIC = 'model!="none"';
+
 /** The rate window of the recorded latencies, rates and ratios that dashboards and the plain alerts read. */
 const RATE_WINDOW = '5m';
 
@@ -112,10 +119,10 @@ export function recordingRuleGroups(config: MonitoringConfig): RuleGroup<Recordi
     throw new Error(`slo.ttft.thresholdSeconds ${slo.ttft.thresholdSeconds} is not a TTFT bucket boundary (${TTFT_BUCKETS.join(', ')})`);
   }
   const ratio = (numerator: string, denominator: string) => `${numerator}\n/\n${denominator}`;
-  const requests = (selector: string, window: string) => `sum by (model) (rate(tollbooth_requests_total${selector}[${window}]))`;
+  const requests = (selector: string, window: string) => `sum by (model) (rate(tollbooth_requests_total{${[MODEL_TRAFFIC, selector].filter(Boolean).join(', ')}}[${window}]))`;
   // A model that never had a 5xx has no 5xx series: `or 0 * …` makes its error rate 0, not absent
   // (a dashboard shows 0 %, and the ratio exists for every model that has traffic).
-  const errors = (window: string) => `(\n  ${requests('{status_class="5xx"}', window)}\nor\n  0 * ${requests('', window)}\n)`;
+  const errors = (window: string) => `(\n  ${requests('status_class="5xx"', window)}\nor\n  0 * ${requests('', window)}\n)`;
   const ttftGood = (window: string) => `sum by (model) (rate(tollbooth_time_to_first_token_seconds_bucket{${bucketMatcher(slo.ttft.thresholdSeconds)}}[${window}]))`;
   const ttftAll = (window: string) => `sum by (model) (rate(tollbooth_time_to_first_token_seconds_count[${window}]))`;
   return [
@@ -126,7 +133,7 @@ export function recordingRuleGroups(config: MonitoringConfig): RuleGroup<Recordi
           LATENCY_LEVELS.flatMap((level) =>
             QUANTILES.map((quantile) => ({
               record: recordName.quantile(level, metric, quantile.name),
-              expr: `histogram_quantile(${quantile.value}, sum by (le, ${level.join(', ')}) (rate(${metric}_bucket[${RATE_WINDOW}])))`,
+              expr: `histogram_quantile(${quantile.value}, sum by (le, ${level.join(', ')}) (rate(${metric}_bucket{${MODEL_TRAFFIC}}[${RATE_WINDOW}])))`,
             })),
           ),
         ),
