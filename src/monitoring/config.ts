@@ -23,7 +23,11 @@ export interface MonitoringConfig {
   readonly alertmanagers: readonly string[];
   readonly scrapeInterval: PromDuration;
   readonly evaluationInterval: PromDuration;
-  /** The runbook's URL without the `#anchor`; each alert links to `<runbookBaseUrl>#<alert name in lower case>`. */
+  /**
+   * The runbook's URL without the `#anchor`; each alert links to `<runbookBaseUrl>#<alert name in
+   * lower case>` (GitHub's anchor of the section heading). Point it at wherever your copy of
+   * deploy/prometheus/RUNBOOK.md is served.
+   */
   readonly runbookBaseUrl: string;
   readonly thresholds: {
     /** The reference's "queue too long": engine waiting requests of one replica. */
