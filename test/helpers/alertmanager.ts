@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -106,6 +107,59 @@ export async function startNotificationSink(): Promise<NotificationSink> {
   return {
     url: `http://127.0.0.1:${address.port}`,
     received,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A minimal SMTP server (no TLS, no auth) that keeps each message's raw DATA: Alertmanager's e-mail receiver in tests. */
+export interface SmtpSink {
+  readonly hostPort: string;
+  readonly messages: string[];
+  stop(): Promise<void>;
+}
+
+export async function startSmtpSink(): Promise<SmtpSink> {
+  const messages: string[] = [];
+  const server = createNetServer((socket) => {
+    let buffer = '';
+    let inData = false;
+    const reply = (line: string) => socket.write(`${line}\r\n`);
+    reply('220 sink ESMTP');
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      for (;;) {
+        if (inData) {
+          const end = buffer.indexOf('\r\n.\r\n');
+          if (end === -1) return;
+          messages.push(buffer.slice(0, end));
+          buffer = buffer.slice(end + 5);
+          inData = false;
+          reply('250 queued');
+          continue;
+        }
+        const newline = buffer.indexOf('\r\n');
+        if (newline === -1) return;
+        const command = buffer.slice(0, newline).toUpperCase();
+        buffer = buffer.slice(newline + 2);
+        if (command.startsWith('EHLO')) reply('250 sink');
+        else if (command.startsWith('HELO')) reply('250 sink');
+        else if (command.startsWith('DATA')) {
+          inData = true;
+          reply('354 go ahead');
+        } else if (command.startsWith('QUIT')) {
+          reply('221 bye');
+          socket.end();
+        } else reply('250 ok');
+      }
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  return {
+    hostPort: `127.0.0.1:${address.port}`,
+    messages,
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

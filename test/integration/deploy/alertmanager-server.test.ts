@@ -5,13 +5,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_MONITORING_CONFIG } from '../../../src/monitoring/config.js';
 import { alertRuleGroups, type AlertRule } from '../../../src/monitoring/rules.js';
-import { startAlertmanager, startNotificationSink, type AlertmanagerServer, type NotificationSink, type PostableAlert } from '../../helpers/alertmanager.js';
+import {
+  startAlertmanager,
+  startNotificationSink,
+  startSmtpSink,
+  type AlertmanagerServer,
+  type NotificationSink,
+  type PostableAlert,
+  type SmtpSink,
+} from '../../helpers/alertmanager.js';
 
 /**
  * deploy/alertmanager/alertmanager.yaml in a real Alertmanager: inhibition, routing to the
  * receivers, and the templates rendered with the figures and the runbook link. The test copy
- * differs only where a test must: receivers point at a local sink (the Slack receiver gets a
- * local api_url, the e-mail receiver is dropped: no SMTP server here) and groups wait 1 s.
+ * differs only where a test must: receivers point at local sinks (webhook and Slack URLs, an SMTP
+ * server without TLS) and groups wait 1 s.
  */
 
 const DEPLOY_DIR = join(import.meta.dirname, '../../../deploy/alertmanager');
@@ -29,13 +37,16 @@ interface Receiver {
   email_configs?: unknown[];
 }
 interface AlertmanagerConfig {
+  global: Record<string, unknown>;
   templates: string[];
   route: Route;
   receivers: Receiver[];
 }
 
-function testCopy(sink: NotificationSink): AlertmanagerConfig {
+function testCopy(sink: NotificationSink, smtp: SmtpSink): AlertmanagerConfig {
   const config = parse(readFileSync(join(DEPLOY_DIR, 'alertmanager.yaml'), 'utf8')) as AlertmanagerConfig;
+  config.global.smtp_smarthost = smtp.hostPort;
+  config.global.smtp_require_tls = false;
   config.templates = config.templates.map((glob) => join(DEPLOY_DIR, glob));
   const hurry = (route: Route): void => {
     route.group_wait = '1s';
@@ -45,7 +56,6 @@ function testCopy(sink: NotificationSink): AlertmanagerConfig {
   hurry(config.route);
   for (const receiver of config.receivers) {
     for (const webhook of receiver.webhook_configs ?? []) webhook.url = `${sink.url}/${receiver.name}`;
-    delete receiver.email_configs;
     for (const slack of receiver.slack_configs ?? []) {
       const file = join(mkdtempSync(join(tmpdir(), 'tollbooth-slack-')), 'url');
       writeFileSync(file, `${sink.url}/slack`);
@@ -82,6 +92,11 @@ async function until<T>(read: () => T | undefined | Promise<T | undefined>, what
   }
 }
 
+/** The MIME parts Alertmanager sends are quoted-printable: soft line breaks and =XX escapes. */
+function decodeQuotedPrintable(text: string): string {
+  return text.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
 interface WebhookBody {
   status: string;
   alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[];
@@ -93,6 +108,7 @@ interface SlackBody {
 
 describe('deploy/alertmanager in a real Alertmanager', () => {
   let sink: NotificationSink;
+  let smtp: SmtpSink;
   let alertmanager: AlertmanagerServer;
   const slackMessages = () => sink.received.filter((entry) => entry.path === '/slack').map((entry) => entry.body as SlackBody);
   const pages = () => sink.received.filter((entry) => entry.path === '/pager').map((entry) => entry.body as WebhookBody);
@@ -104,13 +120,15 @@ describe('deploy/alertmanager in a real Alertmanager', () => {
 
   beforeAll(async () => {
     sink = await startNotificationSink();
-    alertmanager = await startAlertmanager(testCopy(sink));
+    smtp = await startSmtpSink();
+    alertmanager = await startAlertmanager(testCopy(sink, smtp));
     await alertmanager.push([modelDown, replicaDown, otherModelQueue, storeDegraded]);
   }, 30_000);
 
   afterAll(async () => {
     await alertmanager?.stop();
     await sink?.stop();
+    await smtp?.stop();
   });
 
   it("inhibits a replica's alert while its whole model is down, and nothing of another model or without one", async () => {
@@ -131,6 +149,14 @@ describe('deploy/alertmanager in a real Alertmanager', () => {
     expect(page.alerts).toHaveLength(1);
     expect(page.alerts[0]?.labels).toMatchObject({ alertname: 'TollboothModelUnavailable', severity: 'critical', model: 'llama-3-8b' });
     expect(page.alerts[0]?.annotations.runbook_url).toBe(`${DEFAULT_MONITORING_CONFIG.runbookBaseUrl}#tollboothmodelunavailable`);
+  });
+
+  it('e-mails the critical alert through the templates: subject, description and runbook link', async () => {
+    const mail = decodeQuotedPrintable(await until(() => smtp.messages.find((message) => message.includes('TollboothModelUnavailable')), 'the e-mail'));
+    expect(mail).toContain('Subject: [FIRING:1] TollboothModelUnavailable (critical) llama-3-8b');
+    expect(mail).toContain('No replica serving llama-3-8b is available (for 1m)');
+    expect(mail).toContain(`<a href="${DEFAULT_MONITORING_CONFIG.runbookBaseUrl}#tollboothmodelunavailable">Runbook</a>`);
+    expect(mail).toContain(`Runbook: ${DEFAULT_MONITORING_CONFIG.runbookBaseUrl}#tollboothmodelunavailable`);
   });
 
   it('posts warnings to the channel through the templates: summary, description with the figure, scope, runbook', async () => {
