@@ -42,7 +42,7 @@ const MODEL_TRAFFIC = 'model!="none"';
 /** The rate window of the recorded latencies, rates and ratios that dashboards and the plain alerts read. */
 const RATE_WINDOW = '5m';
 
-/** The latency histograms recorded as quantiles: metric name and the short name used in summaries. */
+/** The latency histograms recorded as quantiles: metric name, and the short name a dashboard panel shows. */
 export const LATENCY_HISTOGRAMS = [
   { metric: 'tollbooth_time_to_first_token_seconds', title: 'TTFT' },
   { metric: 'tollbooth_time_per_output_token_seconds', title: 'TPOT' },
@@ -78,18 +78,18 @@ export const SLO_WINDOWS: readonly PromDuration[] = [
 
 export const recordName = {
   quantile: (level: readonly string[], metric: string, quantile: string) => `${level.join('_')}:${metric}:${quantile}_rate${RATE_WINDOW}`,
-  requestRate: 'model:tollbooth_requests:rate5m',
-  errorRate: 'model:tollbooth_request_errors:rate5m',
+  requestRate: `model:tollbooth_requests:rate${RATE_WINDOW}`,
+  errorRate: `model:tollbooth_request_errors:rate${RATE_WINDOW}`,
   errorRatio: (window: PromDuration) => `model:tollbooth_request_errors:ratio_rate${window}`,
   ttftSlowRatio: (window: PromDuration) => `model:tollbooth_time_to_first_token_slow:ratio_rate${window}`,
-  tokenRate: 'model_kind:tollbooth_tokens:rate5m',
-  costRate: 'tenant_currency:tollbooth_cost_micros:rate5m',
-  affinityRatio: 'model:tollbooth_routing_affinity:ratio_rate5m',
+  tokenRate: `model_kind:tollbooth_tokens:rate${RATE_WINDOW}`,
+  costRate: `tenant_currency:tollbooth_cost_micros:rate${RATE_WINDOW}`,
+  affinityRatio: `model:tollbooth_routing_affinity:ratio_rate${RATE_WINDOW}`,
   engineWaiting: 'replica:tollbooth_replica_engine_waiting_requests:max',
   replicaModel: 'replica_model:tollbooth_replica_model_info:max',
   replicaAvailable: 'replica:tollbooth_replica_available:max',
   modelReplicasAvailable: 'model:tollbooth_replicas_available:sum',
-  overheadP99: 'instance:tollbooth_overhead_seconds:p99_rate5m',
+  overheadP99: `instance:tollbooth_overhead_seconds:p99_rate${RATE_WINDOW}`,
 } as const;
 
 /** `le` as Prometheus 2 keeps it from prom-client (`1`) and as Prometheus 3 normalises it (`1.0`). */
