@@ -92,7 +92,11 @@ export const recordName = {
   overheadP99: `instance:tollbooth_overhead_seconds:p99_rate${RATE_WINDOW}`,
 } as const;
 
-/** `le` as Prometheus 2 keeps it from prom-client (`1`) and as Prometheus 3 normalises it (`1.0`). */
+/**
+ * A bucket boundary written either way: `1` as prom-client exposes it (and Prometheus 2.42 stores
+ * it: run here), or `1.0`, the float form in which a protobuf scrape or Prometheus 3's label
+ * normalisation may store it.
+ */
 function bucketMatcher(boundary: number): string {
   const text = String(boundary);
   const variants = Number.isInteger(boundary) ? [text, `${text}.0`] : [text];
