@@ -33,7 +33,7 @@ export function prometheusConfig(config: MonitoringConfig) {
 /** The comment heading the scrape config: what the YAML cannot say. */
 export const PROMETHEUS_FILE_HEADER = [
   'Prometheus scraping Tollbooth and its vLLM replicas.',
-  'Run Prometheus with --enable-feature=exemplar-storage: the TTFT, TPOT, inter-chunk and',
+  'Run Prometheus with --enable-feature=exemplar-storage: the TTFT, upstream TTFT, TPOT, inter-chunk and',
   'end-to-end histograms carry trace ids as exemplars (OpenMetrics exposition, which Prometheus',
   'asks for by default), and without that flag Prometheus drops them.',
 ];
