@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the real tools the tests run against when they are missing:
-#   promtool (package prometheus)        checks our Prometheus exposition
+#   promtool (package prometheus)        checks our Prometheus exposition, rules and rule tests
+#   amtool (package prometheus-alertmanager)  checks the Alertmanager config and its routes
 #   redis-server (package redis-server)  the shared store of rate limits and keys
 set -euo pipefail
 
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -28,3 +28,20 @@ export function sampleSum(exposition: string, name: string, labels: Record<strin
   }
   return total;
 }
+
+/** Runs `promtool <args>` (check rules, check config, test rules …) and collects its output. */
+export function runPromtool(args: readonly string[], cwd?: string): Promise<{ code: number | null; output: string }> {
+  return runTool('promtool', args, cwd);
+}
+
+/** Runs a real command-line tool the test command installs (promtool, amtool); throws when it is missing. */
+export function runTool(command: string, args: readonly string[], cwd?: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', (error) => reject(new Error(`${command} is not runnable (${error.message}); run "bash test/ensure-system-tools.sh", which installs it`)));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}

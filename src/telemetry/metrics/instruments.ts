@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
 import { INTERNAL_ERROR_STAGES } from '../internal-errors.js';
 import { FixedCounter } from './fixed-counter.js';
@@ -229,6 +229,23 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       }
     },
   });
+  new Gauge({
+    name: `${METRIC_PREFIX}replica_model_info`,
+    help: 'Always 1, one series per model a replica serves (configured, or from its /v1/models): joins the per-replica series to their models.',
+    labelNames: ['replica', 'model'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const replica of fleet.replicas()) for (const model of replica.models) this.set({ replica: replica.name, model }, 1);
+    },
+  });
+  // The process's own CPU, memory, event-loop lag and GC, on this registry (one per app instance).
+  collectDefaultMetrics({ prefix: METRIC_PREFIX, register: registry });
+  // prom-client names three gauges `..._total`, which `promtool check metrics` rejects (only
+  // counters end in _total); the same figures stay in the per-type gauges without the suffix.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
+  }
   new Gauge({
     name: `${METRIC_PREFIX}build_info`,
     help: 'Always 1; the version label names the running build.',
