@@ -135,7 +135,7 @@ export function handleChatCompletions(ctx: EngineContext, inbound: InboundReques
     model,
     stream,
     prompts: [prompt],
-    n: optionalInt(json, 'n', 1) ?? 1,
+    n: choiceCount(ctx, json),
     maxTokens: outputCap(ctx, json, ['max_completion_tokens', 'max_tokens'], prompt.length, null),
     ignoreEos: optionalBool(json, 'ignore_eos'),
     ...streamOptions(json, stream),
@@ -158,6 +158,18 @@ function completionPrompts(raw: unknown): number[][] {
   throw new SimRequestError(400, 'Either prompt or prompt_embeds must be provided and non-empty.', 'prompt');
 }
 
+/**
+ * `n`, bounded by the simulated engine's max_num_seqs (`maxRunning`). vLLM accepts any n and
+ * allocates a sequence for each; the simulator refuses more than it could ever run at once with
+ * vLLM's validation error shape, so a client's `"n": 2147483647` cannot exhaust the memory of
+ * the process hosting it (the in-process simulators of tests and demos).
+ */
+function choiceCount(ctx: EngineContext, json: JsonObject): number {
+  const n = optionalInt(json, 'n', 1) ?? 1;
+  if (n > ctx.options.maxRunning) throw new SimRequestError(400, `\`n\` must be at most ${ctx.options.maxRunning} (max_num_seqs), got ${n}.`, 'n');
+  return n;
+}
+
 /** vLLM's CompletionRequest defaults max_tokens to 16. */
 const COMPLETION_DEFAULT_MAX_TOKENS = 16;
 
@@ -174,7 +186,7 @@ export function handleCompletions(ctx: EngineContext, inbound: InboundRequest): 
     model,
     stream,
     prompts,
-    n: optionalInt(json, 'n', 1) ?? 1,
+    n: choiceCount(ctx, json),
     maxTokens: outputCap(ctx, json, ['max_tokens'], longest, COMPLETION_DEFAULT_MAX_TOKENS),
     ignoreEos: optionalBool(json, 'ignore_eos'),
     ...streamOptions(json, stream),

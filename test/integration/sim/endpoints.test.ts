@@ -97,6 +97,16 @@ describe('errors in vLLM style', () => {
     expect((await fetch(`${sim.url}/v1/chat/completions`)).status).toBe(405);
   });
 
+  it('refuses more choices than the engine could ever run at once (an n of 2^31 - 1 once exhausted the heap of the process hosting it)', async () => {
+    sim = await fastSimulator({ maxRunning: 8 });
+    for (const path of ['/v1/chat/completions', '/v1/completions']) {
+      const huge = await postJson(sim, path, path === '/v1/completions' ? { prompt: 'hi', n: 2_147_483_647 } : chatBody({ n: 2_147_483_647 }));
+      expect(huge.status).toBe(400);
+      expect(((await huge.json()) as { error: { param: string; message: string } }).error).toMatchObject({ param: 'n', message: expect.stringContaining('at most 8') });
+    }
+    expect((await postJson(sim, '/v1/chat/completions', chatBody({ n: 8 }))).status).toBe(200);
+  });
+
   it('requires the API key on /v1 only, answering exactly like vLLM', async () => {
     sim = await fastSimulator({ apiKey: 'secret' });
     const denied = await postJson(sim, '/v1/chat/completions', chatBody());
