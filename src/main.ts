@@ -112,10 +112,16 @@ async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reas
   let ending: Promise<void> | undefined;
   const deadline = setTimeout(() => {
     log.warn('drain timeout reached: ending the open responses, then closing the remaining connections');
-    ending = gateway.endOpenExchanges(DRAIN_END_TIMEOUT_MS).then((ended) => {
-      if (ended > 0) log.warn({ drained: ended }, 'drain: ended the open responses (outcome drained)');
-      gateway.app.server.closeAllConnections();
-    });
+    ending = gateway
+      .endOpenExchanges(DRAIN_END_TIMEOUT_MS)
+      .then(
+        (ended) => {
+          if (ended > 0) log.warn({ drained: ended }, 'drain: ended the open responses (outcome drained)');
+        },
+        // Nothing awaits this promise until the server has closed: a rejection must not end the process first.
+        (error: unknown) => gateway.internalErrors.report('drain', error),
+      )
+      .finally(() => gateway.app.server.closeAllConnections());
   }, drainTimeoutMs);
   deadline.unref();
   try {

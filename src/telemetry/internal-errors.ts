@@ -21,6 +21,8 @@ export const INTERNAL_ERROR_STAGES = [
   'dns_discovery',
   /** Reloading API keys from the keys file or the Redis key store. */
   'key_reload',
+  /** Ending the open responses at the drain deadline. */
+  'drain',
 ] as const;
 
 export type InternalErrorStage = (typeof INTERNAL_ERROR_STAGES)[number];
