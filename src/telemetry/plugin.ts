@@ -17,14 +17,16 @@ declare module 'fastify' {
  * microtask, so `complete` runs each of its steps under the gateway's guard (internal-errors.ts)
  * and never throws into it.
  */
-export function installObservation(app: FastifyInstance, telemetry: RequestTelemetry): void {
+export function installObservation(app: FastifyInstance, telemetry: RequestTelemetry, options: { readonly inStatistics?: boolean } = {}): void {
+  const inStatistics = options.inStatistics ?? true;
   app.decorateRequest('observation', undefined as unknown as RequestObservation);
 
   app.addHook('onRequest', (request, reply, done) => {
     const observation = createObservation(request.id, request.method, request.routeOptions.url ?? 'unmatched', performance.now());
+    observation.inStatistics = inStatistics;
     request.observation = observation;
     void reply.header('x-request-id', request.id);
-    telemetry.requestStarted();
+    if (inStatistics) telemetry.requestStarted();
     const response = reply.raw;
     response.once('close', () => {
       observation.completedAt = performance.now();
