@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../../src/sim/index.js';
 import type { MetricsApiResponse } from '../../../src/telemetry/stats/snapshot.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
-import { sampleSum } from '../../helpers/promtool.js';
+import { promtoolCheckMetrics, sampleSum } from '../../helpers/promtool.js';
 
 /**
  * GET /api/v1/metrics through a real gateway in front of two simulators that serve DCGM figures
@@ -107,6 +107,9 @@ describe('GET /api/v1/metrics against simulators with DCGM figures', () => {
     expect(busy.requests.running).toBeLessThanOrEqual(concurrent);
     const exposition = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     expect(sampleSum(exposition, 'tollbooth_replica_gpu_utilization_ratio')).toBeGreaterThan(0);
+    const check = await promtoolCheckMetrics(exposition);
+    expect(check.output).toBe('');
+    expect(check.code).toBe(0);
     expect(sampleSum(exposition, 'tollbooth_replica_gpu_memory_total_bytes', { replica: 'sim-0', gpu: '0' })).toBe(GPU_MIB * 1024 * 1024);
     expect(sampleSum(exposition, 'tollbooth_replica_gpu_memory_used_bytes', { replica: 'sim-0', gpu: '0' })).toBeGreaterThanOrEqual(WEIGHTS_MIB * 1024 * 1024);
     const chunks = await load;
