@@ -135,3 +135,61 @@ describe('GET /api/v1/metrics against simulators with DCGM figures', () => {
     expect(engines.some((engine) => engine.kv_cache_usage_percent > 0)).toBe(true);
   });
 });
+
+describe('gpuMetricsUrl on another origin (a DCGM exporter beside the replica)', () => {
+  it('is scraped, reported per replica, and dropped once stale', async () => {
+    const { createServer } = await import('node:http');
+    const page = [
+      'DCGM_FI_DEV_FB_USED{gpu="0",UUID="GPU-a",modelName="NVIDIA H100 80GB HBM3",Hostname="n"} 61440',
+      'DCGM_FI_DEV_FB_FREE{gpu="0",UUID="GPU-a",modelName="NVIDIA H100 80GB HBM3",Hostname="n"} 20480',
+      'DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-a",modelName="NVIDIA H100 80GB HBM3",Hostname="n"} 97',
+      'DCGM_FI_DEV_FB_USED{gpu="1",UUID="GPU-b",modelName="NVIDIA H100 80GB HBM3",Hostname="n"} 20480',
+      'DCGM_FI_DEV_FB_FREE{gpu="1",UUID="GPU-b",modelName="NVIDIA H100 80GB HBM3",Hostname="n"} 61440',
+      'DCGM_FI_DEV_GPU_UTIL{gpu="1",UUID="GPU-b",modelName="NVIDIA H100 80GB HBM3",Hostname="n"} 3',
+      '',
+    ].join('\n');
+    const exporter = createServer((request, response) => {
+      if (request.url === '/metrics') response.writeHead(200, { 'content-type': 'text/plain' }).end(page);
+      else response.writeHead(404).end();
+    });
+    await new Promise<void>((listening) => exporter.listen(0, '127.0.0.1', listening));
+    const port = (exporter.address() as { port: number }).port;
+    const simulator = await startSimulator({ models: [MODEL] });
+    const own = await startTestGateway({
+      replicas: [{ name: 'h100', url: simulator.url, models: [MODEL], gpuMetricsUrl: `http://127.0.0.1:${port}/metrics` }],
+      health: { probeIntervalMs: 200, modelRefreshIntervalMs: 500, engineStatsIntervalMs: 100, engineStatsMaxAgeMs: 300 },
+    });
+    try {
+      const read = async () => (await (await fetch(`${own.adminUrl}/api/v1/metrics`)).json()) as MetricsApiResponse;
+      const seen = await until(read, (m) => m.gpu.source === 'dcgm', 'the exporter scraped');
+      expect(seen.gpu).toEqual({
+        source: 'dcgm',
+        name: 'NVIDIA H100 80GB HBM3',
+        gpu_count: 2,
+        allocated_gb: 80,
+        total_gb: 160,
+        free_gb: 80,
+        utilization_percent: 50,
+        compute_utilization_percent: 50,
+        replicas_reporting: 1,
+      });
+      expect(seen.replicas['h100']!.gpu).toMatchObject({ source: 'dcgm', gpu_count: 2, allocated_gb: 80 });
+      const exposition = await (await fetch(`${own.adminUrl}/metrics`)).text();
+      expect(sampleSum(exposition, 'tollbooth_replica_gpu_utilization_ratio', { replica: 'h100', gpu: '0' })).toBeCloseTo(0.97, 6);
+      expect(sampleSum(exposition, 'tollbooth_replica_gpu_memory_used_bytes', { replica: 'h100', gpu: '1' })).toBe(20480 * 1024 * 1024);
+
+      await new Promise<void>((closed) => {
+        exporter.closeAllConnections();
+        exporter.close(() => closed());
+      });
+      const stale = await until(read, (m) => m.gpu.source === 'none', 'the stale GPU figures dropped');
+      expect(stale.gpu).toMatchObject({ name: null, allocated_gb: 0, utilization_percent: 0, replicas_reporting: 0 });
+      expect(stale.replicas['h100']!.gpu.source).toBe('none');
+      expect(await (await fetch(`${own.adminUrl}/metrics`)).text()).not.toContain('tollbooth_replica_gpu_memory_used_bytes{');
+    } finally {
+      await own.close();
+      await simulator.close();
+      if (exporter.listening) exporter.close();
+    }
+  });
+});
