@@ -69,8 +69,9 @@ export interface RequestObservation {
   /** The drain deadline ended the response (it was still being answered when the gateway stopped). */
   drained: boolean;
   /**
-   * Counted in the JSON statistics (GET /api/v1/metrics). False on the admin listener: a monitoring
-   * loop polling it must not count itself as traffic (it keeps its access-log line and Prometheus series).
+   * Counted in the JSON statistics (GET /api/v1/metrics). False on the admin listener and for the
+   * probe and scrape routes (telemetry/plugin.ts): a monitoring loop or a liveness probe must not
+   * count itself as traffic (it keeps its access-log line and Prometheus series).
    */
   inStatistics: boolean;
 

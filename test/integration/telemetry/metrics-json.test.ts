@@ -76,9 +76,13 @@ afterAll(async () => {
 
 describe('GET /api/v1/metrics against simulators with DCGM figures', () => {
   it('idle: every field the reference loop reads is a number; GPU figures come from DCGM', async () => {
+    // Probes on the API port and the polls below are not traffic.
+    expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
+    expect((await fetch(`${gateway.url}/ready`)).status).toBe(200);
     const idle = await until(metrics, (m) => m.gpu.replicas_reporting === 2, 'both replicas report GPU figures');
     expect(idle.status).toBe('ok');
-    expect(idle.requests).toMatchObject({ waiting: 0, running: 0, total: 0 });
+    expect(idle.requests).toMatchObject({ waiting: 0, running: 0, total: 0, peak_concurrent: 0 });
+    expect(idle.since_start.overall.requests.total).toBe(0);
     expect(idle.slo.ttft).toEqual({ mean: 0, p50: 0, p95: 0, p99: 0, count: 0 });
     expect(idle.alerts).toEqual([]);
     expect(idle.alerts_count).toBe(0);
