@@ -39,7 +39,8 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
     // admin connection open (a half-sent request) cannot keep the process from exiting.
     forceCloseConnections: true,
   });
-  installObservation(admin, telemetry);
+  // Its requests (scrapes, readiness) are logged and metered, but are not traffic in /api/v1/metrics.
+  installObservation(admin, telemetry, { inStatistics: false });
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
   if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet });

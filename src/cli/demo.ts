@@ -39,9 +39,21 @@ export async function runDemo(config: TollboothConfig, log: Logger, options: Pic
       replicas.push(replica);
       continue;
     }
+    const configuredOrigin = url.origin;
     url.port = String(simulator.port);
+    // A gpuMetricsUrl on the replica's own origin (the simulator's /dcgm/metrics) follows the port.
+    let gpuMetricsUrl = replica.gpuMetricsUrl;
+    if (gpuMetricsUrl !== undefined && new URL(gpuMetricsUrl).origin === configuredOrigin) {
+      const moved = new URL(gpuMetricsUrl);
+      moved.port = url.port;
+      gpuMetricsUrl = moved.href;
+    }
     // URL.href always ends a bare origin with "/": keep the replica's URL as it was written.
-    replicas.push({ ...replica, url: replica.url.endsWith('/') ? url.href : url.href.replace(/\/$/, '') });
+    replicas.push({
+      ...replica,
+      url: replica.url.endsWith('/') ? url.href : url.href.replace(/\/$/, ''),
+      ...(gpuMetricsUrl === undefined ? {} : { gpuMetricsUrl }),
+    });
   }
   log.info({ simulators: simulators.map((simulator) => simulator.url) }, 'simulated vLLM replicas are up');
 

@@ -30,6 +30,12 @@ const replicaSchema = z
     models: z.union([z.literal('auto'), z.array(z.string().min(1)).min(1)]),
     /** Sent as "Authorization: Bearer …" to a replica started with vLLM's --api-key. */
     apiKey: z.string().min(1).optional(),
+    /**
+     * The replica's GPU figures: a Prometheus text endpoint with DCGM_FI_DEV_FB_USED,
+     * DCGM_FI_DEV_FB_FREE and DCGM_FI_DEV_GPU_UTIL (NVIDIA's DCGM exporter, or the simulator's
+     * /dcgm/metrics), full URL with its path. Scraped with the engine stats; no bearer token is sent.
+     */
+    gpuMetricsUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   })
   .strict();
 

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
+import { request as undiciRequest, type Dispatcher } from 'undici';
 import type { TollboothConfig } from '../config/schema.js';
 import type { InternalErrors } from '../telemetry/internal-errors.js';
+import { parseDcgm } from './dcgm.js';
 import { isFresh, scrapeEngineStats, type EngineStats } from './engine-stats.js';
 import type { ReplicaRegistry } from './registry.js';
 import type { ModelCard, Replica } from './replica.js';
@@ -12,7 +13,8 @@ export interface ReplicaClient {
 
 /**
  * Keeps the registry true: probes each replica's GET /health, reads its GET /v1/models and
- * scrapes its GET /metrics (queue, running, KV cache, prefix cache), each on its own interval.
+ * scrapes its GET /metrics (queue, running, KV cache, prefix cache) and, with the engine stats, its
+ * gpuMetricsUrl (DCGM: GPU memory and utilisation), each on its own interval.
  * Logs a replica's health only when it changes, never per probe; stale engine figures are
  * dropped so they stop steering traffic.
  */
@@ -63,6 +65,27 @@ export class FleetMonitor {
   }
 
   private async scrapeEngine(replica: Replica): Promise<void> {
+    await Promise.all([this.scrapeEngineStats(replica), this.scrapeGpu(replica)]);
+  }
+
+  private async scrapeGpu(replica: Replica): Promise<void> {
+    const url = replica.gpuMetricsUrl;
+    if (url === undefined) return;
+    const now = performance.now();
+    try {
+      const { statusCode, body } = await this.getUrl(replica, url);
+      if (statusCode !== 200) throw new Error(`GET ${url} answered ${statusCode}`);
+      replica.gpuStats = parseDcgm(body, performance.now());
+    } catch (error) {
+      const stats = replica.gpuStats;
+      if (stats !== undefined && now - stats.scrapedAt > this.settings.engineStatsMaxAgeMs) {
+        this.log.warn({ replica: replica.name, err: describe(error) }, 'GPU figures are stale: no longer reported');
+        replica.gpuStats = undefined;
+      }
+    }
+  }
+
+  private async scrapeEngineStats(replica: Replica): Promise<void> {
     const now = performance.now();
     try {
       const { statusCode, body } = await this.get(replica, '/metrics');
@@ -113,6 +136,23 @@ export class FleetMonitor {
       bodyTimeout: this.settings.probeTimeoutMs,
       signal: AbortSignal.timeout(this.settings.probeTimeoutMs),
     });
+    const body = await response.body.text();
+    return { statusCode: response.statusCode, body };
+  }
+
+  /** GET of a full URL: through the replica's pool when it is on the replica's origin, else on its own. */
+  private async getUrl(replica: Replica, url: string): Promise<{ statusCode: number; body: string }> {
+    const target = new URL(url);
+    const options = {
+      method: 'GET' as const,
+      headersTimeout: this.settings.probeTimeoutMs,
+      bodyTimeout: this.settings.probeTimeoutMs,
+      signal: AbortSignal.timeout(this.settings.probeTimeoutMs),
+    };
+    const response =
+      target.origin === replica.origin
+        ? await this.client.for(replica).request({ ...options, path: `${target.pathname}${target.search}` })
+        : await undiciRequest(target, options);
     const body = await response.body.text();
     return { statusCode: response.statusCode, body };
   }

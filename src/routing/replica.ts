@@ -2,6 +2,7 @@ import { replicaName, type ReplicaConfig } from '../config/schema.js';
 import { BusyShareClock } from '../cost/busy-share.js';
 import type { Candidate } from './balancer.js';
 import { CircuitBreaker, type CircuitSettings } from './circuit-breaker.js';
+import type { GpuStats } from './dcgm.js';
 import type { EngineStats } from './engine-stats.js';
 
 export type ReplicaHealth = 'unknown' | 'healthy' | 'unhealthy';
@@ -19,6 +20,8 @@ export class Replica implements Candidate {
   readonly origin: string;
   readonly apiKey: string | undefined;
   readonly discoversModels: boolean;
+  /** Where its DCGM figures are scraped (config gpuMetricsUrl), if anywhere. */
+  readonly gpuMetricsUrl: string | undefined;
   /** Models this replica serves: from the config, or from its /v1/models when `models: auto`. */
   models: ReadonlySet<string>;
   /** Metadata from the replica's /v1/models, when it has answered. */
@@ -36,6 +39,8 @@ export class Replica implements Candidate {
   engineStats: EngineStats | undefined;
   /** Prefix-cache hits / queries between the last two scrapes; undefined without traffic or stats. */
   prefixCacheHitRatio: number | undefined;
+  /** The GPUs' figures from gpuMetricsUrl; undefined until scraped, and again once stale. */
+  gpuStats: GpuStats | undefined;
 
   constructor(
     private readonly config: ReplicaConfig,
@@ -46,6 +51,7 @@ export class Replica implements Candidate {
     this.origin = new URL(config.url).origin;
     this.apiKey = config.apiKey;
     this.discoversModels = config.models === 'auto';
+    this.gpuMetricsUrl = config.gpuMetricsUrl;
     this.models = new Set(config.models === 'auto' ? [] : config.models);
   }
 
@@ -56,6 +62,7 @@ export class Replica implements Candidate {
       replicaName(other) === this.name &&
       new URL(other.url).origin === this.origin &&
       other.apiKey === mine.apiKey &&
+      other.gpuMetricsUrl === mine.gpuMetricsUrl &&
       JSON.stringify(other.models) === JSON.stringify(mine.models)
     );
   }

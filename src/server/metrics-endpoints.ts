@@ -3,8 +3,10 @@ import type { Registry } from 'prom-client';
 import type { TollboothConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ReplicaRegistry } from '../routing/registry.js';
+import type { Replica } from '../routing/replica.js';
 import { contentTypeOf, negotiateExposition, renderExposition } from '../telemetry/metrics/exposition.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
+import type { ReplicaFiguresInput } from '../telemetry/stats/snapshot.js';
 import { metricsAccessCheck } from './metrics-auth.js';
 
 /**
@@ -39,12 +41,32 @@ export function registerMetricsEndpoints(
 
   app.get('/api/v1/metrics', async (request) => {
     guard(request.headers.authorization);
-    let waiting = 0;
-    let inFlight = 0;
-    for (const replica of fleet.replicas) {
-      waiting += replica.awaitingHeaders;
-      inFlight += replica.load.inFlight;
-    }
-    return statistics.snapshot(Date.now(), { waiting, running: inFlight - waiting });
+    return statistics.snapshot(Date.now(), fleet.replicas.map(replicaFigures));
   });
+}
+
+/**
+ * A replica's live figures for the JSON. Before, the endpoint passed none, so `replica_engine` was
+ * always {}: the engine figures the fleet monitor scrapes were only read by the Prometheus gauges
+ * and the router. Stale figures are already dropped by the fleet monitor (undefined here).
+ */
+export function replicaFigures(replica: Replica): ReplicaFiguresInput {
+  const stats = replica.engineStats;
+  return {
+    name: replica.name,
+    health: replica.health,
+    inFlight: replica.inFlight,
+    engine:
+      stats === undefined
+        ? undefined
+        : {
+            waiting: stats.waiting,
+            running: stats.running,
+            kvCacheUsage: stats.kvCacheUsage,
+            prefixCacheQueries: stats.prefixCacheQueries,
+            prefixCacheHits: stats.prefixCacheHits,
+            prefixCacheHitRatio: replica.prefixCacheHitRatio,
+          },
+    gpus: replica.gpuStats?.gpus,
+  };
 }

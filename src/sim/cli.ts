@@ -17,6 +17,8 @@ Usage: tollbooth sim [options]
   --ttft-ms <ms>          base prefill time before the first token (default 15)
   --itl-ms <ms>           inter-token latency, 0 = unpaced (default 10)
   --tokens-per-chunk <n>  tokens per streamed chunk, like vLLM --stream-interval (default 1)
+  --gpu-name <name>       the simulated GPU's model name at GET /dcgm/metrics (default NVIDIA A100-SXM4-80GB)
+  --gpu-memory-mib <n>    the simulated GPU's memory in MiB (default 81920)
   --otlp-traces-endpoint <url>
                           export an llm_request span per finished request, as vLLM does, over
                           OTLP/HTTP protobuf (e.g. http://127.0.0.1:4318); honours traceparent
@@ -47,6 +49,8 @@ export async function simulatorOptionsFromArgs(argv: string[]): Promise<Simulato
       'ttft-ms': { type: 'string' },
       'itl-ms': { type: 'string' },
       'tokens-per-chunk': { type: 'string' },
+      'gpu-name': { type: 'string' },
+      'gpu-memory-mib': { type: 'string' },
       'otlp-traces-endpoint': { type: 'string' },
       config: { type: 'string' },
       help: { type: 'boolean' },
@@ -69,6 +73,14 @@ export async function simulatorOptionsFromArgs(argv: string[]): Promise<Simulato
   const perChunk = numberFlag('tokens-per-chunk', values['tokens-per-chunk']);
   if (perChunk !== undefined) flags.tokensPerChunk = perChunk;
   if (values['otlp-traces-endpoint'] !== undefined) flags.otlpTracesEndpoint = values['otlp-traces-endpoint'];
+  const gpuMemory = numberFlag('gpu-memory-mib', values['gpu-memory-mib']);
+  if (values['gpu-name'] !== undefined || gpuMemory !== undefined) {
+    flags.gpu = {
+      ...base.gpu,
+      ...(values['gpu-name'] === undefined ? {} : { name: values['gpu-name'] }),
+      ...(gpuMemory === undefined ? {} : { memoryMiB: gpuMemory }),
+    };
+  }
   const merged = { ...base, ...flags };
   // Validate here so a bad config file fails before anything listens.
   simulatorOptionsSchema.parse(merged);

@@ -1,4 +1,5 @@
 import type { Admission } from './admission.js';
+import type { SimDcgm } from './dcgm.js';
 import type { SimMetrics } from './metrics.js';
 import type { SimulatorOptions } from './options.js';
 import type { PrefixCache } from './prefix-cache.js';
@@ -12,6 +13,8 @@ export interface EngineContext {
   /** Null when prefix caching is disabled. */
   readonly prefixCache: PrefixCache | null;
   readonly metrics: SimMetrics;
+  /** GET /dcgm/metrics: the simulated GPU. */
+  readonly dcgm: SimDcgm;
   readonly truth: GroundTruth;
   /** Null unless `otlpTracesEndpoint` is set: then every finished generation exports an `llm_request` span. */
   readonly requestSpans: RequestSpanExporter | null;

@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
 
 import { Admission } from './admission.js';
 import type { EngineContext } from './engine-context.js';
+import { SimDcgm } from './dcgm.js';
 import { SimMetrics } from './metrics.js';
 import { simulatorOptionsSchema, type SimulatorOptionsInput } from './options.js';
 import { PrefixCache } from './prefix-cache.js';
@@ -49,11 +52,17 @@ export async function startSimulator(input: SimulatorOptionsInput = {}): Promise
     waiting: (model) => admission.waiting(model),
     kvCacheUsage: () => prefixCache?.usage() ?? 0,
   });
+  const dcgm = new SimDcgm(
+    options.gpu,
+    { running: () => admission.totalRunning, kvCacheUsage: () => prefixCache?.usage() ?? 0 },
+    hostname(),
+    `GPU-${randomUUID()}`,
+  );
   const requestSpans =
     options.otlpTracesEndpoint === undefined
       ? null
       : await createRequestSpanExporter({ endpoint: options.otlpTracesEndpoint, serviceName: options.otlpServiceName });
-  const ctx: EngineContext = { options, admission, prefixCache, metrics, truth, requestSpans, timers: new Set(), immediates: new Set() };
+  const ctx: EngineContext = { options, admission, prefixCache, metrics, dcgm, truth, requestSpans, timers: new Set(), immediates: new Set() };
 
   const server = createServer(createRequestListener(ctx));
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

@@ -59,6 +59,12 @@ export async function sendMetrics(ctx: EngineContext, res: ServerResponse, reque
   sendBody(res, 200, ctx.metrics.registry.contentType, text, requestId);
 }
 
+/** `GET /dcgm/metrics`: the simulated GPU as NVIDIA's DCGM exporter shows one (dcgm.ts). */
+export async function sendDcgmMetrics(ctx: EngineContext, res: ServerResponse, requestId: string): Promise<void> {
+  const text = await ctx.dcgm.registry.metrics();
+  sendBody(res, 200, ctx.dcgm.registry.contentType, text, requestId);
+}
+
 /** `GET /sim/truth` (all records) and `GET /sim/truth/:id`. */
 export function sendTruth(ctx: EngineContext, res: ServerResponse, requestId: string, truthId: string | null): void {
   if (truthId === null) {

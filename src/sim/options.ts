@@ -55,6 +55,19 @@ export const simulatorOptionsSchema = z.object({
     disconnectRate: 0,
     hangRate: 0,
   }),
+  /** The simulated GPU behind GET /dcgm/metrics (DCGM exporter series; see dcgm.ts). */
+  gpu: z
+    .object({
+      name: z.string().min(1).default('NVIDIA A100-SXM4-80GB'),
+      /** Frame-buffer size in MiB (DCGM's unit); 81920 = 80 GiB. */
+      memoryMiB: z.number().int().min(1).default(81_920),
+      /** Weights of an 8B model in 16-bit floats, about 15 GiB. */
+      weightsMiB: z.number().int().min(0).default(15_360),
+      /** vLLM --gpu-memory-utilization. */
+      memoryUtilization: z.number().gt(0).max(1).default(0.9),
+    })
+    .refine((gpu) => gpu.weightsMiB <= gpu.memoryMiB, { message: 'gpu.weightsMiB must not exceed gpu.memoryMiB' })
+    .default({ name: 'NVIDIA A100-SXM4-80GB', memoryMiB: 81_920, weightsMiB: 15_360, memoryUtilization: 0.9 }),
   truthCapacity: z.number().int().min(1).default(10_000),
   embeddingDimension: z.number().int().min(1).default(32),
   /** Reported by `GET /version`. */

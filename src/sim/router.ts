@@ -14,7 +14,7 @@ import { METHOD_NOT_ALLOWED_BODY, NOT_FOUND_BODY, SimRequestError, UNAUTHORIZED_
 import { handleChatCompletions, handleCompletions, handleResponses } from './generate-endpoints.js';
 import { readBody, sendJson } from './http-io.js';
 import type { InboundRequest, PostHandler } from './inbound.js';
-import { sendHealth, sendMetrics, sendModels, sendTruth, sendVersion } from './info-endpoints.js';
+import { sendDcgmMetrics, sendHealth, sendMetrics, sendModels, sendTruth, sendVersion } from './info-endpoints.js';
 import { parseJsonObject, type JsonObject } from './request-fields.js';
 import { generatedRequestId } from './request-seed.js';
 import { newTruthRecord, type TruthRecord } from './truth.js';
@@ -42,6 +42,7 @@ const GET_ROUTES = new Map<string, GetHandler>([
   ['/ping', (_ctx, res, id) => sendHealth(res, id)],
   ['/version', sendVersion],
   ['/metrics', sendMetrics],
+  ['/dcgm/metrics', sendDcgmMetrics],
   ['/sim/truth', (ctx, res, id) => sendTruth(ctx, res, id, null)],
 ]);
 

@@ -68,6 +68,12 @@ export interface RequestObservation {
   errorCode: ErrorCode | undefined;
   /** The drain deadline ended the response (it was still being answered when the gateway stopped). */
   drained: boolean;
+  /**
+   * Counted in the JSON statistics (GET /api/v1/metrics). False on the admin listener and for the
+   * probe and scrape routes (telemetry/plugin.ts): a monitoring loop or a liveness probe must not
+   * count itself as traffic (it keeps its access-log line and Prometheus series).
+   */
+  inStatistics: boolean;
 
   /** W3C trace id of the request's SERVER span (32 hex), when tracing is on: exemplars, logs, error bodies. */
   traceId: string | undefined;
@@ -122,6 +128,7 @@ export function createObservation(requestId: string, method: string, route: stri
     clientDisconnected: false,
     errorCode: undefined,
     drained: false,
+    inStatistics: true,
     traceId: undefined,
     spanId: undefined,
     trace: undefined,

@@ -17,14 +17,24 @@ declare module 'fastify' {
  * microtask, so `complete` runs each of its steps under the gateway's guard (internal-errors.ts)
  * and never throws into it.
  */
-export function installObservation(app: FastifyInstance, telemetry: RequestTelemetry): void {
+/**
+ * Routes that are the operators' and orchestrators' own traffic (liveness and readiness probes,
+ * scrapes), not the gateway's: logged and metered, but not counted in /api/v1/metrics, where a
+ * probe every few seconds would otherwise pass for requests and pull the latency figures down.
+ */
+export const NOT_TRAFFIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics', '/metrics/prometheus', '/api/v1/metrics']);
+
+export function installObservation(app: FastifyInstance, telemetry: RequestTelemetry, options: { readonly inStatistics?: boolean } = {}): void {
+  const countsAnything = options.inStatistics ?? true;
   app.decorateRequest('observation', undefined as unknown as RequestObservation);
 
   app.addHook('onRequest', (request, reply, done) => {
     const observation = createObservation(request.id, request.method, request.routeOptions.url ?? 'unmatched', performance.now());
+    const inStatistics = countsAnything && !NOT_TRAFFIC_ROUTES.has(observation.route);
+    observation.inStatistics = inStatistics;
     request.observation = observation;
     void reply.header('x-request-id', request.id);
-    telemetry.requestStarted();
+    if (inStatistics) telemetry.requestStarted();
     const response = reply.raw;
     response.once('close', () => {
       observation.completedAt = performance.now();

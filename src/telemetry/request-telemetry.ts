@@ -82,7 +82,8 @@ export class RequestTelemetry {
     );
     // First: whatever else goes wrong, a concurrency slot or reservation is never left held.
     if (settlement !== undefined) internalErrors.run('settlement', () => settlement(observation, measured?.measures.tokens ?? NOTHING_MEASURED, measured?.cost.nanos ?? 0n), requestId);
-    const { metrics, statistics, labels, tracing } = this.dependencies;
+    const { metrics, labels, tracing } = this.dependencies;
+    const statistics = observation.inStatistics ? this.dependencies.statistics : undefined;
     if (measured === undefined) {
       // Unrecorded, but over: the in-flight count must not keep it.
       if (statistics !== undefined) internalErrors.run('statistics', () => statistics.requestEnded(Date.now()), requestId);

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
 import { INTERNAL_ERROR_STAGES } from '../internal-errors.js';
+import type { GpuDeviceInput } from '../stats/snapshot.js';
 import { FixedCounter } from './fixed-counter.js';
 import { FixedHistogram } from './fixed-histogram.js';
 
@@ -24,6 +25,9 @@ export const REQUEST_LATENCY_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15
 export const OVERHEAD_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05];
 /** vLLM's 1-2-5 series for token counts, up to a million tokens. */
 export const TOKEN_COUNT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000];
+
+/** DCGM reports memory in MiB. */
+const MIB = 1024 * 1024;
 
 export interface FleetView {
   /** The replicas as they are now, read at scrape time. */
@@ -198,6 +202,29 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
     'replica_engine_prefix_cache_hit_ratio',
     "Share of prompt tokens the engine's prefix cache served between its last two scrapes; absent when unknown.",
     (replica) => replica.prefixCacheHitRatio,
+  );
+  /** A gauge with one series per GPU of each replica (DCGM figures from gpuMetricsUrl; absent when stale). */
+  const gpuGauge = (name: string, help: string, value: (gpu: GpuDeviceInput) => number | undefined): void => {
+    new Gauge({
+      name: `${METRIC_PREFIX}${name}`,
+      help,
+      labelNames: ['replica', 'gpu'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const replica of fleet.replicas()) {
+          for (const gpu of replica.gpuStats?.gpus ?? []) {
+            const current = value(gpu);
+            if (current !== undefined && Number.isFinite(current)) this.set({ replica: replica.name, gpu: gpu.gpu }, current);
+          }
+        }
+      },
+    });
+  };
+  gpuGauge('replica_gpu_memory_used_bytes', 'GPU frame-buffer memory in use (DCGM_FI_DEV_FB_USED from the replica\'s gpuMetricsUrl); absent when stale.', (gpu) => gpu.usedMiB * MIB);
+  gpuGauge('replica_gpu_memory_total_bytes', 'GPU frame-buffer memory, used + free (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE); absent when stale.', (gpu) => (gpu.usedMiB + gpu.freeMiB) * MIB);
+  gpuGauge('replica_gpu_utilization_ratio', 'GPU compute utilisation, 0-1 (DCGM_FI_DEV_GPU_UTIL / 100); absent when stale or not reported.', (gpu) =>
+    gpu.utilizationPercent === undefined ? undefined : gpu.utilizationPercent / 100,
   );
   new Gauge({
     name: `${METRIC_PREFIX}replica_circuit_state`,

@@ -25,9 +25,3 @@ export interface CompletedRequest {
   /** Integer nano-units (1e-9) of the cost currency. */
   readonly costNanos: bigint;
 }
-
-/** Gateway-side load now: waiting = dispatched, no response headers yet; running = responding. */
-export interface LiveLoad {
-  waiting: number;
-  running: number;
-}

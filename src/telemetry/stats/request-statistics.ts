@@ -1,7 +1,7 @@
 import { prepareRequest } from './aggregate.js';
 import { AggregateSet } from './aggregate-set.js';
-import type { CompletedRequest, LiveLoad } from './completed-request.js';
-import { engineRecord, type MetricsApiResponse, rounded, scopeStatistics } from './snapshot.js';
+import type { CompletedRequest } from './completed-request.js';
+import { type Alert, buildMetricsSnapshot, type MetricsApiResponse, type ReplicaFiguresInput } from './snapshot.js';
 import { TimeSlotRing } from './time-slots.js';
 
 export interface RequestStatisticsOptions {
@@ -67,7 +67,11 @@ export class RequestStatistics {
     if (this.concurrency > 0) this.concurrency -= 1;
   }
 
-  snapshot(nowMs: number, live: LiveLoad, replicaEngine?: ReadonlyMap<string, Record<string, number>>): MetricsApiResponse {
+  /**
+   * The JSON of GET /api/v1/metrics now. `replicas` are the fleet's live figures (engine and GPU
+   * scrapes, in flight), `alerts` the firing alerts; see {@link buildMetricsSnapshot}.
+   */
+  snapshot(nowMs: number, replicas: readonly ReplicaFiguresInput[] = [], alerts: readonly Alert[] = []): MetricsApiResponse {
     const window = new AggregateSet('cumulative');
     window.includeNames(this.sinceStart.byModel.keys(), this.sinceStart.byReplica.keys());
     // Between events concurrency stays as it is now, or as it was when the next slot opened.
@@ -78,18 +82,16 @@ export class RequestStatistics {
     }
     const uptimeMs = Math.max(0, nowMs - this.startedAtMs);
     const windowSpanMs = Math.max(0, nowMs - Math.max(this.startedAtMs, this.ring.windowStartMs(nowMs)));
-    return {
-      status: 'ok',
-      generated_at: new Date(nowMs).toISOString(),
-      uptime_seconds: rounded(uptimeMs / 1000) ?? 0,
-      window_seconds: this.windowMs / 1000,
-      num_waiting_requests: live.waiting,
-      num_running_requests: live.running,
-      peak_concurrent_requests: this.peakConcurrency,
-      window: scopeStatistics(window, windowSpanMs, windowPeak, this.currency),
-      since_start: scopeStatistics(this.sinceStart, uptimeMs, this.peakConcurrency, this.currency),
-      replica_engine: engineRecord(replicaEngine),
-    };
+    return buildMetricsSnapshot({
+      nowMs,
+      startedAtMs: this.startedAtMs,
+      windowMs: this.windowMs,
+      currency: this.currency,
+      window: { set: window, spanMs: windowSpanMs, peakConcurrency: windowPeak },
+      sinceStart: { set: this.sinceStart, spanMs: uptimeMs, peakConcurrency: this.peakConcurrency },
+      replicas,
+      alerts,
+    });
   }
 
   /** What the statistics hold in memory (for tests and diagnostics). */

@@ -49,8 +49,8 @@ describe('the default configuration', () => {
     expect(check.output).toBe('');
     expect(check.code).toBe(0);
 
-    const statistics = (await (await fetch(`${gateway.adminUrl}/api/v1/metrics`)).json()) as { since_start: { overall: { requests: { total_requests: number } } } };
-    expect(statistics.since_start.overall.requests.total_requests).toBeGreaterThanOrEqual(1);
+    const statistics = (await (await fetch(`${gateway.adminUrl}/api/v1/metrics`)).json()) as { since_start: { overall: { requests: { total: number } } } };
+    expect(statistics.since_start.overall.requests.total).toBeGreaterThanOrEqual(1);
     const ready = await fetch(`${gateway.adminUrl}/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', replicas: [{ name: 'sim-0', health: 'healthy' }, { name: 'sim-1', health: 'healthy' }] });

@@ -19,6 +19,16 @@ describe('tollbooth sim arguments', () => {
     expect(simulatorOptionsSchema.parse(options).faults.errorRate).toBe(0.1);
   });
 
+  it('names the simulated GPU (flags over the YAML, the rest of the YAML kept)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'));
+    const config = join(dir, 'sim.yaml');
+    await writeFile(config, 'gpu:\n  weightsMiB: 4000\n  name: from-yaml\n');
+    const options = await simulatorOptionsFromArgs(['--gpu-name', 'NVIDIA L4', '--gpu-memory-mib', '23034', '--config', config]);
+    expect(simulatorOptionsSchema.parse(options).gpu).toEqual({ name: 'NVIDIA L4', memoryMiB: 23_034, weightsMiB: 4000, memoryUtilization: 0.9 });
+    expect(simulatorOptionsSchema.parse({}).gpu).toEqual({ name: 'NVIDIA A100-SXM4-80GB', memoryMiB: 81_920, weightsMiB: 15_360, memoryUtilization: 0.9 });
+    await expect(simulatorOptionsFromArgs(['--gpu-memory-mib', '100'])).rejects.toThrow(/weightsMiB/);
+  });
+
   it('returns help and rejects bad values', async () => {
     expect(await simulatorOptionsFromArgs(['--help'])).toBe('help');
     await expect(simulatorOptionsFromArgs(['--port', 'abc'])).rejects.toThrow(/--port/);

@@ -3,7 +3,13 @@ import { RequestStatistics } from '../../../src/telemetry/stats/request-statisti
 import { completedRequest, numbersIn, seededRandom } from './completed-request-factory.js';
 
 const START = 1_700_000_000_000;
-const IDLE = { waiting: 0, running: 0 };
+
+/** Paths of the null values in a JSON value. */
+function nullsIn(value: unknown, path = ''): string[] {
+  if (value === null) return [path];
+  if (typeof value !== 'object') return [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, inner]) => nullsIn(inner, path === '' ? key : `${path}.${key}`));
+}
 
 function expectOnlyFiniteNumbers(value: unknown): void {
   const json = JSON.stringify(value);
@@ -13,23 +19,23 @@ function expectOnlyFiniteNumbers(value: unknown): void {
 
 describe('RequestStatistics: no NaN or Infinity in the JSON', () => {
   it('with nothing recorded, at the very start (zero span)', () => {
-    const snapshot = new RequestStatistics({ currency: 'USD', startedAtMs: START }).snapshot(START, IDLE);
+    const snapshot = new RequestStatistics({ currency: 'USD', startedAtMs: START }).snapshot(START);
     expectOnlyFiniteNumbers(snapshot);
-    expect(snapshot.window.overall.requests).toMatchObject({
-      error_rate_percent: null,
-      success_rate_percent: null,
-      requests_per_second: null,
-    });
-    expect(snapshot.window.overall.cost.cost_per_1k_tokens).toBeNull();
+    // Over nothing every figure is 0 (its count beside it says so); only these strings may be null.
+    expect(snapshot.requests).toMatchObject({ total: 0, error_rate_percent: 0, success_rate_percent: 0, requests_per_second: 0 });
+    expect(snapshot.slo.ttft).toEqual({ mean: 0, p50: 0, p95: 0, p99: 0, count: 0 });
+    expect(snapshot.latency).toMatchObject({ min: 0, max: 0, count: 0 });
+    expect(snapshot.cost.cost_per_1k_tokens).toBeNull();
+    expect(nullsIn(snapshot).sort()).toEqual(['cost.cost_per_1k_tokens', 'gpu.name', 'since_start.overall.cost.cost_per_1k_tokens']);
   });
 
   it('with a single request in a zero-length span', () => {
     const stats = new RequestStatistics({ currency: 'USD', startedAtMs: START });
     stats.record(completedRequest({ endedAtMs: START }));
-    const snapshot = stats.snapshot(START, IDLE);
+    const snapshot = stats.snapshot(START);
     expectOnlyFiniteNumbers(snapshot);
-    expect(snapshot.window.overall.requests.requests_per_second).toBeNull();
-    expect(snapshot.window.overall.latency.latency_p99).toBe(200);
+    expect(snapshot.requests.requests_per_second).toBe(0);
+    expect(snapshot.latency.p99).toBe(0.2);
   });
 
   it('with a clock that runs behind the start and garbage values recorded', () => {
@@ -46,11 +52,11 @@ describe('RequestStatistics: no NaN or Infinity in the JSON', () => {
       }),
     );
     stats.record(completedRequest({ endedAtMs: START - 50, latencyMs: 0, ttftMs: 0, decodeTokensPerSecond: 0 }));
-    const snapshot = stats.snapshot(START - 100, IDLE);
+    const snapshot = stats.snapshot(START - 100);
     expectOnlyFiniteNumbers(snapshot);
-    expect(snapshot.since_start.overall.requests.total_requests).toBe(2);
-    expect(snapshot.since_start.overall.latency.latency_mean).toBe(0);
-    expect(snapshot.since_start.overall.tokens.total_input_tokens).toBe(100);
+    expect(snapshot.since_start.overall.requests.total).toBe(2);
+    expect(snapshot.since_start.overall.latency.mean).toBe(0);
+    expect(snapshot.since_start.overall.tokens.total_input).toBe(100);
   });
 });
 
@@ -88,11 +94,11 @@ describe('RequestStatistics: memory is bounded', () => {
     expect(footprint).toMatchObject({ slots: 30, aggregates: 31 * 8 });
     expect(footprint.bytes).toBeLessThan(2_000_000);
 
-    const snapshot = stats.snapshot(end, IDLE);
+    const snapshot = stats.snapshot(end);
     expect(stats.footprint()).toEqual(footprint);
-    expect(snapshot.since_start.overall.requests.total_requests).toBe(total);
-    expect(snapshot.window.overall.requests.total_requests).toBe(inWindow);
-    expect(snapshot.window.span_seconds).toBe(290);
+    expect(snapshot.since_start.overall.requests.total).toBe(total);
+    expect(snapshot.requests.total).toBe(inWindow);
+    expect(snapshot.span_seconds).toBe(290);
     expect(Object.keys(snapshot.since_start.overall.errors.by_type)).toHaveLength(33); // 32 types + 'other'
     expectOnlyFiniteNumbers(snapshot);
   });
