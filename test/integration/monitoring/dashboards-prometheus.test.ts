@@ -125,7 +125,25 @@ async function driveTraffic(rounds: number): Promise<void> {
     await brokeClient.chat.completions.create({ model: MODELS[0]!, messages: [{ role: 'user', content: 'one more?' }], max_tokens: 8 }).catch((error: unknown) => {
       if (!(error instanceof OpenAI.APIError) || error.status !== 429) throw error;
     });
+    if (round === Math.floor(rounds / 2)) await ejectOneReplica(clients[0]!);
     await sleep(700);
+  }
+}
+
+/**
+ * Two 500s in a row from the replica one session is pinned to: its circuit opens (ejectAfterFailures
+ * 2), so the Ejections, Circuit state and error panels show a fault, not only zeros. It comes back
+ * after baseEjectionMs through its trial request.
+ */
+async function ejectOneReplica(sdk: OpenAI): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const failed = await sdk.chat.completions
+      .create({ model: MODELS[0]!, messages: [{ role: 'user', content: 'fail, please' }], max_tokens: 4 }, { headers: { 'x-session-id': 'doomed', 'x-sim-fault': 'error:500' } })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failed instanceof OpenAI.APIError && failed.status === 500, String(failed)).toBe(true);
   }
 }
 
@@ -156,8 +174,9 @@ beforeAll(async () => {
       rateLimits: { store: 'redis' },
       redis: { url: redis.url, keyPrefix: 'dashboards:' },
       cost: { tokenPrices: Object.fromEntries(MODELS.map((model) => [model, { input: 1, output: 2 }])) },
-      // Engine figures (queue, KV cache, prefix-cache hits) read often enough to change within the test.
-      health: { probeIntervalMs: 200, engineStatsIntervalMs: 300 },
+      // Engine figures (queue, KV cache, prefix-cache hits) read often enough to change within the test;
+      // health probes rare, since a passing probe closes a circuit at once and would hide the ejection.
+      health: { probeIntervalMs: 30_000, engineStatsIntervalMs: 300, ejectAfterFailures: 2, baseEjectionMs: 3_000 },
     },
   });
   prometheus = await startPrometheusOnTheFleet();
@@ -209,8 +228,24 @@ describe('every dashboard panel through a real Prometheus', () => {
     expect(failed).toEqual([]);
     // Each expected-empty target is empty for every variable set, and nothing else is.
     expect([...new Set(empty)].sort(), `empty: ${empty.join('\n')}`).toEqual([...EXPECTED_EMPTY.keys()].sort());
-    console.log(`queried ${queried} targets; empty: ${JSON.stringify(empty)}`);
     expect(queried).toBeGreaterThan(2 * 40);
+  });
+
+  it('shows the ejection the test caused: a non-zero Ejections panel and an open circuit', async () => {
+    const fleetDashboard = (await committedDashboards()).find((dashboard) => dashboard.uid === 'tollbooth-fleet')!;
+    const maxOf = async (title: string, variables = VARIABLE_SETS[0]!) => {
+      const panel = dashboardPanels(fleetDashboard).find((candidate) => candidate.title === title)!;
+      const query = interpolate(panel.targets[0]!.expr, variables, RATE_INTERVAL);
+      const data = await prometheus.api<{ result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> }>('/api/v1/query_range', {
+        query,
+        start: String(windowStart),
+        end: String(windowEnd),
+        step: '1',
+      });
+      return data.result.map((series) => ({ labels: series.metric, max: Math.max(...series.values.map(([, value]) => Number(value))) }));
+    };
+    expect((await maxOf('Ejections')).some((series) => series.max > 0)).toBe(true);
+    expect((await maxOf('Circuit state')).some((series) => series.labels.state === 'open')).toBe(true);
   });
 
   it('stores trace ids as exemplars of the TTFT histogram, for the query a panel sends', async () => {
