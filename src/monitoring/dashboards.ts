@@ -13,7 +13,7 @@ import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sd
 import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import type { MonitoringConfig } from './config.js';
-import { QUANTILES, recordName } from './rules.js';
+import { QUANTILES, RATE_WINDOW, recordName } from './rules.js';
 
 /**
  * Tollbooth's Grafana dashboards as code (@grafana/grafana-foundation-sdk builders), rendered to
@@ -185,8 +185,15 @@ function templateVariables() {
   ];
 }
 
-function overview(): DashboardBuilder {
-  return dashboard('tollbooth-overview', 'Tollbooth / Overview', 'Traffic, success, token timing and firing alerts of the Tollbooth gateways and their models.', [
+function overview(config: MonitoringConfig): DashboardBuilder {
+  const targetsUp = (title: string, job: string, what: string) =>
+    stat({ title, description: `${what} Prometheus scraped successfully (job ${job}), of all it scrapes.`, unit: 'short', queries: [
+      { expr: `sum(up{job="${job}"})`, legend: 'up' },
+      { expr: `count(up{job="${job}"})`, legend: 'scraped' },
+    ], width: 12 });
+  return dashboard('tollbooth-overview', 'Tollbooth / Overview', 'Status, traffic, success, token timing and firing alerts of the Tollbooth gateways and their models.', [
+    targetsUp('Gateways up', config.tollbooth.job, 'Gateway instances (admin listeners)'),
+    targetsUp('vLLM replicas up', config.vllm.job, "vLLM replicas' own /metrics endpoints"),
     timeseries({
       title: 'Requests per second',
       description: 'Completed requests per model (5 m rate, recorded).',
@@ -198,7 +205,7 @@ function overview(): DashboardBuilder {
       title: 'Success rate',
       description: 'Share of requests that did not end in a 5xx (5 m, recorded; the availability SLI).',
       unit: 'percentunit',
-      queries: [{ expr: `1 - ${recordName.errorRatio('5m')}{${MODEL}}`, legend: '{{model}}' }],
+      queries: [{ expr: `1 - ${recordName.errorRatio(RATE_WINDOW)}{${MODEL}}`, legend: '{{model}}' }],
       width: 8,
     }),
     timeseries({
@@ -403,7 +410,7 @@ function gateway(): DashboardBuilder {
 /** Every dashboard: file name (under DASHBOARDS_DIR) → the dashboard model. */
 export function dashboards(config: MonitoringConfig): Map<string, Dashboard> {
   return new Map([
-    ['tollbooth-overview.json', overview().build()],
+    ['tollbooth-overview.json', overview(config).build()],
     ['tollbooth-fleet.json', fleet().build()],
     ['tollbooth-tenants.json', tenantsAndCost(config).build()],
     ['tollbooth-gateway.json', gateway().build()],
