@@ -1,6 +1,9 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import {
   DashboardBuilder,
+  DashboardCursorSync,
+  DashboardLinkBuilder,
+  DashboardLinkType,
   DatasourceVariableBuilder,
   QueryVariableBuilder,
   VariableRefresh,
@@ -112,7 +115,7 @@ function table(spec: PanelSpec): TablePanelBuilder {
   return panel;
 }
 
-/** The three recorded quantiles (p50, p95, p99) of one histogram, as lines with exemplars. */
+/** The rules' quantiles (p50, p95, p99) of one histogram per model, from its buckets, as lines with exemplars. */
 function quantilePanel(title: string, description: string, metric: string, matchers: string): TimeseriesPanelBuilder {
   return timeseries(
     {
@@ -155,8 +158,11 @@ function dashboard(uid: string, title: string, description: string, panels: read
     .refresh('30s')
     .time({ from: 'now-1h', to: 'now' })
     .timezone('browser')
-    .tooltip(0)
-    .variables(templateVariables());
+    // One crosshair across panels: a TTFT spike lines up with the queue or the GC pause beside it.
+    .tooltip(DashboardCursorSync.Crosshair)
+    .variables(templateVariables())
+    // The other Tollbooth dashboards, keeping the time range and the model and replica chosen.
+    .link(new DashboardLinkBuilder('Tollbooth').type(DashboardLinkType.Dashboards).tags(['tollbooth']).asDropdown(true).includeVars(true).keepTime(true));
   // Stable ids (Grafana keys panel links and state by them), in reading order.
   panels.forEach((panel, index) => builder.withPanel(panel.id(index + 1)));
   return builder;
