@@ -230,21 +230,39 @@ describe('every dashboard panel through a real Prometheus', () => {
     expect(queried).toBeGreaterThan(2 * 40);
   });
 
+  /** The series a panel's first target answers over the window, each with its largest value. */
+  async function panelSeries(dashboardUid: string, title: string): Promise<Array<{ labels: Record<string, string>; max: number }>> {
+    const dashboard = (await committedDashboards()).find((candidate) => candidate.uid === dashboardUid)!;
+    const panel = dashboardPanels(dashboard).find((candidate) => candidate.title === title)!;
+    const query = interpolate(panel.targets[0]!.expr, VARIABLE_SETS[0]!, RATE_INTERVAL);
+    if (panel.targets[0]!.instant === true) {
+      const data = await prometheus.api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>('/api/v1/query', { query, time: String(windowEnd) });
+      return data.result.map((series) => ({ labels: series.metric, max: Number(series.value[1]) }));
+    }
+    const data = await prometheus.api<{ result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> }>('/api/v1/query_range', {
+      query,
+      start: String(windowStart),
+      end: String(windowEnd),
+      step: '1',
+    });
+    return data.result.map((series) => ({ labels: series.metric, max: Math.max(...series.values.map(([, value]) => Number(value))) }));
+  }
+
   it('shows the ejection the test caused: a non-zero Ejections panel and an open circuit', async () => {
-    const fleetDashboard = (await committedDashboards()).find((dashboard) => dashboard.uid === 'tollbooth-fleet')!;
-    const maxOf = async (title: string, variables = VARIABLE_SETS[0]!) => {
-      const panel = dashboardPanels(fleetDashboard).find((candidate) => candidate.title === title)!;
-      const query = interpolate(panel.targets[0]!.expr, variables, RATE_INTERVAL);
-      const data = await prometheus.api<{ result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> }>('/api/v1/query_range', {
-        query,
-        start: String(windowStart),
-        end: String(windowEnd),
-        step: '1',
-      });
-      return data.result.map((series) => ({ labels: series.metric, max: Math.max(...series.values.map(([, value]) => Number(value))) }));
-    };
-    expect((await maxOf('Ejections')).some((series) => series.max > 0)).toBe(true);
-    expect((await maxOf('Circuit state')).some((series) => series.labels.state === 'open')).toBe(true);
+    expect((await panelSeries('tollbooth-fleet', 'Ejections')).some((series) => series.max > 0)).toBe(true);
+    expect((await panelSeries('tollbooth-fleet', 'Circuit state')).some((series) => series.labels.state === 'open')).toBe(true);
+  });
+
+  it('shows what the traffic did: both tenants, the budget refusals, the alert they fire, session affinity', async () => {
+    const tenants = new Set((await panelSeries('tollbooth-tenants', 'Tokens per second by tenant and model')).map((series) => series.labels.tenant));
+    expect([...tenants].sort()).toEqual(['acme', 'globex']);
+    const decisions = await panelSeries('tollbooth-tenants', 'Rate-limit decisions');
+    expect(decisions.some((series) => series.labels.outcome === 'limited' && series.labels.limit === 'budget' && series.max > 0)).toBe(true);
+    const firing = await panelSeries('tollbooth-overview', 'Firing alerts');
+    expect(firing.map((series) => series.labels.alertname)).toContain('TollboothTenantBudgetExhausted');
+    const affinity = await panelSeries('tollbooth-fleet', 'Session affinity ratio');
+    expect(affinity.map((series) => series.labels.model).sort()).toEqual(MODELS);
+    expect(Math.max(...affinity.map((series) => series.max))).toBeGreaterThan(0.5);
   });
 
   it('stores trace ids as exemplars of the TTFT histogram, for the query a panel sends', async () => {
