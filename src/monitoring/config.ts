@@ -1,8 +1,9 @@
 /**
  * The one place an operator tunes Tollbooth's monitoring: where Prometheus finds the gateway, the
  * replicas and Alertmanager, every alert threshold, and the SLOs. The rule groups (rules.ts), the
- * scrape config (scrape-config.ts) and later the Helm chart's PrometheusRule and the dashboards are
- * all generated from it, so a threshold lives in one place.
+ * scrape config (scrape-config.ts), the Grafana dashboards and provisioning (dashboards.ts,
+ * grafana-provisioning.ts) and later the Helm chart's PrometheusRule are all generated from it, so
+ * a threshold lives in one place.
  */
 
 /** A Prometheus duration such as `5m`, `1h`, `3d`. */
@@ -29,6 +30,13 @@ export interface MonitoringConfig {
    * deploy/prometheus/RUNBOOK.md is served.
    */
   readonly runbookBaseUrl: string;
+  /**
+   * The gateway's `cost.currency` (ISO 4217): the cost panels read `tollbooth_cost_micros_total` of
+   * this currency and show it with Grafana's unit `currency<code>` (e.g. currencyUSD, currencyEUR).
+   */
+  readonly costCurrency: string;
+  /** Grafana's data sources: where the provisioned Prometheus and Jaeger data sources point. */
+  readonly grafana: { readonly prometheusUrl: string; readonly jaegerUrl: string };
   readonly thresholds: {
     /** The reference's "queue too long": engine waiting requests of one replica. */
     readonly engineQueueWaiting: ThresholdWithDuration;
@@ -75,6 +83,8 @@ export const DEFAULT_MONITORING_CONFIG: MonitoringConfig = {
   scrapeInterval: '15s',
   evaluationInterval: '15s',
   runbookBaseUrl: 'https://github.com/tollbooth/tollbooth/blob/main/deploy/prometheus/RUNBOOK.md',
+  costCurrency: 'USD',
+  grafana: { prometheusUrl: 'http://prometheus:9090', jaegerUrl: 'http://jaeger:16686' },
   thresholds: {
     engineQueueWaiting: { value: 5, for: '1m' },
     ttftP95Seconds: { value: 3, for: '5m' },

@@ -3,6 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { DEFAULT_MONITORING_CONFIG, type MonitoringConfig } from './config.js';
+import { DASHBOARDS_DIR, dashboards } from './dashboards.js';
+import { GRAFANA_DASHBOARDS_PATH, GRAFANA_DASHBOARDS_PROVIDER_FILE, GRAFANA_DATASOURCES_FILE, grafanaDashboardProvider, grafanaDatasources } from './grafana-provisioning.js';
 import { ruleGroups } from './rules.js';
 import { PROMETHEUS_FILE, PROMETHEUS_FILE_HEADER, RULES_FILE, prometheusConfig } from './scrape-config.js';
 
@@ -19,6 +21,13 @@ export function renderMonitoringFiles(config: MonitoringConfig = DEFAULT_MONITOR
   return new Map([
     [RULES_FILE, yamlFile(['Recording rules and alerts for Tollbooth; runbook: deploy/prometheus/RUNBOOK.md.'], { groups: ruleGroups(config) })],
     [PROMETHEUS_FILE, yamlFile(['', ...PROMETHEUS_FILE_HEADER], prometheusConfig(config))],
+    [GRAFANA_DATASOURCES_FILE, yamlFile(['Grafana data sources: Prometheus (exemplar trace_id linked to Jaeger) and Jaeger. Edit the URLs to yours.'], grafanaDatasources(config))],
+    [
+      GRAFANA_DASHBOARDS_PROVIDER_FILE,
+      yamlFile([`Grafana loads the dashboards of deploy/grafana/dashboards/, mounted at ${GRAFANA_DASHBOARDS_PATH}.`], grafanaDashboardProvider()),
+    ],
+    // JSON has no comments: the dashboards' descriptions name their source instead.
+    ...[...dashboards(config)].map(([name, dashboard]) => [`${DASHBOARDS_DIR}/${name}`, `${JSON.stringify(dashboard, null, 2)}\n`] as const),
   ]);
 }
 

@@ -40,7 +40,7 @@ export function isAlertRule(rule: RecordingRule | AlertRule): rule is AlertRule 
 const MODEL_TRAFFIC = 'model!="none"';
 
 /** The rate window of the recorded latencies, rates and ratios that dashboards and the plain alerts read. */
-const RATE_WINDOW = '5m';
+export const RATE_WINDOW = '5m';
 
 /** The latency histograms recorded as quantiles: metric name, and the short name a dashboard panel shows. */
 export const LATENCY_HISTOGRAMS = [

@@ -34,22 +34,28 @@ export interface ExemplarSeries {
 }
 
 export async function startPrometheus(target: { url: string; bearerToken?: string }): Promise<PrometheusServer> {
+  return startPrometheusWithConfig({
+    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1m' },
+    scrape_configs: [
+      {
+        job_name: 'tollbooth',
+        ...(target.bearerToken === undefined ? {} : { authorization: { type: 'Bearer', credentials: target.bearerToken } }),
+        static_configs: [{ targets: [new URL(target.url).host] }],
+      },
+    ],
+  });
+}
+
+/**
+ * The same server with any configuration, and `files` (name → text, e.g. rule files the config
+ * names) written beside it, so relative `rule_files` resolve as they do next to a real config.
+ */
+export async function startPrometheusWithConfig(configuration: object, files: Readonly<Record<string, string>> = {}): Promise<PrometheusServer> {
   const directory = mkdtempSync(join(tmpdir(), 'tollbooth-prometheus-'));
   const port = await freePort();
   const config = join(directory, 'prometheus.yml');
-  writeFileSync(
-    config,
-    stringify({
-      global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1m' },
-      scrape_configs: [
-        {
-          job_name: 'tollbooth',
-          ...(target.bearerToken === undefined ? {} : { authorization: { type: 'Bearer', credentials: target.bearerToken } }),
-          static_configs: [{ targets: [new URL(target.url).host] }],
-        },
-      ],
-    }),
-  );
+  writeFileSync(config, stringify(configuration));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(directory, name), text);
   const child = spawn(
     'prometheus',
     [
