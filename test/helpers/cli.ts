@@ -54,3 +54,30 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
     },
   };
 }
+
+/** A running `tollbooth demo` and the client settings its export line printed. */
+export interface RunningDemo {
+  readonly demo: CliProcess;
+  readonly apiKey: string;
+  readonly baseURL: string;
+}
+
+/**
+ * The demo as a user runs it (`tollbooth demo --config config/demo.yaml`, built CLI) on free ports
+ * (TOLLBOOTH_PORT=0, TOLLBOOTH_ADMIN_PORT=0, TOLLBOOTH_DEMO_FREE_PORTS=1), once it has printed its key.
+ * `started` receives the process first, so the caller's teardown can stop it even if the key never comes.
+ */
+export async function startDemo(started: (demo: CliProcess) => void): Promise<RunningDemo> {
+  const demo = runCli(['demo', '--config', 'config/demo.yaml'], { TOLLBOOTH_PORT: '0', TOLLBOOTH_ADMIN_PORT: '0', TOLLBOOTH_DEMO_FREE_PORTS: '1' });
+  started(demo);
+  const exportLine = await demo.waitForLine(/export OPENAI_API_KEY=/, 15_000);
+  const [, apiKey, baseURL] = /OPENAI_API_KEY=(\S+) OPENAI_BASE_URL=(\S+)/.exec(exportLine)!;
+  return { demo, apiKey: apiKey!, baseURL: baseURL! };
+}
+
+/** Stops a demo (or any CLI process) that is still running, and waits for it to exit. */
+export async function stopCli(running: CliProcess | undefined): Promise<void> {
+  if (running === undefined || running.child.exitCode !== null || running.child.signalCode !== null) return;
+  running.child.kill('SIGKILL');
+  await running.exited();
+}

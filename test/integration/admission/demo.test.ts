@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, type CliProcess } from '../../helpers/cli.js';
+import { startDemo, stopCli, type CliProcess } from '../../helpers/cli.js';
 
 /**
  * The demo as a user runs it (`tollbooth demo --config config/demo.yaml`, built CLI): it prints a
@@ -19,9 +19,7 @@ afterEach(async () => {
   // Whatever happened in the test, the demo process does not outlive it.
   const running = demo;
   demo = undefined;
-  if (running === undefined || running.child.exitCode !== null || running.child.signalCode !== null) return;
-  running.child.kill('SIGKILL');
-  await running.exited();
+  await stopCli(running);
 });
 
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -38,9 +36,7 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 
 describe('tollbooth demo', () => {
   it('prints a key whose small limit answers a 429 with retry hints the OpenAI SDK reads, and stops on SIGTERM', async () => {
-    demo = runCli(['demo', '--config', 'config/demo.yaml'], { TOLLBOOTH_PORT: '0', TOLLBOOTH_ADMIN_PORT: '0', TOLLBOOTH_DEMO_FREE_PORTS: '1' });
-    const exportLine = await demo.waitForLine(/export OPENAI_API_KEY=/, 15_000);
-    const [, apiKey, baseURL] = /OPENAI_API_KEY=(\S+) OPENAI_BASE_URL=(\S+)/.exec(exportLine)!;
+    const { demo: running, apiKey, baseURL } = await startDemo((started) => (demo = started));
     expect(apiKey).toMatch(/^sk-tb-/);
     // The replicas are served once the first probe saw them.
     const deadline = Date.now() + 10_000;
@@ -78,7 +74,7 @@ describe('tollbooth demo', () => {
     expect(Number(headers.get('x-ratelimit-remaining-tokens'))).toBeGreaterThan(0);
     expect(headers.get('x-ratelimit-reset-tokens')).toMatch(GO_DURATION);
 
-    demo.child.kill('SIGTERM');
-    expect(await within(demo.exited(), 10_000, 'the demo stopping')).toEqual({ code: 0, signal: null });
+    running.child.kill('SIGTERM');
+    expect(await within(running.exited(), 10_000, 'the demo stopping')).toEqual({ code: 0, signal: null });
   });
 });

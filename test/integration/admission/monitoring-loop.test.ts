@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, type CliProcess } from '../../helpers/cli.js';
+import { startDemo, stopCli, type CliProcess } from '../../helpers/cli.js';
 
 /**
  * The bar of issue 19: a monitoring loop written against the reference service's documented
@@ -17,9 +17,7 @@ let demo: CliProcess | undefined;
 afterEach(async () => {
   const running = demo;
   demo = undefined;
-  if (running === undefined || running.child.exitCode !== null || running.child.signalCode !== null) return;
-  running.child.kill('SIGKILL');
-  await running.exited();
+  await stopCli(running);
 });
 
 interface LoopRun {
@@ -48,10 +46,8 @@ function queueLines(stdout: string): Array<{ waiting: number; running: number }>
 
 describe('the reference monitoring loop against the demo', () => {
   it('runs unchanged idle and under load, and prints what the gateway measured', async () => {
-    demo = runCli(['demo', '--config', 'config/demo.yaml'], { TOLLBOOTH_PORT: '0', TOLLBOOTH_ADMIN_PORT: '0', TOLLBOOTH_DEMO_FREE_PORTS: '1' });
-    const exportLine = await demo.waitForLine(/export OPENAI_API_KEY=/, 15_000);
-    const [, apiKey, baseURL] = /OPENAI_API_KEY=(\S+) OPENAI_BASE_URL=(\S+)/.exec(exportLine)!;
-    const metricsLine = await demo.waitForLine(/curl -s \S+\/api\/v1\/metrics/, 5_000);
+    const { demo: running, apiKey, baseURL } = await startDemo((started) => (demo = started));
+    const metricsLine = await running.waitForLine(/curl -s \S+\/api\/v1\/metrics/, 5_000);
     const metricsUrl = /curl -s (\S+\/api\/v1\/metrics)/.exec(metricsLine)![1]!;
     // Ready, and the GPU figures of the simulated replicas scraped.
     const deadline = Date.now() + 15_000;
@@ -107,7 +103,7 @@ describe('the reference monitoring loop against the demo', () => {
     expect(json.requests.total).toBe(5);
     expect(ttft).toBe(Number(json.slo.ttft.p95.toFixed(2)));
 
-    demo.child.kill('SIGTERM');
-    expect(await demo.exited()).toEqual({ code: 0, signal: null });
+    running.child.kill('SIGTERM');
+    expect(await running.exited()).toEqual({ code: 0, signal: null });
   });
 });
