@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { applyEnvOverrides } from './env.js';
 import { configSchema, type TollboothConfig } from './schema.js';
@@ -51,10 +51,16 @@ function readYamlObject(file: string): Record<string, unknown> {
   } catch (error) {
     throw new ConfigError(file, [`cannot read the file: ${(error as Error).message}`]);
   }
+  // Warnings count as problems too: an unresolved tag (`!!js/function`) or a duplicate key in a
+  // configuration is a mistake to report at boot, not a line on stderr beside a running gateway.
+  const document = parseDocument(text, { logLevel: 'silent' });
+  const problems = [...document.errors, ...document.warnings].map((problem) => `not valid YAML: ${problem.message}`);
+  if (problems.length > 0) throw new ConfigError(file, problems);
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    parsed = document.toJS();
   } catch (error) {
+    // e.g. more alias expansions than the parser allows (a "billion laughs" file)
     throw new ConfigError(file, [`not valid YAML: ${(error as Error).message}`]);
   }
   if (parsed === null || parsed === undefined) return {};

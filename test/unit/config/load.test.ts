@@ -128,6 +128,13 @@ replicas:
     expect(problemsOf(() => loadConfig({ file: yamlFile('- a\n- b\n'), env: {} }))[0]).toMatch(/top level must be a mapping/);
   });
 
+  it('lists YAML warnings as problems instead of printing them beside a running gateway', () => {
+    const tagged = yamlFile('replicas:\n  - url: !!js/function http://127.0.0.1:8000\n    models: [m]\nauth:\n  enabled: false\n');
+    expect(problemsOf(() => loadConfig({ file: tagged, env: {} }))).toEqual([expect.stringMatching(/^not valid YAML: .*tag/)]);
+    const laughs = yamlFile(`a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 12 }, (_, i) => `l${i}: &l${i} [${(i === 0 ? '*a' : `*l${i - 1}`) + ', '.repeat(1)}${i === 0 ? '*a' : `*l${i - 1}`}]`).join('\n')}\n`);
+    expect(problemsOf(() => loadConfig({ file: laughs, env: {} }))[0]).toMatch(/not valid YAML/);
+  });
+
   it('accepts the shipped example and demo files', () => {
     expect(loadConfig({ file: 'config/tollbooth.example.yaml', env: {} }).replicas).toHaveLength(2);
     // The demo runs with auth on and gets its key from `tollbooth demo` (TOLLBOOTH_AUTH_KEYS).
