@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { freePort } from './free-ports.js';
 
 /**
@@ -87,17 +87,18 @@ export async function startAlertmanager(config: unknown): Promise<AlertmanagerSe
 /** An HTTP server that records every POST body it receives (JSON), standing in for webhooks and Slack. */
 export interface NotificationSink {
   readonly url: string;
-  readonly received: { path: string; body: unknown }[];
+  /** Every POST in arrival order: its path, its JSON body, and when it arrived (epoch ms). */
+  readonly received: { path: string; body: unknown; at: number }[];
   stop(): Promise<void>;
 }
 
 export async function startNotificationSink(): Promise<NotificationSink> {
-  const received: { path: string; body: unknown }[] = [];
+  const received: { path: string; body: unknown; at: number }[] = [];
   const server: Server = createServer((request, response) => {
     let text = '';
     request.on('data', (chunk: Buffer) => (text += chunk.toString()));
     request.on('end', () => {
-      received.push({ path: request.url ?? '', body: JSON.parse(text) as unknown });
+      received.push({ path: request.url ?? '', body: JSON.parse(text) as unknown, at: Date.now() });
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     });
   });
@@ -162,4 +163,60 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     messages,
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+const DEPLOY_DIR = join(import.meta.dirname, '../../deploy/alertmanager');
+
+interface Route {
+  receiver?: string;
+  group_wait?: string;
+  group_interval?: string;
+  repeat_interval?: string;
+  routes?: Route[];
+}
+interface Receiver {
+  name: string;
+  webhook_configs?: { url: string }[];
+  slack_configs?: { api_url?: string; api_url_file?: string }[];
+  email_configs?: unknown[];
+}
+export interface AlertmanagerConfig {
+  global: Record<string, unknown>;
+  templates: string[];
+  route: Route;
+  receivers: Receiver[];
+}
+
+/**
+ * deploy/alertmanager/alertmanager.yaml as a test runs it: routes, grouping, inhibition and
+ * templates as shipped; only what a test must change differs. Webhooks post to
+ * `<sink>/<receiver name>`, Slack to `<sink>/slack` (through its api_url_file), e-mail goes to the
+ * SMTP sink without TLS, and every route's group_wait and group_interval (and repeat_interval when
+ * given) are the test's.
+ */
+export function alertmanagerTestConfig(
+  sink: NotificationSink,
+  smtp: SmtpSink,
+  timing: { groupWait: string; groupInterval: string; repeatInterval?: string } = { groupWait: '1s', groupInterval: '1s' },
+): AlertmanagerConfig {
+  const config = parse(readFileSync(join(DEPLOY_DIR, 'alertmanager.yaml'), 'utf8')) as AlertmanagerConfig;
+  config.global.smtp_smarthost = smtp.hostPort;
+  config.global.smtp_require_tls = false;
+  config.templates = config.templates.map((glob) => join(DEPLOY_DIR, glob));
+  const hurry = (route: Route): void => {
+    route.group_wait = timing.groupWait;
+    route.group_interval = timing.groupInterval;
+    if (timing.repeatInterval !== undefined && route.repeat_interval !== undefined) route.repeat_interval = timing.repeatInterval;
+    for (const child of route.routes ?? []) hurry(child);
+  };
+  hurry(config.route);
+  for (const receiver of config.receivers) {
+    for (const webhook of receiver.webhook_configs ?? []) webhook.url = `${sink.url}/${receiver.name}`;
+    for (const slack of receiver.slack_configs ?? []) {
+      const file = join(mkdtempSync(join(tmpdir(), 'tollbooth-slack-')), 'url');
+      writeFileSync(file, `${sink.url}/slack`);
+      slack.api_url_file = file;
+    }
+  }
+  return config;
 }

@@ -1,11 +1,8 @@
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { DEFAULT_MONITORING_CONFIG } from '../../../src/monitoring/config.js';
 import { alertRuleGroups, type AlertRule } from '../../../src/monitoring/rules.js';
 import {
+  alertmanagerTestConfig,
   startAlertmanager,
   startNotificationSink,
   startSmtpSink,
@@ -21,49 +18,6 @@ import {
  * differs only where a test must: receivers point at local sinks (webhook and Slack URLs, an SMTP
  * server without TLS) and groups wait 1 s.
  */
-
-const DEPLOY_DIR = join(import.meta.dirname, '../../../deploy/alertmanager');
-
-interface Route {
-  receiver?: string;
-  group_wait?: string;
-  group_interval?: string;
-  routes?: Route[];
-}
-interface Receiver {
-  name: string;
-  webhook_configs?: { url: string }[];
-  slack_configs?: { api_url?: string; api_url_file?: string }[];
-  email_configs?: unknown[];
-}
-interface AlertmanagerConfig {
-  global: Record<string, unknown>;
-  templates: string[];
-  route: Route;
-  receivers: Receiver[];
-}
-
-function testCopy(sink: NotificationSink, smtp: SmtpSink): AlertmanagerConfig {
-  const config = parse(readFileSync(join(DEPLOY_DIR, 'alertmanager.yaml'), 'utf8')) as AlertmanagerConfig;
-  config.global.smtp_smarthost = smtp.hostPort;
-  config.global.smtp_require_tls = false;
-  config.templates = config.templates.map((glob) => join(DEPLOY_DIR, glob));
-  const hurry = (route: Route): void => {
-    route.group_wait = '1s';
-    route.group_interval = '1s';
-    for (const child of route.routes ?? []) hurry(child);
-  };
-  hurry(config.route);
-  for (const receiver of config.receivers) {
-    for (const webhook of receiver.webhook_configs ?? []) webhook.url = `${sink.url}/${receiver.name}`;
-    for (const slack of receiver.slack_configs ?? []) {
-      const file = join(mkdtempSync(join(tmpdir(), 'tollbooth-slack-')), 'url');
-      writeFileSync(file, `${sink.url}/slack`);
-      slack.api_url_file = file;
-    }
-  }
-  return config;
-}
 
 const RULES = new Map<string, AlertRule>(alertRuleGroups(DEFAULT_MONITORING_CONFIG).flatMap((group) => group.rules.map((rule) => [rule.alert, rule])));
 
@@ -121,7 +75,7 @@ describe('deploy/alertmanager in a real Alertmanager', () => {
   beforeAll(async () => {
     sink = await startNotificationSink();
     smtp = await startSmtpSink();
-    alertmanager = await startAlertmanager(testCopy(sink, smtp));
+    alertmanager = await startAlertmanager(alertmanagerTestConfig(sink, smtp));
     await alertmanager.push([modelDown, replicaDown, otherModelQueue, storeDegraded]);
   }, 30_000);
 

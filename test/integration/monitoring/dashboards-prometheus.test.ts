@@ -5,14 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
 import { DEFAULT_MONITORING_CONFIG, type MonitoringConfig } from '../../../src/monitoring/config.js';
 import { DASHBOARDS_DIR } from '../../../src/monitoring/dashboards.js';
-import { renderMonitoringFiles } from '../../../src/monitoring/generate.js';
-import { RULES_FILE, prometheusConfig } from '../../../src/monitoring/scrape-config.js';
 import { useSpanPipeline } from '../../../src/telemetry/tracing/span-pipeline.js';
 import { startFleet, type TestFleet } from '../../helpers/fleet.js';
 import { dashboardPanels, interpolate, type DashboardJson } from '../../helpers/grafana-dashboards.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { inMemoryTracing } from '../../unit/tracing/in-memory-tracing.js';
-import { startPrometheusWithConfig, type ExemplarSeries, type PrometheusServer } from '../telemetry/prometheus-server.js';
+import { allTargetsUp, startGeneratedPrometheus, type ExemplarSeries, type PrometheusServer } from '../telemetry/prometheus-server.js';
 
 /**
  * Grafana cannot run here (its licence), so the dashboards are proven through what Grafana would
@@ -74,25 +72,6 @@ function testMonitoringConfig(): MonitoringConfig {
     scrapeInterval: `${SCRAPE_SECONDS}s`,
     evaluationInterval: `${SCRAPE_SECONDS}s`,
   };
-}
-
-async function startPrometheusOnTheFleet(): Promise<PrometheusServer> {
-  const config = testMonitoringConfig();
-  const files = renderMonitoringFiles(config);
-  const generated = prometheusConfig(config);
-  // The generated config keeps Prometheus's default scrape_timeout (10 s), which may not exceed a 1 s interval.
-  const scrapeConfig = { ...generated, global: { ...generated.global, scrape_timeout: `${SCRAPE_SECONDS}s` } };
-  return startPrometheusWithConfig(scrapeConfig, { [generated.rule_files[0]!]: files.get(RULES_FILE)! });
-}
-
-async function allTargetsUp(timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { activeTargets } = await prometheus.api<{ activeTargets: Array<{ health: string; scrapeUrl: string; lastError: string }> }>('/api/v1/targets');
-    if (activeTargets.length === 3 && activeTargets.every((target) => target.health === 'up')) return;
-    if (Date.now() > deadline) throw new Error(`targets not up: ${JSON.stringify(activeTargets)}`);
-    await sleep(200);
-  }
 }
 
 /** Streams and non-streams for both models, both tenants, with sessions; traced (the in-memory pipeline samples all). */
@@ -178,8 +157,8 @@ beforeAll(async () => {
       health: { probeIntervalMs: 30_000, engineStatsIntervalMs: 300, ejectAfterFailures: 2, baseEjectionMs: 3_000 },
     },
   });
-  prometheus = await startPrometheusOnTheFleet();
-  await allTargetsUp();
+  prometheus = await startGeneratedPrometheus(testMonitoringConfig());
+  await allTargetsUp(prometheus, 3);
   windowStart = Date.now() / 1000;
   await driveTraffic(12);
   await waitForFiring('TollboothTenantBudgetExhausted');

@@ -3,6 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { MonitoringConfig } from '../../../src/monitoring/config.js';
+import { renderMonitoringFiles } from '../../../src/monitoring/generate.js';
+import { RULES_FILE, prometheusConfig } from '../../../src/monitoring/scrape-config.js';
 import { freePort } from '../../helpers/free-ports.js';
 
 /**
@@ -109,6 +112,29 @@ export async function startPrometheusWithConfig(configuration: object, files: Re
     log: () => log,
     stop,
   };
+}
+
+/**
+ * The server with the scrape config and rules generated from `config` by the mixin itself
+ * (prometheusConfig, renderMonitoringFiles): the rules under test are the shipped ones with the
+ * test's figures. The scrape timeout is the scrape interval (the generated config keeps
+ * Prometheus's default 10 s, which may not exceed a shorter interval).
+ */
+export async function startGeneratedPrometheus(config: MonitoringConfig): Promise<PrometheusServer> {
+  const generated = prometheusConfig(config);
+  const scrapeConfig = { ...generated, global: { ...generated.global, scrape_timeout: config.scrapeInterval } };
+  return startPrometheusWithConfig(scrapeConfig, { [generated.rule_files[0]!]: renderMonitoringFiles(config).get(RULES_FILE)! });
+}
+
+/** Resolves once Prometheus has `count` active targets, all up; throws with their states after the timeout. */
+export async function allTargetsUp(prometheus: PrometheusServer, count: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { activeTargets } = await prometheus.api<{ activeTargets: Array<{ health: string; scrapeUrl: string; lastError: string }> }>('/api/v1/targets');
+    if (activeTargets.length === count && activeTargets.every((target) => target.health === 'up')) return;
+    if (Date.now() > deadline) throw new Error(`targets not up: ${JSON.stringify(activeTargets)}`);
+    await new Promise((wake) => setTimeout(wake, 200));
+  }
 }
 
 async function ready(url: string, child: ChildProcess, log: () => string): Promise<void> {
