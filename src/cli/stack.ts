@@ -162,9 +162,13 @@ export async function runStack(args: { readonly configFile: string | undefined; 
   }
 
   const start = (name: string, command: string, commandArgs: string[], env: NodeJS.ProcessEnv = process.env): Child => {
+    // Once stopping, nothing new starts (a signal during start-up must not leave a late child behind).
+    if (stopping !== undefined) throw new Error(`not starting ${name}: the stack is stopping`);
     const logFile = join(dir, `${name}.log`);
     const fd = openSync(logFile, 'a');
-    const child = spawn(command, commandArgs, { stdio: ['ignore', fd, fd], env });
+    // detached: its own process group, so a terminal's Ctrl-C reaches only this process, which then
+    // stops the children in order (gateways first) rather than all at once.
+    const child = spawn(command, commandArgs, { stdio: ['ignore', fd, fd], env, detached: true });
     const exited = new Promise<void>((done) => child.once('exit', () => done()));
     child.once('error', (error) => process.stderr.write(`${name}: ${error.message}\n`));
     const entry = { name, process: child, logFile, exited };
