@@ -149,4 +149,13 @@ describe('tollbooth stack', () => {
     for (const port of [...ports, redisPort]) expect(await listening(port), `port ${port}`).toBe(false);
     expect(existsSync(tempDir)).toBe(false);
   }, 300_000);
+
+  it('names the Debian packages to install when its binaries are missing, and starts nothing', async () => {
+    const missing = runCli(['stack', '--free-ports'], { PATH: '/nonexistent' });
+    const exit = await missing.exited();
+    expect(exit.code).toBe(2);
+    expect(missing.stderr()).toContain('missing redis-server, prometheus, prometheus-alertmanager');
+    expect(missing.stderr()).toContain('sudo apt-get install redis-server prometheus prometheus-alertmanager');
+    expect(missing.stdout()).toBe('');
+  }, 30_000);
 });
