@@ -91,9 +91,20 @@ describe('tollbooth stack', () => {
   }, 60_000);
 
   it('starts everything on free ports, serves through both gateways and stops everything on SIGINT', async () => {
-    stack = runCli(['stack', '--free-ports']);
-    const running = stack;
-    await running.waitForLine(/Ctrl-C stops everything/, 120_000);
+    // --free-ports picks ports before the children bind them: another process may take one in
+    // between. Only that (the stack says "address already in use" and exits) earns a second try.
+    let running: CliProcess | undefined;
+    for (let attempt = 1; running === undefined; attempt += 1) {
+      stack = runCli(['stack', '--free-ports']);
+      try {
+        await stack.waitForLine(/Ctrl-C stops everything/, 120_000);
+        running = stack;
+      } catch (error) {
+        if (stack.child.exitCode === null && stack.child.signalCode === null) throw error; // timed out: afterAll stops it
+        await stack.exited();
+        if (attempt >= 2 || !/EADDRINUSE|address already in use/i.test(stack.stderr())) throw error;
+      }
+    }
     const out = running.stdout();
     const gateways = [...out.matchAll(/gateway \d +API (http:\/\/127\.0\.0\.1:\d+)\/v1 +admin (http:\/\/127\.0\.0\.1:\d+)\/metrics/g)].map((match) => ({ api: match[1]!, admin: match[2]! }));
     expect(gateways).toHaveLength(2);
