@@ -7,6 +7,71 @@ import { DEMO_KEY_POLICY } from './demo-key.js';
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const DEFAULT_DEMO_MODEL = 'tollbooth-sim-model';
 
+/** The demo's simulators and the replicas of the config rewritten to their ports. */
+export interface DemoSimulators {
+  readonly simulators: RunningSimulator[];
+  /** The config's replicas, the loopback ones pointing at their simulator (its port, with freePorts). */
+  readonly replicas: TollboothConfig['replicas'][number][];
+}
+
+/**
+ * One simulated vLLM server for every loopback replica of the config. With `freePorts`, each takes a
+ * free port and its replica's URL (and a gpuMetricsUrl on the same origin, its DCGM page) follows.
+ */
+export async function startDemoSimulators(config: TollboothConfig, options: { readonly freePorts: boolean; readonly otlpTracesEndpoint?: string | undefined }): Promise<DemoSimulators> {
+  const { freePorts, otlpTracesEndpoint } = options;
+  const simulators: RunningSimulator[] = [];
+  const replicas: TollboothConfig['replicas'][number][] = [];
+  try {
+    for (const replica of config.replicas) {
+      const url = new URL(replica.url);
+      if (!LOOPBACK_HOSTS.has(url.hostname)) {
+        replicas.push(replica);
+        continue;
+      }
+      const simulator = await startSimulator({
+        host: url.hostname === '[::1]' ? '::1' : url.hostname,
+        port: freePorts ? 0 : Number(url.port || 80),
+        models: replica.models === 'auto' ? [DEFAULT_DEMO_MODEL] : [...replica.models],
+        ...(replica.apiKey === undefined ? {} : { apiKey: replica.apiKey }),
+        ...(otlpTracesEndpoint === undefined ? {} : { otlpTracesEndpoint }),
+      });
+      simulators.push(simulator);
+      if (!freePorts) {
+        replicas.push(replica);
+        continue;
+      }
+      const configuredOrigin = url.origin;
+      url.port = String(simulator.port);
+      // A gpuMetricsUrl on the replica's own origin (the simulator's /dcgm/metrics) follows the port.
+      let gpuMetricsUrl = replica.gpuMetricsUrl;
+      if (gpuMetricsUrl !== undefined && new URL(gpuMetricsUrl).origin === configuredOrigin) {
+        const moved = new URL(gpuMetricsUrl);
+        moved.port = url.port;
+        gpuMetricsUrl = moved.href;
+      }
+      // URL.href always ends a bare origin with "/": keep the replica's URL as it was written.
+      replicas.push({
+        ...replica,
+        url: replica.url.endsWith('/') ? url.href : url.href.replace(/\/$/, ''),
+        ...(gpuMetricsUrl === undefined ? {} : { gpuMetricsUrl }),
+      });
+    }
+  } catch (error) {
+    await Promise.all(simulators.map((simulator) => simulator.close()));
+    throw error;
+  }
+  return { simulators, replicas };
+}
+
+/** The banner's lines with the demo key: the export line a client copies. */
+export function demoKeyLines(demoKey: string, base: string): string {
+  return `  Demo API key (shown once; ${DEMO_KEY_POLICY.limits.tokensPerMinute} tokens and ${DEMO_KEY_POLICY.limits.requestsPerMinute} requests per minute, so a 429 comes quickly):
+
+    export OPENAI_API_KEY=${demoKey} OPENAI_BASE_URL=${base}/v1
+`;
+}
+
 /**
  * The demo: one simulated vLLM server for every loopback replica of the config (its port, its
  * models), then the gateway in front of them, then a banner with what to try.
@@ -19,42 +84,7 @@ export async function runDemo(config: TollboothConfig, log: Logger, options: Pic
   // TOLLBOOTH_DEMO_FREE_PORTS=1: the simulators take free ports and their replicas' URLs follow
   // (with TOLLBOOTH_PORT=0 for the gateway), so a test can run the demo beside anything else.
   const freePorts = process.env.TOLLBOOTH_DEMO_FREE_PORTS === '1';
-  const simulators: RunningSimulator[] = [];
-  const replicas: TollboothConfig['replicas'][number][] = [];
-  for (const replica of config.replicas) {
-    const url = new URL(replica.url);
-    if (!LOOPBACK_HOSTS.has(url.hostname)) {
-      replicas.push(replica);
-      continue;
-    }
-    const simulator = await startSimulator({
-      host: url.hostname === '[::1]' ? '::1' : url.hostname,
-      port: freePorts ? 0 : Number(url.port || 80),
-      models: replica.models === 'auto' ? [DEFAULT_DEMO_MODEL] : [...replica.models],
-      ...(replica.apiKey === undefined ? {} : { apiKey: replica.apiKey }),
-      ...(otlpTracesEndpoint === undefined ? {} : { otlpTracesEndpoint }),
-    });
-    simulators.push(simulator);
-    if (!freePorts) {
-      replicas.push(replica);
-      continue;
-    }
-    const configuredOrigin = url.origin;
-    url.port = String(simulator.port);
-    // A gpuMetricsUrl on the replica's own origin (the simulator's /dcgm/metrics) follows the port.
-    let gpuMetricsUrl = replica.gpuMetricsUrl;
-    if (gpuMetricsUrl !== undefined && new URL(gpuMetricsUrl).origin === configuredOrigin) {
-      const moved = new URL(gpuMetricsUrl);
-      moved.port = url.port;
-      gpuMetricsUrl = moved.href;
-    }
-    // URL.href always ends a bare origin with "/": keep the replica's URL as it was written.
-    replicas.push({
-      ...replica,
-      url: replica.url.endsWith('/') ? url.href : url.href.replace(/\/$/, ''),
-      ...(gpuMetricsUrl === undefined ? {} : { gpuMetricsUrl }),
-    });
-  }
+  const { simulators, replicas } = await startDemoSimulators(config, { freePorts, otlpTracesEndpoint });
   log.info({ simulators: simulators.map((simulator) => simulator.url) }, 'simulated vLLM replicas are up');
 
   const running = await startGateway({ ...config, replicas }, log, { tracing: options.tracing });
@@ -72,10 +102,7 @@ export async function runDemo(config: TollboothConfig, log: Logger, options: Pic
       ? config.auth.enabled
         ? '  API keys: the ones you configured (TOLLBOOTH_AUTH_KEYS or the config); export one as OPENAI_API_KEY.\n'
         : '  Auth is OFF in this configuration: any request is served.\n'
-      : `  Demo API key (shown once; ${DEMO_KEY_POLICY.limits.tokensPerMinute} tokens and ${DEMO_KEY_POLICY.limits.requestsPerMinute} requests per minute, so a 429 comes quickly):
-
-    export OPENAI_API_KEY=${demoKey} OPENAI_BASE_URL=${base}/v1
-`;
+      : demoKeyLines(demoKey, base);
   process.stdout.write(`
   Tollbooth is running at ${base}  (in front of ${simulators.length} simulated vLLM replicas)
 

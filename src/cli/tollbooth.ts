@@ -12,6 +12,8 @@ commands:
   start         run the gateway                       [--config FILE]
   demo          run simulated vLLM replicas for the loopback replicas of the config, and the gateway
                                                       [--config FILE]
+  stack         the whole picture on one machine: simulators, Redis, two gateways, Prometheus and
+                Alertmanager                          (tollbooth stack --help)
   sim           run one simulated vLLM replica        (tollbooth sim --help)
   keys          create, list and revoke API keys      (tollbooth keys --help)
   check-config  validate a configuration and exit     [--config FILE]
@@ -48,6 +50,16 @@ async function main(argv: string[]): Promise<void> {
       const { exitOnSignals, startGateway } = await import('../main.js');
       const running = await startGateway(config, log, { configFile: values.config ?? process.env.TOLLBOOTH_CONFIG, tracing });
       exitOnSignals(running.shutdown, log);
+      return;
+    }
+    case 'stack': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, 'free-ports': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+      const { runStack, STACK_USAGE } = await import('./stack.js');
+      if (values.help === true) {
+        process.stdout.write(STACK_USAGE);
+        return;
+      }
+      await runStack({ configFile: values.config, freePorts: values['free-ports'] === true });
       return;
     }
     case 'sim': {

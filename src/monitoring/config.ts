@@ -77,7 +77,8 @@ export interface MonitoringConfig {
  * availability), and the compose file's host names as targets. Override what differs in your stack.
  */
 export const DEFAULT_MONITORING_CONFIG: MonitoringConfig = {
-  tollbooth: { job: 'tollbooth', targets: ['tollbooth:8081'] },
+  // deploy/compose.yaml's two gateways (their admin listener, 8081 on 0.0.0.0 in deploy/tollbooth.yaml) and two simulators.
+  tollbooth: { job: 'tollbooth', targets: ['tollbooth-1:8081', 'tollbooth-2:8081'] },
   vllm: { job: 'vllm', targets: ['vllm-a:8000', 'vllm-b:8000'] },
   alertmanagers: ['alertmanager:9093'],
   scrapeInterval: '15s',
