@@ -280,7 +280,7 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
   }
   new Gauge({
     name: `${METRIC_PREFIX}alerts_firing`,
-    help: 'Always 1, one series per firing built-in alert (src/alerts/): its rule (alertname), severity, scope (fleet, model, replica) and the model or replica ("" for the fleet).',
+    help: 'Always 1, one series per firing built-in alert (src/alerts/): its rule (alertname), severity, scope (fleet, model, replica) and the model or replica (empty for the fleet).',
     labelNames: ['alertname', 'severity', 'scope', 'model', 'replica'] as const,
     registers,
     collect() {
