@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alertRuleSchema, alertsConfigSchema, DEFAULT_ALERT_RULES, effectiveRules, type AlertRule } from '../../../src/alerts/config.js';
 import { AlertEngine } from '../../../src/alerts/engine.js';
+import { parseConfig } from '../../../src/config/load.js';
 import { AggregateSet } from '../../../src/telemetry/stats/aggregate-set.js';
 import { buildMetricsSnapshot, type MetricsApiResponse, type Statistics } from '../../../src/telemetry/stats/snapshot.js';
 
@@ -155,5 +156,11 @@ describe('alert configuration', () => {
     expect(problems({ rules: [{ name: 'A', figure: 'engine.waiting', threshold: 1, scope: 'fleet' }] })).toHaveLength(1);
     expect(problems({ rules: [{ name: 'A', figure: 'gpu.utilization_percent', threshold: 90 }, { name: 'A', figure: 'alerts_count', threshold: 0 }] })).toEqual(['rules.1.name: rule name "A" is used twice']);
     expect(problems({ rules: [{ name: 'A', figure: 'slo.ttft.p95', threshold: 1, scope: 'model' }, { name: 'B', figure: 'gpu.allocated_gb', threshold: 1, scope: 'replica' }] })).toEqual([]);
+  });
+
+  it('a figure path that is not in the JSON stops the boot, naming the rule', () => {
+    const config = (alerts: unknown) => parseConfig({ replicas: [{ url: 'http://127.0.0.1:8000', models: ['m'] }], auth: { enabled: false }, alerts });
+    expect(() => config({ rules: [{ name: 'X', figure: 'requests.nope', threshold: 1 }] })).toThrow(/alerts\.rules\.0\.figure.*"requests\.nope" is not a number/);
+    expect(config({}).alerts).toMatchObject({ enabled: true, evaluationIntervalMs: 5_000, defaults: true, rules: [] });
   });
 });
