@@ -86,14 +86,18 @@ export class AlertRunner {
     await Promise.all(posts);
   }
 
-  /** A failed push is logged (the receiver may be down); the next re-send carries the firing alerts again. */
+  /**
+   * A failed push is logged (the receiver may be down); the next re-send carries the firing alerts
+   * again. Only the URL's origin is logged: a webhook's path or credentials are often its secret.
+   */
   private async post(url: string, body: unknown, timeoutMs: number): Promise<void> {
+    const receiver = new URL(url).origin;
     try {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
       await response.arrayBuffer();
-      if (!response.ok) this.options.log.warn({ url, status: response.status }, 'alert push rejected');
+      if (!response.ok) this.options.log.warn({ receiver, status: response.status }, 'alert push rejected');
     } catch (error) {
-      this.options.log.warn({ url, err: error }, 'alert push failed');
+      this.options.log.warn({ receiver, err: error }, 'alert push failed');
     }
   }
 }
