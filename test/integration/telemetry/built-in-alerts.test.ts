@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startAlertmanager } from '../../helpers/alertmanager.js';
 import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
@@ -89,6 +92,15 @@ describe('built-in alerts under injected faults', () => {
     expect(firing.alerts[0]!.message).toBe('Error rate (%): requests.error_rate_percent = 100 (> 10 for 0.5 s)');
     expect(Date.parse(firing.alerts[0]!.since)).toBeLessThanOrEqual(Date.now());
     expect(await firingSeries(admin)).toEqual(['tollbooth_alerts_firing{alertname="ErrorRateTooHigh",severity="critical",scope="fleet",model="",replica=""} 1']);
+    // The reference's monitoring loop (unchanged) prints it (asynchronously: the gateway runs in this process).
+    const { stdout: loop } = await promisify(execFile)('python3', [resolve('test/fixtures/monitor_loop.py')], {
+      env: { ...process.env, METRICS_URL: `${admin}/api/v1/metrics`, MONITOR_ITERATIONS: '1' },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(loop).toContain('Status: critical\n');
+    expect(loop).toContain('Alerts: 1\n');
+    expect(loop).toContain('  ALERT: Error rate (%): requests.error_rate_percent = 100 (> 10 for 0.5 s)\n');
 
     const pushed = await waitFor('the webhook push', async () => sink.bodies.flatMap((body) => body.alerts).find((alert) => alert.status === 'firing'));
     expect(pushed.labels).toEqual({ alertname: 'ErrorRateTooHigh', severity: 'critical', scope: 'fleet', source: 'tollbooth' });
