@@ -21,7 +21,7 @@ import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
 import { answerClientError, connectionLimitOptions, installConnectionLimits } from './server/client-connections.js';
 import { installErrorHandling } from './server/error-handler.js';
-import { registerMetricsEndpoints } from './server/metrics-endpoints.js';
+import { registerMetricsEndpoints, replicaFigures } from './server/metrics-endpoints.js';
 import { registerOperationRoutes } from './server/operations.js';
 import { installRequestTargetCheck } from './server/request-target.js';
 import { describeInferenceRequest } from './server/inference-request.js';
@@ -33,6 +33,9 @@ import { MetricsRecorder, rateLimitStoreObserver } from './telemetry/metrics/rec
 import { installObservation } from './telemetry/plugin.js';
 import { RequestTelemetry } from './telemetry/request-telemetry.js';
 import { createRequestTracer } from './telemetry/tracing/request-trace.js';
+import { AlertEngine } from './alerts/engine.js';
+import { effectiveRules } from './alerts/config.js';
+import { AlertRunner } from './alerts/runner.js';
 import { RequestStatistics } from './telemetry/stats/request-statistics.js';
 import { TOLLBOOTH_VERSION } from './version.js';
 
@@ -46,6 +49,8 @@ export interface Gateway {
   readonly metricsRegistry: Registry;
   /** The guard for work nothing awaits (timers, reloads, telemetry after the response), counting into `metricsRegistry`. */
   readonly internalErrors: InternalErrors;
+  /** The built-in alerts' timer (start() once serving); undefined when alerts or metrics are off. */
+  readonly alerts: AlertRunner | undefined;
   /**
    * Makes the fleet the given replicas (a reload): unchanged replicas keep their state, new ones
    * are probed before they take traffic, removed ones finish their in-flight requests.
@@ -103,14 +108,28 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   const openExchanges = new OpenExchanges();
   const metricsRegistry = new Registry();
   const statistics = new RequestStatistics({ windowMs: config.metrics.windowMs, currency: config.cost.currency, startedAtMs: Date.now() });
+  // The built-in alerts read the statistics, so they need the metrics on.
+  const alertEngine = config.alerts.enabled && config.metrics.enabled ? new AlertEngine(effectiveRules(config.alerts)) : undefined;
+  const firingAlerts = alertEngine === undefined ? undefined : () => alertEngine.firing();
   const instruments = createInstruments(
     metricsRegistry,
     {
       replicas: () => registry.replicas,
     },
     TOLLBOOTH_VERSION,
+    firingAlerts === undefined ? undefined : { firing: firingAlerts },
   );
   internalErrors.countInto(instruments.internalErrors);
+  const alerts =
+    alertEngine === undefined
+      ? undefined
+      : new AlertRunner({
+          engine: alertEngine,
+          settings: config.alerts,
+          snapshot: (nowMs) => statistics.snapshot(nowMs, registry.replicas.map(replicaFigures), alertEngine.firing()),
+          log: log.child({ component: 'alerts' }),
+          internalErrors,
+        });
   // Limits belong to keys: without auth there is no one to limit.
   const rateLimits =
     keys === undefined
@@ -180,10 +199,10 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   const authenticateKey = keys === undefined ? undefined : authenticate(keys);
   registerOperationRoutes(app, registry, authenticateKey);
   if (metricsOnApiPort(config)) {
-    registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry });
+    registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts });
   }
   const admin = config.admin.enabled
-    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry })
+    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry, alerts: firingAlerts })
     : undefined;
 
   const forward = createForwarder({
@@ -219,6 +238,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     monitor,
     metricsRegistry,
     internalErrors,
+    alerts,
     applyReplicaSet: async (replicas) => {
       const { added, removed } = registry.applyReplicaSet(replicas);
       if (added.length === 0 && removed.length === 0) return;
@@ -238,6 +258,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     close: async () => {
       draining = true;
       monitor.stop();
+      alerts?.stop();
       await app.close();
       await Promise.all([pools.close(), rateLimits?.close()]);
       // Last, so the drain's final figures can still be scraped.

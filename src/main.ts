@@ -57,6 +57,8 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
     await keys?.stop();
     throw error;
   }
+  // Evaluated only while the gateway serves; close() stops it.
+  gateway.alerts?.start();
   // The fleet is the configured replicas plus those found in DNS; either side can change alone.
   let staticReplicas = config.replicas;
   const discovery =

@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Alert } from '../telemetry/stats/snapshot.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TollboothConfig } from '../config/schema.js';
@@ -19,6 +20,8 @@ export interface AdminDependencies {
   readonly metricsRegistry: Registry;
   readonly statistics: RequestStatistics;
   readonly fleet: ReplicaRegistry;
+  /** The firing built-in alerts for the JSON. */
+  readonly alerts?: (() => readonly Alert[]) | undefined;
 }
 
 /**
@@ -43,6 +46,6 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   installObservation(admin, telemetry, { inStatistics: false });
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
-  if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet });
+  if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts });
   return admin;
 }

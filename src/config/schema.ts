@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertsConfigSchema } from '../alerts/config.js';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
 import { passthroughConfigSchema } from '../proxy/passthrough.js';
@@ -256,6 +257,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     tracing: tracingConfigSchema,
+    /** Built-in alerts over the JSON's window (src/alerts/): the reference's three by default. */
+    alerts: alertsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, context) => {

@@ -6,7 +6,7 @@ import type { ReplicaRegistry } from '../routing/registry.js';
 import type { Replica } from '../routing/replica.js';
 import { contentTypeOf, negotiateExposition, renderExposition } from '../telemetry/metrics/exposition.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
-import type { ReplicaFiguresInput } from '../telemetry/stats/snapshot.js';
+import type { Alert, ReplicaFiguresInput } from '../telemetry/stats/snapshot.js';
 import { metricsAccessCheck } from './metrics-auth.js';
 
 /**
@@ -21,6 +21,8 @@ export function registerMetricsEndpoints(
     readonly registry: Registry;
     readonly statistics: RequestStatistics;
     readonly fleet: ReplicaRegistry;
+    /** The firing built-in alerts, shown in the JSON (none without them). */
+    readonly alerts?: (() => readonly Alert[]) | undefined;
   },
 ): void {
   const { registry, statistics, fleet } = dependencies;
@@ -41,7 +43,7 @@ export function registerMetricsEndpoints(
 
   app.get('/api/v1/metrics', async (request) => {
     guard(request.headers.authorization);
-    return statistics.snapshot(Date.now(), fleet.replicas.map(replicaFigures));
+    return statistics.snapshot(Date.now(), fleet.replicas.map(replicaFigures), dependencies.alerts?.() ?? []);
   });
 }
 

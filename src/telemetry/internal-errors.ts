@@ -23,6 +23,8 @@ export const INTERNAL_ERROR_STAGES = [
   'key_reload',
   /** Ending the open responses at the drain deadline. */
   'drain',
+  /** Evaluating the built-in alerts (src/alerts/). */
+  'alerts',
 ] as const;
 
 export type InternalErrorStage = (typeof INTERNAL_ERROR_STAGES)[number];

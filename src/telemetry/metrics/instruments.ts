@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
 import { INTERNAL_ERROR_STAGES } from '../internal-errors.js';
-import type { GpuDeviceInput } from '../stats/snapshot.js';
+import type { Alert, GpuDeviceInput } from '../stats/snapshot.js';
 import { FixedCounter } from './fixed-counter.js';
 import { FixedHistogram } from './fixed-histogram.js';
 
@@ -36,7 +36,12 @@ export interface FleetView {
 
 const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
 
-export function createInstruments(registry: Registry, fleet: FleetView, version: string) {
+export interface AlertsView {
+  /** The built-in alerts firing now (AlertEngine.firing()). */
+  firing(): readonly Alert[];
+}
+
+export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView) {
   const registers = [registry];
   const modelReplica = ['model', 'replica'] as const;
   const instruments = {
@@ -273,6 +278,18 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
     registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
   }
+  new Gauge({
+    name: `${METRIC_PREFIX}alerts_firing`,
+    help: 'Always 1, one series per firing built-in alert (src/alerts/): its rule (alertname), severity, scope (fleet, model, replica) and the model or replica (empty for the fleet).',
+    labelNames: ['alertname', 'severity', 'scope', 'model', 'replica'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const alert of alerts?.firing() ?? []) {
+        this.set({ alertname: alert.name, severity: alert.severity, scope: alert.scope ?? 'fleet', model: alert.model ?? '', replica: alert.replica ?? '' }, 1);
+      }
+    },
+  });
   new Gauge({
     name: `${METRIC_PREFIX}build_info`,
     help: 'Always 1; the version label names the running build.',

@@ -18,8 +18,8 @@ import { LATENCY_BUCKET_LABELS, type LatencyBucketLabel } from './latency-bucket
  */
 export interface MetricsApiResponse {
   /**
-   * ok | warning | critical: the worst severity among the firing `alerts`. The gateway has no
-   * built-in alerts yet (issue 19, item 3), so `alerts` is empty and `status` is `ok`.
+   * ok | warning | critical: the worst severity among the firing `alerts` (the built-in alerts,
+   * src/alerts/).
    */
   readonly status: AlertSeverityStatus;
   readonly generated_at: string;
@@ -34,7 +34,7 @@ export interface MetricsApiResponse {
   readonly tokens: TokenFigures;
   readonly errors: ErrorFigures;
   readonly gpu: FleetGpuFigures;
-  /** Firing alerts, each with name, severity, message and since (ISO time). Empty until built-in alerts exist. */
+  /** Firing built-in alerts, each with name, severity, message, since (ISO time) and scope labels. */
   readonly alerts: readonly Alert[];
   readonly alerts_count: number;
   /** Tollbooth's own: the window's cost. */
@@ -57,6 +57,14 @@ export interface Alert {
   readonly message: string;
   /** ISO time the alert started firing. */
   readonly since: string;
+  /** The built-in alerts' scope labels: fleet, or the model or replica the alert is about. */
+  readonly scope?: 'fleet' | 'model' | 'replica';
+  readonly model?: string;
+  readonly replica?: string;
+  /** The rule's figure (a path in this JSON), its value at the last evaluation, and the threshold. */
+  readonly figure?: string;
+  readonly value?: number;
+  readonly threshold?: number;
 }
 
 export interface RequestFigures {
@@ -236,7 +244,7 @@ export interface SnapshotInput {
   readonly window: ScopeInput;
   readonly sinceStart: ScopeInput;
   readonly replicas: readonly ReplicaFiguresInput[];
-  /** Firing alerts; the built-in alerts (a later part of issue 19) will pass them. */
+  /** Firing alerts (the built-in alerts' AlertEngine.firing()). */
   readonly alerts?: readonly Alert[];
 }
 
