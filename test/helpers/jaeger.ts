@@ -1,11 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { freePorts } from './free-ports.js';
+import { acceptsConnections, freePorts } from './free-ports.js';
 
 /**
  * A real Jaeger v2 (memory storage, OTLP receivers, query API) on free loopback ports, for tests
@@ -118,17 +117,6 @@ function configText(ports: JaegerPorts, maxTraces: number): string {
   return JSON.stringify(config, null, 2);
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
-}
-
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => child.once('exit', () => done()));
@@ -156,7 +144,7 @@ async function launch(binary: string, ports: JaegerPorts, maxTraces: number, dir
   const deadline = Date.now() + 15_000;
   for (;;) {
     const listening = [ports.otlpGrpc, ports.otlpHttp, ports.queryHttp, ports.queryGrpc, ...(ports.selfMetrics === undefined ? [] : [ports.selfMetrics])];
-    const ready = await Promise.all(listening.map(accepts));
+    const ready = await Promise.all(listening.map(acceptsConnections));
     if (ready.every(Boolean)) return child;
     const failure = await Promise.race([spawnError, new Promise<undefined>((done) => setTimeout(done, 50, undefined))]);
     if (failure !== undefined || child.exitCode !== null || Date.now() > deadline) {

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, stopCli, type CliProcess } from '../../helpers/cli.js';
+import { acceptsConnections } from '../../helpers/free-ports.js';
 
 /**
  * `tollbooth stack --free-ports` (the built CLI behind `npm run stack`) as a user runs it: every
@@ -36,17 +36,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
 }
 
 async function eventually<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs: number): Promise<T> {
@@ -157,7 +146,7 @@ describe('tollbooth stack', () => {
     expect(exit.code).toBe(0);
     for (const pid of children) expect(alive(pid), `child ${pid}`).toBe(false);
     const ports = [...gateways.flatMap((gateway) => [gateway.api, gateway.admin]), prometheus, alertmanager, ...replicas].map((url) => Number(new URL(url).port));
-    for (const port of [...ports, redisPort]) expect(await listening(port), `port ${port}`).toBe(false);
+    for (const port of [...ports, redisPort]) expect(await acceptsConnections(port), `port ${port}`).toBe(false);
     expect(existsSync(tempDir)).toBe(false);
   }, 300_000);
 
