@@ -31,7 +31,10 @@ export function requestTargetProblem(target: string): string | undefined {
     const char = path[index];
     if (char === '\\') return 'the path must not contain "\\"';
     if (char === '#') return 'the path must not contain "#"';
-    if (char === '/' && path[index + 1] === '/') return 'the path must not contain empty segments ("//")';
+    if (char === '/') {
+      if (path[index + 1] === '/') return 'the path must not contain empty segments ("//")';
+      if (isDotSegmentAt(path, index + 1)) return 'the path must not contain "." or ".." segments';
+    }
     if (char === '%') {
       const escaped = path.slice(index + 1, index + 3);
       if (!/^[0-9A-Fa-f]{2}$/.test(escaped)) return 'the path contains a malformed percent escape';
@@ -39,10 +42,14 @@ export function requestTargetProblem(target: string): string | undefined {
       index += 2;
     }
   }
-  for (const segment of path.split('/')) {
-    if (segment === '.' || segment === '..') return 'the path must not contain "." or ".." segments';
-  }
   return undefined;
+}
+
+/** Whether the segment starting at `start` (just after a "/") is "." or "..": checked in the one pass over the path, with no split per request. */
+function isDotSegmentAt(path: string, start: number): boolean {
+  if (path[start] !== '.') return false;
+  const next = start + (path[start + 1] === '.' ? 2 : 1);
+  return next === path.length || path[next] === '/';
 }
 
 /** Escapes of ".", "/", "\" and "%": once decoded (once or twice), each can change the path's shape. */
