@@ -9,6 +9,13 @@ declare module 'fastify' {
 }
 
 /**
+ * Routes that are the operators' and orchestrators' own traffic (liveness and readiness probes,
+ * scrapes), not the gateway's: logged and metered, but not counted in /api/v1/metrics, where a
+ * probe every few seconds would otherwise pass for requests and pull the latency figures down.
+ */
+export const NOT_TRAFFIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics', '/metrics/prometheus', '/api/v1/metrics']);
+
+/**
  * Opens the request's observation on arrival and hands it to telemetry exactly once when the
  * response is over, whether it finished or the client went away. Fastify's onResponse hook does
  * not run for aborted responses, so the raw response's 'close' event is the one place this
@@ -17,20 +24,13 @@ declare module 'fastify' {
  * microtask, so `complete` runs each of its steps under the gateway's guard (internal-errors.ts)
  * and never throws into it.
  */
-/**
- * Routes that are the operators' and orchestrators' own traffic (liveness and readiness probes,
- * scrapes), not the gateway's: logged and metered, but not counted in /api/v1/metrics, where a
- * probe every few seconds would otherwise pass for requests and pull the latency figures down.
- */
-export const NOT_TRAFFIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics', '/metrics/prometheus', '/api/v1/metrics']);
-
 export function installObservation(app: FastifyInstance, telemetry: RequestTelemetry, options: { readonly inStatistics?: boolean } = {}): void {
-  const countsAnything = options.inStatistics ?? true;
+  const countsAnyRoute = options.inStatistics ?? true;
   app.decorateRequest('observation', undefined as unknown as RequestObservation);
 
   app.addHook('onRequest', (request, reply, done) => {
     const observation = createObservation(request.id, request.method, request.routeOptions.url ?? 'unmatched', performance.now());
-    const inStatistics = countsAnything && !NOT_TRAFFIC_ROUTES.has(observation.route);
+    const inStatistics = countsAnyRoute && !NOT_TRAFFIC_ROUTES.has(observation.route);
     observation.inStatistics = inStatistics;
     request.observation = observation;
     void reply.header('x-request-id', request.id);
