@@ -27,7 +27,7 @@ import { installRequestTargetCheck } from './server/request-target.js';
 import { describeInferenceRequest } from './server/inference-request.js';
 import { opaqueBody, parseJsonBody } from './server/request-body.js';
 import { requestIdOf } from './server/request-id.js';
-import { InternalErrors } from './telemetry/internal-errors.js';
+import { InternalErrors } from './errors/internal-errors.js';
 import { createInstruments } from './telemetry/metrics/instruments.js';
 import { MetricsRecorder, rateLimitStoreObserver } from './telemetry/metrics/recorder.js';
 import { installObservation } from './telemetry/plugin.js';

@@ -5,7 +5,7 @@ import { startKeyRing } from './auth/key-sources.js';
 import type { TollboothConfig } from './config/schema.js';
 import { watchConfigFile } from './config/watch.js';
 import { DnsDiscovery, systemResolver, type DiscoveryResolver } from './routing/dns-discovery.js';
-import { InternalErrors } from './telemetry/internal-errors.js';
+import { InternalErrors } from './errors/internal-errors.js';
 import { flushLogs } from './telemetry/logger.js';
 import type { TracingRuntime } from './telemetry/tracing/sdk.js';
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { InternalErrors } from '../telemetry/internal-errors.js';
+import type { InternalErrors } from '../errors/internal-errors.js';
 import type { MetricsApiResponse } from '../telemetry/stats/snapshot.js';
 import type { AlertsConfig } from './config.js';
 import { type AlertEngine, type AlertInstance, type AlertTransition, messageOf, scopeLabels } from './engine.js';

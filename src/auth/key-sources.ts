@@ -3,7 +3,7 @@ import type { AuthConfig } from './config.js';
 import { KeyRing } from './key-ring.js';
 import { watchKeysFile } from './keys-file.js';
 import { createRedisClient } from '../redis/client.js';
-import { InternalErrors } from '../telemetry/internal-errors.js';
+import { InternalErrors } from '../errors/internal-errors.js';
 import type { RedisConfig } from '../redis/config.js';
 import { startRedisKeySource, type RedisClientFactory } from './redis-key-source.js';
 

@@ -2,7 +2,7 @@ import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { reloadOnChange } from '../config/file-reload.js';
-import { InternalErrors } from '../telemetry/internal-errors.js';
+import { InternalErrors } from '../errors/internal-errors.js';
 import { isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
 import { validateKeyList } from './key-list.js';
 import type { KeyRing } from './key-ring.js';

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { closeRedisClient } from '../redis/client.js';
-import { InternalErrors } from '../telemetry/internal-errors.js';
+import { InternalErrors } from '../errors/internal-errors.js';
 import type { KeyRing } from './key-ring.js';
 import { RedisKeyStore } from './redis-key-store.js';
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { reloadOnChange } from './file-reload.js';
 import { ConfigError, loadConfig } from './load.js';
 import type { TollboothConfig } from './schema.js';
-import type { InternalErrors } from '../telemetry/internal-errors.js';
+import type { InternalErrors } from '../errors/internal-errors.js';
 
 /**
  * Reloads the configuration file when it changes or on SIGHUP. A file that fails validation is

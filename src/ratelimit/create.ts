@@ -1,5 +1,5 @@
 import type { RedisConfig } from '../redis/config.js';
-import type { InternalErrors } from '../telemetry/internal-errors.js';
+import type { InternalErrors } from '../errors/internal-errors.js';
 import { closeRedisClient, createRedisClient, redisReady } from '../redis/client.js';
 import type { RateLimitConfig } from './config.js';
 import { FailoverRateLimiter, type FailoverLog, type RateLimitStoreObserver } from './failover.js';

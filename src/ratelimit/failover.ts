@@ -1,4 +1,4 @@
-import type { InternalErrors } from '../telemetry/internal-errors.js';
+import type { InternalErrors } from '../errors/internal-errors.js';
 import { unavailableDecision } from './decision.js';
 import type { AdmitRequest, RateLimitDecision, RateLimiter, RateLimitTicket, SettleUsage } from './limiter.js';
 import type { MemoryRateLimiter } from './memory-store.js';

@@ -1,4 +1,4 @@
-import type { InternalErrors } from '../telemetry/internal-errors.js';
+import type { InternalErrors } from '../errors/internal-errors.js';
 import type { FailoverLog } from './failover.js';
 import type { RateLimitTicket, SettleUsage } from './limiter.js';
 import { holdsLease, type RedisRateLimiter } from './redis-store.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { request as undiciRequest, type Dispatcher } from 'undici';
 import type { TollboothConfig } from '../config/schema.js';
-import type { InternalErrors } from '../telemetry/internal-errors.js';
+import type { InternalErrors } from '../errors/internal-errors.js';
 import { parseDcgm } from './dcgm.js';
 import { isFresh, scrapeEngineStats, type EngineStats } from './engine-stats.js';
 import type { ReplicaRegistry } from './registry.js';

@@ -21,7 +21,7 @@ export const NOT_TRAFFIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/rea
  * not run for aborted responses, so the raw response's 'close' event is the one place this
  * happens; telemetry reads in a microtask, after every other 'close' listener (the upstream
  * exchange settles its replica's load there) has written its facts. Nothing awaits that
- * microtask, so `complete` runs each of its steps under the gateway's guard (internal-errors.ts)
+ * microtask, so `complete` runs each of its steps under the gateway's guard (errors/internal-errors.ts)
  * and never throws into it.
  */
 export function installObservation(app: FastifyInstance, telemetry: RequestTelemetry, options: { readonly inStatistics?: boolean } = {}): void {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { TokenCounts } from '../cost/cost.js';
 import type { PriceBook, RequestCost } from '../cost/price-book.js';
 import { accessLineWriter, accessLogRecord, type AccessLogRecord } from './access-log.js';
-import type { InternalErrors } from './internal-errors.js';
+import type { InternalErrors } from '../errors/internal-errors.js';
 import { measureRequest, type RequestMeasures } from './measures.js';
 import type { MetricsRecorder } from './metrics/recorder.js';
 import type { RequestObservation } from './observation.js';

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
-import { INTERNAL_ERROR_STAGES } from '../internal-errors.js';
+import { INTERNAL_ERROR_STAGES } from '../../errors/internal-errors.js';
 import type { Alert, GpuDeviceInput } from '../stats/snapshot.js';
 import { FixedCounter } from './fixed-counter.js';
 import { FixedHistogram } from './fixed-histogram.js';

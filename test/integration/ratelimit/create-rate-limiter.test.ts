@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
+import { InternalErrors } from '../../../src/errors/internal-errors.js';
 import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
 import { createRateLimiter } from '../../../src/ratelimit/create.js';
 import { redisConfigSchema } from '../../../src/redis/config.js';

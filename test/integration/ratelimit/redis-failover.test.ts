@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
+import { InternalErrors } from '../../../src/errors/internal-errors.js';
 import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
 import { FailoverRateLimiter, type RateLimitStoreObserver } from '../../../src/ratelimit/failover.js';
 import type { AdmitRequest } from '../../../src/ratelimit/limiter.js';

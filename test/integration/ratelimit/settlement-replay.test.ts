@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
+import { InternalErrors } from '../../../src/errors/internal-errors.js';
 import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
 import { FailoverRateLimiter } from '../../../src/ratelimit/failover.js';
 import type { AdmitRequest } from '../../../src/ratelimit/limiter.js';

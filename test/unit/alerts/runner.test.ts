@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { alertRuleSchema, alertsConfigSchema } from '../../../src/alerts/config.js';
 import { AlertEngine } from '../../../src/alerts/engine.js';
 import { AlertRunner } from '../../../src/alerts/runner.js';
-import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
+import { InternalErrors } from '../../../src/errors/internal-errors.js';
 import { RequestStatistics } from '../../../src/telemetry/stats/request-statistics.js';
 import type { MetricsApiResponse } from '../../../src/telemetry/stats/snapshot.js';
 

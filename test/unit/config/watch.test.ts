@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { watchConfigFile } from '../../../src/config/watch.js';
 import type { TollboothConfig } from '../../../src/config/schema.js';
-import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
+import { InternalErrors } from '../../../src/errors/internal-errors.js';
 import { createInstruments } from '../../../src/telemetry/metrics/instruments.js';
 
 describe('watchConfigFile', () => {

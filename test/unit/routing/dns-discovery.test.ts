@@ -4,7 +4,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { ReplicaConfig } from '../../../src/config/schema.js';
 import { DnsDiscovery, resolveDiscoveryEntry, systemResolver, type DiscoveryResolver } from '../../../src/routing/dns-discovery.js';
-import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
+import { InternalErrors } from '../../../src/errors/internal-errors.js';
 import { createInstruments } from '../../../src/telemetry/metrics/instruments.js';
 
 const entriesOf = (discovery: unknown[]) => parseConfig({ auth: { enabled: false }, discovery }).discovery;

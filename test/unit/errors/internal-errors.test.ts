@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { PriceBook } from '../../../src/cost/price-book.js';
 import { configSchema } from '../../../src/config/schema.js';
 import type { TokenCounts } from '../../../src/cost/cost.js';
-import { InternalErrors } from '../../../src/telemetry/internal-errors.js';
+import { InternalErrors } from '../../../src/errors/internal-errors.js';
 import { createInstruments } from '../../../src/telemetry/metrics/instruments.js';
 import { MetricsRecorder } from '../../../src/telemetry/metrics/recorder.js';
 import { createObservation, type RequestObservation } from '../../../src/telemetry/observation.js';
