@@ -91,7 +91,7 @@ export class FleetMonitor {
       const { statusCode, body } = await this.get(replica, '/metrics');
       if (statusCode !== 200) throw new Error(`GET /metrics answered ${statusCode}`);
       const { stats } = scrapeEngineStats(body, performance.now());
-      replica.prefixCacheHitRatio = hitRatioBetween(replica.engineStats, stats);
+      replica.prefixCacheHitRatio = nextPrefixCacheHitRatio(replica.prefixCacheHitRatio, replica.engineStats, stats);
       replica.engineStats = stats;
     } catch (error) {
       if (replica.engineStats !== undefined && !isFresh(replica.engineStats, now, this.settings.engineStatsMaxAgeMs)) {
@@ -170,6 +170,16 @@ export class FleetMonitor {
 }
 
 /** Prefix-cache hit ratio between two scrapes of the same engine; undefined without new queries (or after a restart). */
+/**
+ * The prefix-cache hit ratio after a scrape: hits / queries between the last two reads, or, when
+ * the engine answered no prompt in between, the ratio of the last interval that had some. Reads are
+ * a few hundred milliseconds apart, so a replica between requests would otherwise blink in and out
+ * of the gauge (and out of any scrape that lands in a quiet moment). Cleared with stale stats.
+ */
+export function nextPrefixCacheHitRatio(current: number | undefined, previous: EngineStats | undefined, next: EngineStats): number | undefined {
+  return hitRatioBetween(previous, next) ?? current;
+}
+
 function hitRatioBetween(previous: EngineStats | undefined, next: EngineStats): number | undefined {
   if (previous?.prefixCacheQueries === undefined || previous.prefixCacheHits === undefined) return undefined;
   if (next.prefixCacheQueries === undefined || next.prefixCacheHits === undefined) return undefined;

@@ -37,7 +37,7 @@ export class Replica implements Candidate {
   readonly circuit: CircuitBreaker;
   /** The engine's own figures from its /metrics; undefined until scraped, and again once stale. */
   engineStats: EngineStats | undefined;
-  /** Prefix-cache hits / queries between the last two scrapes; undefined without traffic or stats. */
+  /** Prefix-cache hits / queries over the latest interval between two scrapes that had queries; undefined before any, or once stale. */
   prefixCacheHitRatio: number | undefined;
   /** The GPUs' figures from gpuMetricsUrl; undefined until scraped, and again once stale. */
   gpuStats: GpuStats | undefined;

@@ -205,7 +205,7 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
   replicaGauge('replica_engine_kv_cache_usage_ratio', 'KV-cache usage of the engine, 0-1 (vllm:kv_cache_usage_perc); absent when stale.', (replica) => replica.engineStats?.kvCacheUsage);
   replicaGauge(
     'replica_engine_prefix_cache_hit_ratio',
-    "Share of prompt tokens the engine's prefix cache served between its last two scrapes; absent when unknown.",
+    "Share of prompt tokens the engine's prefix cache served over the latest interval between two scrapes that had prompts; absent before any and when stale.",
     (replica) => replica.prefixCacheHitRatio,
   );
   /** A gauge with one series per GPU of each replica (DCGM figures from gpuMetricsUrl; absent when stale). */
