@@ -60,8 +60,8 @@ export function ansiToHtml(text: string, theme: TerminalTheme = DARK_THEME): str
   return html;
 }
 
-/** A whole page: the screen in a terminal-like window of `columns` × `rows` cells. */
-export function terminalPage(screen: string, options: { columns: number; rows: number; title: string; theme?: TerminalTheme }): string {
+/** A whole page: the screen in a terminal-like window `columns` cells wide, without the screen's empty last rows. */
+export function terminalPage(screen: string, options: { columns: number; title: string; theme?: TerminalTheme }): string {
   const theme = options.theme ?? DARK_THEME;
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${escapeHtml(options.title)}</title><style>
@@ -70,9 +70,10 @@ export function terminalPage(screen: string, options: { columns: number; rows: n
   .bar { height: 28px; background: #2a2f38; color: #9aa2af; font: 13px sans-serif; display: flex; align-items: center; padding: 0 12px; gap: 7px; }
   .dot { width: 12px; height: 12px; border-radius: 50%; display: inline-block; }
   .title { margin-left: 10px; }
+  /* line-height normal: the font's own ascent + descent, so box-drawing lines meet from row to row. */
   pre { margin: 0; padding: 10px 12px; color: ${theme.foreground}; background: ${theme.background};
-        font: 15px/1.25 'DejaVu Sans Mono', monospace; width: ${options.columns}ch; height: ${(options.rows * 1.25).toFixed(2)}em; }
-</style></head><body><div class="window"><div class="bar"><span class="dot" style="background:#ff5f57"></span><span class="dot" style="background:#febc2e"></span><span class="dot" style="background:#28c840"></span><span class="title">${escapeHtml(options.title)}</span></div><pre>${ansiToHtml(screen, theme)}</pre></div></body></html>
+        font: 15px 'DejaVu Sans Mono', monospace; line-height: normal; width: ${options.columns}ch; }
+</style></head><body><div class="window"><div class="bar"><span class="dot" style="background:#ff5f57"></span><span class="dot" style="background:#febc2e"></span><span class="dot" style="background:#28c840"></span><span class="title">${escapeHtml(options.title)}</span></div><pre>${ansiToHtml(withoutTrailingBlankLines(screen), theme)}</pre></div></body></html>
 `;
 }
 
@@ -143,6 +144,12 @@ function colourCss(colour: Colour, theme: TerminalTheme): string | undefined {
     return `rgb(${grey}, ${grey}, ${grey})`;
   }
   return undefined;
+}
+
+function withoutTrailingBlankLines(screen: string): string {
+  const lines = screen.split('\n');
+  while (lines.length > 0 && lines[lines.length - 1]!.replace(/\u001b\[[0-9;:]*m/g, '').trim() === '') lines.pop();
+  return lines.join('\n');
 }
 
 function escapeHtml(text: string): string {

@@ -1,6 +1,6 @@
 import type { Alert, MetricsApiResponse, ReplicaNow, Statistics } from '../../telemetry/stats/snapshot.js';
 import { formatAge, formatCount, formatGb, formatPercent, formatRate, formatSeconds, MISSING } from './format.js';
-import { cell, fit, seg, serialize, type Line, type Segment, type Style } from './styled-text.js';
+import { cell, fit, lineWidth, seg, serialize, type Line, type Segment, type Style } from './styled-text.js';
 
 /**
  * The screen of `tollbooth top` as a pure function: what was last read from GET /api/v1/metrics
@@ -106,16 +106,16 @@ function cut(rows: Line[], room: number, what: string): Line[] {
   return [...rows.slice(0, kept), [seg(`… ${rows.length - kept} more ${what}`, 'dim')]];
 }
 
-/** ┌─ title ───── right ─┐, exactly `width` wide (the title is cut first). */
+/** ┌─ title ───── right ─┐, exactly `width` wide (the title is cut first); either title may be empty. */
 function rule(left: string, right: string, title: Line, rightTitle: Line, width: number): Line {
   const rightPart: Line = rightTitle.length === 0 ? [] : [seg(' '), ...rightTitle, seg(' ─', 'border')];
-  const rightWidth = rightPart.reduce((sum, segment) => sum + Array.from(segment.text).length, 0);
-  const titleRoom = Math.max(0, width - 4 - rightWidth - 1);
-  const titleLine = fit(title, titleRoom);
-  const titleShown = trimEnd(titleLine);
-  const titleWidth = titleShown.reduce((sum, segment) => sum + Array.from(segment.text).length, 0);
-  const fill = Math.max(0, width - 3 - titleWidth - 1 - rightWidth - 1);
-  return fit([seg(`${left}─ `, 'border'), ...titleShown, seg(` ${'─'.repeat(fill)}`, 'border'), ...rightPart, seg(right, 'border')], width);
+  const rightWidth = lineWidth(rightPart);
+  // left, "─", " title ", at least one "─", the right part, right.
+  const titleRoom = Math.max(0, width - 3 - rightWidth - 3);
+  const titleShown = trimEnd(fit(title, titleRoom));
+  const titlePart: Line = titleShown.length === 0 ? [] : [seg(' '), ...titleShown, seg(' ')];
+  const fill = Math.max(0, width - 2 - lineWidth(titlePart) - rightWidth - 1);
+  return fit([seg(`${left}─`, 'border'), ...titlePart, seg('─'.repeat(fill), 'border'), ...rightPart, seg(right, 'border')], width);
 }
 
 function trimEnd(line: Line): Segment[] {
@@ -186,7 +186,9 @@ function concurrencyLine(snapshot: MetricsApiResponse, maxConcurrency: number | 
   const suffix = ` ${formatCount(used)} / ${formatCount(scale)} ${maxConcurrency === undefined ? 'peak' : 'max'}`;
   const barWidth = Math.min(MAX_BAR, Math.max(5, inner - LABEL_WIDTH - suffix.length - 2));
   const fraction = scale > 0 ? used / scale : 0;
-  return [label('Concurrency'), ...bar(fraction, barWidth, fraction >= 1 ? 'bad' : fraction >= 0.8 ? 'warn' : 'ok'), seg(suffix, 'value')];
+  // Against the peak a full bar is ordinary (it is full whenever the load is at its high); only a real maximum warns.
+  const style: Style = maxConcurrency === undefined ? 'label' : fraction >= 1 ? 'bad' : fraction >= 0.8 ? 'warn' : 'ok';
+  return [label('Concurrency'), ...bar(fraction, barWidth, style), seg(suffix, 'value')];
 }
 
 /** [█████▍░░░░]: eighths of a cell for the fraction (clamped to 0–1), `width` cells inside the brackets. */

@@ -32,8 +32,8 @@ describe('ansiToHtml (the screenshot helper)', () => {
     expect(ansiToHtml('\u001b[?25l\u001b[2J\u001b[3;1Hx\u001b[K')).toBe('x');
   });
 
-  it('wraps the screen in a page of the terminal’s size', () => {
-    const page = terminalPage('\u001b[32mok\u001b[0m', { columns: 80, rows: 24, title: 'tollbooth top' });
+  it('wraps the screen in a page of the terminal’s width, without its empty last rows', () => {
+    const page = terminalPage('\u001b[32mok\u001b[0m\n\u001b[0m   \n\n', { columns: 80, title: 'tollbooth top' });
     expect(page).toContain(`<pre><span style="color:${GREEN}">ok</span></pre>`);
     expect(page).toContain('width: 80ch');
     expect(page).toContain('<title>tollbooth top</title>');

@@ -179,6 +179,7 @@ describe('tollbooth top: the renderer', () => {
     const once = plain(viewOf(undefined, { problem: 'HTTP 404 from x', intervalMs: 0 }));
     expect(once.join('\n')).not.toContain('retrying');
     expect(once.join('\n')).not.toContain('q quit');
+    expect(once.at(-1)).toBe(`└${'─'.repeat(78)}┘`);
   });
 });
 
