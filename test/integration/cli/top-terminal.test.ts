@@ -74,12 +74,18 @@ const paneState = async (): Promise<{ alternate: boolean; cursorVisible: boolean
   return { alternate: alternate === '1', cursorVisible: cursor === '1', command: command ?? '' };
 };
 
+/** Polls until `done` holds; a `done` that throws (a screen caught between two frames) counts as not yet. */
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms; last:\n${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    let why = '';
+    try {
+      if (done(value)) return value;
+    } catch (error) {
+      why = `${(error as Error).message}\n`;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms; ${why}last:\n${typeof value === 'string' ? value : JSON.stringify(value)}`);
     await new Promise((wake) => setTimeout(wake, 150));
   }
 }
@@ -276,6 +282,19 @@ describe('tollbooth top in a real terminal', () => {
     }
 
     if (process.env.TOLLBOOTH_UPDATE_SCREENSHOTS === '1') await saveScreenshot(coloured);
+
+    // A wider terminal: the box follows the new width and the replica table gains columns; and back.
+    // (tmux cuts or re-flows the old frame first: wait for a whole box of the new width.)
+    const wholeBox = (text: string, width: number): boolean => {
+      const lines = text.split('\n').filter((line) => line.trim() !== '');
+      return lines.length > 10 && lines.every((line) => line.length === width && /^[┌│├└]/.test(line) && /[┐│┤┘]$/.test(line));
+    };
+    await tmux('resize-window', '-t', 'top', '-x', '120', '-y', '30');
+    const wide = await until(pane, (text) => wholeBox(text, 120) && text.includes('prefix hit'), 'the box at 120 columns');
+    expect(wide).toMatch(/^│ replica +health +in-flight +queue +running +KV cache +prefix hit +GPU memory +req\/s +TTFT p95 │$/m);
+    await tmux('resize-window', '-t', 'top', '-x', String(COLUMNS), '-y', String(ROWS));
+    const narrow = await until(pane, (text) => wholeBox(text, COLUMNS), 'the box at 80 columns again');
+    expect(narrow).not.toContain('prefix hit');
 
     // The gateway goes away: top keeps the last figures, says how old they are, and keeps running.
     await gateway.close();
