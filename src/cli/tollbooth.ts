@@ -16,8 +16,7 @@ commands:
                 Alertmanager                          (tollbooth stack --help)
   sim           run one simulated vLLM replica        (tollbooth sim --help)
   keys          create, list and revoke API keys      (tollbooth keys --help)
-  top           a live view of a gateway in the terminal, refreshed every second
-                                                      [--url ADMIN_URL] (tollbooth top --help)
+  top           watch a gateway live in the terminal   (tollbooth top --help)
   check-config  validate a configuration and exit     [--config FILE]
 
 The config file may also be named by TOLLBOOTH_CONFIG. Environment overrides:

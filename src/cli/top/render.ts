@@ -46,7 +46,7 @@ export function renderTop(view: TopView, options: RenderOptions): string[] {
 }
 
 /** The styled lines, before colour is decided. */
-export function layoutTop(view: TopView, width: number, height?: number): Line[] {
+function layoutTop(view: TopView, width: number, height?: number): Line[] {
   const inner = Math.max(1, width - 4);
   const body = (content: Line): Line => [seg('│ ', 'border'), ...fit(content, inner), seg(' │', 'border')];
   const top = rule('┌', '┐', [seg('Tollbooth', 'title'), seg(' '), seg(view.url, 'dim')], [seg(view.clock, 'plain')], width);
@@ -192,7 +192,7 @@ function concurrencyLine(snapshot: MetricsApiResponse, maxConcurrency: number | 
 }
 
 /** [█████▍░░░░]: eighths of a cell for the fraction (clamped to 0–1), `width` cells inside the brackets. */
-export function bar(fraction: number, width: number, style: Style): Segment[] {
+function bar(fraction: number, width: number, style: Style): Segment[] {
   const eighths = Math.round(Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0)) * width * 8);
   const full = Math.floor(eighths / 8);
   const part = eighths % 8;

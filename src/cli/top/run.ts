@@ -105,15 +105,15 @@ function watch(options: TopOptions): Promise<number> {
   return new Promise<number>((done) => {
     const onKey = (data: Buffer | string): void => {
       const typed = data.toString();
-      if (typed.includes('q') || typed.includes('Q') || typed.includes(CTRL_C)) stop(0);
+      if (typed.includes('q') || typed.includes('Q') || typed.includes(CTRL_C)) stop();
     };
     const onResize = (): void => draw(true);
-    const onSignal = (): void => stop(0);
+    const onSignal = (): void => stop();
     const restore = (): void => {
       if (onTerminal) out.write(LEAVE_SCREEN);
     };
 
-    function stop(code: number): void {
+    function stop(): void {
       if (stopped) return;
       stopped = true;
       clearTimeout(timer);
@@ -128,7 +128,7 @@ function watch(options: TopOptions): Promise<number> {
         input.pause();
       }
       restore();
-      done(code);
+      done(0);
     }
 
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
