@@ -70,9 +70,10 @@ export function terminalPage(screen: string, options: { columns: number; title: 
   .bar { height: 28px; background: #2a2f38; color: #9aa2af; font: 13px sans-serif; display: flex; align-items: center; padding: 0 12px; gap: 7px; }
   .dot { width: 12px; height: 12px; border-radius: 50%; display: inline-block; }
   .title { margin-left: 10px; }
-  /* line-height normal: the font's own ascent + descent, so box-drawing lines meet from row to row. */
+  /* line-height normal: the font's own ascent + descent, so box-drawing lines meet from row to row;
+     16.61px makes DejaVu Sans Mono's advance (0.602 em) a whole 10 px, so block characters meet without seams. */
   pre { margin: 0; padding: 10px 12px; color: ${theme.foreground}; background: ${theme.background};
-        font: 15px 'DejaVu Sans Mono', monospace; line-height: normal; width: ${options.columns}ch; }
+        font: 16.61px 'DejaVu Sans Mono', monospace; line-height: normal; width: ${options.columns}ch; }
 </style></head><body><div class="window"><div class="bar"><span class="dot" style="background:#ff5f57"></span><span class="dot" style="background:#febc2e"></span><span class="dot" style="background:#28c840"></span><span class="title">${escapeHtml(options.title)}</span></div><pre>${ansiToHtml(withoutTrailingBlankLines(screen), theme)}</pre></div></body></html>
 `;
 }
