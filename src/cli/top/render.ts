@@ -167,7 +167,7 @@ function figure(name: string, value: string, style: Style = 'value'): Segment[] 
 
 function requestLine(snapshot: MetricsApiResponse): Line {
   const requests = snapshot.requests;
-    const success = requests.total === 0 ? MISSING : formatPercent(requests.success_rate_percent);
+  const success = requests.total === 0 ? MISSING : formatPercent(requests.success_rate_percent);
   const successStyle: Style = requests.success_rate_percent >= SUCCESS_TARGET_PERCENT ? 'ok' : requests.success_rate_percent >= 90 ? 'warn' : 'bad';
   return [
     label('Requests'),
@@ -229,7 +229,7 @@ function throughputLine(snapshot: MetricsApiResponse): Line {
 
 function gpuLine(snapshot: MetricsApiResponse, inner: number): Line {
   const gpu = snapshot.gpu;
-  if (gpu === undefined || gpu.source !== 'dcgm') return [label('GPU memory'), seg('no GPU figures (no replica names a gpuMetricsUrl)', 'dim')];
+  if (gpu.source !== 'dcgm') return [label('GPU memory'), seg('none: no replica’s gpuMetricsUrl answered recently', 'dim')];
   const percent = gpu.utilization_percent;
   const style: Style = percent >= GPU_MEMORY_TARGET_PERCENT ? 'bad' : percent >= 0.8 * GPU_MEMORY_TARGET_PERCENT ? 'warn' : 'ok';
   const barWidth = Math.min(20, Math.max(5, inner - LABEL_WIDTH - 50));
@@ -251,30 +251,31 @@ interface Column {
   readonly align: 'left' | 'right';
   /** The smallest inner width that shows this column. */
   readonly from: number;
-  readonly value: (replica: ReplicaNow, window: Statistics | undefined) => Segment[];
+  /** The cell: a text and its style (aligned in the column), or segments exactly `width` wide. */
+  readonly value: (replica: ReplicaNow, window: Statistics | undefined, width: number) => { text: string; style: Style } | Segment[];
 }
 
 const NAME_MIN = 6;
 const GAP = 2;
 
 const COLUMNS: readonly Column[] = [
-  { title: 'health', width: 9, align: 'left', from: 0, value: (r) => [cell(r.health, 9, r.health === 'healthy' ? 'ok' : r.health === 'unhealthy' ? 'bad' : 'warn')] },
-  { title: 'in-flight', width: 9, align: 'right', from: 0, value: (r) => [cell(formatCount(r.in_flight), 9, 'value', 'right')] },
-  { title: 'queue', width: 5, align: 'right', from: 0, value: (r) => engineFigure(r, formatCount(r.engine.waiting), 5, r.engine.waiting > 0 ? 'warn' : 'value') },
-  { title: 'running', width: 7, align: 'right', from: 96, value: (r) => engineFigure(r, formatCount(r.engine.running), 7, 'value') },
+  { title: 'health', width: 9, align: 'left', from: 0, value: (r) => ({ text: r.health, style: r.health === 'healthy' ? 'ok' : r.health === 'unhealthy' ? 'bad' : 'warn' }) },
+  { title: 'in-flight', width: 9, align: 'right', from: 0, value: (r) => ({ text: formatCount(r.in_flight), style: 'value' }) },
+  { title: 'queue', width: 5, align: 'right', from: 0, value: (r) => engineFigure(r, formatCount(r.engine.waiting), r.engine.waiting > 0 ? 'warn' : 'value') },
+  { title: 'running', width: 7, align: 'right', from: 96, value: (r) => engineFigure(r, formatCount(r.engine.running), 'value') },
   {
     title: 'KV cache',
     width: 15,
     align: 'left',
     from: 0,
-    value: (r) => {
-      if (!r.engine.available) return [cell(MISSING, 15, 'dim')];
+    value: (r, _w, width) => {
+      if (!r.engine.available) return { text: MISSING, style: 'dim' };
       const percent = r.engine.kv_cache_usage_percent;
       const style: Style = percent >= 90 ? 'bad' : percent >= 70 ? 'warn' : 'ok';
-      return [...bar(percent / 100, 6, style), cell(formatPercent(percent), 7, style, 'right')];
+      return [...bar(percent / 100, 6, style), cell(formatPercent(percent), width - 8, style, 'right')];
     },
   },
-  { title: 'prefix hit', width: 10, align: 'right', from: 96, value: (r) => engineFigure(r, formatPercent(r.engine.prefix_cache_hit_rate_percent), 10, 'value') },
+  { title: 'prefix hit', width: 10, align: 'right', from: 96, value: (r) => engineFigure(r, formatPercent(r.engine.prefix_cache_hit_rate_percent), 'value') },
   {
     title: 'GPU memory',
     width: 13,
@@ -282,16 +283,16 @@ const COLUMNS: readonly Column[] = [
     from: 0,
     value: (r) =>
       r.gpu.source !== 'dcgm'
-        ? [cell(MISSING, 13, 'dim', 'right')]
-        : [cell(`${formatGb(r.gpu.allocated_gb)}/${formatGb(r.gpu.total_gb)} GB`, 13, r.gpu.utilization_percent >= GPU_MEMORY_TARGET_PERCENT ? 'bad' : 'value', 'right')],
+        ? { text: MISSING, style: 'dim' }
+        : { text: `${formatGb(r.gpu.allocated_gb)}/${formatGb(r.gpu.total_gb)} GB`, style: r.gpu.utilization_percent >= GPU_MEMORY_TARGET_PERCENT ? 'bad' : 'value' },
   },
-  { title: 'req/s', width: 7, align: 'right', from: 116, value: (_r, w) => [cell(formatRate(w?.requests.requests_per_second), 7, 'value', 'right')] },
+  { title: 'req/s', width: 7, align: 'right', from: 116, value: (_r, w) => ({ text: formatRate(w?.requests.requests_per_second), style: 'value' }) },
   {
     title: 'TTFT p95',
     width: 9,
     align: 'right',
     from: 116,
-    value: (_r, w) => [cell((w?.slo.ttft.count ?? 0) > 0 ? formatSeconds(w!.slo.ttft.p95) : MISSING, 9, 'value', 'right')],
+    value: (_r, w) => ({ text: w !== undefined && w.slo.ttft.count > 0 ? formatSeconds(w.slo.ttft.p95) : MISSING, style: 'value' }),
   },
 ];
 
@@ -306,8 +307,14 @@ function replicaColumns(inner: number): Table {
   return { nameWidth: Math.max(NAME_MIN, inner - used), columns };
 }
 
-function engineFigure(replica: ReplicaNow, text: string, width: number, style: Style): Segment[] {
-  return replica.engine.available ? [cell(text, width, style, 'right')] : [cell(MISSING, width, 'dim', 'right')];
+/** An engine figure, or "–" while the engine's figures are unknown or stale. */
+function engineFigure(replica: ReplicaNow, text: string, style: Style): { text: string; style: Style } {
+  return replica.engine.available ? { text, style } : { text: MISSING, style: 'dim' };
+}
+
+function columnCell(column: Column, replica: ReplicaNow, window: Statistics | undefined): Segment[] {
+  const value = column.value(replica, window, column.width);
+  return Array.isArray(value) ? value : [cell(value.text, column.width, value.style, column.align)];
 }
 
 function tableHeader(table: Table): Line {
@@ -315,7 +322,7 @@ function tableHeader(table: Table): Line {
 }
 
 function replicaRow(name: string, replica: ReplicaNow, window: Statistics | undefined, table: Table): Line {
-  return [cell(name, table.nameWidth, 'value'), ...table.columns.flatMap((column) => [seg(' '.repeat(GAP)), ...column.value(replica, window)])];
+  return [cell(name, table.nameWidth, 'value'), ...table.columns.flatMap((column) => [seg(' '.repeat(GAP)), ...columnCell(column, replica, window)])];
 }
 
 function alertRow(alert: Alert, nowMs: number): Line {

@@ -79,7 +79,7 @@ describe('tollbooth top: the renderer', () => {
     expect(row(lines, 'Concurrency')).toMatch(/\[░+\] 0 \/ 0 peak/);
     expect(row(lines, 'TTFT')).toMatch(/mean – +p50 – +p95 – +p99 – +n=0/);
     expect(row(lines, 'Throughput')).toMatch(/decode mean – +p50 – +total 0\.0 tok\/s/);
-    expect(row(lines, 'GPU memory')).toContain('no GPU figures');
+    expect(row(lines, 'GPU memory')).toContain('none: no replica’s gpuMetricsUrl answered recently');
     expect(row(lines, 'sim-0')).toMatch(/^sim-0 +unknown +0 +– +– +–$/);
     expect(lines.join('\n')).toContain('│ none firing');
   });
