@@ -230,7 +230,7 @@ describe('tollbooth top in a real terminal', () => {
     // Under load: the screen follows the JSON within a refresh, and moves.
     const load = startLoad(gateway.url, 8);
     const history: Array<{ at: number; json: MetricsApiResponse }> = [];
-    const poller = setInterval(() => void metrics(adminUrl).then((json) => history.push({ at: Date.now(), json })), 150);
+    const poller = setInterval(() => void metrics(adminUrl).then((json) => history.push({ at: Date.now(), json }), () => undefined), 150);
     cleanups.push(async () => clearInterval(poller));
     let coloured = '';
     try {
@@ -251,11 +251,14 @@ describe('tollbooth top in a real terminal', () => {
       await until(
         async () => {
           const capturedAt = Date.now();
-          const shown = readScreen(await pane()).total;
+          const text = await pane();
           const recent = history.filter((entry) => entry.at >= capturedAt - 2_000 && entry.at <= capturedAt + 200).map((entry) => entry.json.requests.total);
-          return { shown, recent };
+          return { text, recent };
         },
-        ({ shown, recent }) => recent.length > 0 && Math.min(...recent) <= shown && shown <= Math.max(...recent),
+        ({ text, recent }) => {
+          const shown = readScreen(text).total;
+          return recent.length > 0 && Math.min(...recent) <= shown && shown <= Math.max(...recent);
+        },
         'the screen’s total among the JSON totals of the last refresh',
       );
 
