@@ -60,7 +60,12 @@ async function startShell(): Promise<void> {
     ...env,
     TERM: 'xterm-256color',
   });
-  cleanups.push(() => tmux('kill-server'));
+  cleanups.push(async () => {
+    // kill-server leaves the socket file behind: remove it too.
+    const socket = (await tmux('display-message', '-p', '#{socket_path}').catch(() => '')).trim();
+    await tmux('kill-server');
+    if (socket !== '') rmSync(socket, { force: true });
+  });
 }
 
 function typeLine(line: string): Promise<string> {
