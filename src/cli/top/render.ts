@@ -8,7 +8,7 @@ import { cell, fit, lineWidth, seg, serialize, type Line, type Segment, type Sty
  * exactly `width` columns wide. No clock, no I/O: src/cli/top/run.ts feeds it.
  */
 export interface TopView {
-  /** The metrics URL read, shown in the title. */
+  /** The gateway URL as given (without credentials), shown in the title. */
   readonly url: string;
   /** Wall-clock text for the title (the caller's time zone), e.g. "12:01:02". */
   readonly clock: string;
