@@ -91,21 +91,24 @@ export class RequestTelemetry {
     }
     const { measures, cost } = measured;
     const model = internalErrors.attempt('metrics', () => labels.modelLabel(observation.requestedModel), requestId) ?? 'none';
+    const tenant = internalErrors.attempt('metrics', () => labels.tenantLabel(observation.tenant), requestId) ?? 'none';
     if (metrics !== undefined) {
-      internalErrors.run('metrics', () => metrics.record(observation, measures, cost, { model, replica: observation.replica ?? 'none', tenant: labels.tenantLabel(observation.tenant) }), requestId);
+      internalErrors.run('metrics', () => metrics.record(observation, measures, cost, { model, replica: observation.replica ?? 'none', tenant }), requestId);
     }
-    if (statistics !== undefined) internalErrors.run('statistics', () => this.recordStatistics(statistics, observation, measures, cost, model), requestId);
+    if (statistics !== undefined) internalErrors.run('statistics', () => this.recordStatistics(statistics, observation, measures, cost, model, tenant), requestId);
     const writeAccessLine = this.writeAccessLine;
     if (writeAccessLine !== undefined) internalErrors.run('access_log', () => writeAccessLine(accessLogRecord(observation, measures, cost, prices.currency)), requestId);
     if (tracing !== undefined) internalErrors.run('tracing', () => tracing.finish(observation, measures), requestId);
   }
 
-  private recordStatistics(statistics: RequestStatistics, observation: RequestObservation, measures: RequestMeasures, cost: RequestCost, model: string): void {
+  private recordStatistics(statistics: RequestStatistics, observation: RequestObservation, measures: RequestMeasures, cost: RequestCost, model: string, tenant: string): void {
     const now = Date.now();
     statistics.requestEnded(now);
     statistics.record({
       model,
       replica: observation.replica ?? null,
+      tenant,
+      routingOutcome: observation.routingOutcome ?? null,
       endedAtMs: now,
       success: measures.outcome === 'success',
       errorType: measures.errorType,
