@@ -21,7 +21,8 @@ import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
 import { answerClientError, connectionLimitOptions, installConnectionLimits } from './server/client-connections.js';
 import { installErrorHandling } from './server/error-handler.js';
-import { registerMetricsEndpoints, replicaFigures } from './server/metrics-endpoints.js';
+import { metricsSnapshotSource, registerMetricsEndpoints, replicaFigures } from './server/metrics-endpoints.js';
+import { registerDashboard } from './admin/dashboard-routes.js';
 import { registerOperationRoutes } from './server/operations.js';
 import { installRequestTargetCheck } from './server/request-target.js';
 import { describeInferenceRequest } from './server/inference-request.js';
@@ -200,9 +201,11 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   registerOperationRoutes(app, registry, authenticateKey);
   if (metricsOnApiPort(config)) {
     registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts });
+    // The dashboard lives on the admin listener where there is one.
+    if (!config.admin.enabled) registerDashboard(app, { settings: config.metrics, snapshot: metricsSnapshotSource({ statistics, fleet: registry, alerts: firingAlerts }), internalErrors });
   }
   const admin = config.admin.enabled
-    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry, alerts: firingAlerts })
+    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry, alerts: firingAlerts, internalErrors })
     : undefined;
 
   const forward = createForwarder({

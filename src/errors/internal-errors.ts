@@ -25,6 +25,8 @@ export const INTERNAL_ERROR_STAGES = [
   'drain',
   /** Evaluating the built-in alerts (src/alerts/). */
   'alerts',
+  /** Building and sending the live metrics stream's once-a-second snapshot (src/admin/live-metrics.ts). */
+  'live_metrics',
 ] as const;
 
 export type InternalErrorStage = (typeof INTERNAL_ERROR_STAGES)[number];
