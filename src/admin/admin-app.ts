@@ -30,7 +30,8 @@ export interface AdminDependencies {
 
 /**
  * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics, the live
- * dashboard (/dashboard and its stream /api/v1/metrics/stream), /ready with the replica details and /health, on their own address, sharing the gateway's registry,
+ * dashboard (/dashboard and its stream /api/v1/metrics/stream), /ready with the replica details
+ * and /health, on their own address, sharing the gateway's registry,
  * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
  * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
  * API port, with no second implementation of any of them.

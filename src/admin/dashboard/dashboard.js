@@ -523,10 +523,8 @@
       setConnection(attempt === 0 ? 'connecting' : 'reconnecting', attempt === 0 ? 'connecting…' : 'reconnecting…');
       feed();
       const response = await fetch(STREAM_URL, { headers: authorization(), cache: 'no-store', signal: controller.signal });
-      if (response.status === 401) {
-        unauthorized = true;
-        return;
-      }
+      unauthorized = response.status === 401;
+      if (unauthorized) throw new Error('credentials needed');
       if (!response.ok || response.body === null) throw new Error(`stream answered ${response.status}`);
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
@@ -551,7 +549,7 @@
         }
       }
     } catch {
-      // Cut, refused or stalled: reconnect below.
+      // Cut, refused, stalled or unauthorized: said below.
     } finally {
       clearTimeout(watchdog);
       connecting = false;

@@ -231,4 +231,35 @@ describe('the live dashboard in Chromium', () => {
       await Promise.all(simulators.map((simulator) => simulator.close()));
     }
   });
+
+  it('asks for the metrics credentials when they are set, then goes live with them', { timeout: 120_000 }, async () => {
+    const simulator = await startSimulator({ seed: 3, models: [MODEL] });
+    const gateway = await startTestGateway({
+      replicas: [{ name: 'gpu-0', url: simulator.url, models: [MODEL] }],
+      metrics: { bearerToken: 'dashboard-secret-token-42' },
+      logging: { level: 'warn' },
+    });
+    const userDataDir = mkdtempSync(join(tmpdir(), 'tollbooth-dashboard-chromium-'));
+    const context = await launch(userDataDir);
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(`${gateway.adminUrl}/dashboard`);
+      await page.waitForSelector('#connection[data-state="unauthorized"]', { timeout: 30_000 });
+      expect(await page.isVisible('#credentials')).toBe(true);
+      await page.fill('#credential-input', 'dashboard-secret-token-42');
+      await page.click('#credentials button');
+      await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+      expect(await page.isVisible('#credentials')).toBe(false);
+      await waitFor('figures', async () => (await page.textContent('#kpi-requests-total')) === '0 since start');
+      expect(await page.getAttribute('#status', 'data-status')).toBe('ok');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+      await gateway.close();
+      await simulator.close();
+    }
+  });
 });
