@@ -33,7 +33,7 @@ export interface StartOptions {
   /** The file the configuration came from: watched, and reloaded on change or SIGHUP. */
   readonly configFile?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
-  /** DNS look-ups for `discovery` entries (the system resolver unless a test brings its own). */
+  /** DNS look-ups for `discovery` entries without `servers` (the system resolver unless a test brings its own). */
   readonly resolver?: DiscoveryResolver;
   /** The tracing SDK started by the CLI: its queued spans are exported when the drain ends. */
   readonly tracing?: TracingRuntime;

@@ -73,7 +73,7 @@ const discoverySchema = z
      * DNS servers to ask instead of the system resolver (e.g. Consul's DNS interface
      * 127.0.0.1:8600, or a cluster DNS the host's resolv.conf does not name): IP addresses,
      * optionally with a port (`10.96.0.10`, `127.0.0.1:8600`, `[fd00::a]:53`). /etc/hosts is then
-     * not read.
+     * not read; SRV targets are still connected to by name, through the system resolver.
      */
     servers: z.array(dnsServerAddress).min(1).optional(),
   })
