@@ -94,8 +94,14 @@ async function startInstance(slot: number): Promise<Instance> {
   const generation = (starts.get(slot) ?? 0) + 1;
   starts.set(slot, generation);
   const cli = runCli(['start', '--config', configFile]);
-  const { url } = JSON.parse(await cli.waitForLine(/tollbooth is listening/, START_TIMEOUT_MS)) as { url: string };
-  await until(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200, `gw${slot} to be ready`);
+  let url: string;
+  try {
+    url = (JSON.parse(await cli.waitForLine(/tollbooth is listening/, START_TIMEOUT_MS)) as { url: string }).url;
+    await until(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200, `gw${slot} to be ready`);
+  } catch (error) {
+    cli.child.kill('SIGKILL');
+    throw error;
+  }
   const instance = { slot, backend: { id: `gw${slot}#${generation}`, origin: url }, cli };
   running.push(instance);
   balancer.add(instance.backend);
@@ -200,7 +206,10 @@ describe('three gateway instances behind a load balancer', () => {
   it('lose no request to a SIGKILL before it streams, and none to three rolling restarts; limits and sessions hold across them', async () => {
     const outcomes: Outcome[] = [];
     const client = sdk(loadKey);
+    // Both loops stop in the finally below, whatever fails first.
     let loading = true;
+    let limiting = true;
+    let limitedLoops: Array<Promise<void>> = [];
     const loops = Array.from({ length: LOAD_LOOPS }, async (_, loop) => {
       for (let turn = 0; loading; turn += 1) {
         const session = `s${(loop * 7 + turn) % SESSIONS}`;
@@ -212,53 +221,54 @@ describe('three gateway instances behind a load balancer', () => {
       await until(() => outcomes.length >= target, `${more} more completed requests`);
     };
 
-    // Phase 1: SIGKILL one instance while it relays requests; nobody tells the load balancer.
-    await completed(30);
-    const victim = running.find((instance) => instance.slot === 0)!;
-    victim.cli.child.kill('SIGKILL');
-    await victim.cli.exited();
-    forget(victim);
-    await completed(30);
-
-    // Phase 2: roll the two survivors one at a time, three times, while the limited key spends its burst.
     const limited = { admitted: 0, refused: 0, other: [] as string[] };
-    let limiting = true;
-    const limitedClient = sdk(limitedKey);
-    const limitedLoops = [0, 1].map(async (loop) => {
-      for (let turn = 0; limiting; turn += 1) {
-        try {
-          await limitedClient.chat.completions.create(
-            { model: MODEL, max_tokens: 2, messages: [{ role: 'user', content: 'budget' }] },
-            { headers: { 'x-request-id': `limited-${loop}-${turn}` } },
-          );
-          limited.admitted += 1;
-        } catch (error) {
-          if (error instanceof OpenAI.APIError && error.status === 429) limited.refused += 1;
-          else limited.other.push(String(error));
-        }
-        await new Promise((wake) => setTimeout(wake, 150));
-      }
-    });
     const drained: Array<{ id: string; code: number | null; timedOut: boolean }> = [];
-    for (let round = 0; round < ROLLING_ROUNDS; round += 1) {
-      for (const slot of [1, 2]) {
-        const instance = running.find((candidate) => candidate.slot === slot)!;
-        instance.cli.child.kill('SIGTERM');
-        // Endpoints lag a pod's termination: requests keep arriving for a moment (the load
-        // balancer retries what the draining instance refuses).
-        await new Promise((wake) => setTimeout(wake, 200));
-        balancer.remove(instance.backend.id);
-        const { code } = await instance.cli.exited();
-        drained.push({ id: instance.backend.id, code, timedOut: instance.cli.stdout().includes('drain timeout reached') });
-        forget(instance);
-        await startInstance(slot);
-        await completed(10);
+    const victim = running.find((instance) => instance.slot === 0)!;
+    try {
+      // Phase 1: SIGKILL one instance while it relays requests; nobody tells the load balancer.
+      await completed(30);
+      victim.cli.child.kill('SIGKILL');
+      await victim.cli.exited();
+      forget(victim);
+      await completed(30);
+
+      // Phase 2: roll the two survivors one at a time, three times, while the limited key spends its burst.
+      const limitedClient = sdk(limitedKey);
+      limitedLoops = [0, 1].map(async (loop) => {
+        for (let turn = 0; limiting; turn += 1) {
+          try {
+            await limitedClient.chat.completions.create(
+              { model: MODEL, max_tokens: 2, messages: [{ role: 'user', content: 'budget' }] },
+              { headers: { 'x-request-id': `limited-${loop}-${turn}` } },
+            );
+            limited.admitted += 1;
+          } catch (error) {
+            if (error instanceof OpenAI.APIError && error.status === 429) limited.refused += 1;
+            else limited.other.push(String(error));
+          }
+          await new Promise((wake) => setTimeout(wake, 150));
+        }
+      });
+      for (let round = 0; round < ROLLING_ROUNDS; round += 1) {
+        for (const slot of [1, 2]) {
+          const instance = running.find((candidate) => candidate.slot === slot)!;
+          instance.cli.child.kill('SIGTERM');
+          // Endpoints lag a pod's termination: requests keep arriving for a moment (the load
+          // balancer retries what the draining instance refuses).
+          await new Promise((wake) => setTimeout(wake, 200));
+          balancer.remove(instance.backend.id);
+          const { code } = await instance.cli.exited();
+          drained.push({ id: instance.backend.id, code, timedOut: instance.cli.stdout().includes('drain timeout reached') });
+          forget(instance);
+          await startInstance(slot);
+          await completed(10);
+        }
       }
+    } finally {
+      limiting = false;
+      loading = false;
+      await Promise.all([...limitedLoops, ...loops]);
     }
-    limiting = false;
-    await Promise.all(limitedLoops);
-    loading = false;
-    await Promise.all(loops);
 
     const lb = balancer.counts();
     const failed = outcomes.filter((outcome) => outcome.result === 'failed');
