@@ -28,8 +28,8 @@ if [ "$skip_jaeger" != 1 ]; then
 fi
 
 # The compose test (test/e2e/compose) runs Docker Compose's own `config` on deploy/compose.yaml: its
-# binary is built from the Go module proxy once and cached (about 2 minutes of CPU the first time on
-# 2 cores), beside the main suite too. It is not optional: when it cannot be built, the run fails.
+# binary is built from the Go module proxy once and cached (the first time about 100 s of CPU, 2 to 4
+# minutes on 2 busy cores), beside the main suite too. Not optional: when it cannot be built, the run fails.
 compose_log="$(mktemp)"
 bash test/e2e/compose/build-compose.sh >"$compose_log" 2>&1 &
 compose_build=$!
