@@ -16,6 +16,8 @@ const STORE_CONNECT_TIMEOUT_MS = 3_000;
  * (and their telemetry to run) before the remaining sockets are destroyed.
  */
 const DRAIN_END_TIMEOUT_MS = 2_000;
+/** While draining, how often connections that have become idle are closed. */
+const IDLE_SWEEP_INTERVAL_MS = 100;
 
 export interface RunningGateway {
   readonly gateway: Gateway;
@@ -31,7 +33,7 @@ export interface StartOptions {
   /** The file the configuration came from: watched, and reloaded on change or SIGHUP. */
   readonly configFile?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
-  /** DNS look-ups for `discovery` entries (the system resolver unless a test brings its own). */
+  /** DNS look-ups for `discovery` entries without `servers` (the system resolver unless a test brings its own). */
   readonly resolver?: DiscoveryResolver;
   /** The tracing SDK started by the CLI: its queued spans are exported when the drain ends. */
   readonly tracing?: TracingRuntime;
@@ -111,6 +113,12 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
 async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reason: string): Promise<void> {
   log.info({ reason, drain_timeout_ms: drainTimeoutMs }, 'draining: no new connections, in-flight requests may finish');
   gateway.startDraining();
+  // Closing the server closes the connections idle at that moment; a keep-alive connection whose
+  // response ends later would stay open (a load balancer's pool keeps it) and hold the drain until
+  // its deadline. Sweep them as they become idle; a request racing the sweep sees a closed
+  // connection before any response byte, which clients and load balancers retry elsewhere.
+  const idleSweep = setInterval(() => gateway.app.server.closeIdleConnections(), IDLE_SWEEP_INTERVAL_MS);
+  idleSweep.unref();
   let ending: Promise<void> | undefined;
   const deadline = setTimeout(() => {
     log.warn('drain timeout reached: ending the open responses, then closing the remaining connections');
@@ -132,6 +140,7 @@ async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reas
     await ending;
   } finally {
     clearTimeout(deadline);
+    clearInterval(idleSweep);
   }
   log.info('tollbooth stopped');
 }

@@ -1,3 +1,4 @@
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/config.js';
 import { authConfigSchema } from '../auth/config.js';
@@ -40,9 +41,23 @@ const replicaSchema = z
   })
   .strict();
 
+/** A DNS server as c-ares takes it (dns.Resolver#setServers): an IP address, optionally with a port (IPv6 in brackets then). */
+function isDnsServerAddress(address: string): boolean {
+  if (isIP(address) !== 0) return true;
+  const bracketed = /^\[([^\]]+)\]:(\d{1,5})$/.exec(address);
+  const withPort = bracketed ?? /^([^:]+):(\d{1,5})$/.exec(address);
+  if (withPort === null) return false;
+  const port = Number(withPort[2]);
+  return port >= 1 && port <= 65535 && (bracketed === null ? isIPv4(withPort[1]!) : isIPv6(withPort[1]!));
+}
+const dnsServerAddress = z.string().refine(isDnsServerAddress, 'an IP address, optionally with a port: 10.96.0.10, 127.0.0.1:8600, fd00::a or [fd00::a]:53');
+
 const discoverySchema = z
   .object({
-    /** A name whose A/AAAA records are the replicas (system resolver, so /etc/hosts and cluster DNS apply). */
+    /**
+     * A name whose A/AAAA records are the replicas (system resolver, so /etc/hosts and cluster DNS
+     * apply; with `servers`, asked of those servers instead).
+     */
     dns: z.string().min(1).optional(),
     /** An SRV record name (e.g. _http._tcp.vllm.ns.svc.cluster.local): targets and ports from the record. */
     srv: z.string().min(1).optional(),
@@ -54,6 +69,13 @@ const discoverySchema = z
     models: z.union([z.literal('auto'), z.array(z.string().min(1)).min(1)]).default('auto'),
     apiKey: z.string().min(1).optional(),
     refreshIntervalMs: positiveMs.default(10_000),
+    /**
+     * DNS servers to ask instead of the system resolver (e.g. Consul's DNS interface
+     * 127.0.0.1:8600, or a cluster DNS the host's resolv.conf does not name): IP addresses,
+     * optionally with a port (`10.96.0.10`, `127.0.0.1:8600`, `[fd00::a]:53`). /etc/hosts is then
+     * not read; SRV targets are still connected to by name, through the system resolver.
+     */
+    servers: z.array(dnsServerAddress).min(1).optional(),
   })
   .strict()
   .refine((entry) => (entry.dns === undefined) !== (entry.srv === undefined), 'give exactly one of dns or srv');
