@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
 import { buildAdminApp } from './admin/admin-app.js';
+import { gatewayKeyStoreAdmin } from './auth/key-admin.js';
 import { metricsOnApiPort } from './admin/surface.js';
 import { authenticate, authorizeModel } from './auth/plugin.js';
 import { tenantLabeler } from './auth/tenant-label.js';
@@ -201,8 +202,19 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   if (metricsOnApiPort(config)) {
     registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts });
   }
+  // The admin API changes keys in the store the gateway reads (its own connection when that is Redis).
+  const keyStore = config.admin.enabled && config.admin.tokens.length > 0 ? gatewayKeyStoreAdmin(config.auth, config.redis) : undefined;
   const admin = config.admin.enabled
-    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry, alerts: firingAlerts })
+    ? buildAdminApp({
+        metrics: config.metrics,
+        log,
+        telemetry,
+        metricsRegistry,
+        statistics,
+        fleet: registry,
+        alerts: firingAlerts,
+        keysApi: { tokens: config.admin.tokens, store: keyStore },
+      })
     : undefined;
 
   const forward = createForwarder({
@@ -263,6 +275,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       await Promise.all([pools.close(), rateLimits?.close()]);
       // Last, so the drain's final figures can still be scraped.
       await admin?.close();
+      await keyStore?.close();
     },
   };
 }

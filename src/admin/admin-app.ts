@@ -11,6 +11,8 @@ import { requestIdOf } from '../server/request-id.js';
 import { installObservation } from '../telemetry/plugin.js';
 import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
+import { registerKeysApi, type KeysApiDependencies } from './keys-api.js';
+import { adminOpenApiDocument } from './openapi.js';
 
 export interface AdminDependencies {
   readonly metrics: TollboothConfig['metrics'];
@@ -22,11 +24,14 @@ export interface AdminDependencies {
   readonly fleet: ReplicaRegistry;
   /** The firing built-in alerts for the JSON. */
   readonly alerts?: (() => readonly Alert[]) | undefined;
+  /** The admin API (keys): served only when admin tokens are configured. */
+  readonly keysApi?: Omit<KeysApiDependencies, 'log'> | undefined;
 }
 
 /**
  * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics, /ready
- * with the replica details and /health, on their own address, sharing the gateway's registry,
+ * with the replica details and /health, and with admin tokens the admin API (/api/v1/keys, described
+ * at /api/v1/openapi.json), on their own address, sharing the gateway's registry,
  * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
  * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
  * API port, with no second implementation of any of them.
@@ -47,5 +52,11 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
   if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts });
+  const keysApi = dependencies.keysApi;
+  if (keysApi !== undefined && keysApi.tokens.length > 0) {
+    const document = adminOpenApiDocument();
+    admin.get('/api/v1/openapi.json', async () => document);
+    registerKeysApi(admin, { ...keysApi, log });
+  }
   return admin;
 }

@@ -126,6 +126,30 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         /** Listen port, never the API port (9090 is left to Prometheus itself); 0 takes a free one. */
         port: z.number().int().min(0).max(65535).default(8081),
+        /**
+         * Who may use the admin API (keys, usage): `Authorization: Bearer <token>`. Each token has an
+         * id, which the log names for every change it makes. None (the default): the admin API is off.
+         */
+        tokens: z
+          .array(
+            z
+              .object({
+                id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1-64 letters, digits, ".", "_" or "-"'),
+                token: z.string().min(32, 'use at least 32 characters (e.g. openssl rand -base64 32)'),
+              })
+              .strict(),
+          )
+          .default([])
+          .superRefine((tokens, context) => {
+            const ids = new Set<string>();
+            const secrets = new Set<string>();
+            tokens.forEach(({ id, token }, index) => {
+              if (ids.has(id)) context.addIssue({ code: 'custom', path: [index, 'id'], message: `the id "${id}" is used by more than one admin token` });
+              if (secrets.has(token)) context.addIssue({ code: 'custom', path: [index, 'token'], message: 'the same token is given twice' });
+              ids.add(id);
+              secrets.add(token);
+            });
+          }),
       })
       .strict()
       .prefault({}),
