@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
 import { buildAdminApp } from './admin/admin-app.js';
 import { gatewayKeyStoreAdmin } from './auth/key-admin.js';
+import type { AuditLog } from './telemetry/audit-log.js';
 import { metricsOnApiPort } from './admin/surface.js';
 import { authenticate, authorizeModel } from './auth/plugin.js';
 import { tenantLabeler } from './auth/tenant-label.js';
@@ -77,6 +78,8 @@ export interface GatewayDependencies {
   readonly keys?: KeyRing | undefined;
   /** The guard the key ring already uses (it starts first); a new one otherwise. */
   readonly internalErrors?: InternalErrors | undefined;
+  /** The audit log, opened before the gateway (logging.audit); closed by the caller after the gateway. */
+  readonly audit?: AuditLog | undefined;
 }
 
 /**
@@ -155,6 +158,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       tenantLabel: (tenant) => (tenant === undefined ? 'none' : tenantLabel(tenant)),
     },
     accessLog: config.logging.accessLog ? log.child({ component: 'access' }) : undefined,
+    audit: dependencies.audit,
     settlement: rateLimits === undefined ? undefined : (observation, tokens, costNanos) => rateLimits.settle(observation, tokens, costNanos),
     tracing: createRequestTracer(config),
     internalErrors,
@@ -213,7 +217,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         statistics,
         fleet: registry,
         alerts: firingAlerts,
-        keysApi: { tokens: config.admin.tokens, store: keyStore },
+        keysApi: { tokens: config.admin.tokens, store: keyStore, audit: dependencies.audit },
       })
     : undefined;
 

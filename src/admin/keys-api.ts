@@ -5,12 +5,15 @@ import { KeyExistsError } from '../auth/key-list.js';
 import type { StoredKey } from '../auth/policy.js';
 import type { TollboothConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { AuditLog } from '../telemetry/audit-log.js';
 import { adminIdentityCheck } from './admin-tokens.js';
 
 export interface KeysApiDependencies {
   readonly tokens: TollboothConfig['admin']['tokens'];
   /** The store keys are changed in; undefined when the keys live only in the configuration. */
   readonly store: KeyStoreAdmin | undefined;
+  /** Where every change is recorded besides the log (logging.audit). */
+  readonly audit?: AuditLog | undefined;
   readonly log: Logger;
 }
 
@@ -39,6 +42,7 @@ export function registerKeysApi(app: FastifyInstance, dependencies: KeysApiDepen
   };
   const audit = (request: FastifyRequest, action: string, key: Pick<StoredKey, 'id' | 'tenant'>): void => {
     log.info({ request_id: request.id, admin: request.adminIdentity, action, key_id: key.id, tenant: key.tenant }, 'admin API changed a key');
+    dependencies.audit?.adminAction({ requestId: request.id, admin: request.adminIdentity, action, keyId: key.id, tenant: key.tenant });
   };
 
   // A merge patch is JSON; fastify's own parser reads it as such (limits and errors included).

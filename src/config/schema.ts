@@ -277,6 +277,21 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         /** One JSON line per request. */
         accessLog: z.boolean().default(true),
+        /**
+         * The audit log (src/telemetry/audit-log.ts): who did what, one JSON line per API request
+         * and per admin change, never a key or a prompt, in its own size-rotated files. Absent: off.
+         */
+        audit: z
+          .object({
+            /** e.g. /var/log/tollbooth/audit.log, written as audit.1.log, audit.2.log, … (current.log links to the one in use). */
+            file: z.string().min(1),
+            /** Rotate once a file holds this many bytes (default 100 MiB). */
+            maxBytes: z.number().int().min(4096).default(100 * 1024 * 1024),
+            /** Rotated files kept besides the current one. */
+            keepFiles: z.number().int().min(1).max(1000).default(10),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),
