@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
 import { buildAdminApp } from './admin/admin-app.js';
 import { gatewayKeyStoreAdmin } from './auth/key-admin.js';
+import { createGuardrailStage } from './guardrails/stage.js';
 import type { AuditLog } from './telemetry/audit-log.js';
 import { metricsOnApiPort } from './admin/surface.js';
 import { authenticate, authorizeModel } from './auth/plugin.js';
@@ -93,6 +94,8 @@ export interface GatewayDependencies {
  *   content parser  body bytes kept as sent; JSON parsed once              400 / 413 / 415
  *   preHandler      request schema → model, stream                         400 / 415
  *                   model allow-list of the key                            403 model_not_allowed
+ *                   guardrails (when configured): prompt length, deny patterns, PII masking
+ *                                                                          400 prompt_too_long / prompt_rejected
  *   preHandler      rate limits: reserve requests, tokens, a slot, budget  429 / 503, x-ratelimit-* headers
  *   handler         router: model → replica                                404 / 503
  *                   upstream exchange: relay bytes, map failures           502 / 504, in-band SSE error
@@ -232,12 +235,14 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     stripClientCredentials: config.auth.enabled,
     openExchanges,
   });
+  const checkGuardrails = createGuardrailStage(config.guardrails);
   const proxiedRoute = (endpoint: InferenceEndpoint | undefined, gate?: onRequestHookHandler): RouteShorthandOptions => ({
     onRequest: [...(gate === undefined ? [] : [gate]), ...(authenticateKey === undefined ? [] : [authenticateKey])],
     preHandler: [
       (request, _reply, done) => {
         describeInferenceRequest(request, endpoint);
         if (keys !== undefined) authorizeModel(request);
+        checkGuardrails?.(request);
         done();
       },
       ...(rateLimits === undefined ? [] : [rateLimits.admit]),

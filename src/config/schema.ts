@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { guardrailsConfigSchema } from '../guardrails/config.js';
 import { alertsConfigSchema } from '../alerts/config.js';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
@@ -298,6 +299,8 @@ export const configSchema = z
     tracing: tracingConfigSchema,
     /** Built-in alerts over the JSON's window (src/alerts/): the reference's three by default. */
     alerts: alertsConfigSchema.prefault({}),
+    /** Opt-in input checks and PII masking (src/guardrails/); all off by default. */
+    guardrails: guardrailsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, context) => {

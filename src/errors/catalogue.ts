@@ -56,6 +56,9 @@ export const ERROR_CATALOGUE = {
     type: 'server_error',
     message: 'Rate limits cannot be checked right now (the limit store is unreachable); retry shortly.',
   },
+  // The guardrails (src/guardrails/): refusals the client can act on by changing the prompt.
+  prompt_too_long: { status: 400, type: 'invalid_request_error', message: 'The prompt is longer than this gateway accepts.' },
+  prompt_rejected: { status: 400, type: 'invalid_request_error', message: "The prompt was refused by the gateway's input checks." },
   request_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
   // Answers of Node's own HTTP parser and deadlines (server.headersTimeoutMs, requestTimeoutMs, bodyIdleTimeoutMs); the connection closes after them.
   malformed_http_request: { status: 400, type: 'invalid_request_error', message: 'The request is not valid HTTP/1.1.' },
