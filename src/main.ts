@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { buildGateway, type Gateway } from './app.js';
 import { adminSurfaceWarnings } from './admin/surface.js';
 import { startKeyRing } from './auth/key-sources.js';
+import { openAuditLog, type AuditLog } from './telemetry/audit-log.js';
 import type { TollboothConfig } from './config/schema.js';
 import { watchConfigFile } from './config/watch.js';
 import { DnsDiscovery, systemResolver, type DiscoveryResolver } from './routing/dns-discovery.js';
@@ -52,11 +53,13 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
       'AUTH IS DISABLED: every request is served without an API key and without rate limits. Use this for local demos only; set auth.enabled: true and add keys before exposing the gateway.',
     );
   }
+  let audit: AuditLog | undefined;
   let gateway: Gateway;
   try {
-    gateway = buildGateway(config, log, { keys: keys?.ring, internalErrors });
+    audit = config.logging.audit === undefined ? undefined : await openAuditLog(config.logging.audit, (error) => internalErrors.report('audit_log', error));
+    gateway = buildGateway(config, log, { keys: keys?.ring, internalErrors, audit });
   } catch (error) {
-    await keys?.stop();
+    await Promise.all([keys?.stop(), audit?.close()]);
     throw error;
   }
   // Evaluated only while the gateway serves; close() stops it.
@@ -79,7 +82,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
   } catch (error) {
     discovery?.stop();
     await gateway.close();
-    await keys?.stop();
+    await Promise.all([keys?.stop(), audit?.close()]);
     throw error;
   }
   for (const warning of adminSurfaceWarnings(config)) log.warn({ admin: 'disabled' }, warning);
@@ -104,7 +107,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
   const shutdown = (reason: string): Promise<void> => {
     watcher?.stop();
     discovery?.stop();
-    shuttingDown ??= drain(gateway, config.server.drainTimeoutMs, log, reason).finally(() => Promise.all([keys?.stop(), options.tracing?.shutdown()]));
+    shuttingDown ??= drain(gateway, config.server.drainTimeoutMs, log, reason).finally(() => Promise.all([keys?.stop(), options.tracing?.shutdown(), audit?.close()]));
     return shuttingDown;
   };
   return { gateway, url: address, adminUrl, shutdown };

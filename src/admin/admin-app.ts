@@ -13,6 +13,8 @@ import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
 import type { InternalErrors } from '../errors/internal-errors.js';
 import { registerDashboard } from './dashboard-routes.js';
+import { registerKeysApi, type KeysApiDependencies } from './keys-api.js';
+import { adminOpenApiDocument } from './openapi.js';
 
 export interface AdminDependencies {
   readonly metrics: TollboothConfig['metrics'];
@@ -26,12 +28,15 @@ export interface AdminDependencies {
   readonly alerts?: (() => readonly Alert[]) | undefined;
   /** Guards the live dashboard's once-a-second stream. */
   readonly internalErrors: InternalErrors;
+  /** The admin API (keys): served only when admin tokens are configured. */
+  readonly keysApi?: Omit<KeysApiDependencies, 'log'> | undefined;
 }
 
 /**
  * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics, the live
  * dashboard (/dashboard and its stream /api/v1/metrics/stream), /ready with the replica details
- * and /health, on their own address, sharing the gateway's registry,
+ * and /health, and with admin tokens the admin API (/api/v1/keys, described at
+ * /api/v1/openapi.json), on their own address, sharing the gateway's registry,
  * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
  * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
  * API port, with no second implementation of any of them.
@@ -54,6 +59,12 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   if (metrics.enabled) {
     registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts });
     registerDashboard(admin, { settings: metrics, snapshot: metricsSnapshotSource({ statistics, fleet, alerts: dependencies.alerts }), internalErrors: dependencies.internalErrors });
+  }
+  const keysApi = dependencies.keysApi;
+  if (keysApi !== undefined && keysApi.tokens.length > 0) {
+    const document = adminOpenApiDocument();
+    admin.get('/api/v1/openapi.json', async () => document);
+    registerKeysApi(admin, { ...keysApi, log });
   }
   return admin;
 }

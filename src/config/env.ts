@@ -17,6 +17,12 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { variable: 'TOLLBOOTH_PORT', path: ['server', 'port'], kind: 'integer', description: 'listen port' },
   { variable: 'TOLLBOOTH_ADMIN_HOST', path: ['admin', 'host'], kind: 'string', description: 'admin listen address (metrics, readiness details)' },
   { variable: 'TOLLBOOTH_ADMIN_PORT', path: ['admin', 'port'], kind: 'integer', description: 'admin listen port' },
+  {
+    variable: 'TOLLBOOTH_ADMIN_TOKENS',
+    path: ['admin', 'tokens'],
+    kind: 'json',
+    description: 'replaces admin.tokens: a JSON list of {id, token} for the admin API',
+  },
   { variable: 'TOLLBOOTH_BODY_LIMIT_BYTES', path: ['server', 'bodyLimitBytes'], kind: 'integer', description: 'largest request body' },
   { variable: 'TOLLBOOTH_DRAIN_TIMEOUT_MS', path: ['server', 'drainTimeoutMs'], kind: 'integer', description: 'SIGTERM drain time' },
   { variable: 'TOLLBOOTH_HEADERS_TIMEOUT_MS', path: ['server', 'headersTimeoutMs'], kind: 'integer', description: 'client request headers deadline' },

@@ -1,5 +1,6 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { guardrailsConfigSchema } from '../guardrails/config.js';
 import { alertsConfigSchema } from '../alerts/config.js';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
@@ -148,6 +149,30 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         /** Listen port, never the API port (9090 is left to Prometheus itself); 0 takes a free one. */
         port: z.number().int().min(0).max(65535).default(8081),
+        /**
+         * Who may use the admin API (keys, usage): `Authorization: Bearer <token>`. Each token has an
+         * id, which the log names for every change it makes. None (the default): the admin API is off.
+         */
+        tokens: z
+          .array(
+            z
+              .object({
+                id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1-64 letters, digits, ".", "_" or "-"'),
+                token: z.string().min(32, 'use at least 32 characters (e.g. openssl rand -base64 32)'),
+              })
+              .strict(),
+          )
+          .default([])
+          .superRefine((tokens, context) => {
+            const ids = new Set<string>();
+            const secrets = new Set<string>();
+            tokens.forEach(({ id, token }, index) => {
+              if (ids.has(id)) context.addIssue({ code: 'custom', path: [index, 'id'], message: `the id "${id}" is used by more than one admin token` });
+              if (secrets.has(token)) context.addIssue({ code: 'custom', path: [index, 'token'], message: 'the same token is given twice' });
+              ids.add(id);
+              secrets.add(token);
+            });
+          }),
       })
       .strict()
       .prefault({}),
@@ -275,12 +300,29 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         /** One JSON line per request. */
         accessLog: z.boolean().default(true),
+        /**
+         * The audit log (src/telemetry/audit-log.ts): who did what, one JSON line per API request
+         * and per admin change, never a key or a prompt, in its own size-rotated files. Absent: off.
+         */
+        audit: z
+          .object({
+            /** e.g. /var/log/tollbooth/audit.log, written as audit.1.log, audit.2.log, … (current.log links to the one in use). */
+            file: z.string().min(1),
+            /** Rotate once a file holds this many bytes (default 100 MiB). */
+            maxBytes: z.number().int().min(4096).default(100 * 1024 * 1024),
+            /** Rotated files kept besides the current one. */
+            keepFiles: z.number().int().min(1).max(1000).default(10),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),
     tracing: tracingConfigSchema,
     /** Built-in alerts over the JSON's window (src/alerts/): the reference's three by default. */
     alerts: alertsConfigSchema.prefault({}),
+    /** Opt-in input checks and PII masking (src/guardrails/); all off by default. */
+    guardrails: guardrailsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, context) => {

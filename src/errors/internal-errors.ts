@@ -12,6 +12,8 @@ export const INTERNAL_ERROR_STAGES = [
   'metrics',
   'statistics',
   'access_log',
+  /** Writing the audit log (a full disk, a removed directory). */
+  'audit_log',
   /** Handing the request's span facts to the export thread. */
   'tracing',
   /** The fleet monitor's probes, model reads and engine scrapes. */
