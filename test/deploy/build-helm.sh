@@ -16,12 +16,6 @@ source "$(dirname "$0")/../lib/cached-go-build.sh"
 version="${HELM_VERSION:-v4.3.2}"
 cache_dir="${TOLLBOOTH_CACHE_DIR:-$HOME/.cache/tollbooth}"
 
-if [ -n "${TOLLBOOTH_HELM_BINARY:-}" ]; then
-  [ -x "$TOLLBOOTH_HELM_BINARY" ] || { echo "TOLLBOOTH_HELM_BINARY=$TOLLBOOTH_HELM_BINARY is not an executable file" >&2; exit 1; }
-  echo "$TOLLBOOTH_HELM_BINARY"
-  exit 0
-fi
-
 build_helm() {
   local output="$1" gobin="$1.gobin"
   rm -rf "$gobin"
@@ -37,4 +31,4 @@ build_helm() {
   rm -rf "$gobin"
 }
 
-cached_go_build "Helm $version" "$cache_dir/helm-$version/helm" 26 build_helm
+cached_go_build "Helm $version" "$cache_dir/helm-$version/helm" 26 build_helm TOLLBOOTH_HELM_BINARY

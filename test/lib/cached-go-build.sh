@@ -1,14 +1,22 @@
 # Sourced by the scripts that build a test tool from the Go module proxy (Jaeger, Helm): the tool is
 # built once into a cache, under a lock, and reused.
 #
-#   cached_go_build WHAT BINARY MIN_GO_MINOR BUILD_FUNCTION
+#   cached_go_build WHAT BINARY MIN_GO_MINOR BUILD_FUNCTION OVERRIDE_VARIABLE
 #
-# Prints BINARY as the last line of stdout when it exists or has been built. BUILD_FUNCTION is
+# Prints the binary named by the environment variable OVERRIDE_VARIABLE when it is set (a binary
+# brought by the caller, never built), else BINARY as the last line of stdout when it exists or has
+# been built. BUILD_FUNCTION is
 # called with the path to write the binary to (moved to BINARY only once complete). Exit status 3:
 # it cannot be built here (no Go, or a Go older than 1.MIN_GO_MINOR), the reason on stderr; any
 # other failure (download, compile) is an error.
 cached_go_build() {
-  local what="$1" binary="$2" min_go_minor="$3" build="$4"
+  local what="$1" binary="$2" min_go_minor="$3" build="$4" override_variable="$5"
+  local override="${!override_variable:-}"
+  if [ -n "$override" ]; then
+    [ -x "$override" ] || { echo "$override_variable=$override is not an executable file" >&2; exit 1; }
+    echo "$override"
+    return 0
+  fi
   if [ -x "$binary" ]; then
     echo "$binary"
     return 0

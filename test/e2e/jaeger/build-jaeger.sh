@@ -18,12 +18,6 @@ source "$(dirname "$0")/../../lib/cached-go-build.sh"
 version="${JAEGER_VERSION:-v1.75.0}"
 cache_dir="${TOLLBOOTH_CACHE_DIR:-$HOME/.cache/tollbooth}"
 
-if [ -n "${TOLLBOOTH_JAEGER_BINARY:-}" ]; then
-  [ -x "$TOLLBOOTH_JAEGER_BINARY" ] || { echo "TOLLBOOTH_JAEGER_BINARY=$TOLLBOOTH_JAEGER_BINARY is not an executable file" >&2; exit 1; }
-  echo "$TOLLBOOTH_JAEGER_BINARY"
-  exit 0
-fi
-
 build_jaeger() {
   local output="$1" module_dir
   module_dir="$(go mod download -json "github.com/jaegertracing/jaeger@$version" | sed -nE 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')"
@@ -34,4 +28,4 @@ build_jaeger() {
 }
 
 # Jaeger's go.mod needs Go >= 1.24.
-cached_go_build "Jaeger $version" "$cache_dir/jaeger-$version" 24 build_jaeger
+cached_go_build "Jaeger $version" "$cache_dir/jaeger-$version" 24 build_jaeger TOLLBOOTH_JAEGER_BINARY
