@@ -265,6 +265,17 @@ describe.each(VALUES_FILES)('the chart with %s', (valuesFile) => {
     else expect(tollboothConfigOf(objects()).auth.keysFile).toBe('/etc/tollbooth/keys/keys.yaml');
   });
 
+  it('passes a Redis URL from a Secret as TOLLBOOTH_REDIS_URL, never through the ConfigMap', () => {
+    const values = parse(readFileSync(valuesFile, 'utf8')) as { redis?: { existingSecret?: string; secretKey?: string } } | null;
+    const redisEnv = (gatewayContainer(objects()).env as Array<{ name: string; valueFrom?: unknown }> | undefined)?.find((variable) => variable.name === 'TOLLBOOTH_REDIS_URL');
+    if ((values?.redis?.existingSecret ?? '') === '') {
+      expect(redisEnv).toBeUndefined();
+      return;
+    }
+    expect(redisEnv).toEqual({ name: 'TOLLBOOTH_REDIS_URL', valueFrom: { secretKeyRef: { name: values!.redis!.existingSecret, key: values!.redis!.secretKey ?? 'url' } } });
+    expect(tollboothConfigOf(objects()).redis?.url).toBeUndefined();
+  });
+
   it('ships the same rule groups and dashboards as deploy/prometheus and deploy/grafana', () => {
     for (const rule of objects().filter((object) => object.kind === 'PrometheusRule')) {
       expect(rule.spec).toEqual({ groups: (parse(readFileSync(RULES_FILE, 'utf8')) as { groups: unknown }).groups });
