@@ -28,11 +28,12 @@ if [ "$skip_jaeger" != 1 ]; then
 fi
 
 # The Helm chart tests need helm, built from the Go module proxy once and cached (about 5 minutes
-# the first time on 2 cores, download included; nothing after): the build runs beside the main
-# suite and the chart tests after it. They fail when helm cannot be built (the build's log says why).
+# the first time on 2 cores, download included; nothing after), and kubernetes-validate from PyPI
+# (half a minute the first time): both are installed beside the main suite, the chart tests run
+# after it, and they fail when a tool cannot be had (the install log says why).
 HELM_TESTS=test/integration/deploy/helm-chart.test.ts
 helm_log="$(mktemp)"
-bash test/deploy/build-helm.sh >"$helm_log" 2>&1 &
+{ bash test/deploy/build-helm.sh && bash test/deploy/install-kubernetes-validate.sh; } >"$helm_log" 2>&1 &
 helm_build=$!
 
 # The timing-accuracy tests compare clocks read in three processes; they run alone, after the
@@ -43,7 +44,7 @@ npx vitest run --exclude "$TIMING_TESTS" --exclude 'test/e2e/**' --exclude "$HEL
 helm_status=0
 wait "$helm_build" || helm_status=$?
 if [ "$helm_status" -ne 0 ]; then
-  echo "helm could not be built (exit $helm_status); the Helm chart tests will fail:" >&2
+  echo "helm or kubernetes-validate could not be installed (exit $helm_status); the Helm chart tests will fail:" >&2
   cat "$helm_log" >&2
 fi
 npx vitest run "$HELM_TESTS"
