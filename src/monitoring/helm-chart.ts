@@ -98,7 +98,7 @@ export function helmValuesSchema(): JsonSchema {
         minAvailable: { type: ['integer', 'string'] },
         maxUnavailable: { type: ['integer', 'string', 'null'] },
       }),
-      serviceMonitor: object({ enabled: { type: 'boolean' }, interval: text, scrapeTimeout: text, labels: stringMap('labels') }),
+      serviceMonitor: object({ enabled: { type: 'boolean' }, interval: text, scrapeTimeout: text, labels: stringMap('labels'), job: { type: 'string', minLength: 1 } }),
       prometheusRule: object({ enabled: { type: 'boolean' }, labels: stringMap('labels') }),
       grafanaDashboards: object({ enabled: { type: 'boolean' }, labels: stringMap('labels'), annotations: stringMap('annotations'), namespace: text }),
       networkPolicy: object({

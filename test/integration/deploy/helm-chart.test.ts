@@ -8,6 +8,7 @@ import { runCli, stopCli, type CliProcess } from '../../helpers/cli.js';
 import { installDeployTools, run, type DeployTools } from '../../helpers/deploy-tools.js';
 import { freePorts } from '../../helpers/free-ports.js';
 import { RULES_FILE } from '../../../src/monitoring/scrape-config.js';
+import { DEFAULT_MONITORING_CONFIG } from '../../../src/monitoring/config.js';
 import { DASHBOARDS_DIR } from '../../../src/monitoring/dashboards.js';
 
 /**
@@ -241,6 +242,8 @@ describe.each(VALUES_FILES)('the chart with %s', (valuesFile) => {
     expect(only(objects(), 'Service', RELEASE).spec.ports.map((port: { targetPort: string }) => port.targetPort)).toEqual(['http']);
     for (const monitor of objects().filter((object) => object.kind === 'ServiceMonitor')) {
       expect(monitor.spec.endpoints).toMatchObject([{ port: 'metrics', path: '/metrics' }]);
+      // The series carry the job the rules and dashboards select.
+      expect(monitor.spec.endpoints[0].relabelings).toContainEqual({ targetLabel: 'job', replacement: DEFAULT_MONITORING_CONFIG.tollbooth.job });
       for (const [label, value] of Object.entries(monitor.spec.selector.matchLabels as Record<string, string>)) expect(metricsService.metadata.labels?.[label]).toBe(value);
     }
     for (const policy of objects().filter((object) => object.kind === 'NetworkPolicy')) {
@@ -363,6 +366,19 @@ describe('the chart against the real gateway and the example fleet', () => {
         expect(result.stdout).toContain(`${manifest} passed for resource deployment/vllm`);
         expect(result.stdout).toContain(`${manifest} passed for resource service/vllm-headless`);
       }
+    }
+  });
+
+  it('scrapes the example fleet as the job the rules and dashboards select, valid against the ServiceMonitor CRD', () => {
+    const [monitor] = parseObjects(readFileSync(join(EXAMPLES, 'vllm-servicemonitor.yaml'), 'utf8'));
+    const validate = crdValidator('ServiceMonitor');
+    expect(validate(monitor), JSON.stringify(validate.errors, null, 2)).toBe(true);
+    expect(monitor!.spec.endpoints[0].relabelings).toContainEqual({ targetLabel: 'job', replacement: DEFAULT_MONITORING_CONFIG.vllm.job });
+    for (const manifest of FLEET_MANIFESTS) {
+      const [service, deployment] = parseObjects(readFileSync(manifest, 'utf8'));
+      expect(service!.metadata.labels).toMatchObject(monitor!.spec.selector.matchLabels);
+      expect(service!.spec.ports.map((port: { name: string }) => port.name)).toContain(monitor!.spec.endpoints[0].port);
+      expect(deployment!.spec.template.spec.containers[0].ports[0].name).toBe(service!.spec.ports[0].targetPort);
     }
   });
 
