@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -144,6 +144,8 @@ beforeAll(async () => {
     }),
   );
 }, 20 * 60_000);
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe.each(VALUES_FILES)('the chart with %s', (valuesFile) => {
   const objects = () => rendered.get(valuesFile)!.objects;
