@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storedKeySchema } from '../auth/policy.js';
 import { configSchema } from '../config/schema.js';
 
 /**
@@ -18,12 +19,12 @@ type JsonSchema = Record<string, unknown>;
 
 const text = { type: 'string' } as const;
 const integer = (minimum: number): JsonSchema => ({ type: 'integer', minimum });
-const object = (properties: Record<string, JsonSchema>, description?: string): JsonSchema => ({
-  type: 'object',
-  ...(description === undefined ? {} : { description }),
-  properties,
-  additionalProperties: false,
-});
+const object = (properties: Record<string, JsonSchema>): JsonSchema => ({ type: 'object', properties, additionalProperties: false });
+/** A zod schema's input as JSON Schema, without its own dialect line (it sits inside this document). */
+function fromZod(schema: z.ZodType): JsonSchema {
+  const { $schema: _dialect, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+  return json;
+}
 /** Passed through to Kubernetes as written (the API server checks it). */
 const kubernetesObject = (description: string): JsonSchema => ({ type: 'object', description });
 const kubernetesList = (description: string): JsonSchema => ({ type: 'array', description, items: { type: 'object' } });
@@ -38,7 +39,6 @@ const optionalTarget = (description: string): JsonSchema => ({ description, anyO
  * (`tollbooth check-config`).
  */
 export function helmValuesSchema(): JsonSchema {
-  const { $schema: _dialect, ...tollboothConfig } = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'Values of the Tollbooth Helm chart',
@@ -53,12 +53,12 @@ export function helmValuesSchema(): JsonSchema {
       nameOverride: text,
       fullnameOverride: text,
       serviceAccount: object({ create: { type: 'boolean' }, name: text, annotations: stringMap('annotations') }),
-      config: { ...tollboothConfig, description: "Tollbooth's configuration file (src/config/schema.ts)" },
+      config: { ...fromZod(configSchema), description: "Tollbooth's configuration file (src/config/schema.ts)" },
       apiKeys: object({
         enabled: { type: 'boolean' },
         existingSecret: text,
         secretKey: { type: 'string', minLength: 1 },
-        keys: { type: 'array', description: 'entries of the keys file (hashes, as auth.keys)', items: { type: 'object' } },
+        keys: { type: 'array', description: 'entries of the keys file (hashes, as auth.keys)', items: fromZod(storedKeySchema) },
       }),
       redis: object({ existingSecret: text, secretKey: { type: 'string', minLength: 1 } }),
       env: kubernetesList('EnvVar list of the gateway container'),

@@ -304,6 +304,10 @@ describe('the chart', () => {
     expect(typoInChart.stderr).toContain('replicaCont');
     const wrongType = await helmTemplate(join(CHART, 'ci/default-values.yaml'), '--set', 'config.admin.port=eighty');
     expect(wrongType.code).not.toBe(0);
+    // The keys file's entries follow the key store's own schema.
+    const badKey = await helmTemplate(join(CHART, 'ci/everything-values.yaml'), '--set', 'apiKeys.keys[0].hash=not-a-sha256');
+    expect(badKey.code).not.toBe(0);
+    expect(badKey.stderr).toContain('/apiKeys/keys/0/hash');
   });
 
   it('renders no inline keys from the defaults, and fails rather than render an empty keys Secret', async () => {
