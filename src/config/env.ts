@@ -31,6 +31,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { variable: 'TOLLBOOTH_MAX_CONNECTIONS', path: ['server', 'maxConnections'], kind: 'integer', description: 'open client connections' },
   { variable: 'TOLLBOOTH_UPSTREAM_HEADERS_TIMEOUT_MS', path: ['upstream', 'headersTimeoutMs'], kind: 'integer', description: 'wait for replica headers' },
   { variable: 'TOLLBOOTH_UPSTREAM_CONNECT_TIMEOUT_MS', path: ['upstream', 'connectTimeoutMs'], kind: 'integer', description: 'replica connect timeout' },
+  { variable: 'TOLLBOOTH_REDIS_URL', path: ['redis', 'url'], kind: 'string', description: 'Redis URL (keeps a password out of the config file)' },
   { variable: 'TOLLBOOTH_LOG_LEVEL', path: ['logging', 'level'], kind: 'string', description: 'pino level' },
   { variable: 'TOLLBOOTH_ACCESS_LOG', path: ['logging', 'accessLog'], kind: 'boolean', description: 'one JSON line per request' },
   {
