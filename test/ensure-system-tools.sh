@@ -4,7 +4,7 @@
 #   amtool (package prometheus-alertmanager)  checks the Alertmanager config and its routes
 #   redis-server (package redis-server)  the shared store of rate limits and keys
 #   tmux (package tmux)                  the real terminal `tollbooth top` is tested in
-#   chromium (package chromium)          renders the README screenshots (through playwright-core)
+#   chromium (package chromium)          the real browser of the dashboard test and the screenshots (playwright-core)
 #   DejaVu Sans Mono (fonts-dejavu-core) the monospace font of the `tollbooth top` screenshot
 set -euo pipefail
 
