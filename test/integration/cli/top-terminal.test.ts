@@ -8,6 +8,7 @@ import { formatRate, formatSeconds } from '../../../src/cli/top/format.js';
 import { startSimulator, type RunningSimulator } from '../../../src/sim/index.js';
 import type { MetricsApiResponse } from '../../../src/telemetry/stats/snapshot.js';
 import { terminalPage } from '../../helpers/ansi-html.js';
+import { launchChromium } from '../../helpers/chromium.js';
 import { CLI_PATH, runCli } from '../../helpers/cli.js';
 import { freePort } from '../../helpers/free-ports.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
@@ -192,15 +193,8 @@ function startLoad(baseURL: string, workers: number): { stop(): Promise<number> 
 }
 
 async function saveScreenshot(coloured: string): Promise<void> {
-  const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'tollbooth-top-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1000, height: 700 },
-    deviceScaleFactor: 2,
-  });
+  const context = await launchChromium(profile, { viewport: { width: 1000, height: 700 }, deviceScaleFactor: 2 });
   try {
     const page = await context.newPage();
     await page.setContent(terminalPage(coloured, { columns: COLUMNS, title: 'tollbooth top' }));
