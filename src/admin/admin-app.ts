@@ -1,5 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Alert } from '../telemetry/stats/snapshot.js';
+import { registerAnomaliesEndpoint } from '../analytics/anomaly/endpoint.js';
+import type { AnomaliesApiResponse } from '../analytics/anomaly/report.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TollboothConfig } from '../config/schema.js';
@@ -22,10 +24,13 @@ export interface AdminDependencies {
   readonly fleet: ReplicaRegistry;
   /** The firing built-in alerts for the JSON. */
   readonly alerts?: (() => readonly Alert[]) | undefined;
+  /** GET /api/v1/anomalies (src/analytics/anomaly/); absent when anomaly detection is off. */
+  readonly anomalies?: ((nowMs: number) => AnomaliesApiResponse) | undefined;
 }
 
 /**
- * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics, /ready
+ * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics,
+ * /api/v1/anomalies, /ready
  * with the replica details and /health, on their own address, sharing the gateway's registry,
  * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
  * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
@@ -47,5 +52,6 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
   if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts });
+  if (metrics.enabled && dependencies.anomalies !== undefined) registerAnomaliesEndpoint(admin, metrics, dependencies.anomalies);
   return admin;
 }

@@ -25,6 +25,8 @@ export const INTERNAL_ERROR_STAGES = [
   'drain',
   /** Evaluating the built-in alerts (src/alerts/). */
   'alerts',
+  /** Judging the closed statistics slots for anomalies (src/analytics/anomaly/). */
+  'anomaly',
 ] as const;
 
 export type InternalErrorStage = (typeof INTERNAL_ERROR_STAGES)[number];
