@@ -138,7 +138,7 @@ export class RollingZScoreDetector implements Detector {
 /**
  * Two-sided CUSUM (Page) on the standardised value z = (x − μ)/σ, z clipped to ±cusumClipSigma so
  * one outlier cannot cross the limit alone: S⁺ = max(0, S⁺ + z − k), S⁻ = max(0, S⁻ − z − k), out of
- * band while either exceeds h. μ and σ are EWMA estimates learnt only while in control; after
+ * band while either exceeds h. μ and σ are EWMA estimates learnt from in-control values within the threshold; after
  * `cusumRelearnSlots` slots in alarm the recent level (a fast EWMA) becomes μ and the sums restart.
  */
 export class CusumDetector implements Detector {
@@ -188,9 +188,10 @@ export class CusumDetector implements Detector {
       }
     } else {
       this.slotsInAlarm = 0;
+      // Learning from the values within the threshold: the noise of a slot figure changes with the
+      // traffic (a p95 of 20 requests at night, of 80 by day), so μ and σ must keep following it.
+      // A shift well under the threshold is partly learnt away before it reaches h (eval: ×1.5).
       if (Math.abs(sigma) <= thresholdSigma) {
-        // Learning in control only: the noise of a slot figure changes with the traffic (a p95 of
-        // 15 requests at night, of 80 by day), so μ and σ keep following it.
         this.mean += ewmaAlpha * deviation;
         this.absoluteDeviation += ewmaAlpha * (Math.abs(deviation) - this.absoluteDeviation);
       }
@@ -255,7 +256,8 @@ export class SeasonalDetector implements Detector {
   }
 
   private historyComplete(atMs: number): boolean {
-    const needMs = this.settings.minDays * HOURS * HOUR_MS - HOUR_MS;
+    // Every hour seen on minDays days: its first sighting at least minDays − 1 days ago.
+    const needMs = (this.settings.minDays - 1) * HOURS * HOUR_MS;
     for (let hour = 0; hour < HOURS; hour++) {
       const first = this.firstSeenMs[hour]!;
       if (Number.isNaN(first) || atMs - first < needMs) return false;
