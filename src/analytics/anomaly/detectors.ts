@@ -59,38 +59,67 @@ export function createDetector(kind: DetectorKind, settings: DetectorSettings, s
 }
 
 /**
+ * A baseline and its noise scale: an EWMA of the values and an EWMA of their absolute deviation
+ * from it (×√(π/2) to read as σ, never under the signal's floor). While fewer than 1/α values
+ * were seen, α is 1/n: a running mean converges faster than the EWMA would.
+ */
+class Level {
+  mean = 0;
+  absoluteDeviation = 0;
+  seen = 0;
+
+  constructor(private readonly scaleFloor: number) {}
+
+  /** The first value: it is the baseline, and nothing can be judged against it. */
+  start(value: number): Judgement {
+    this.mean = value;
+    this.seen = 1;
+    return { sigma: 0, baseline: value, scale: this.scaleFloor, outOfBand: false, warm: false };
+  }
+
+  scale(): number {
+    return Math.max(this.scaleFloor, MAD_TO_SIGMA * this.absoluteDeviation);
+  }
+
+  alpha(ewmaAlpha: number): number {
+    return Math.max(ewmaAlpha, 1 / (this.seen + 1));
+  }
+
+  /** Moves the mean by meanAlpha of `deviation` and, unless deviationAlpha is 0, the scale too. */
+  learn(deviation: number, meanAlpha: number, deviationAlpha: number): void {
+    this.mean += meanAlpha * deviation;
+    this.absoluteDeviation += deviationAlpha * (Math.abs(deviation) - this.absoluteDeviation);
+  }
+}
+
+/**
  * EWMA baseline with an adaptive band: the baseline is an exponentially weighted mean, the band's
  * width an exponentially weighted mean of the absolute deviation (×√(π/2) to read as σ). Out-of-band
  * values move the baseline at a quarter of α and leave the band's width alone, so a spike does not
  * widen the band and a step is not absorbed within a few slots.
  */
 export class EwmaDetector implements Detector {
-  private mean = 0;
-  private absoluteDeviation = 0;
-  private seen = 0;
+  private readonly level: Level;
 
   constructor(
     private readonly settings: DetectorSettings,
-    private readonly scaleFloor: number,
-  ) {}
+    scaleFloor: number,
+  ) {
+    this.level = new Level(scaleFloor);
+  }
 
   observe(value: number): Judgement {
-    if (this.seen === 0) {
-      this.mean = value;
-      this.seen = 1;
-      return { sigma: 0, baseline: value, scale: this.scaleFloor, outOfBand: false, warm: false };
-    }
-    const scale = Math.max(this.scaleFloor, MAD_TO_SIGMA * this.absoluteDeviation);
-    const deviation = value - this.mean;
+    const { level } = this;
+    if (level.seen === 0) return level.start(value);
+    const scale = level.scale();
+    const baseline = level.mean;
+    const deviation = value - baseline;
     const sigma = deviation / scale;
-    const warm = this.seen >= this.settings.warmupSlots;
+    const warm = level.seen >= this.settings.warmupSlots;
     const outOfBand = warm && Math.abs(sigma) > this.settings.thresholdSigma;
-    const baseline = this.mean;
-    // During warm-up a running mean (α = 1/n) converges faster than the EWMA would.
-    const alpha = Math.max(this.settings.ewmaAlpha, 1 / (this.seen + 1));
-    this.mean += (outOfBand ? alpha * OUT_OF_BAND_ADAPTATION : alpha) * deviation;
-    if (!outOfBand) this.absoluteDeviation += alpha * (Math.abs(deviation) - this.absoluteDeviation);
-    this.seen += 1;
+    const alpha = level.alpha(this.settings.ewmaAlpha);
+    level.learn(deviation, outOfBand ? alpha * OUT_OF_BAND_ADAPTATION : alpha, outOfBand ? 0 : alpha);
+    level.seen += 1;
     return { sigma, baseline, scale, outOfBand, warm };
   }
 }
@@ -142,39 +171,39 @@ export class RollingZScoreDetector implements Detector {
  * `cusumRelearnSlots` slots in alarm the recent level (a fast EWMA) becomes μ and the sums restart.
  */
 export class CusumDetector implements Detector {
-  private mean = 0;
-  private absoluteDeviation = 0;
+  private readonly level: Level;
   private recentLevel = 0;
-  private seen = 0;
   private upper = 0;
   private lower = 0;
   private slotsInAlarm = 0;
 
   constructor(
     private readonly settings: DetectorSettings,
-    private readonly scaleFloor: number,
-  ) {}
+    scaleFloor: number,
+  ) {
+    this.level = new Level(scaleFloor);
+  }
 
   observe(value: number): Judgement {
-    if (this.seen === 0) {
-      this.mean = this.recentLevel = value;
-      this.seen = 1;
-      return { sigma: 0, baseline: value, scale: this.scaleFloor, outOfBand: false, warm: false };
+    const { level } = this;
+    if (level.seen === 0) {
+      this.recentLevel = value;
+      return level.start(value);
     }
     const { cusumK, cusumH, cusumClipSigma, thresholdSigma, ewmaAlpha, warmupSlots, cusumRelearnSlots } = this.settings;
-    const scale = Math.max(this.scaleFloor, MAD_TO_SIGMA * this.absoluteDeviation);
-    const baseline = this.mean;
+    const scale = level.scale();
+    const baseline = level.mean;
     const deviation = value - baseline;
     const sigma = deviation / scale;
-    const warm = this.seen >= warmupSlots;
+    const warm = level.seen >= warmupSlots;
     this.recentLevel += 0.3 * (value - this.recentLevel);
-    this.seen += 1;
     if (!warm) {
-      const alpha = Math.max(ewmaAlpha, 1 / this.seen);
-      this.mean += alpha * deviation;
-      this.absoluteDeviation += alpha * (Math.abs(deviation) - this.absoluteDeviation);
+      const alpha = level.alpha(ewmaAlpha);
+      level.learn(deviation, alpha, alpha);
+      level.seen += 1;
       return { sigma, baseline, scale, outOfBand: false, warm };
     }
+    level.seen += 1;
     const z = Math.max(-cusumClipSigma, Math.min(cusumClipSigma, sigma));
     this.upper = Math.max(0, this.upper + z - cusumK);
     this.lower = Math.max(0, this.lower - z - cusumK);
@@ -182,7 +211,7 @@ export class CusumDetector implements Detector {
     if (outOfBand) {
       this.slotsInAlarm += 1;
       if (this.slotsInAlarm >= cusumRelearnSlots) {
-        this.mean = this.recentLevel;
+        level.mean = this.recentLevel;
         this.upper = this.lower = 0;
         this.slotsInAlarm = 0;
       }
@@ -191,10 +220,7 @@ export class CusumDetector implements Detector {
       // Learning from the values within the threshold: the noise of a slot figure changes with the
       // traffic (a p95 of 20 requests at night, of 80 by day), so μ and σ must keep following it.
       // A shift well under the threshold is partly learnt away before it reaches h (eval: ×1.5).
-      if (Math.abs(sigma) <= thresholdSigma) {
-        this.mean += ewmaAlpha * deviation;
-        this.absoluteDeviation += ewmaAlpha * (Math.abs(deviation) - this.absoluteDeviation);
-      }
+      if (Math.abs(sigma) <= thresholdSigma) level.learn(deviation, ewmaAlpha, ewmaAlpha);
     }
     return { sigma, baseline, scale, outOfBand, warm };
   }
