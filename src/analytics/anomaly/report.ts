@@ -140,6 +140,8 @@ export function anomalyAlertConditions(monitor: AnomalyMonitor, thresholdSigma: 
     const ratio = finding.baseline === 0 ? '' : ` (${significant(finding.value / finding.baseline)}× its baseline ${significant(finding.baseline)})`;
     const rule: AlertRule = {
       name: anomalyAlertName(finding.signal),
+      // Not a path of /api/v1/metrics as a rule's figure is: it names the finding's σ, which the
+      // alert's value carries (the finding itself is in GET /api/v1/anomalies).
       figure: `anomalies.${finding.signal}.sigma`,
       comparison: '>',
       threshold: thresholdSigma,
