@@ -72,9 +72,10 @@ describe('anomaly detection', () => {
     const load = steadyLoad(fleet.gateway.url, 6);
     defer(() => load.stop());
 
-    // Warm-up: every replica's series learnt (8 slots of 1 s) and judged calm.
+    // Warm-up: every series of the three replicas and the model tracked, then a few more seconds
+    // so the 8-slot warm-up is over and the calm fleet has been judged.
     const warm = await waitFor(
-      'the detectors to judge 12 slots',
+      'every series tracked and judged up to the last second',
       async () => {
         const report = (await (await fetch(`${adminUrl}/api/v1/anomalies`)).json()) as AnomaliesApiResponse;
         return report.judged_until !== null && Date.parse(report.judged_until) >= Date.now() - 1_500 && report.tracked.series >= 24 && load.sent() > 150 ? report : undefined;
