@@ -84,7 +84,7 @@ export class AnomalyMonitor {
   private readonly resolved: Finding[] = [];
   private servedModels: ReadonlyMap<string, readonly string[]> = new Map();
   private findingSeq = 0;
-  private droppedScopes = new Set<string>();
+  private readonly droppedScopes = new Set<string>();
   private lastSlotEndMs: number | undefined;
 
   constructor(
