@@ -3,6 +3,7 @@ import type { AnomaliesApiResponse } from '../../../src/analytics/anomaly/report
 import { startSimulator } from '../../../src/sim/index.js';
 import type { MetricsApiResponse } from '../../../src/telemetry/stats/snapshot.js';
 import { teardownAfterEach } from '../../helpers/fleet.js';
+import { promtoolCheckMetrics } from '../../helpers/promtool.js';
 
 /**
  * Anomaly detection end to end: a gateway in front of three simulated replicas under steady
@@ -125,6 +126,7 @@ describe('anomaly detection', () => {
     expect(exposition).toContain('tollbooth_anomaly_active{signal="ttft_p95",scope="sim-1"} 1');
     expect(exposition).toContain('tollbooth_anomaly_active{signal="engine_queue",scope="sim-1"} 1');
     expect(exposition).toContain('tollbooth_anomaly_active{signal="ttft_p95",scope="sim-0"} 0');
+    expect(await promtoolCheckMetrics(exposition)).toEqual({ code: 0, output: '' });
 
     const alert = await waitFor(
       'the TtftP95Anomaly alert on sim-1',
