@@ -40,6 +40,9 @@ import { createRequestTracer } from './telemetry/tracing/request-trace.js';
 import { AlertEngine } from './alerts/engine.js';
 import { effectiveRules } from './alerts/config.js';
 import { AlertRunner } from './alerts/runner.js';
+import { AnomalyMonitor } from './analytics/anomaly/monitor.js';
+import { anomaliesReport, anomalyAlertConditions } from './analytics/anomaly/report.js';
+import { AnomalyRunner } from './analytics/anomaly/runner.js';
 import { RequestStatistics } from './telemetry/stats/request-statistics.js';
 import { TOLLBOOTH_VERSION } from './version.js';
 
@@ -55,6 +58,8 @@ export interface Gateway {
   readonly internalErrors: InternalErrors;
   /** The built-in alerts' timer (start() once serving); undefined when alerts or metrics are off. */
   readonly alerts: AlertRunner | undefined;
+  /** The anomaly detectors' timer (start() once serving); undefined when analytics.anomaly or metrics are off. */
+  readonly anomalies: AnomalyRunner | undefined;
   /**
    * Makes the fleet the given replicas (a reload): unchanged replicas keep their state, new ones
    * are probed before they take traffic, removed ones finish their in-flight requests.
@@ -115,7 +120,10 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   let draining = false;
   const openExchanges = new OpenExchanges();
   const metricsRegistry = new Registry();
-  const statistics = new RequestStatistics({ windowMs: config.metrics.windowMs, currency: config.cost.currency, startedAtMs: Date.now() });
+  const statistics = new RequestStatistics({ windowMs: config.metrics.windowMs, slotMs: config.metrics.slotMs, currency: config.cost.currency, startedAtMs: Date.now() });
+  // The anomaly detectors read the statistics' closed slots, so they need the metrics on.
+  const anomalySettings = config.analytics.anomaly;
+  const anomalyMonitor = anomalySettings.enabled && config.metrics.enabled ? new AnomalyMonitor(anomalySettings, config.metrics.slotMs) : undefined;
   // The built-in alerts read the statistics, so they need the metrics on.
   const alertEngine = config.alerts.enabled && config.metrics.enabled ? new AlertEngine(effectiveRules(config.alerts)) : undefined;
   const firingAlerts = alertEngine === undefined ? undefined : () => alertEngine.firing();
@@ -126,6 +134,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     },
     TOLLBOOTH_VERSION,
     firingAlerts === undefined ? undefined : { firing: firingAlerts },
+    anomalyMonitor,
   );
   internalErrors.countInto(instruments.internalErrors);
   const alerts =
@@ -135,9 +144,22 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
           engine: alertEngine,
           settings: config.alerts,
           snapshot: (nowMs) => statistics.snapshot(nowMs, registry.replicas.map(replicaFigures), alertEngine.firing()),
+          conditions: anomalyMonitor === undefined ? undefined : () => anomalyAlertConditions(anomalyMonitor, anomalySettings.thresholdSigma),
           log: log.child({ component: 'alerts' }),
           internalErrors,
         });
+  const anomalies =
+    anomalyMonitor === undefined
+      ? undefined
+      : new AnomalyRunner({
+          monitor: anomalyMonitor,
+          statistics,
+          replicas: () => registry.replicas,
+          settings: anomalySettings,
+          log: log.child({ component: 'anomaly' }),
+          internalErrors,
+        });
+  const anomaliesReportNow = anomalyMonitor === undefined ? undefined : (nowMs: number) => anomaliesReport(anomalyMonitor, anomalySettings, config.metrics.slotMs, nowMs);
   // Limits belong to keys: without auth there is no one to limit.
   const rateLimits =
     keys === undefined
@@ -224,6 +246,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         fleet: registry,
         alerts: firingAlerts,
         internalErrors,
+        anomalies: anomaliesReportNow,
         keysApi: { tokens: config.admin.tokens, store: keyStore, audit: dependencies.audit },
       })
     : undefined;
@@ -264,6 +287,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     metricsRegistry,
     internalErrors,
     alerts,
+    anomalies,
     applyReplicaSet: async (replicas) => {
       const { added, removed } = registry.applyReplicaSet(replicas);
       if (added.length === 0 && removed.length === 0) return;
@@ -284,6 +308,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       draining = true;
       monitor.stop();
       alerts?.stop();
+      anomalies?.stop();
       await app.close();
       await Promise.all([pools.close(), rateLimits?.close()]);
       // Last, so the drain's final figures can still be scraped.

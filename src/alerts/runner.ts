@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { InternalErrors } from '../errors/internal-errors.js';
 import type { MetricsApiResponse } from '../telemetry/stats/snapshot.js';
 import type { AlertsConfig } from './config.js';
-import { type AlertEngine, type AlertInstance, type AlertTransition, messageOf, scopeLabels } from './engine.js';
+import { type AlertCondition, type AlertEngine, type AlertInstance, type AlertTransition, messageOf, scopeLabels } from './engine.js';
 import { type PostableAlert, postableAlert } from './push.js';
 
 export interface AlertRunnerOptions {
@@ -10,6 +10,8 @@ export interface AlertRunnerOptions {
   readonly settings: Pick<AlertsConfig, 'evaluationIntervalMs' | 'push'>;
   /** The JSON of GET /api/v1/metrics now (the same windows the rules read). */
   readonly snapshot: (nowMs: number) => MetricsApiResponse;
+  /** Conditions judged elsewhere that hold now (the anomaly findings), alerted like the rules. */
+  readonly conditions?: (() => readonly AlertCondition[]) | undefined;
   readonly log: Logger;
   readonly internalErrors: InternalErrors;
   readonly now?: () => number;
@@ -43,7 +45,7 @@ export class AlertRunner {
   /** One evaluation; resolves once its push (if any) is done. */
   async tick(): Promise<void> {
     const nowMs = this.now();
-    const transitions = this.options.engine.evaluate(this.options.snapshot(nowMs), nowMs);
+    const transitions = this.options.engine.evaluate(this.options.snapshot(nowMs), nowMs, this.options.conditions?.() ?? []);
     for (const transition of transitions) this.logTransition(transition);
     await this.push(transitions, nowMs);
   }
