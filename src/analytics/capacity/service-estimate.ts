@@ -26,19 +26,21 @@ export interface WorkloadEstimate {
   readonly meanWait: number;
 }
 
-const ITERATIONS = 30;
-
 /**
- * Splits the observed latency T = W + S (wait, then service) with the queue model itself: E[S] is
- * the solution of E[T] = E[S] + Wq(E[S]) (the left side grows with E[S], so bisection finds the one
- * root), and, the wait of a FIFO request being independent of its own service, Var(S) = Var(T) −
- * Var(W). cs² feeds back into Wq through Allen–Cunneen, so the two are iterated to a fixed point.
- * At low load W ≈ 0 and S is just the latency; near saturation most of the latency is waiting.
- * The prefill time is the mean TTFT less the mean wait.
+ * Splits the observed latency T = W + S (wait, then service) with the queue model itself: two
+ * unknowns, E[S] and cs², from two equations,
+ *
+ *   E[T]   = E[S] + Wq(E[S], cs²)
+ *   Var(T) = cs²·E[S]² + Var(W)(E[S], cs²)     (a FIFO request's wait is independent of its service)
+ *
+ * For a trial E[S] the second equation gives cs² (its right side grows with cs²); the first is
+ * then solved for E[S] by bisection. At low load W ≈ 0 and S is just the latency; near saturation
+ * most of the latency is waiting. The prefill time is the mean TTFT less the mean wait.
  */
 export function estimateWorkload(observed: ObservedTraffic): WorkloadEstimate {
   const arrivalScv = observed.arrivalScv ?? 1;
   const latency = observed.latencyMean;
+  const variance = Math.max(0, observed.latencyVariance);
   if (!(latency > 0)) throw new RangeError('the mean latency must be > 0');
   const base = {
     arrivalRate: observed.arrivalRate,
@@ -47,37 +49,47 @@ export function estimateWorkload(observed: ObservedTraffic): WorkloadEstimate {
     prefillTime: 0,
   };
   const replicas = Math.max(1, observed.replicas);
-  let serviceScv = Math.max(0, observed.latencyVariance) / (latency * latency);
-  let serviceTime = latency;
-  let meanWait = 0;
-  for (let i = 0; i < ITERATIONS; i++) {
-    const waitAt = (service: number) => predictWait(replicaQueue({ ...base, serviceTime: service, serviceScv }, replicas));
-    // The saturating service time: beyond it the queue is unstable and E[T] is unbounded.
-    const saturating = observed.arrivalRate > 0 ? (replicas * observed.concurrencyPerReplica) / observed.arrivalRate : Number.POSITIVE_INFINITY;
+  const waitAt = (serviceTime: number, serviceScv: number) => predictWait(replicaQueue({ ...base, serviceTime, serviceScv }, replicas));
+  const scvAt = (serviceTime: number): number => {
+    const varianceAt = (scv: number): number => {
+      const prediction = waitAt(serviceTime, scv);
+      return scv * serviceTime * serviceTime + (prediction.stable ? predictedWaitVariance(prediction) : Number.POSITIVE_INFINITY);
+    };
+    if (varianceAt(0) >= variance) return 0;
     let low = 0;
-    let high = Math.min(latency, saturating);
-    for (let step = 0; step < 200 && high - low > latency * 1e-9; step++) {
-      const middle = (low + high) / 2;
-      const prediction = waitAt(middle);
-      if (prediction.stable && middle + prediction.meanWait <= latency) low = middle;
-      else high = middle;
-    }
-    serviceTime = Math.max(low, latency * 1e-6);
-    const prediction = waitAt(serviceTime);
-    meanWait = prediction.stable ? prediction.meanWait : latency - serviceTime;
-    const serviceVariance = Math.max(0, observed.latencyVariance - (prediction.stable ? predictedWaitVariance(prediction) : 0));
-    const next = serviceVariance / (serviceTime * serviceTime);
-    if (Math.abs(next - serviceScv) < 1e-9) {
-      serviceScv = next;
-      break;
-    }
-    serviceScv = next;
-  }
+    let high = Math.max(1, variance / (serviceTime * serviceTime));
+    while (varianceAt(high) < variance && high < 1e6) high *= 2;
+    return bisect(low, high, (scv) => varianceAt(scv) <= variance);
+  };
+  // The saturating service time: beyond it the queue is unstable and E[T] is unbounded.
+  const saturating = observed.arrivalRate > 0 ? (replicas * observed.concurrencyPerReplica) / observed.arrivalRate : Number.POSITIVE_INFINITY;
+  const serviceTime = Math.max(
+    latency * 1e-6,
+    bisect(0, Math.min(latency, saturating), (service) => {
+      if (service === 0) return true;
+      const prediction = waitAt(service, scvAt(service));
+      return prediction.stable && service + prediction.meanWait <= latency;
+    }),
+  );
+  const serviceScv = scvAt(serviceTime);
+  const prediction = waitAt(serviceTime, serviceScv);
+  const meanWait = prediction.stable ? prediction.meanWait : latency - serviceTime;
   const prefillTime = observed.ttftMean === undefined ? 0 : Math.max(0, observed.ttftMean - meanWait);
   return {
     workload: { ...base, serviceTime, serviceScv, prefillTime },
     meanWait,
   };
+}
+
+/** The largest x in [low, high] with holds(x), for a predicate true up to a point and false after (to 1e-10 relative). */
+function bisect(low: number, high: number, holds: (x: number) => boolean): number {
+  if (holds(high)) return high;
+  for (let step = 0; step < 200 && high - low > high * 1e-10; step++) {
+    const middle = (low + high) / 2;
+    if (holds(middle)) low = middle;
+    else high = middle;
+  }
+  return low;
 }
 
 /**
