@@ -202,7 +202,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts });
   }
   const admin = config.admin.enabled
-    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry, alerts: firingAlerts })
+    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry, alerts: firingAlerts, capacity: config.analytics.capacity })
     : undefined;
 
   const forward = createForwarder({

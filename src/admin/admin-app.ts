@@ -1,4 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { CapacityConfig } from '../analytics/capacity/config.js';
+import { registerCapacityEndpoint } from '../analytics/capacity/endpoint.js';
 import type { Alert } from '../telemetry/stats/snapshot.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -22,14 +24,16 @@ export interface AdminDependencies {
   readonly fleet: ReplicaRegistry;
   /** The firing built-in alerts for the JSON. */
   readonly alerts?: (() => readonly Alert[]) | undefined;
+  /** GET /api/v1/capacity (needs the metrics' statistics); absent: not served. */
+  readonly capacity?: CapacityConfig | undefined;
 }
 
 /**
- * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics, /ready
- * with the replica details and /health, on their own address, sharing the gateway's registry,
- * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
- * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
- * API port, with no second implementation of any of them.
+ * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics,
+ * /api/v1/capacity, /ready with the replica details and /health, on their own address, sharing the
+ * gateway's registry, statistics and fleet. A second fastify instance rather than a bare http
+ * server: the same routes, error envelope (404 unknown_url, 401 metrics_unauthorized), request ids
+ * and close semantics as the API port, with no second implementation of any of them.
  */
 export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance {
   const { metrics, log, telemetry, metricsRegistry, statistics, fleet } = dependencies;
@@ -47,5 +51,8 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
   if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts });
+  if (metrics.enabled && dependencies.capacity?.enabled === true) {
+    registerCapacityEndpoint(admin, { metrics, capacity: dependencies.capacity, statistics, fleet });
+  }
   return admin;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/config.js';
+import { capacityConfigSchema } from '../analytics/capacity/config.js';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
 import { passthroughConfigSchema } from '../proxy/passthrough.js';
@@ -259,6 +260,14 @@ export const configSchema = z
     tracing: tracingConfigSchema,
     /** Built-in alerts over the JSON's window (src/alerts/): the reference's three by default. */
     alerts: alertsConfigSchema.prefault({}),
+    /** Analytics over the statistics (src/analytics/). */
+    analytics: z
+      .object({
+        /** Capacity planning, GET /api/v1/capacity (src/analytics/capacity/). */
+        capacity: capacityConfigSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((config, context) => {
