@@ -16,6 +16,8 @@ commands:
                 Alertmanager                          (tollbooth stack --help)
   sim           run one simulated vLLM replica        (tollbooth sim --help)
   keys          create, list and revoke API keys      (tollbooth keys --help)
+  capacity      replicas needed, headroom and forecast per model, from a gateway or Prometheus
+                                                      (tollbooth capacity --help)
   check-config  validate a configuration and exit     [--config FILE]
 
 The config file may also be named by TOLLBOOTH_CONFIG. Environment overrides:
@@ -70,6 +72,11 @@ async function main(argv: string[]): Promise<void> {
     case 'keys': {
       const { runKeysCommand } = await import('./keys.js');
       process.exitCode = await runKeysCommand(rest);
+      return;
+    }
+    case 'capacity': {
+      const { runCapacityCommand } = await import('../analytics/capacity/cli.js');
+      process.exitCode = await runCapacityCommand(rest);
       return;
     }
     case undefined:
