@@ -30,7 +30,7 @@ export interface ModelCapacity {
     readonly requests: number;
     readonly span_seconds: number;
     readonly arrival_rate: number;
-    /** ca²; arrival_scv_assumed: true when taken as 1 (too few slots or requests to measure). */
+    /** ca²; arrival_scv_assumed: true when taken as 1 (Poisson): too little history, or counts consistent with Poisson. */
     readonly arrival_scv: number;
     readonly arrival_scv_assumed: boolean;
     readonly latency_mean_seconds: number;

@@ -93,10 +93,13 @@ function bisect(low: number, high: number, holds: (x: number) => boolean): numbe
 }
 
 /**
- * ca² of arrivals from request counts in equal slots: the index of dispersion Var(N)/E[N], which for
- * a renewal process over slots much longer than the gaps between arrivals tends to ca² (1 for
- * Poisson). Undefined with fewer than 5 slots or fewer than 5 requests per slot on average, where
- * the estimate is mostly noise. A rate that drifts within the window raises it: conservative.
+ * ca² of arrivals from request counts in equal slots: the index of dispersion D = Var(N)/E[N], which
+ * for a renewal process over slots much longer than the gaps between arrivals tends to ca² (1 for
+ * Poisson). With few slots D is noisy (over 5 slots its relative spread is about 60 %), and many
+ * independent clients make arrivals Poisson, so D replaces 1 only when it is significant: outside
+ * the two-sided 99 % interval of (n − 1)·D ~ χ²(n − 1) that Poisson counts would give. Undefined
+ * (take 1) then, and with fewer than 5 slots or fewer than 5 requests per slot on average. A rate
+ * that drifts within the window raises D: conservative.
  */
 export function arrivalScvFromCounts(counts: readonly number[]): number | undefined {
   if (counts.length < 5) return undefined;
@@ -106,5 +109,18 @@ export function arrivalScvFromCounts(counts: readonly number[]): number | undefi
   if (mean < 5) return undefined;
   let squares = 0;
   for (const count of counts) squares += (count - mean) ** 2;
-  return squares / (counts.length - 1) / mean;
+  const freedom = counts.length - 1;
+  const dispersion = squares / freedom / mean;
+  const statistic = dispersion * freedom;
+  if (statistic > chiSquaredQuantile(freedom, -Z_995) && statistic < chiSquaredQuantile(freedom, Z_995)) return undefined;
+  return dispersion;
+}
+
+/** The standard normal's 0.995 quantile. */
+const Z_995 = 2.5758293035489;
+
+/** χ² quantile by Wilson–Hilferty: k·(1 − 2/(9k) + z·√(2/(9k)))³, for the normal quantile z. */
+export function chiSquaredQuantile(freedom: number, z: number): number {
+  const a = 2 / (9 * freedom);
+  return freedom * Math.max(0, 1 - a + z * Math.sqrt(a)) ** 3;
 }

@@ -45,7 +45,7 @@ export function formatCapacityTables(report: CapacityReport): string {
     '',
     plan,
     '',
-    '* ca² assumed 1 (Poisson): too little history to measure it. "breach in": when the forecast demand reaches max req/s.',
+    '* ca² taken as 1 (Poisson): too little history, or counts consistent with Poisson. "breach in": when the forecast demand reaches max req/s.',
     '',
   ].join('\n');
 }

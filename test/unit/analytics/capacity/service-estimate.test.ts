@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { predictedWaitVariance, predictWait } from '../../../../src/analytics/capacity/allen-cunneen.js';
-import { arrivalScvFromCounts, estimateWorkload } from '../../../../src/analytics/capacity/service-estimate.js';
+import { arrivalScvFromCounts, chiSquaredQuantile, estimateWorkload } from '../../../../src/analytics/capacity/service-estimate.js';
 import { seededRandom } from '../../../helpers/seeded-random.js';
 
 describe('estimateWorkload', () => {
@@ -47,21 +47,37 @@ describe('estimateWorkload', () => {
 });
 
 describe('arrivalScvFromCounts', () => {
-  it('is about 1 for Poisson counts and 0 for perfectly even ones', () => {
-    const random = seededRandom(11);
-    const counts = Array.from({ length: 2000 }, () => {
-      // Poisson(20) by counting exponential gaps in one unit of time.
+  const poissonCounts = (random: () => number, slots: number, perSlot: number, burst = 1): number[] =>
+    Array.from({ length: slots }, () => {
+      // Poisson(perSlot / burst) batches of `burst` requests, by counting exponential gaps in one unit of time.
       let n = 0;
-      for (let t = -Math.log(1 - random()) / 20; t < 1; t += -Math.log(1 - random()) / 20) n++;
+      const rate = perSlot / burst;
+      for (let t = -Math.log(1 - random()) / rate; t < 1; t += -Math.log(1 - random()) / rate) n += burst;
       return n;
     });
-    expect(arrivalScvFromCounts(counts)!).toBeGreaterThan(0.9);
-    expect(arrivalScvFromCounts(counts)!).toBeLessThan(1.1);
+
+  it('takes Poisson counts as Poisson (undefined: ca² = 1), however few slots', () => {
+    const random = seededRandom(11);
+    let assumed = 0;
+    for (let trial = 0; trial < 200; trial++) if (arrivalScvFromCounts(poissonCounts(random, 30, 100)) === undefined) assumed++;
+    // The 99 % interval: about 2 in 200 trials fall outside it by chance.
+    expect(assumed).toBeGreaterThanOrEqual(192);
+  });
+
+  it('measures bursty arrivals (batches of 4: dispersion 4) and perfectly even ones (0)', () => {
+    const bursty = arrivalScvFromCounts(poissonCounts(seededRandom(5), 30, 200, 4))!;
+    expect(bursty).toBeGreaterThan(2.5);
+    expect(bursty).toBeLessThan(6);
     expect(arrivalScvFromCounts([30, 30, 30, 30, 30, 30])).toBe(0);
   });
 
   it('says nothing from too few slots or requests', () => {
-    expect(arrivalScvFromCounts([10, 12, 9, 11])).toBeUndefined();
+    expect(arrivalScvFromCounts([10, 30, 9, 41])).toBeUndefined();
     expect(arrivalScvFromCounts([1, 0, 2, 1, 0, 1])).toBeUndefined();
+  });
+
+  it('uses χ² quantiles close to the tables: χ²(0.995; 29) = 52.34, χ²(0.005; 29) = 13.12', () => {
+    expect(chiSquaredQuantile(29, 2.5758293035489)).toBeCloseTo(52.34, 0);
+    expect(chiSquaredQuantile(29, -2.5758293035489)).toBeCloseTo(13.12, 0);
   });
 });
