@@ -16,7 +16,8 @@ export function formatCapacityTables(report: CapacityReport): string {
       fixed(m.observed.arrival_scv, 2) + (m.observed.arrival_scv_assumed ? '*' : ''),
       fixed(m.estimated.service_time_seconds, 3),
       fixed(m.estimated.service_scv, 2),
-      fixed(m.estimated.prefill_seconds, 3),
+      // No streamed response, no TTFT: the prefill is unknown (taken as 0 in the TTFT figures).
+      m.observed.ttft_mean_seconds === null ? '-' : fixed(m.estimated.prefill_seconds, 3),
       String(m.observed.replicas),
       `${m.observed.concurrency_per_replica} (${m.observed.concurrency_source})`,
     ]),
