@@ -96,7 +96,7 @@ export class RequestStatistics {
       if (slot.peakConcurrency > windowPeak) windowPeak = slot.peakConcurrency;
     }
     const uptimeMs = Math.max(0, nowMs - this.startedAtMs);
-    const windowSpanMs = Math.max(0, nowMs - Math.max(this.startedAtMs, this.ring.windowStartMs(nowMs)));
+    const windowSpanMs = this.windowSpanMs(nowMs);
     return buildMetricsSnapshot({
       nowMs,
       startedAtMs: this.startedAtMs,
@@ -126,8 +126,12 @@ export class RequestStatistics {
         if (slot.index >= first && slot.index < current) model.slotCounts[slot.index - first] = aggregate.total;
       }
     }
-    const spanMs = Math.max(0, nowMs - Math.max(this.startedAtMs, this.ring.windowStartMs(nowMs)));
-    return { slotMs, spanMs, models };
+    return { slotMs, spanMs: this.windowSpanMs(nowMs), models };
+  }
+
+  /** The time the window ending at `nowMs` covers: from its oldest slot, or the start if later. */
+  private windowSpanMs(nowMs: number): number {
+    return Math.max(0, nowMs - Math.max(this.startedAtMs, this.ring.windowStartMs(nowMs)));
   }
 
   /** What the statistics hold in memory (for tests and diagnostics). */
