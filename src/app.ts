@@ -247,6 +247,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         alerts: firingAlerts,
         internalErrors,
         anomalies: anomaliesReportNow,
+        capacity: config.analytics.capacity,
         keysApi: { tokens: config.admin.tokens, store: keyStore, audit: dependencies.audit },
       })
     : undefined;

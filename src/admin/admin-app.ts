@@ -1,4 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { CapacityConfig } from '../analytics/capacity/config.js';
+import { registerCapacityEndpoint } from '../analytics/capacity/endpoint.js';
 import type { Alert } from '../telemetry/stats/snapshot.js';
 import { registerAnomaliesEndpoint } from '../analytics/anomaly/endpoint.js';
 import type { AnomaliesApiResponse } from '../analytics/anomaly/report.js';
@@ -34,11 +36,13 @@ export interface AdminDependencies {
   readonly keysApi?: Omit<KeysApiDependencies, 'log'> | undefined;
   /** GET /api/v1/anomalies (src/analytics/anomaly/); absent when anomaly detection is off. */
   readonly anomalies?: ((nowMs: number) => AnomaliesApiResponse) | undefined;
+  /** GET /api/v1/capacity (needs the metrics' statistics); absent: not served. */
+  readonly capacity?: CapacityConfig | undefined;
 }
 
 /**
  * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics,
- * /api/v1/anomalies, the live dashboard (/dashboard and its stream /api/v1/metrics/stream), /ready
+ * /api/v1/anomalies, /api/v1/capacity, the live dashboard (/dashboard and its stream /api/v1/metrics/stream), /ready
  * with the replica details and /health, and with admin tokens the admin API (/api/v1/keys,
  * described at /api/v1/openapi.json), on their own address, sharing the gateway's registry,
  * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
@@ -65,6 +69,9 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
     registerDashboard(admin, { settings: metrics, snapshot: metricsSnapshotSource({ statistics, fleet, alerts: dependencies.alerts }), internalErrors: dependencies.internalErrors });
   }
   if (metrics.enabled && dependencies.anomalies !== undefined) registerAnomaliesEndpoint(admin, metrics, dependencies.anomalies);
+  if (metrics.enabled && dependencies.capacity?.enabled === true) {
+    registerCapacityEndpoint(admin, { metrics, capacity: dependencies.capacity, statistics, fleet });
+  }
   const keysApi = dependencies.keysApi;
   if (keysApi !== undefined && keysApi.tokens.length > 0) {
     const document = adminOpenApiDocument();

@@ -17,6 +17,8 @@ commands:
   sim           run one simulated vLLM replica        (tollbooth sim --help)
   keys          create, list and revoke API keys      (tollbooth keys --help)
   top           watch a gateway live in the terminal  (tollbooth top --help)
+  capacity      replicas needed, headroom and forecast per model, from a gateway or Prometheus
+                                                      (tollbooth capacity --help)
   check-config  validate a configuration and exit     [--config FILE]
 
 The config file may also be named by TOLLBOOTH_CONFIG. Environment overrides:
@@ -76,6 +78,11 @@ async function main(argv: string[]): Promise<void> {
     case 'top': {
       const { runTopCommand } = await import('./top/run.js');
       process.exitCode = await runTopCommand(rest);
+      return;
+    }
+    case 'capacity': {
+      const { runCapacityCommand } = await import('../analytics/capacity/cli.js');
+      process.exitCode = await runCapacityCommand(rest);
       return;
     }
     case undefined:
