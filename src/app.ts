@@ -16,6 +16,7 @@ import { passthroughGate } from './proxy/passthrough.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
 import { createRateLimiter } from './ratelimit/create.js';
 import { RateLimitStage } from './ratelimit/plugin.js';
+import { BudgetMonitor } from './ratelimit/budget-monitor.js';
 import { FleetMonitor } from './routing/fleet-monitor.js';
 import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
@@ -51,6 +52,8 @@ export interface Gateway {
   readonly internalErrors: InternalErrors;
   /** The built-in alerts' timer (start() once serving); undefined when alerts or metrics are off. */
   readonly alerts: AlertRunner | undefined;
+  /** The budgets' periodic read of the store (start() once the stores are connected); undefined without auth. */
+  readonly budgets: BudgetMonitor | undefined;
   /**
    * Makes the fleet the given replicas (a reload): unchanged replicas keep their state, new ones
    * are probed before they take traffic, removed ones finish their in-flight requests.
@@ -118,6 +121,8 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     },
     TOLLBOOTH_VERSION,
     firingAlerts === undefined ? undefined : { firing: firingAlerts },
+    // Read at scrape time, once `budgets` below exists.
+    keys === undefined ? undefined : { gauges: () => budgets?.state?.gauges ?? [] },
   );
   internalErrors.countInto(instruments.internalErrors);
   const alerts =
@@ -127,24 +132,28 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
           engine: alertEngine,
           settings: config.alerts,
           snapshot: (nowMs) => statistics.snapshot(nowMs, registry.replicas.map(replicaFigures), alertEngine.firing()),
+          budgets: () => budgets?.state?.report,
           log: log.child({ component: 'alerts' }),
           internalErrors,
         });
   // Limits belong to keys: without auth there is no one to limit.
-  const rateLimits =
+  const rateLimiter =
     keys === undefined
       ? undefined
-      : new RateLimitStage(
-          createRateLimiter({
-            rateLimits: config.rateLimits,
-            redis: config.redis,
-            log: log.child({ component: 'ratelimit' }),
-            observer: config.metrics.enabled ? rateLimitStoreObserver(instruments) : undefined,
-            internalErrors,
-          }),
-          config.rateLimits,
-        );
+      : createRateLimiter({
+          rateLimits: config.rateLimits,
+          redis: config.redis,
+          log: log.child({ component: 'ratelimit' }),
+          observer: config.metrics.enabled ? rateLimitStoreObserver(instruments) : undefined,
+          internalErrors,
+        });
+  const rateLimits = rateLimiter === undefined ? undefined : new RateLimitStage(rateLimiter, config.rateLimits);
   const tenantLabel = tenantLabeler(config.auth.tenants);
+  const budgets =
+    keys === undefined || rateLimiter === undefined
+      ? undefined
+      : new BudgetMonitor({ reader: rateLimiter, principals: () => keys.principals(), tenantLabel, currency: config.cost.currency, settings: config.rateLimits.budgetReport, internalErrors });
+  const budgetReport = budgets === undefined ? undefined : () => budgets.state?.report;
   const telemetry = new RequestTelemetry({
     metrics: config.metrics.enabled ? new MetricsRecorder(instruments, config.cost.currency) : undefined,
     statistics: config.metrics.enabled ? statistics : undefined,
@@ -199,10 +208,10 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   const authenticateKey = keys === undefined ? undefined : authenticate(keys);
   registerOperationRoutes(app, registry, authenticateKey);
   if (metricsOnApiPort(config)) {
-    registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts });
+    registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts, budgets: budgetReport });
   }
   const admin = config.admin.enabled
-    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry, alerts: firingAlerts })
+    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry, alerts: firingAlerts, budgets: budgetReport })
     : undefined;
 
   const forward = createForwarder({
@@ -239,6 +248,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     metricsRegistry,
     internalErrors,
     alerts,
+    budgets,
     applyReplicaSet: async (replicas) => {
       const { added, removed } = registry.applyReplicaSet(replicas);
       if (added.length === 0 && removed.length === 0) return;
@@ -259,6 +269,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       draining = true;
       monitor.stop();
       alerts?.stop();
+      budgets?.stop();
       await app.close();
       await Promise.all([pools.close(), rateLimits?.close()]);
       // Last, so the drain's final figures can still be scraped.

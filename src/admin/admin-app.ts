@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Alert } from '../telemetry/stats/snapshot.js';
+import type { BudgetReport } from '../ratelimit/budget-report.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TollboothConfig } from '../config/schema.js';
@@ -22,10 +23,13 @@ export interface AdminDependencies {
   readonly fleet: ReplicaRegistry;
   /** The firing built-in alerts for the JSON. */
   readonly alerts?: (() => readonly Alert[]) | undefined;
+  /** The budgets' latest report for GET /api/v1/budgets (absent without auth). */
+  readonly budgets?: (() => BudgetReport | undefined) | undefined;
 }
 
 /**
- * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics, /ready
+ * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics,
+ * /api/v1/budgets, /ready
  * with the replica details and /health, on their own address, sharing the gateway's registry,
  * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
  * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
@@ -46,6 +50,6 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   installObservation(admin, telemetry, { inStatistics: false });
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
-  if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts });
+  if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts, budgets: dependencies.budgets });
   return admin;
 }

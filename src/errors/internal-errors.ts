@@ -25,6 +25,8 @@ export const INTERNAL_ERROR_STAGES = [
   'drain',
   /** Evaluating the built-in alerts (src/alerts/). */
   'alerts',
+  /** Reading the budget counters for the budget figures and forecasts (ratelimit/budget-monitor.ts). */
+  'budgets',
 ] as const;
 
 export type InternalErrorStage = (typeof INTERNAL_ERROR_STAGES)[number];

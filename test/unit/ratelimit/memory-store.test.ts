@@ -94,6 +94,7 @@ describe('rate limit configuration', () => {
       concurrencyLeaseMs: 600_000,
       concurrencyRetryAfterMs: 1000,
       unavailableRetryAfterMs: 1000,
+      budgetReport: { refreshIntervalMs: 30_000, rateWindowMs: 3_600_000 },
       tenants: {},
       models: {},
     });
