@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
-import type { StoredKeyInput } from '../../../src/auth/policy.js';
 import type { TollboothConfigInput } from '../../../src/config/schema.js';
 import type { BudgetReport } from '../../../src/ratelimit/budget-report.js';
 import type { MetricsApiResponse } from '../../../src/telemetry/stats/snapshot.js';
@@ -9,6 +7,7 @@ import { budgetPeriods } from '../../../src/ratelimit/budget-periods.js';
 import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
 import { RedisRateLimiter } from '../../../src/ratelimit/redis-store.js';
 import { startSimulator } from '../../../src/sim/index.js';
+import { issueKey } from '../../helpers/api-keys.js';
 import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { promtoolCheckMetrics, sampleSum } from '../../helpers/promtool.js';
@@ -17,19 +16,9 @@ import { useRedisServer } from '../../helpers/redis-server.js';
 const MODEL = 'test-model';
 const { fleet, defer } = teardownAfterEach();
 
-interface IssuedKey {
-  readonly secret: string;
-  readonly stored: StoredKeyInput;
-}
-
-function issue(policy: Omit<StoredKeyInput, 'hash'>): IssuedKey {
-  const secret = generateApiKey();
-  return { secret, stored: { ...policy, hash: hashApiKey(secret) } };
-}
-
-const spender = issue({ id: 'spender', tenant: 'acme', budget: { daily: 3 } });
-const saver = issue({ id: 'saver', tenant: 'acme', budget: { daily: 3, monthly: 50 } });
-const unbudgeted = issue({ id: 'free', tenant: 'acme' });
+const spender = issueKey({ id: 'spender', tenant: 'acme', budget: { daily: 3 } });
+const saver = issueKey({ id: 'saver', tenant: 'acme', budget: { daily: 3, monthly: 50 } });
+const unbudgeted = issueKey({ id: 'free', tenant: 'acme' });
 
 /** Fast reads and a short rate window, so the figures move within a test; an alert pending for 1 s. */
 function budgetConfig(): Partial<TollboothConfigInput> {
