@@ -52,7 +52,7 @@ export interface Gateway {
   readonly internalErrors: InternalErrors;
   /** The built-in alerts' timer (start() once serving); undefined when alerts or metrics are off. */
   readonly alerts: AlertRunner | undefined;
-  /** The budgets' periodic read of the store (start() once the stores are connected); undefined without auth. */
+  /** The budgets' periodic read of the store (start() once the stores are connected); undefined without auth or metrics. */
   readonly budgets: BudgetMonitor | undefined;
   /**
    * Makes the fleet the given replicas (a reload): unchanged replicas keep their state, new ones
@@ -149,8 +149,9 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         });
   const rateLimits = rateLimiter === undefined ? undefined : new RateLimitStage(rateLimiter, config.rateLimits);
   const tenantLabel = tenantLabeler(config.auth.tenants);
+  // Its figures are read by the metrics, the admin JSON and the built-in alerts, all off without metrics.
   const budgets =
-    keys === undefined || rateLimiter === undefined
+    keys === undefined || rateLimiter === undefined || !config.metrics.enabled
       ? undefined
       : new BudgetMonitor({ reader: rateLimiter, principals: () => keys.principals(), tenantLabel, currency: config.cost.currency, settings: config.rateLimits.budgetReport, internalErrors });
   const budgetReport = budgets === undefined ? undefined : () => budgets.state?.report;

@@ -180,6 +180,35 @@ describe('budget forecasts (Redis store, two gateways)', () => {
     expect(watchingRatio).toBe(servingRatio);
   });
 
+  it('keeps the last figures while Redis is down, without counting internal errors, and reads again once it is back', async () => {
+    const gateway = await fleet({
+      models: [MODEL],
+      simulator: { outputTokens: { min: 10, max: 10 }, prefillBaseMs: 0, interTokenMs: 0 },
+      gateway: {
+        ...budgetConfig(),
+        rateLimits: { store: 'redis', budgetReport: { refreshIntervalMs: 200, rateWindowMs: 5_000 } },
+        redis: { url: redis.server().url, keyPrefix: `o${Date.now().toString(36)}:` },
+      },
+    }).then((started) => started.gateway);
+    const answer = await postJson(`${gateway.url}/v1/chat/completions`, chat, { authorization: `Bearer ${spender.secret}` });
+    expect(answer.status).toBe(200);
+    const before = await until(() => budgets(gateway), (report) => report !== null && report.keys['spender']!.day!.spent !== '0', 'the spend read from Redis');
+
+    await redis.server().kill();
+    // Several refresh intervals pass with Redis gone: the figures stay as last read.
+    await new Promise((wake) => setTimeout(wake, 1_500));
+    const during = await budgets(gateway);
+    expect(during!.keys['spender']!.day!.spent).toBe(before!.keys['spender']!.day!.spent);
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    expect(sampleSum(metrics, 'tollbooth_internal_errors_total', { stage: 'budgets' })).toBe(0);
+    expect(metrics).toMatch(/^tollbooth_internal_errors_total\{stage="budgets"\} 0$/m);
+
+    // A restarted Redis has lost its counters (it is their only copy): the next read says so.
+    await redis.server().restart();
+    const after = await until(() => budgets(gateway), (report) => report!.read_at > during!.read_at, 'a read after Redis came back');
+    expect(after!.keys['spender']!.day!.spent).toBe('0');
+  });
+
   it("reads a past day's or month's counter as nothing spent, by Redis's clock, as the admit script does", async () => {
     const client = redis.client();
     await redisReady(client);
