@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
 import { buildAdminApp } from './admin/admin-app.js';
+import { gatewayKeyStoreAdmin } from './auth/key-admin.js';
+import { createGuardrailStage } from './guardrails/stage.js';
+import type { AuditLog } from './telemetry/audit-log.js';
 import { metricsOnApiPort } from './admin/surface.js';
 import { authenticate, authorizeModel } from './auth/plugin.js';
 import { tenantLabeler } from './auth/tenant-label.js';
@@ -22,7 +25,8 @@ import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
 import { answerClientError, connectionLimitOptions, installConnectionLimits } from './server/client-connections.js';
 import { installErrorHandling } from './server/error-handler.js';
-import { registerMetricsEndpoints, replicaFigures } from './server/metrics-endpoints.js';
+import { metricsSnapshotSource, registerMetricsEndpoints, replicaFigures } from './server/metrics-endpoints.js';
+import { registerDashboard } from './admin/dashboard-routes.js';
 import { registerOperationRoutes } from './server/operations.js';
 import { installRequestTargetCheck } from './server/request-target.js';
 import { describeInferenceRequest } from './server/inference-request.js';
@@ -79,6 +83,8 @@ export interface GatewayDependencies {
   readonly keys?: KeyRing | undefined;
   /** The guard the key ring already uses (it starts first); a new one otherwise. */
   readonly internalErrors?: InternalErrors | undefined;
+  /** The audit log, opened before the gateway (logging.audit); closed by the caller after the gateway. */
+  readonly audit?: AuditLog | undefined;
 }
 
 /**
@@ -92,6 +98,8 @@ export interface GatewayDependencies {
  *   content parser  body bytes kept as sent; JSON parsed once              400 / 413 / 415
  *   preHandler      request schema → model, stream                         400 / 415
  *                   model allow-list of the key                            403 model_not_allowed
+ *                   guardrails (when configured): prompt length, deny patterns, PII masking
+ *                                                                          400 prompt_too_long / prompt_rejected
  *   preHandler      rate limits: reserve requests, tokens, a slot, budget  429 / 503, x-ratelimit-* headers
  *   handler         router: model → replica                                404 / 503
  *                   upstream exchange: relay bytes, map failures           502 / 504, in-band SSE error
@@ -164,6 +172,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       tenantLabel: (tenant) => (tenant === undefined ? 'none' : tenantLabel(tenant)),
     },
     accessLog: config.logging.accessLog ? log.child({ component: 'access' }) : undefined,
+    audit: dependencies.audit,
     settlement: rateLimits === undefined ? undefined : (observation, tokens, costNanos) => rateLimits.settle(observation, tokens, costNanos),
     tracing: createRequestTracer(config),
     internalErrors,
@@ -210,9 +219,24 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   registerOperationRoutes(app, registry, authenticateKey);
   if (metricsOnApiPort(config)) {
     registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts, budgets: budgetReport });
+    // The dashboard lives on the admin listener where there is one.
+    if (!config.admin.enabled) registerDashboard(app, { settings: config.metrics, snapshot: metricsSnapshotSource({ statistics, fleet: registry, alerts: firingAlerts }), internalErrors });
   }
+  // The admin API changes keys in the store the gateway reads (its own connection when that is Redis).
+  const keyStore = config.admin.enabled && config.admin.tokens.length > 0 ? gatewayKeyStoreAdmin(config.auth, config.redis) : undefined;
   const admin = config.admin.enabled
-    ? buildAdminApp({ metrics: config.metrics, log, telemetry, metricsRegistry, statistics, fleet: registry, alerts: firingAlerts, budgets: budgetReport })
+    ? buildAdminApp({
+        metrics: config.metrics,
+        log,
+        telemetry,
+        metricsRegistry,
+        statistics,
+        fleet: registry,
+        alerts: firingAlerts,
+        budgets: budgetReport,
+        internalErrors,
+        keysApi: { tokens: config.admin.tokens, store: keyStore, audit: dependencies.audit },
+      })
     : undefined;
 
   const forward = createForwarder({
@@ -226,12 +250,14 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     stripClientCredentials: config.auth.enabled,
     openExchanges,
   });
+  const checkGuardrails = createGuardrailStage(config.guardrails);
   const proxiedRoute = (endpoint: InferenceEndpoint | undefined, gate?: onRequestHookHandler): RouteShorthandOptions => ({
     onRequest: [...(gate === undefined ? [] : [gate]), ...(authenticateKey === undefined ? [] : [authenticateKey])],
     preHandler: [
       (request, _reply, done) => {
         describeInferenceRequest(request, endpoint);
         if (keys !== undefined) authorizeModel(request);
+        checkGuardrails?.(request);
         done();
       },
       ...(rateLimits === undefined ? [] : [rateLimits.admit]),
@@ -275,6 +301,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       await Promise.all([pools.close(), rateLimits?.close()]);
       // Last, so the drain's final figures can still be scraped.
       await admin?.close();
+      await keyStore?.close();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { buildGateway, type Gateway } from './app.js';
 import { adminSurfaceWarnings } from './admin/surface.js';
 import { startKeyRing } from './auth/key-sources.js';
+import { openAuditLog, type AuditLog } from './telemetry/audit-log.js';
 import type { TollboothConfig } from './config/schema.js';
 import { watchConfigFile } from './config/watch.js';
 import { DnsDiscovery, systemResolver, type DiscoveryResolver } from './routing/dns-discovery.js';
@@ -16,6 +17,8 @@ const STORE_CONNECT_TIMEOUT_MS = 3_000;
  * (and their telemetry to run) before the remaining sockets are destroyed.
  */
 const DRAIN_END_TIMEOUT_MS = 2_000;
+/** While draining, how often connections that have become idle are closed. */
+const IDLE_SWEEP_INTERVAL_MS = 100;
 
 export interface RunningGateway {
   readonly gateway: Gateway;
@@ -31,7 +34,7 @@ export interface StartOptions {
   /** The file the configuration came from: watched, and reloaded on change or SIGHUP. */
   readonly configFile?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
-  /** DNS look-ups for `discovery` entries (the system resolver unless a test brings its own). */
+  /** DNS look-ups for `discovery` entries without `servers` (the system resolver unless a test brings its own). */
   readonly resolver?: DiscoveryResolver;
   /** The tracing SDK started by the CLI: its queued spans are exported when the drain ends. */
   readonly tracing?: TracingRuntime;
@@ -50,11 +53,13 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
       'AUTH IS DISABLED: every request is served without an API key and without rate limits. Use this for local demos only; set auth.enabled: true and add keys before exposing the gateway.',
     );
   }
+  let audit: AuditLog | undefined;
   let gateway: Gateway;
   try {
-    gateway = buildGateway(config, log, { keys: keys?.ring, internalErrors });
+    audit = config.logging.audit === undefined ? undefined : await openAuditLog(config.logging.audit, (error) => internalErrors.report('audit_log', error));
+    gateway = buildGateway(config, log, { keys: keys?.ring, internalErrors, audit });
   } catch (error) {
-    await keys?.stop();
+    await Promise.all([keys?.stop(), audit?.close()]);
     throw error;
   }
   // Evaluated only while the gateway serves; close() stops it.
@@ -78,7 +83,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
   } catch (error) {
     discovery?.stop();
     await gateway.close();
-    await keys?.stop();
+    await Promise.all([keys?.stop(), audit?.close()]);
     throw error;
   }
   for (const warning of adminSurfaceWarnings(config)) log.warn({ admin: 'disabled' }, warning);
@@ -103,7 +108,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
   const shutdown = (reason: string): Promise<void> => {
     watcher?.stop();
     discovery?.stop();
-    shuttingDown ??= drain(gateway, config.server.drainTimeoutMs, log, reason).finally(() => Promise.all([keys?.stop(), options.tracing?.shutdown()]));
+    shuttingDown ??= drain(gateway, config.server.drainTimeoutMs, log, reason).finally(() => Promise.all([keys?.stop(), options.tracing?.shutdown(), audit?.close()]));
     return shuttingDown;
   };
   return { gateway, url: address, adminUrl, shutdown };
@@ -112,6 +117,12 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
 async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reason: string): Promise<void> {
   log.info({ reason, drain_timeout_ms: drainTimeoutMs }, 'draining: no new connections, in-flight requests may finish');
   gateway.startDraining();
+  // Closing the server closes the connections idle at that moment; a keep-alive connection whose
+  // response ends later would stay open (a load balancer's pool keeps it) and hold the drain until
+  // its deadline. Sweep them as they become idle; a request racing the sweep sees a closed
+  // connection before any response byte, which clients and load balancers retry elsewhere.
+  const idleSweep = setInterval(() => gateway.app.server.closeIdleConnections(), IDLE_SWEEP_INTERVAL_MS);
+  idleSweep.unref();
   let ending: Promise<void> | undefined;
   const deadline = setTimeout(() => {
     log.warn('drain timeout reached: ending the open responses, then closing the remaining connections');
@@ -133,6 +144,7 @@ async function drain(gateway: Gateway, drainTimeoutMs: number, log: Logger, reas
     await ending;
   } finally {
     clearTimeout(deadline);
+    clearInterval(idleSweep);
   }
   log.info('tollbooth stopped');
 }

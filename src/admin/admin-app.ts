@@ -6,12 +6,16 @@ import type { Registry } from 'prom-client';
 import type { TollboothConfig } from '../config/schema.js';
 import type { ReplicaRegistry } from '../routing/registry.js';
 import { installErrorHandling } from '../server/error-handler.js';
-import { registerMetricsEndpoints } from '../server/metrics-endpoints.js';
+import { metricsSnapshotSource, registerMetricsEndpoints } from '../server/metrics-endpoints.js';
 import { registerProbeRoutes } from '../server/operations.js';
 import { requestIdOf } from '../server/request-id.js';
 import { installObservation } from '../telemetry/plugin.js';
 import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
+import type { InternalErrors } from '../errors/internal-errors.js';
+import { registerDashboard } from './dashboard-routes.js';
+import { registerKeysApi, type KeysApiDependencies } from './keys-api.js';
+import { adminOpenApiDocument } from './openapi.js';
 
 export interface AdminDependencies {
   readonly metrics: TollboothConfig['metrics'];
@@ -25,12 +29,17 @@ export interface AdminDependencies {
   readonly alerts?: (() => readonly Alert[]) | undefined;
   /** The budgets' latest report for GET /api/v1/budgets (absent without auth). */
   readonly budgets?: (() => BudgetReport | undefined) | undefined;
+  /** Guards the live dashboard's once-a-second stream. */
+  readonly internalErrors: InternalErrors;
+  /** The admin API (keys): served only when admin tokens are configured. */
+  readonly keysApi?: Omit<KeysApiDependencies, 'log'> | undefined;
 }
 
 /**
  * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics,
- * /api/v1/budgets, /ready
- * with the replica details and /health, on their own address, sharing the gateway's registry,
+ * /api/v1/budgets, the live dashboard (/dashboard and its stream /api/v1/metrics/stream), /ready
+ * with the replica details and /health, and with admin tokens the admin API (/api/v1/keys, described at
+ * /api/v1/openapi.json), on their own address, sharing the gateway's registry,
  * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
  * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
  * API port, with no second implementation of any of them.
@@ -50,6 +59,15 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   installObservation(admin, telemetry, { inStatistics: false });
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
-  if (metrics.enabled) registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts, budgets: dependencies.budgets });
+  if (metrics.enabled) {
+    registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts, budgets: dependencies.budgets });
+    registerDashboard(admin, { settings: metrics, snapshot: metricsSnapshotSource({ statistics, fleet, alerts: dependencies.alerts }), internalErrors: dependencies.internalErrors });
+  }
+  const keysApi = dependencies.keysApi;
+  if (keysApi !== undefined && keysApi.tokens.length > 0) {
+    const document = adminOpenApiDocument();
+    admin.get('/api/v1/openapi.json', async () => document);
+    registerKeysApi(admin, { ...keysApi, log });
+  }
   return admin;
 }

@@ -17,8 +17,13 @@ export function metricsOnApiPort(config: Pick<TollboothConfig, 'metrics'>): bool
  * access log's tokens and costs, which such a gateway may still want.
  */
 export function adminSurfaceWarnings(config: Pick<TollboothConfig, 'metrics' | 'admin'>): string[] {
-  if (config.admin.enabled || !config.metrics.enabled || metricsOnApiPort(config)) return [];
-  return [
-    'admin.enabled is false and no metrics credentials are set: /metrics and /api/v1/metrics are served nowhere. Enable the admin listener, or set metrics.bearerToken or metrics.basicAuth to serve them on the API port.',
-  ];
+  if (config.admin.enabled) return [];
+  const warnings: string[] = [];
+  if (config.metrics.enabled && !metricsOnApiPort(config)) {
+    warnings.push(
+      'admin.enabled is false and no metrics credentials are set: /metrics and /api/v1/metrics are served nowhere. Enable the admin listener, or set metrics.bearerToken or metrics.basicAuth to serve them on the API port.',
+    );
+  }
+  if (config.admin.tokens.length > 0) warnings.push('admin.tokens are set but admin.enabled is false: the admin API (/api/v1/keys) is served nowhere.');
+  return warnings;
 }

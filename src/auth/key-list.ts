@@ -50,3 +50,14 @@ function entryLabel(index: number, entry: unknown): string {
   const id = typeof entry === 'object' && entry !== null ? (entry as { id?: unknown }).id : undefined;
   return typeof id === 'string' ? `[${index}] (${id})` : `[${index}]`;
 }
+
+/** A new key whose id or secret the store already holds. */
+export class KeyExistsError extends Error {
+  constructor(
+    readonly reason: 'id' | 'hash',
+    readonly id: string,
+  ) {
+    super(reason === 'id' ? `a key with id "${id}" already exists` : `the key of "${id}" is already stored under another id`);
+    this.name = 'KeyExistsError';
+  }
+}

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { reloadOnChange } from '../config/file-reload.js';
 import { InternalErrors } from '../errors/internal-errors.js';
 import { isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
-import { validateKeyList } from './key-list.js';
+import { KeyExistsError, validateKeyList } from './key-list.js';
 import type { KeyRing } from './key-ring.js';
 import type { StoredKey } from './policy.js';
 
@@ -53,7 +53,8 @@ export function watchKeysFile(file: string, ring: KeyRing, log: Logger, internal
 /** Appends a key to a keys file (created when missing), keeping the file's comments and layout. */
 export function addToKeysFile(file: string, key: StoredKey): void {
   const existing = readKeysFile(file, { missingIsEmpty: true });
-  if (existing.some((stored) => stored.id === key.id)) throw new KeysFileError(file, [`a key with id "${key.id}" already exists`]);
+  if (existing.some((stored) => stored.id === key.id)) throw new KeyExistsError('id', key.id);
+  if (existing.some((stored) => stored.hash === key.hash)) throw new KeyExistsError('hash', key.id);
   const document = parseKeysDocument(file, true);
   const list = document.contents instanceof YAMLSeq ? document.contents : new YAMLSeq();
   list.items.push(document.createNode(key));
@@ -63,13 +64,24 @@ export function addToKeysFile(file: string, key: StoredKey): void {
 
 /** Removes the key with this id; returns false when the file holds no such key. */
 export function removeFromKeysFile(file: string, id: string): boolean {
+  return editEntry(file, id, (list, index) => list.items.splice(index, 1));
+}
+
+/** Replaces the entry of `key.id` with `key` (the other entries and their comments stay); false when there is none. */
+export function replaceInKeysFile(file: string, key: StoredKey): boolean {
+  return editEntry(file, key.id, (list, index, document) => {
+    list.items[index] = document.createNode(key);
+  });
+}
+
+function editEntry(file: string, id: string, edit: (list: YAMLSeq, index: number, document: ReturnType<typeof parseDocument>) => void): boolean {
   readKeysFile(file);
   const document = parseKeysDocument(file, false);
   const list = document.contents;
   if (!isSeq(list)) return false;
   const index = list.items.findIndex((item) => isMap(item) && item.get('id') === id);
   if (index < 0) return false;
-  list.items.splice(index, 1);
+  edit(list, index, document);
   writeAtomically(file, document.toString());
   return true;
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { describeIssues } from './key-list.js';
+import { describeIssues, KeyExistsError } from './key-list.js';
 import { keyPolicySchema, type KeyPolicy, type StoredKey } from './policy.js';
 
 /**
@@ -27,6 +27,24 @@ redis.call('PUBLISH', ARGV[4], 'created')
 return 1
 `;
 
+/**
+ * Replaces the policy stored for this id under the same hash (the secret stays) and announces it;
+ * 0 when no entry has this id. Concurrent replacements of one key: the last one wins.
+ */
+const REPLACE_SCRIPT = `
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local ok, policy = pcall(cjson.decode, entries[i + 1])
+  if ok and type(policy) == 'table' and policy.id == ARGV[1] then
+    if entries[i] ~= ARGV[2] then return -1 end
+    redis.call('HSET', KEYS[1], entries[i], ARGV[3])
+    redis.call('PUBLISH', ARGV[4], 'updated')
+    return 1
+  end
+end
+return 0
+`;
+
 /** Removes every entry with this id and announces it; returns how many were removed. */
 const REVOKE_SCRIPT = `
 local entries = redis.call('HGETALL', KEYS[1])
@@ -41,16 +59,6 @@ end
 if removed > 0 then redis.call('PUBLISH', ARGV[2], 'revoked') end
 return removed
 `;
-
-export class KeyExistsError extends Error {
-  constructor(
-    readonly reason: 'id' | 'hash',
-    readonly id: string,
-  ) {
-    super(reason === 'id' ? `a key with id "${id}" already exists` : `the key of "${id}" is already stored under another id`);
-    this.name = 'KeyExistsError';
-  }
-}
 
 export interface StoredKeySet {
   readonly keys: StoredKey[];
@@ -95,6 +103,14 @@ export class RedisKeyStore {
     );
     if (outcome === 0) throw new KeyExistsError('id', key.id);
     if (outcome === -1) throw new KeyExistsError('hash', key.id);
+  }
+
+  /** Replaces the policy of the key with `key.id`; false when the store has no such key. */
+  async replace(key: StoredKey): Promise<boolean> {
+    const { hash, ...policy } = key;
+    const outcome = Number(await this.redis.eval(REPLACE_SCRIPT, 1, this.names.keysHash, key.id, hash, JSON.stringify(policy), this.names.changesChannel));
+    if (outcome === -1) throw new Error(`the key "${key.id}" is stored under another secret than the one being replaced`);
+    return outcome === 1;
   }
 
   /** Removes the key(s) with this id; returns how many were removed (0: no such key). */

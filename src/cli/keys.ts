@@ -1,10 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { generateApiKey, hashApiKey } from '../auth/key-format.js';
-import { describeIssues } from '../auth/key-list.js';
-import { addToKeysFile, readKeysFile, removeFromKeysFile } from '../auth/keys-file.js';
-import { storedKeySchema, type StoredKey } from '../auth/policy.js';
-import { RedisKeyStore } from '../auth/redis-key-store.js';
+import { issueKey, KeyPolicyError, keysFileAdmin, redisKeyAdmin, viewOf, type KeyStoreAdmin } from '../auth/key-admin.js';
+import type { StoredKey } from '../auth/policy.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { redisConfigSchema } from '../redis/config.js';
 import { formatKeyTable } from './keys-table.js';
@@ -58,18 +55,9 @@ function parseKeysArgs(args: string[]) {
   }
 }
 
-/** Where keys are kept: the same operations over a keys file or the Redis key store. */
-interface KeyBackend {
-  readonly where: string;
-  create(key: StoredKey): Promise<void>;
-  list(): Promise<StoredKey[]>;
-  revoke(id: string): Promise<boolean>;
-  close(): Promise<void>;
-}
-
 /** Runs `tollbooth keys …`; resolves with the process exit status. */
 export async function runKeysCommand(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let backend: KeyBackend | undefined;
+  let backend: KeyStoreAdmin | undefined;
   try {
     const { values, positionals } = parseKeysArgs(args);
     const [action, ...extra] = positionals;
@@ -93,7 +81,7 @@ export async function runKeysCommand(args: string[], out: NodeJS.WritableStream 
     if (action === 'list') {
       backend = await openBackend(values, err);
       const keys = await backend.list();
-      out.write(values.json === true ? `${JSON.stringify(keys.map(({ hash: _hash, ...policy }) => policy), null, 2)}\n` : formatKeyTable(keys));
+      out.write(values.json === true ? `${JSON.stringify(keys.map(viewOf), null, 2)}\n` : formatKeyTable(keys));
       return 0;
     }
     const id = required(values.id, '--id');
@@ -120,8 +108,8 @@ export async function runKeysCommand(args: string[], out: NodeJS.WritableStream 
   }
 }
 
+/** The flags as a policy, checked by the same code as the admin API's POST /api/v1/keys. */
 function newStoredKey(values: KeysFlags): { secret: string; stored: StoredKey } {
-  const secret = generateApiKey();
   const problems: string[] = [];
   const number = (flag: keyof KeysFlags): number | undefined => {
     const text = values[flag];
@@ -130,7 +118,7 @@ function newStoredKey(values: KeysFlags): { secret: string; stored: StoredKey } 
     problems.push(`--${flag}: expected a number, got "${String(text)}"`);
     return undefined;
   };
-  const candidate = {
+  const policy = {
     id: values.id,
     tenant: values.tenant,
     models: values.models?.split(',').map((model) => model.trim()).filter((model) => model.length > 0),
@@ -142,16 +130,17 @@ function newStoredKey(values: KeysFlags): { secret: string; stored: StoredKey } 
       maxConcurrent: number('max-concurrent'),
     }),
     budget: optionalObject({ daily: number('daily-budget'), monthly: number('monthly-budget') }),
-    hash: hashApiKey(secret),
   };
-  const parsed = storedKeySchema.safeParse(withoutUndefined(candidate));
   if (values.id === undefined) problems.push('--id is required');
-  if (!parsed.success) {
-    const issues = parsed.error.issues.filter((issue) => values.id !== undefined || issue.path[0] !== 'id');
-    problems.push(...describeIssues(issues).map(flagName));
+  let issued: { secret: string; stored: StoredKey } | undefined;
+  try {
+    issued = issueKey(withoutUndefined(policy));
+  } catch (error) {
+    if (!(error instanceof KeyPolicyError)) throw error;
+    problems.push(...error.problems.filter((problem) => values.id !== undefined || !problem.startsWith('id:')).map(flagName));
   }
-  if (problems.length > 0 || !parsed.success) throw new UsageError(problems.join('\n'));
-  return { secret, stored: parsed.data };
+  if (problems.length > 0 || issued === undefined) throw new UsageError(problems.join('\n'));
+  return issued;
 }
 
 const FLAG_OF_PATH: Record<string, string> = {
@@ -208,33 +197,16 @@ function chooseStore(values: KeysFlags): { file: string } | { redisUrl: string; 
   throw new UsageError(`${values.config} keeps no keys the CLI can change: set auth.keysFile or auth.store: redis`);
 }
 
-async function openBackend(values: KeysFlags, err: NodeJS.WritableStream): Promise<KeyBackend> {
+async function openBackend(values: KeysFlags, err: NodeJS.WritableStream): Promise<KeyStoreAdmin> {
   const chosen = chooseStore(values);
-  if ('file' in chosen) {
-    const file = chosen.file;
-    return {
-      where: file,
-      create: async (key) => addToKeysFile(file, key),
-      list: async () => readKeysFile(file, { missingIsEmpty: true }),
-      revoke: async (id) => removeFromKeysFile(file, id),
-      close: async () => {},
-    };
-  }
+  if ('file' in chosen) return keysFileAdmin(chosen.file);
   const redis = await connectRedis(chosen.redisUrl);
-  const store = new RedisKeyStore(redis, chosen.keyPrefix);
-  return {
-    where: `Redis ${store.names.keysHash}`,
-    create: (key) => store.create(key),
-    list: async () => {
-      const { keys, problems } = await store.load();
-      for (const problem of problems) err.write(`warning: invalid entry ignored by the gateways: ${problem}\n`);
-      return keys;
-    },
-    revoke: async (id) => (await store.revoke(id)) > 0,
+  return redisKeyAdmin(redis, chosen.keyPrefix, {
+    onInvalidEntry: (problem) => err.write(`warning: invalid entry ignored by the gateways: ${problem}\n`),
     close: async () => {
       await redis.quit().catch(() => redis.disconnect());
     },
-  };
+  });
 }
 
 /**

@@ -17,6 +17,12 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { variable: 'TOLLBOOTH_PORT', path: ['server', 'port'], kind: 'integer', description: 'listen port' },
   { variable: 'TOLLBOOTH_ADMIN_HOST', path: ['admin', 'host'], kind: 'string', description: 'admin listen address (metrics, readiness details)' },
   { variable: 'TOLLBOOTH_ADMIN_PORT', path: ['admin', 'port'], kind: 'integer', description: 'admin listen port' },
+  {
+    variable: 'TOLLBOOTH_ADMIN_TOKENS',
+    path: ['admin', 'tokens'],
+    kind: 'json',
+    description: 'replaces admin.tokens: a JSON list of {id, token} for the admin API',
+  },
   { variable: 'TOLLBOOTH_BODY_LIMIT_BYTES', path: ['server', 'bodyLimitBytes'], kind: 'integer', description: 'largest request body' },
   { variable: 'TOLLBOOTH_DRAIN_TIMEOUT_MS', path: ['server', 'drainTimeoutMs'], kind: 'integer', description: 'SIGTERM drain time' },
   { variable: 'TOLLBOOTH_HEADERS_TIMEOUT_MS', path: ['server', 'headersTimeoutMs'], kind: 'integer', description: 'client request headers deadline' },
@@ -25,6 +31,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { variable: 'TOLLBOOTH_MAX_CONNECTIONS', path: ['server', 'maxConnections'], kind: 'integer', description: 'open client connections' },
   { variable: 'TOLLBOOTH_UPSTREAM_HEADERS_TIMEOUT_MS', path: ['upstream', 'headersTimeoutMs'], kind: 'integer', description: 'wait for replica headers' },
   { variable: 'TOLLBOOTH_UPSTREAM_CONNECT_TIMEOUT_MS', path: ['upstream', 'connectTimeoutMs'], kind: 'integer', description: 'replica connect timeout' },
+  { variable: 'TOLLBOOTH_REDIS_URL', path: ['redis', 'url'], kind: 'string', description: 'Redis URL (keeps a password out of the config file)' },
   { variable: 'TOLLBOOTH_LOG_LEVEL', path: ['logging', 'level'], kind: 'string', description: 'pino level' },
   { variable: 'TOLLBOOTH_ACCESS_LOG', path: ['logging', 'accessLog'], kind: 'boolean', description: 'one JSON line per request' },
   {

@@ -1,4 +1,6 @@
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { guardrailsConfigSchema } from '../guardrails/config.js';
 import { alertsConfigSchema } from '../alerts/config.js';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
@@ -40,9 +42,23 @@ const replicaSchema = z
   })
   .strict();
 
+/** A DNS server as c-ares takes it (dns.Resolver#setServers): an IP address, optionally with a port (IPv6 in brackets then). */
+function isDnsServerAddress(address: string): boolean {
+  if (isIP(address) !== 0) return true;
+  const bracketed = /^\[([^\]]+)\]:(\d{1,5})$/.exec(address);
+  const withPort = bracketed ?? /^([^:]+):(\d{1,5})$/.exec(address);
+  if (withPort === null) return false;
+  const port = Number(withPort[2]);
+  return port >= 1 && port <= 65535 && (bracketed === null ? isIPv4(withPort[1]!) : isIPv6(withPort[1]!));
+}
+const dnsServerAddress = z.string().refine(isDnsServerAddress, 'an IP address, optionally with a port: 10.96.0.10, 127.0.0.1:8600, fd00::a or [fd00::a]:53');
+
 const discoverySchema = z
   .object({
-    /** A name whose A/AAAA records are the replicas (system resolver, so /etc/hosts and cluster DNS apply). */
+    /**
+     * A name whose A/AAAA records are the replicas (system resolver, so /etc/hosts and cluster DNS
+     * apply; with `servers`, asked of those servers instead).
+     */
     dns: z.string().min(1).optional(),
     /** An SRV record name (e.g. _http._tcp.vllm.ns.svc.cluster.local): targets and ports from the record. */
     srv: z.string().min(1).optional(),
@@ -54,6 +70,13 @@ const discoverySchema = z
     models: z.union([z.literal('auto'), z.array(z.string().min(1)).min(1)]).default('auto'),
     apiKey: z.string().min(1).optional(),
     refreshIntervalMs: positiveMs.default(10_000),
+    /**
+     * DNS servers to ask instead of the system resolver (e.g. Consul's DNS interface
+     * 127.0.0.1:8600, or a cluster DNS the host's resolv.conf does not name): IP addresses,
+     * optionally with a port (`10.96.0.10`, `127.0.0.1:8600`, `[fd00::a]:53`). /etc/hosts is then
+     * not read; SRV targets are still connected to by name, through the system resolver.
+     */
+    servers: z.array(dnsServerAddress).min(1).optional(),
   })
   .strict()
   .refine((entry) => (entry.dns === undefined) !== (entry.srv === undefined), 'give exactly one of dns or srv');
@@ -126,6 +149,30 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         /** Listen port, never the API port (9090 is left to Prometheus itself); 0 takes a free one. */
         port: z.number().int().min(0).max(65535).default(8081),
+        /**
+         * Who may use the admin API (keys, usage): `Authorization: Bearer <token>`. Each token has an
+         * id, which the log names for every change it makes. None (the default): the admin API is off.
+         */
+        tokens: z
+          .array(
+            z
+              .object({
+                id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1-64 letters, digits, ".", "_" or "-"'),
+                token: z.string().min(32, 'use at least 32 characters (e.g. openssl rand -base64 32)'),
+              })
+              .strict(),
+          )
+          .default([])
+          .superRefine((tokens, context) => {
+            const ids = new Set<string>();
+            const secrets = new Set<string>();
+            tokens.forEach(({ id, token }, index) => {
+              if (ids.has(id)) context.addIssue({ code: 'custom', path: [index, 'id'], message: `the id "${id}" is used by more than one admin token` });
+              if (secrets.has(token)) context.addIssue({ code: 'custom', path: [index, 'token'], message: 'the same token is given twice' });
+              ids.add(id);
+              secrets.add(token);
+            });
+          }),
       })
       .strict()
       .prefault({}),
@@ -253,12 +300,29 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         /** One JSON line per request. */
         accessLog: z.boolean().default(true),
+        /**
+         * The audit log (src/telemetry/audit-log.ts): who did what, one JSON line per API request
+         * and per admin change, never a key or a prompt, in its own size-rotated files. Absent: off.
+         */
+        audit: z
+          .object({
+            /** e.g. /var/log/tollbooth/audit.log, written as audit.1.log, audit.2.log, … (current.log links to the one in use). */
+            file: z.string().min(1),
+            /** Rotate once a file holds this many bytes (default 100 MiB). */
+            maxBytes: z.number().int().min(4096).default(100 * 1024 * 1024),
+            /** Rotated files kept besides the current one. */
+            keepFiles: z.number().int().min(1).max(1000).default(10),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),
     tracing: tracingConfigSchema,
     /** Built-in alerts over the JSON's window (src/alerts/): the reference's three by default. */
     alerts: alertsConfigSchema.prefault({}),
+    /** Opt-in input checks and PII masking (src/guardrails/); all off by default. */
+    guardrails: guardrailsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, context) => {

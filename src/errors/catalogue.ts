@@ -28,6 +28,19 @@ export const ERROR_CATALOGUE = {
     type: 'invalid_request_error',
     message: 'The metrics endpoints need the configured bearer token or basic-auth credentials.',
   },
+  admin_unauthorized: {
+    status: 401,
+    type: 'invalid_request_error',
+    message: 'The admin API needs one of the admin tokens (admin.tokens) as "Authorization: Bearer <token>".',
+  },
+  key_not_found: { status: 404, type: 'invalid_request_error', message: 'No API key has this id.' },
+  key_exists: { status: 409, type: 'invalid_request_error', message: 'An API key with this id already exists.' },
+  key_store_read_only: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'The gateway keeps its keys in its configuration only: set auth.keysFile or auth.store: redis to manage keys over the API.',
+  },
+  key_store_unavailable: { status: 503, type: 'server_error', message: 'The key store cannot be read or written right now; retry shortly.' },
   // One body for missing, malformed, unknown and revoked keys: the answer must not tell them apart.
   invalid_api_key: {
     status: 401,
@@ -43,6 +56,9 @@ export const ERROR_CATALOGUE = {
     type: 'server_error',
     message: 'Rate limits cannot be checked right now (the limit store is unreachable); retry shortly.',
   },
+  // The guardrails (src/guardrails/): refusals the client can act on by changing the prompt.
+  prompt_too_long: { status: 400, type: 'invalid_request_error', message: 'The prompt is longer than this gateway accepts.' },
+  prompt_rejected: { status: 400, type: 'invalid_request_error', message: "The prompt was refused by the gateway's input checks." },
   request_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
   // Answers of Node's own HTTP parser and deadlines (server.headersTimeoutMs, requestTimeoutMs, bodyIdleTimeoutMs); the connection closes after them.
   malformed_http_request: { status: 400, type: 'invalid_request_error', message: 'The request is not valid HTTP/1.1.' },

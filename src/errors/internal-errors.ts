@@ -12,6 +12,8 @@ export const INTERNAL_ERROR_STAGES = [
   'metrics',
   'statistics',
   'access_log',
+  /** Writing the audit log (a full disk, a removed directory). */
+  'audit_log',
   /** Handing the request's span facts to the export thread. */
   'tracing',
   /** The fleet monitor's probes, model reads and engine scrapes. */
@@ -27,6 +29,8 @@ export const INTERNAL_ERROR_STAGES = [
   'alerts',
   /** Reading the budget counters for the budget figures and forecasts (ratelimit/budget-monitor.ts). */
   'budgets',
+  /** Building and sending the live metrics stream's once-a-second snapshot (src/admin/live-metrics.ts). */
+  'live_metrics',
 ] as const;
 
 export type InternalErrorStage = (typeof INTERNAL_ERROR_STAGES)[number];

@@ -86,9 +86,9 @@ export interface MonitoringConfig {
  * availability), and the compose file's host names as targets. Override what differs in your stack.
  */
 export const DEFAULT_MONITORING_CONFIG: MonitoringConfig = {
-  // deploy/compose.yaml's two gateways (their admin listener, 8081 on 0.0.0.0 in deploy/tollbooth.yaml) and two simulators.
+  // deploy/compose.yaml's two gateways (their admin listener, 8081 on 0.0.0.0 in deploy/tollbooth.yaml) and three simulators.
   tollbooth: { job: 'tollbooth', targets: ['tollbooth-1:8081', 'tollbooth-2:8081'] },
-  vllm: { job: 'vllm', targets: ['vllm-a:8000', 'vllm-b:8000'] },
+  vllm: { job: 'vllm', targets: ['vllm-a:8000', 'vllm-b:8000', 'vllm-c:8000'] },
   alertmanagers: ['alertmanager:9093'],
   scrapeInterval: '15s',
   evaluationInterval: '15s',

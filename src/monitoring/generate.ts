@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { DEFAULT_MONITORING_CONFIG, type MonitoringConfig } from './config.js';
 import { DASHBOARDS_DIR, dashboards } from './dashboards.js';
 import { GRAFANA_DASHBOARDS_PATH, GRAFANA_DASHBOARDS_PROVIDER_FILE, GRAFANA_DATASOURCES_FILE, grafanaDashboardProvider, grafanaDatasources } from './grafana-provisioning.js';
+import { HELM_DASHBOARDS_DIR, HELM_RULES_FILE, HELM_VALUES_SCHEMA_FILE, helmValuesSchema } from './helm-chart.js';
 import { ruleGroups } from './rules.js';
 import { PROMETHEUS_FILE, PROMETHEUS_FILE_HEADER, RULES_FILE, prometheusConfig } from './scrape-config.js';
 
@@ -18,8 +19,10 @@ function yamlFile(headerLines: readonly string[], data: unknown): string {
 
 /** Every generated file: path relative to the repository root → its text. */
 export function renderMonitoringFiles(config: MonitoringConfig = DEFAULT_MONITORING_CONFIG): Map<string, string> {
+  const groups = ruleGroups(config);
+  const dashboardFiles = [...dashboards(config)].map(([name, dashboard]) => [name, `${JSON.stringify(dashboard, null, 2)}\n`] as const);
   return new Map([
-    [RULES_FILE, yamlFile(['Recording rules and alerts for Tollbooth; runbook: deploy/prometheus/RUNBOOK.md.'], { groups: ruleGroups(config) })],
+    [RULES_FILE, yamlFile(['Recording rules and alerts for Tollbooth; runbook: deploy/prometheus/RUNBOOK.md.'], { groups })],
     [PROMETHEUS_FILE, yamlFile(['', ...PROMETHEUS_FILE_HEADER], prometheusConfig(config))],
     [GRAFANA_DATASOURCES_FILE, yamlFile(['Grafana data sources: Prometheus (exemplar trace_id linked to Jaeger) and Jaeger. Edit the URLs to yours.'], grafanaDatasources(config))],
     [
@@ -27,7 +30,11 @@ export function renderMonitoringFiles(config: MonitoringConfig = DEFAULT_MONITOR
       yamlFile([`Grafana loads the dashboards of deploy/grafana/dashboards/, mounted at ${GRAFANA_DASHBOARDS_PATH}.`], grafanaDashboardProvider()),
     ],
     // JSON has no comments: the dashboards' descriptions name their source instead.
-    ...[...dashboards(config)].map(([name, dashboard]) => [`${DASHBOARDS_DIR}/${name}`, `${JSON.stringify(dashboard, null, 2)}\n`] as const),
+    ...dashboardFiles.map(([name, json]) => [`${DASHBOARDS_DIR}/${name}`, json] as const),
+    // The Helm chart's copies (Helm reads nothing outside the chart) and its values schema.
+    [HELM_RULES_FILE, yamlFile([`The PrometheusRule's spec in the Helm chart: the same groups as ${RULES_FILE}.`], { groups })],
+    ...dashboardFiles.map(([name, json]) => [`${HELM_DASHBOARDS_DIR}/${name}`, json] as const),
+    [HELM_VALUES_SCHEMA_FILE, `${JSON.stringify(helmValuesSchema(), null, 2)}\n`],
   ]);
 }
 

@@ -14,6 +14,26 @@ export const systemResolver: DiscoveryResolver = {
   resolveSrv: (name) => dns.resolveSrv(name),
 };
 
+/**
+ * Look-ups asked of the given DNS servers (an entry's `servers`) instead of the system resolver:
+ * A and/or AAAA records by `family`, no /etc/hosts. With both families, a name with records of
+ * only one kind answers those; it fails only when both look-ups fail.
+ */
+export function serversResolver(servers: readonly string[]): DiscoveryResolver {
+  const resolver = new dns.Resolver();
+  resolver.setServers(servers);
+  return {
+    lookup: async (name, family) => {
+      if (family === 4) return resolver.resolve4(name);
+      if (family === 6) return resolver.resolve6(name);
+      const [v4, v6] = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
+      if (v4.status === 'rejected' && v6.status === 'rejected') throw v4.reason;
+      return [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
+    },
+    resolveSrv: (name) => resolver.resolveSrv(name),
+  };
+}
+
 /** The replicas one discovery entry names now, sorted so equal answers compare equal. */
 export async function resolveDiscoveryEntry(entry: DiscoveryConfig, resolver: DiscoveryResolver): Promise<ReplicaConfig[]> {
   const targets =
@@ -41,18 +61,21 @@ export async function resolveDiscoveryEntry(entry: DiscoveryConfig, resolver: Di
 export class DnsDiscovery {
   private readonly answers: ReplicaConfig[][];
   private readonly failing: boolean[];
+  /** Per entry: its own `servers`, else the resolver given. */
+  private readonly resolvers: DiscoveryResolver[];
   private readonly timers: NodeJS.Timeout[] = [];
   private lastReported = '';
 
   constructor(
     private readonly entries: readonly DiscoveryConfig[],
-    private readonly resolver: DiscoveryResolver,
+    resolver: DiscoveryResolver,
     private readonly log: Logger,
     private readonly onChange: (discovered: ReplicaConfig[]) => Promise<void>,
     private readonly internalErrors: InternalErrors,
   ) {
     this.answers = entries.map(() => []);
     this.failing = entries.map(() => false);
+    this.resolvers = entries.map((entry) => (entry.servers === undefined ? resolver : serversResolver(entry.servers)));
   }
 
   /** Resolves every entry once, reports the result, then keeps resolving on each entry's interval. */
@@ -78,7 +101,7 @@ export class DnsDiscovery {
   private async resolve(index: number): Promise<void> {
     const entry = this.entries[index]!;
     try {
-      this.answers[index] = await resolveDiscoveryEntry(entry, this.resolver);
+      this.answers[index] = await resolveDiscoveryEntry(entry, this.resolvers[index]!);
       if (this.failing[index]) this.log.info({ name: entry.srv ?? entry.dns }, 'replica discovery resolves again');
       this.failing[index] = false;
     } catch (error) {

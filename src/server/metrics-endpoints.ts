@@ -6,7 +6,7 @@ import type { ReplicaRegistry } from '../routing/registry.js';
 import type { Replica } from '../routing/replica.js';
 import { contentTypeOf, negotiateExposition, renderExposition } from '../telemetry/metrics/exposition.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
-import type { Alert, ReplicaFiguresInput } from '../telemetry/stats/snapshot.js';
+import type { Alert, MetricsApiResponse, ReplicaFiguresInput } from '../telemetry/stats/snapshot.js';
 import type { BudgetReport } from '../ratelimit/budget-report.js';
 import { metricsAccessCheck } from './metrics-auth.js';
 
@@ -29,11 +29,9 @@ export function registerMetricsEndpoints(
     readonly budgets?: (() => BudgetReport | undefined) | undefined;
   },
 ): void {
-  const { registry, statistics, fleet } = dependencies;
-  const mayRead = metricsAccessCheck(dependencies.settings);
-  const guard = (authorization: string | undefined): void => {
-    if (!mayRead(authorization)) throw new GatewayError('metrics_unauthorized');
-  };
+  const { registry } = dependencies;
+  const guard = metricsGuard(dependencies.settings);
+  const snapshotNow = metricsSnapshotSource(dependencies);
 
   // /metrics/prometheus: the same exposition under the name some scrapers are configured with.
   for (const path of ['/metrics', '/metrics/prometheus']) {
@@ -47,7 +45,7 @@ export function registerMetricsEndpoints(
 
   app.get('/api/v1/metrics', async (request) => {
     guard(request.headers.authorization);
-    return statistics.snapshot(Date.now(), fleet.replicas.map(replicaFigures), dependencies.alerts?.() ?? []);
+    return snapshotNow();
   });
 
   const budgets = dependencies.budgets;
@@ -58,6 +56,24 @@ export function registerMetricsEndpoints(
       return budgets() ?? null;
     });
   }
+}
+
+/** Throws metrics_unauthorized (401) unless the Authorization header may read the metrics. */
+export function metricsGuard(settings: TollboothConfig['metrics']): (authorization: string | undefined) => void {
+  const mayRead = metricsAccessCheck(settings);
+  return (authorization) => {
+    if (!mayRead(authorization)) throw new GatewayError('metrics_unauthorized');
+  };
+}
+
+/** The JSON of GET /api/v1/metrics now: the statistics with the fleet's live figures and the firing alerts. */
+export function metricsSnapshotSource(dependencies: {
+  readonly statistics: RequestStatistics;
+  readonly fleet: ReplicaRegistry;
+  readonly alerts?: (() => readonly Alert[]) | undefined;
+}): () => MetricsApiResponse {
+  const { statistics, fleet, alerts } = dependencies;
+  return () => statistics.snapshot(Date.now(), fleet.replicas.map(replicaFigures), alerts?.() ?? []);
 }
 
 /**

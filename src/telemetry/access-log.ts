@@ -45,6 +45,7 @@ export function accessLogRecord(
     error_code: measures.errorType,
     rate_limit: observation.rateLimit?.outcome ?? null,
     limited_by: observation.rateLimit?.limitedBy ?? null,
+    guardrails: observation.guardrails === undefined ? null : observation.guardrails.map(({ rule, action }) => `${rule}:${action}`).join(','),
     trace_id: observation.traceId ?? null,
     span_id: observation.spanId ?? null,
   };

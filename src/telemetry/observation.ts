@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors/catalogue.js';
+import type { GuardrailAction } from '../guardrails/stage.js';
 import type { StreamFacts, StreamUsage } from '../streaming/stream-facts.js';
 import type { RequestTrace } from './tracing/request-trace.js';
 
@@ -27,6 +28,8 @@ export interface RequestObservation {
   stream: boolean;
   /** The parsed request body, kept only to estimate prompt tokens if no usage ever arrives. */
   requestJson: unknown;
+  /** What the guardrails did (undefined: nothing, or none configured). */
+  guardrails: readonly GuardrailAction[] | undefined;
   /** The gateway added stream_options.include_usage; the tap removes the usage frame again. */
   streamUsageRequested: boolean;
 
@@ -108,6 +111,7 @@ export function createObservation(requestId: string, method: string, route: stri
     requestedModel: undefined,
     stream: false,
     requestJson: undefined,
+    guardrails: undefined,
     streamUsageRequested: false,
     replica: undefined,
     routingOutcome: undefined,

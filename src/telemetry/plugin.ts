@@ -13,7 +13,21 @@ declare module 'fastify' {
  * scrapes), not the gateway's: logged and metered, but not counted in /api/v1/metrics, where a
  * probe every few seconds would otherwise pass for requests and pull the latency figures down.
  */
-export const NOT_TRAFFIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics', '/metrics/prometheus', '/api/v1/metrics']);
+export const NOT_TRAFFIC_ROUTES: ReadonlySet<string> = new Set([
+  '/health',
+  '/ready',
+  '/metrics',
+  '/metrics/prometheus',
+  '/api/v1/metrics',
+  // The live dashboard (where there is no admin listener): a page held open for hours is not a request.
+  '/api/v1/metrics/stream',
+  '/dashboard',
+  '/dashboard/',
+  '/dashboard/dashboard.js',
+  '/dashboard/dashboard.css',
+  '/dashboard/uplot.min.js',
+  '/dashboard/uplot.min.css',
+]);
 
 /**
  * Opens the request's observation on arrival and hands it to telemetry exactly once when the

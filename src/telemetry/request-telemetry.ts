@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { TokenCounts } from '../cost/cost.js';
 import type { PriceBook, RequestCost } from '../cost/price-book.js';
 import { accessLineWriter, accessLogRecord, type AccessLogRecord } from './access-log.js';
+import type { AuditLog } from './audit-log.js';
 import type { InternalErrors } from '../errors/internal-errors.js';
 import { measureRequest, type RequestMeasures } from './measures.js';
 import type { MetricsRecorder } from './metrics/recorder.js';
@@ -36,6 +37,8 @@ export class RequestTelemetry {
       readonly prices: PriceBook;
       readonly labels: LabelPolicy;
       readonly accessLog: Logger | undefined;
+      /** Who did what, for API requests (undefined when logging.audit is off). */
+      readonly audit?: AuditLog | undefined;
       /** Settles the request's rate-limit reservation with the tokens and cost it really used (a promise: its failure is reported too). */
       readonly settlement?: ((observation: RequestObservation, tokens: TokenCounts, costNanos: bigint) => void | Promise<void>) | undefined;
       /** Spans (undefined when tracing is off). */
@@ -91,21 +94,27 @@ export class RequestTelemetry {
     }
     const { measures, cost } = measured;
     const model = internalErrors.attempt('metrics', () => labels.modelLabel(observation.requestedModel), requestId) ?? 'none';
+    const tenant = internalErrors.attempt('metrics', () => labels.tenantLabel(observation.tenant), requestId) ?? 'none';
     if (metrics !== undefined) {
-      internalErrors.run('metrics', () => metrics.record(observation, measures, cost, { model, replica: observation.replica ?? 'none', tenant: labels.tenantLabel(observation.tenant) }), requestId);
+      internalErrors.run('metrics', () => metrics.record(observation, measures, cost, { model, replica: observation.replica ?? 'none', tenant }), requestId);
     }
-    if (statistics !== undefined) internalErrors.run('statistics', () => this.recordStatistics(statistics, observation, measures, cost, model), requestId);
+    if (statistics !== undefined) internalErrors.run('statistics', () => this.recordStatistics(statistics, observation, measures, cost, model, tenant), requestId);
     const writeAccessLine = this.writeAccessLine;
     if (writeAccessLine !== undefined) internalErrors.run('access_log', () => writeAccessLine(accessLogRecord(observation, measures, cost, prices.currency)), requestId);
+    const audit = this.dependencies.audit;
+    // Traffic only: probes, scrapes and admin reads are not something a client did.
+    if (audit !== undefined && observation.inStatistics) internalErrors.run('audit_log', () => audit.request(observation, measures, cost, prices.currency), requestId);
     if (tracing !== undefined) internalErrors.run('tracing', () => tracing.finish(observation, measures), requestId);
   }
 
-  private recordStatistics(statistics: RequestStatistics, observation: RequestObservation, measures: RequestMeasures, cost: RequestCost, model: string): void {
+  private recordStatistics(statistics: RequestStatistics, observation: RequestObservation, measures: RequestMeasures, cost: RequestCost, model: string, tenant: string): void {
     const now = Date.now();
     statistics.requestEnded(now);
     statistics.record({
       model,
       replica: observation.replica ?? null,
+      tenant,
+      routingOutcome: observation.routingOutcome ?? null,
       endedAtMs: now,
       success: measures.outcome === 'success',
       errorType: measures.errorType,

@@ -173,6 +173,12 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       help: '1 while the shared rate-limit store is unusable (limits enforced per instance, or refused, per rateLimits.onStoreError), else 0.',
       registers,
     }),
+    guardrailActions: new FixedCounter({
+      name: `${METRIC_PREFIX}guardrail_actions_total`,
+      help: 'What the guardrails did, by rule (max_prompt_tokens, a deny pattern\'s name, pii) and action (rejected, flagged, masked).',
+      labelNames: ['rule', 'action'] as const,
+      registers,
+    }),
     clientDisconnects: new FixedCounter({
       name: `${METRIC_PREFIX}client_disconnects_total`,
       help: 'Requests whose client closed the connection before the response was complete.',

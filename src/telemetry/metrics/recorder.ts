@@ -65,6 +65,7 @@ export class MetricsRecorder {
       }
     }
     if (cost.nanos > 0n) this.addCost(model, tenant, cost);
+    if (observation.guardrails !== undefined) for (const { rule, action } of observation.guardrails) i.guardrailActions.inc({ rule, action });
     const rateLimit = observation.rateLimit;
     if (rateLimit !== undefined) {
       i.rateLimitDecisions.inc({ tenant, outcome: rateLimit.outcome, limit: rateLimit.limitedBy ?? 'none' });

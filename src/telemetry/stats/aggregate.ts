@@ -58,6 +58,8 @@ export class Aggregate {
   outputTokens = 0;
   costNanos = 0n;
   readonly errorsByType = new Map<string, number>();
+  /** First-replica choices by routing outcome (a handful of values the router defines). */
+  readonly routingOutcomes = new Map<string, number>();
   readonly latency: LogHistogram;
   readonly ttft: LogHistogram;
   readonly decode: LogHistogram;
@@ -79,6 +81,7 @@ export class Aggregate {
       this.countError(request.errorType ?? UNKNOWN_ERROR_TYPE, 1);
     }
     if (request.tokensEstimated) this.estimated += 1;
+    if (request.routingOutcome !== null) this.routingOutcomes.set(request.routingOutcome, (this.routingOutcomes.get(request.routingOutcome) ?? 0) + 1);
     this.inputTokens += prepared.inputTokens;
     this.cachedInputTokens += prepared.cachedInputTokens;
     this.outputTokens += prepared.outputTokens;
@@ -102,6 +105,7 @@ export class Aggregate {
     this.outputTokens += other.outputTokens;
     this.costNanos += other.costNanos;
     for (const [type, count] of other.errorsByType) this.countError(type, count);
+    for (const [outcome, count] of other.routingOutcomes) this.routingOutcomes.set(outcome, (this.routingOutcomes.get(outcome) ?? 0) + count);
     this.latency.merge(other.latency);
     this.ttft.merge(other.ttft);
     this.decode.merge(other.decode);
@@ -113,6 +117,7 @@ export class Aggregate {
     this.inputTokens = this.cachedInputTokens = this.outputTokens = 0;
     this.costNanos = 0n;
     this.errorsByType.clear();
+    this.routingOutcomes.clear();
     this.latency.reset();
     this.ttft.reset();
     this.decode.reset();
@@ -129,5 +134,42 @@ export class Aggregate {
   private countError(type: string, count: number): void {
     const key = this.errorsByType.has(type) || this.errorsByType.size < MAX_ERROR_TYPES ? type : OTHER_ERROR_TYPE;
     this.errorsByType.set(key, (this.errorsByType.get(key) ?? 0) + count);
+  }
+}
+
+/**
+ * A tenant's usage: counts, tokens and cost only (no latency histograms), so a tenant costs a few
+ * numbers per time slot. The figures a per-tenant cost panel needs, without the per-request work
+ * of a full {@link Aggregate}.
+ */
+export class TenantUsage {
+  total = 0;
+  failed = 0;
+  inputTokens = 0;
+  cachedInputTokens = 0;
+  outputTokens = 0;
+  costNanos = 0n;
+
+  add(prepared: PreparedRequest): void {
+    this.total += 1;
+    if (!prepared.request.success) this.failed += 1;
+    this.inputTokens += prepared.inputTokens;
+    this.cachedInputTokens += prepared.cachedInputTokens;
+    this.outputTokens += prepared.outputTokens;
+    this.costNanos += prepared.request.costNanos;
+  }
+
+  merge(other: TenantUsage): void {
+    this.total += other.total;
+    this.failed += other.failed;
+    this.inputTokens += other.inputTokens;
+    this.cachedInputTokens += other.cachedInputTokens;
+    this.outputTokens += other.outputTokens;
+    this.costNanos += other.costNanos;
+  }
+
+  reset(): void {
+    this.total = this.failed = this.inputTokens = this.cachedInputTokens = this.outputTokens = 0;
+    this.costNanos = 0n;
   }
 }

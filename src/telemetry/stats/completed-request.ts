@@ -7,6 +7,10 @@ export interface CompletedRequest {
   readonly model: string;
   /** null when the request never reached a replica (it is then absent from `by_replica`). */
   readonly replica: string | null;
+  /** The tenant label (a declared tenant, "other" for undeclared ones, "none" without a key): bounded. */
+  readonly tenant: string;
+  /** How the router chose the first replica (affinity, overflow, least_loaded, no_key, round_robin); null when not routed. */
+  readonly routingOutcome: string | null;
   /** Wall clock (Date.now()) when it ended: places it in a time slot. */
   readonly endedAtMs: number;
   readonly success: boolean;

@@ -73,7 +73,7 @@ export class RequestStatistics {
    */
   snapshot(nowMs: number, replicas: readonly ReplicaFiguresInput[] = [], alerts: readonly Alert[] = []): MetricsApiResponse {
     const window = new AggregateSet('cumulative');
-    window.includeNames(this.sinceStart.byModel.keys(), this.sinceStart.byReplica.keys());
+    window.includeNames(this.sinceStart.byModel.keys(), this.sinceStart.byReplica.keys(), this.sinceStart.byTenant.keys());
     // Between events concurrency stays as it is now, or as it was when the next slot opened.
     let windowPeak = this.concurrency;
     for (const slot of this.ring.liveSlots(nowMs)) {

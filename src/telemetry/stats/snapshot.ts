@@ -1,4 +1,4 @@
-import type { Aggregate } from './aggregate.js';
+import type { Aggregate, TenantUsage } from './aggregate.js';
 import type { AggregateSet } from './aggregate-set.js';
 import { costPerThousandTokens, formatNanos } from '../../cost/cost.js';
 import { LATENCY_BUCKET_LABELS, type LatencyBucketLabel } from './latency-buckets.js';
@@ -6,7 +6,8 @@ import { LATENCY_BUCKET_LABELS, type LatencyBucketLabel } from './latency-bucket
 /**
  * The JSON of GET /api/v1/metrics: the reference service's shape (REFERENCES.md, "The JSON contract
  * existing monitoring scripts rely on") at the top level, for the sliding window, and what Tollbooth
- * adds under keys of its own (`cost`, `by_model`, `by_replica`, `replicas`, `since_start`).
+ * adds under keys of its own (`cost`, `routing`, `by_model`, `by_replica`, `by_tenant`, `replicas`,
+ * `since_start`).
  *
  * Units: times in seconds (to the microsecond), throughputs in tokens/s, rates in percent (0–100),
  * memory in GB of 2^30 bytes; other numbers rounded to 0.001.
@@ -39,10 +40,14 @@ export interface MetricsApiResponse {
   readonly alerts_count: number;
   /** Tollbooth's own: the window's cost. */
   readonly cost: CostFigures;
+  /** Tollbooth's own: the window's routing decisions and session affinity. */
+  readonly routing: RoutingFigures;
   /** Tollbooth's own: the window per model (every model seen since start; zero counts when idle). */
   readonly by_model: Record<string, Statistics>;
   /** Tollbooth's own: the window per replica (every replica seen since start). */
   readonly by_replica: Record<string, Statistics>;
+  /** Tollbooth's own: the window's usage and cost per tenant label (every tenant seen since start). */
+  readonly by_tenant: Record<string, TenantFigures>;
   /** Tollbooth's own: each configured replica now: health, in flight, engine and GPU figures. */
   readonly replicas: Record<string, ReplicaNow>;
   /** Tollbooth's own: the same statistics since the gateway started. */
@@ -100,6 +105,11 @@ export interface SloFigures {
     /** Requests the decode figures are from. */
     readonly count: number;
   };
+  /**
+   * Time per output token of the same requests, seconds: the inverse of each request's decode
+   * speed ((t_last − t_first) / (output tokens − 1)), so TPOT's p95 is the decode speed's p5.
+   */
+  readonly tpot: { readonly p50: number; readonly p95: number; readonly p99: number; readonly count: number };
 }
 
 export interface LatencyFigures {
@@ -134,6 +144,26 @@ export interface CostFigures {
   readonly cost_per_1k_tokens: string | null;
 }
 
+/**
+ * How the router chose each request's first replica. `affinity`: the session key's own replica;
+ * `overflow`: it was over its load bound, so another one; `no_key`, `least_loaded`, `round_robin`.
+ */
+export interface RoutingFigures {
+  readonly decisions: Record<string, number>;
+  /** Requests with a session key: affinity + overflow. */
+  readonly session_requests: number;
+  /** affinity / (affinity + overflow) × 100; 0 when `session_requests` is 0. */
+  readonly affinity_ratio_percent: number;
+}
+
+/** One tenant label's requests, tokens and cost. */
+export interface TenantFigures {
+  readonly requests: number;
+  readonly failed: number;
+  readonly tokens: { readonly total_input: number; readonly total_cached_input: number; readonly total_output: number };
+  readonly cost: CostFigures;
+}
+
 export interface ErrorFigures {
   readonly total: number;
   readonly by_type: Record<string, number>;
@@ -145,6 +175,7 @@ export interface Statistics {
   readonly latency: LatencyFigures;
   readonly tokens: TokenFigures;
   readonly cost: CostFigures;
+  readonly routing: RoutingFigures;
   readonly errors: ErrorFigures;
 }
 
@@ -156,6 +187,7 @@ export interface ScopeStatistics {
   readonly by_model: Record<string, Statistics>;
   /** Requests that never reached a replica are not here. */
   readonly by_replica: Record<string, Statistics>;
+  readonly by_tenant: Record<string, TenantFigures>;
 }
 
 /** GPU memory as the reference defines it, plus the DCGM compute utilisation. */
@@ -286,8 +318,10 @@ export function buildMetricsSnapshot(input: SnapshotInput): MetricsApiResponse {
     alerts,
     alerts_count: alerts.length,
     cost: overall.cost,
+    routing: overall.routing,
     by_model: window.by_model,
     by_replica: window.by_replica,
+    by_tenant: window.by_tenant,
     replicas,
     since_start: scopeStatistics(input.sinceStart.set, input.sinceStart.spanMs, input.sinceStart.peakConcurrency, input.currency),
   };
@@ -356,7 +390,45 @@ export function scopeStatistics(set: AggregateSet, spanMs: number, peakConcurren
     overall: section(set.overall),
     by_model: sortedRecord(set.byModel, section),
     by_replica: sortedRecord(set.byReplica, section),
+    by_tenant: sortedRecord(set.byTenant, (usage) => tenantFigures(usage, currency)),
   };
+}
+
+function tenantFigures(usage: TenantUsage, currency: string): TenantFigures {
+  return {
+    requests: usage.total,
+    failed: usage.failed,
+    tokens: { total_input: usage.inputTokens, total_cached_input: usage.cachedInputTokens, total_output: usage.outputTokens },
+    cost: costFigures(usage.costNanos, usage.inputTokens + usage.outputTokens, currency),
+  };
+}
+
+function costFigures(nanos: bigint, tokens: number, currency: string): CostFigures {
+  return { currency, total: formatNanos(nanos), total_nanos: nanos.toString(), cost_per_1k_tokens: costPerThousandTokens(nanos, tokens) };
+}
+
+/** The routing outcomes counted, and the share of keyed requests that stayed on their key's replica. */
+export function routingFigures(outcomes: ReadonlyMap<string, number>): RoutingFigures {
+  const affinity = outcomes.get('affinity') ?? 0;
+  const sessionRequests = affinity + (outcomes.get('overflow') ?? 0);
+  return {
+    decisions: sortedRecord(outcomes, (count) => count),
+    session_requests: sessionRequests,
+    affinity_ratio_percent: sessionRequests === 0 ? 0 : round((100 * affinity) / sessionRequests),
+  };
+}
+
+/**
+ * The q-quantile of time per output token from the decode-speed histogram: TPOT is 1 / speed per
+ * request, so the value of nearest rank ⌈q·n⌉ in TPOT order is rank n − ⌈q·n⌉ + 1 in speed order.
+ */
+function tpotQuantileMs(decode: Aggregate['decode'], q: number): number | null {
+  const n = decode.count;
+  if (n === 0) return null;
+  const speedRank = n - Math.min(n, Math.max(1, Math.ceil(q * n))) + 1;
+  // The middle of the rank's interval, so ⌈(rank − ½)/n · n⌉ lands on the rank despite rounding.
+  const speed = decode.percentile((speedRank - 0.5) / n);
+  return speed === null || !(speed > 0) ? null : 1000 / speed;
 }
 
 /** One aggregate in the reference's units: milliseconds become seconds; empty figures are 0. */
@@ -392,6 +464,12 @@ export function statistics(aggregate: Aggregate, spanMs: number, currency: strin
         total: perSecond(aggregate.outputTokens),
         count: decode.count,
       },
+      tpot: {
+        p50: seconds(tpotQuantileMs(decode, 0.5)),
+        p95: seconds(tpotQuantileMs(decode, 0.95)),
+        p99: seconds(tpotQuantileMs(decode, 0.99)),
+        count: decode.count,
+      },
     },
     latency: {
       mean: seconds(latency.mean()),
@@ -412,12 +490,8 @@ export function statistics(aggregate: Aggregate, spanMs: number, currency: strin
       avg_per_request: aggregate.total === 0 ? 0 : round(totalTokens / aggregate.total),
       estimated_requests: aggregate.estimated,
     },
-    cost: {
-      currency,
-      total: formatNanos(aggregate.costNanos),
-      total_nanos: aggregate.costNanos.toString(),
-      cost_per_1k_tokens: costPerThousandTokens(aggregate.costNanos, totalTokens),
-    },
+    cost: costFigures(aggregate.costNanos, totalTokens, currency),
+    routing: routingFigures(aggregate.routingOutcomes),
     errors: {
       total: aggregate.failed,
       by_type: sortedRecord(aggregate.errorsByType, (count) => count),

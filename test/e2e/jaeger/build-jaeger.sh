@@ -13,47 +13,19 @@
 # an error. Either way the end-to-end trace tests fail unless the run opts out of them
 # (TOLLBOOTH_SKIP_JAEGER_TESTS=1, which `npm test` reports in its last line).
 set -euo pipefail
+source "$(dirname "$0")/../../lib/cached-go-build.sh"
 
 version="${JAEGER_VERSION:-v1.75.0}"
 cache_dir="${TOLLBOOTH_CACHE_DIR:-$HOME/.cache/tollbooth}"
-binary="$cache_dir/jaeger-$version"
 
-if [ -n "${TOLLBOOTH_JAEGER_BINARY:-}" ]; then
-  [ -x "$TOLLBOOTH_JAEGER_BINARY" ] || { echo "TOLLBOOTH_JAEGER_BINARY=$TOLLBOOTH_JAEGER_BINARY is not an executable file" >&2; exit 1; }
-  echo "$TOLLBOOTH_JAEGER_BINARY"
-  exit 0
-fi
-if [ -x "$binary" ]; then
-  echo "$binary"
-  exit 0
-fi
+build_jaeger() {
+  local output="$1" module_dir
+  module_dir="$(go mod download -json "github.com/jaegertracing/jaeger@$version" | sed -nE 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')"
+  [ -d "$module_dir" ] || { echo "go mod download did not report a module directory for jaeger@$version" >&2; exit 1; }
+  # Built inside the module's own (read-only) directory so its go.mod, replace line included, applies;
+  # `go install module@version` refuses modules with replace lines.
+  (cd "$module_dir" && go build -o "$output" ./cmd/jaeger)
+}
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "cannot build Jaeger $version: no Go toolchain on PATH (Jaeger's go.mod needs Go >= 1.24; Debian bookworm's golang-go is 1.19)" >&2
-  exit 3
-fi
-go_minor="$(go env GOVERSION | sed -nE 's/^go1\.([0-9]+).*/\1/p')"
-if [ -z "$go_minor" ] || [ "$go_minor" -lt 24 ]; then
-  echo "cannot build Jaeger $version: $(go env GOVERSION) is too old (Jaeger's go.mod needs Go >= 1.24)" >&2
-  exit 3
-fi
-
-mkdir -p "$cache_dir"
-# Several test processes may ask at once: one builds, the others wait and reuse its binary.
-exec 9>"$binary.lock"
-flock 9
-if [ -x "$binary" ]; then
-  echo "$binary"
-  exit 0
-fi
-
-started=$(date +%s)
-echo "building Jaeger $version (once; cached at $binary) ..." >&2
-module_dir="$(go mod download -json "github.com/jaegertracing/jaeger@$version" | sed -nE 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')"
-[ -d "$module_dir" ] || { echo "go mod download did not report a module directory for jaeger@$version" >&2; exit 1; }
-# Built inside the module's own (read-only) directory so its go.mod, replace line included, applies;
-# `go install module@version` refuses modules with replace lines.
-(cd "$module_dir" && go build -o "$binary.partial" ./cmd/jaeger)
-mv "$binary.partial" "$binary"
-echo "built Jaeger $version in $(( $(date +%s) - started )) s: $binary" >&2
-echo "$binary"
+# Jaeger's go.mod needs Go >= 1.24.
+cached_go_build "Jaeger $version" "$cache_dir/jaeger-$version" 24 build_jaeger TOLLBOOTH_JAEGER_BINARY

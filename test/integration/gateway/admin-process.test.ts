@@ -78,7 +78,13 @@ describe('the built CLI', () => {
     expect(cli.stdout()).toContain(`curl -s ${adminUrl}/metrics`);
     expect(cli.stdout()).toContain(`curl -s ${adminUrl}/api/v1/metrics`);
     expect(cli.stdout()).not.toContain(`${url}/metrics`);
+    expect(cli.stdout()).toContain(`dashboard   ${adminUrl}/dashboard`);
     await expectAdminSurfaceOnlyOnAdmin(url, adminUrl);
+    // The built process finds the page's files (copied beside the build) and uPlot.
+    for (const path of ['/dashboard', '/dashboard/dashboard.js', '/dashboard/dashboard.css', '/dashboard/uplot.min.js']) {
+      expect((await fetch(`${adminUrl}${path}`)).status, path).toBe(200);
+    }
+    expect((await fetch(`${url}/dashboard`)).status).not.toBe(200);
   });
 
   it('check-config refuses the API port for the admin listener, and warns when the metrics are served nowhere', async () => {

@@ -87,6 +87,32 @@ function frames(text: string): string[] {
   return text.split('\n\n').filter((frame) => frame !== '');
 }
 
+describe('a drain that finishes before its deadline', () => {
+  it('closes a keep-alive connection once its response has ended, so a pooled client does not hold the exit until the deadline', async () => {
+    const replica = await simulator();
+    // A deadline longer than the test's timeout: the test passes only if the drain ends on its own.
+    const { cli, url } = await startGateway(
+      `server:\n  host: 127.0.0.1\n  port: 0\n  drainTimeoutMs: 600000\n` +
+        `replicas:\n  - url: ${replica.url}\n    models: [test-model]\nauth:\n  enabled: false\n`,
+    );
+    // fetch keeps its connection alive in undici's pool after the response, as a load balancer does.
+    const tokens = 20;
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'kept-alive', 'x-sim-tokens': String(tokens) },
+      body: JSON.stringify({ model: 'test-model', messages: [{ role: 'user', content: 'x' }], max_tokens: tokens, stream: true }),
+    });
+    expect(response.headers.get('connection')).toBe('keep-alive');
+    cli.child.kill('SIGTERM');
+    const text = await response.text();
+    expect(frames(text).at(-1)).toBe('data: [DONE]');
+    expect(text).not.toContain('shutting_down');
+    expect(await cli.exited()).toEqual({ code: 0, signal: null });
+    expect(cli.stdout()).toContain('tollbooth stopped');
+    expect(cli.stdout()).not.toContain('drain timeout reached');
+  });
+});
+
 describe('the drain deadline', () => {
   it('ends a running stream with an error frame and [DONE], answers a waiting request 503, logs both as drained, exits 0', async () => {
     const replica = await simulator();

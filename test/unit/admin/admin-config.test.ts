@@ -13,7 +13,7 @@ function configWith(input: Partial<TollboothConfigInput>) {
 describe('admin configuration', () => {
   it('defaults to an enabled listener on 127.0.0.1:8081, apart from the API on 0.0.0.0:8080', () => {
     const config = configWith({});
-    expect(config.admin).toEqual({ enabled: true, host: '127.0.0.1', port: 8081 });
+    expect(config.admin).toEqual({ enabled: true, host: '127.0.0.1', port: 8081, tokens: [] });
     expect(config.server).toMatchObject({ host: '0.0.0.0', port: 8080 });
   });
 
@@ -34,9 +34,37 @@ describe('admin configuration', () => {
     expect(problemsOf(() => configWith({ admin: { bind: 'x' } as never }))).toEqual([expect.stringMatching(/^admin: .*bind/)]);
   });
 
+  it('takes admin tokens from the file or TOLLBOOTH_ADMIN_TOKENS, refusing short, repeated or unnamed ones', () => {
+    const token = 't'.repeat(32);
+    expect(configWith({ admin: { tokens: [{ id: 'ops', token }] } }).admin.tokens).toEqual([{ id: 'ops', token }]);
+    const env = { TOLLBOOTH_REPLICAS: 'http://127.0.0.1:8000=m', TOLLBOOTH_AUTH_ENABLED: 'false' };
+    expect(loadConfig({ env: { ...env, TOLLBOOTH_ADMIN_TOKENS: JSON.stringify([{ id: 'ci', token }]) } }).admin.tokens).toEqual([{ id: 'ci', token }]);
+    expect(
+      problemsOf(() =>
+        configWith({
+          admin: {
+            tokens: [
+              { id: 'ops', token: 'short' },
+              { id: 'ops', token },
+              { id: 'sre', token },
+              { token } as never,
+            ],
+          },
+        }),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^admin\.tokens\.0\.token: use at least 32 characters/),
+      expect.stringMatching(/^admin\.tokens\.3\.id: /),
+    ]);
+    expect(problemsOf(() => configWith({ admin: { tokens: [{ id: 'ops', token }, { id: 'ops', token: 'u'.repeat(32) }, { id: 'sre', token }] } }))).toEqual([
+      'admin.tokens.1.id: the id "ops" is used by more than one admin token',
+      'admin.tokens.2.token: the same token is given twice',
+    ]);
+  });
+
   it('takes TOLLBOOTH_ADMIN_HOST and TOLLBOOTH_ADMIN_PORT over the file, and validates them the same way', () => {
     const env = { TOLLBOOTH_REPLICAS: 'http://127.0.0.1:8000=m', TOLLBOOTH_AUTH_ENABLED: 'false' };
-    expect(loadConfig({ env: { ...env, TOLLBOOTH_ADMIN_HOST: '0.0.0.0', TOLLBOOTH_ADMIN_PORT: '9102' } }).admin).toEqual({ enabled: true, host: '0.0.0.0', port: 9102 });
+    expect(loadConfig({ env: { ...env, TOLLBOOTH_ADMIN_HOST: '0.0.0.0', TOLLBOOTH_ADMIN_PORT: '9102' } }).admin).toEqual({ enabled: true, host: '0.0.0.0', port: 9102, tokens: [] });
     expect(problemsOf(() => loadConfig({ env: { ...env, TOLLBOOTH_ADMIN_PORT: 'admin' } }))).toEqual(['TOLLBOOTH_ADMIN_PORT: expected an integer, got "admin"']);
     expect(problemsOf(() => loadConfig({ env: { ...env, TOLLBOOTH_PORT: '8200', TOLLBOOTH_ADMIN_PORT: '8200' } }))).toEqual([
       'admin.port: the admin listener cannot share the API port 8200: choose another port',
@@ -59,5 +87,11 @@ describe('where the metrics are served', () => {
     expect(adminSurfaceWarnings(configWith({ admin: { enabled: false }, metrics: credentials }))).toEqual([]);
     expect(adminSurfaceWarnings(configWith({ admin: { enabled: false }, metrics: { enabled: false } }))).toEqual([]);
     expect(adminSurfaceWarnings(configWith({ admin: { enabled: false } }))).toEqual([expect.stringMatching(/served nowhere/)]);
+  });
+
+  it('warns when admin tokens are set for an admin API that is served nowhere', () => {
+    const tokens = [{ id: 'ops', token: 'x'.repeat(32) }];
+    expect(adminSurfaceWarnings(configWith({ admin: { tokens } }))).toEqual([]);
+    expect(adminSurfaceWarnings(configWith({ admin: { enabled: false, tokens }, metrics: credentials }))).toEqual([expect.stringMatching(/admin API .* served nowhere/)]);
   });
 });

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -113,6 +113,30 @@ describe('watchKeysFile', () => {
     writeFileSync(file, entry('team-b', second));
     await eventually(() => expect(ring.verify(first)).toBeUndefined());
     expect(ring.verify(second)?.keyId).toBe('team-b');
+  });
+
+  it("reloads when Kubernetes updates a mounted Secret (its atomic writer swaps the ..data symlink, not the file's)", async () => {
+    // The layout the kubelet writes for a Secret or ConfigMap volume: keys.yaml -> ..data/keys.yaml,
+    // ..data -> a timestamped directory; an update writes a new directory and renames a fresh
+    // symlink over ..data, so the only name that changes in the watched directory is ..data.
+    const dir = mkdtempSync(join(tmpdir(), 'tollbooth-secret-volume-'));
+    const first = generateApiKey();
+    const second = generateApiKey();
+    const writeVersion = (name: string, text: string): void => {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'keys.yaml'), text);
+      symlinkSync(name, join(dir, '..data_tmp'));
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    };
+    writeVersion('..2026_01_01_00_00_00.1', entry('team-a', first));
+    symlinkSync(join('..data', 'keys.yaml'), join(dir, 'keys.yaml'));
+    const ring = new KeyRing();
+    stop = watchKeysFile(join(dir, 'keys.yaml'), ring, recordingLogger().log).stop;
+    expect(ring.verify(first)?.keyId).toBe('team-a');
+
+    writeVersion('..2026_01_01_00_01_00.2', entry('team-b', second));
+    await eventually(() => expect(ring.verify(second)?.keyId).toBe('team-b'));
+    expect(ring.verify(first)).toBeUndefined();
   });
 
   it('refuses to start from a broken file', () => {

@@ -89,9 +89,11 @@ replicas:
         TOLLBOOTH_ACCESS_LOG: 'false',
         TOLLBOOTH_REPLICAS: 'http://10.0.0.1:8000=a|b, http://10.0.0.2:8000',
         TOLLBOOTH_AUTH_ENABLED: 'false',
+        TOLLBOOTH_REDIS_URL: 'redis://user:secret@redis.internal:6380/2',
       },
     });
     expect(config.server.port).toBe(9100);
+    expect(config.redis.url).toBe('redis://user:secret@redis.internal:6380/2');
     expect(config.logging.accessLog).toBe(false);
     expect(config.replicas).toEqual([
       { url: 'http://10.0.0.1:8000', models: ['a', 'b'] },

@@ -47,6 +47,15 @@ describe('DNS discovery', () => {
     expect(() => parseConfig({ auth: { enabled: false }, discovery: [{ dns: 'a', srv: 'b' }] })).toThrow(/discovery\.0: give exactly one of dns or srv/);
     expect(() => parseConfig({ auth: { enabled: false },})).toThrow(/replicas: list at least one replica, or a discovery entry/);
   });
+
+  it('takes DNS servers as IP addresses with optional ports, and refuses anything else at boot', () => {
+    const servers = ['10.96.0.10', '127.0.0.1:8600', 'fd00::a', '[fd00::a]:53'];
+    expect(entriesOf([{ dns: 'vllm', servers }])[0]?.servers).toEqual(servers);
+    for (const bad of ['kube-dns.kube-system', '127.0.0.1:0', '127.0.0.1:65536', 'fd00::a:53:x', '[10.0.0.1]:53', '[fd00::a]', '']) {
+      expect(() => entriesOf([{ dns: 'vllm', servers: [bad] }]), bad).toThrow(/discovery\.0\.servers\.0: an IP address, optionally with a port/);
+    }
+    expect(() => entriesOf([{ dns: 'vllm', servers: [] }])).toThrow(/discovery\.0\.servers/);
+  });
 });
 
 describe('DNS discovery on its interval', () => {

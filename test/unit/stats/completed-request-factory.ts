@@ -6,6 +6,8 @@ export function completedRequest(overrides: Partial<CompletedRequest> = {}): Com
   return {
     model: 'llama',
     replica: 'a',
+    tenant: 'none',
+    routingOutcome: 'no_key',
     endedAtMs: 1_000_000,
     success: true,
     errorType: null,

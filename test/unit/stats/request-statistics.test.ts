@@ -71,6 +71,8 @@ describe('RequestStatistics: a known sequence', () => {
     expect(snapshot.slo).toEqual({
       ttft: { mean: 0.06, p50: 0.02, p95: 0.1, p99: 0.1, count: 2 },
       throughput: { decoding_mean: 40, decoding_p50: 30, total: 2, count: 2 },
+      // 30 and 50 tokens/s: 1/50 s and 1/30 s per token (p95 and p99 are the slower one, exact as the max).
+      tpot: { p50: 0.02, p95: 0.033333, p99: 0.033333, count: 2 },
     });
   });
 
@@ -94,8 +96,10 @@ describe('RequestStatistics: a known sequence', () => {
       latency: snapshot.latency,
       tokens: snapshot.tokens,
       cost: snapshot.cost,
+      routing: snapshot.routing,
       errors: snapshot.errors,
     });
+    expect(snapshot.since_start.by_tenant).toEqual(snapshot.by_tenant);
     expect(snapshot.since_start.by_model).toEqual(snapshot.by_model);
     expect(snapshot.since_start.by_replica).toEqual(snapshot.by_replica);
   });

@@ -137,3 +137,73 @@ describe('RequestStatistics.snapshot: idle, as a monitoring loop reads it', () =
     expect(snapshot.status).toBe('ok');
   });
 });
+
+describe('buildMetricsSnapshot: what the dashboard needs', () => {
+  const build = (set: AggregateSet) =>
+    buildMetricsSnapshot({
+      nowMs: START + 60_000,
+      startedAtMs: START,
+      windowMs: 300_000,
+      currency: 'USD',
+      window: { set, spanMs: 60_000, peakConcurrency: 1 },
+      sinceStart: { set, spanMs: 60_000, peakConcurrency: 1 },
+      replicas: [],
+    });
+
+  it('routing: the affinity ratio is affinity over the keyed requests (affinity + overflow)', () => {
+    const snapshot = build(
+      setOf(
+        ...Array.from({ length: 6 }, () => completedRequest({ routingOutcome: 'affinity' })),
+        ...Array.from({ length: 2 }, () => completedRequest({ routingOutcome: 'overflow' })),
+        ...Array.from({ length: 5 }, () => completedRequest({ routingOutcome: 'no_key' })),
+        completedRequest({ routingOutcome: null, replica: null, success: false, errorType: 'no_replica_available' }),
+      ),
+    );
+    expect(snapshot.routing).toEqual({ decisions: { affinity: 6, no_key: 5, overflow: 2 }, session_requests: 8, affinity_ratio_percent: 75 });
+    expect(snapshot.since_start.overall.routing).toEqual(snapshot.routing);
+    expect(snapshot.by_model['llama']!.routing.affinity_ratio_percent).toBe(75);
+  });
+
+  it('routing: no keyed requests is a ratio of 0 with session_requests 0 beside it', () => {
+    expect(build(setOf(completedRequest({ routingOutcome: 'least_loaded' }))).routing).toEqual({ decisions: { least_loaded: 1 }, session_requests: 0, affinity_ratio_percent: 0 });
+    expect(build(new AggregateSet('cumulative')).routing).toEqual({ decisions: {}, session_requests: 0, affinity_ratio_percent: 0 });
+  });
+
+  it('by_tenant: requests, tokens and exact cost per tenant label', () => {
+    const snapshot = build(
+      setOf(
+        completedRequest({ tenant: 'acme', costNanos: 1_500_000_000n, inputTokens: 1000, outputTokens: 500 }),
+        completedRequest({ tenant: 'acme', costNanos: 500_000_000n, inputTokens: 1000, outputTokens: 500, success: false, errorType: 'upstream_timeout' }),
+        completedRequest({ tenant: 'none', costNanos: 7n, inputTokens: 10, cachedInputTokens: 4, outputTokens: 1 }),
+      ),
+    );
+    expect(snapshot.by_tenant).toEqual({
+      acme: {
+        requests: 2,
+        failed: 1,
+        tokens: { total_input: 2000, total_cached_input: 0, total_output: 1000 },
+        cost: { currency: 'USD', total: '2', total_nanos: '2000000000', cost_per_1k_tokens: '0.666666667' },
+      },
+      none: {
+        requests: 1,
+        failed: 0,
+        tokens: { total_input: 10, total_cached_input: 4, total_output: 1 },
+        cost: { currency: 'USD', total: '0.000000007', total_nanos: '7', cost_per_1k_tokens: '0.000000636' },
+      },
+    });
+    expect(snapshot.since_start.by_tenant).toEqual(snapshot.by_tenant);
+  });
+
+  it('slo.tpot: the inverse of the decode speeds, in TPOT order (its p95 is the speed p5)', () => {
+    // 100 requests at 10..109 tokens/s: TPOT from 1/109 s to 1/10 s.
+    const snapshot = build(setOf(...Array.from({ length: 100 }, (_, i) => completedRequest({ decodeTokensPerSecond: 10 + i }))));
+    const { tpot } = snapshot.slo;
+    expect(tpot.count).toBe(100);
+    // Nearest rank in TPOT order: p50 is the 50th fastest-to-slowest = 1/60, p95 = 1/15, p99 = 1/11.
+    expect(Math.abs(tpot.p50 - 1 / 60) / (1 / 60)).toBeLessThan(PERCENTILE_ERROR);
+    expect(Math.abs(tpot.p95 - 1 / 15) / (1 / 15)).toBeLessThan(PERCENTILE_ERROR);
+    expect(Math.abs(tpot.p99 - 1 / 11) / (1 / 11)).toBeLessThan(PERCENTILE_ERROR);
+    expect(tpot.p50).toBeLessThan(tpot.p95);
+    expect(build(new AggregateSet('cumulative')).slo.tpot).toEqual({ p50: 0, p95: 0, p99: 0, count: 0 });
+  });
+});
