@@ -41,6 +41,9 @@ import { createRequestTracer } from './telemetry/tracing/request-trace.js';
 import { AlertEngine } from './alerts/engine.js';
 import { effectiveRules } from './alerts/config.js';
 import { AlertRunner } from './alerts/runner.js';
+import { AnomalyMonitor } from './analytics/anomaly/monitor.js';
+import { anomaliesReport, anomalyAlertConditions } from './analytics/anomaly/report.js';
+import { AnomalyRunner } from './analytics/anomaly/runner.js';
 import { RequestStatistics } from './telemetry/stats/request-statistics.js';
 import { TOLLBOOTH_VERSION } from './version.js';
 
@@ -58,6 +61,8 @@ export interface Gateway {
   readonly alerts: AlertRunner | undefined;
   /** The budgets' periodic read of the store (start() once the stores are connected); undefined without auth or metrics. */
   readonly budgets: BudgetMonitor | undefined;
+  /** The anomaly detectors' timer (start() once serving); undefined when analytics.anomaly or metrics are off. */
+  readonly anomalies: AnomalyRunner | undefined;
   /**
    * Makes the fleet the given replicas (a reload): unchanged replicas keep their state, new ones
    * are probed before they take traffic, removed ones finish their in-flight requests.
@@ -118,7 +123,10 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   let draining = false;
   const openExchanges = new OpenExchanges();
   const metricsRegistry = new Registry();
-  const statistics = new RequestStatistics({ windowMs: config.metrics.windowMs, currency: config.cost.currency, startedAtMs: Date.now() });
+  const statistics = new RequestStatistics({ windowMs: config.metrics.windowMs, slotMs: config.metrics.slotMs, currency: config.cost.currency, startedAtMs: Date.now() });
+  // The anomaly detectors read the statistics' closed slots, so they need the metrics on.
+  const anomalySettings = config.analytics.anomaly;
+  const anomalyMonitor = anomalySettings.enabled && config.metrics.enabled ? new AnomalyMonitor(anomalySettings, config.metrics.slotMs) : undefined;
   // The built-in alerts read the statistics, so they need the metrics on.
   const alertEngine = config.alerts.enabled && config.metrics.enabled ? new AlertEngine(effectiveRules(config.alerts)) : undefined;
   const firingAlerts = alertEngine === undefined ? undefined : () => alertEngine.firing();
@@ -129,6 +137,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     },
     TOLLBOOTH_VERSION,
     firingAlerts === undefined ? undefined : { firing: firingAlerts },
+    anomalyMonitor,
     // Read at scrape time, once `budgets` below exists.
     keys === undefined ? undefined : { gauges: () => budgets?.state?.gauges ?? [] },
   );
@@ -141,9 +150,22 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
           settings: config.alerts,
           snapshot: (nowMs) => statistics.snapshot(nowMs, registry.replicas.map(replicaFigures), alertEngine.firing()),
           budgets: () => budgets?.state?.report,
+          conditions: anomalyMonitor === undefined ? undefined : () => anomalyAlertConditions(anomalyMonitor, anomalySettings.thresholdSigma),
           log: log.child({ component: 'alerts' }),
           internalErrors,
         });
+  const anomalies =
+    anomalyMonitor === undefined
+      ? undefined
+      : new AnomalyRunner({
+          monitor: anomalyMonitor,
+          statistics,
+          replicas: () => registry.replicas,
+          settings: anomalySettings,
+          log: log.child({ component: 'anomaly' }),
+          internalErrors,
+        });
+  const anomaliesReportNow = anomalyMonitor === undefined ? undefined : (nowMs: number) => anomaliesReport(anomalyMonitor, anomalySettings, config.metrics.slotMs, nowMs);
   // Limits belong to keys: without auth there is no one to limit.
   const rateLimiter =
     keys === undefined
@@ -235,6 +257,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         alerts: firingAlerts,
         budgets: budgetReport,
         internalErrors,
+        anomalies: anomaliesReportNow,
         keysApi: { tokens: config.admin.tokens, store: keyStore, audit: dependencies.audit },
       })
     : undefined;
@@ -276,6 +299,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     internalErrors,
     alerts,
     budgets,
+    anomalies,
     applyReplicaSet: async (replicas) => {
       const { added, removed } = registry.applyReplicaSet(replicas);
       if (added.length === 0 && removed.length === 0) return;
@@ -297,6 +321,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       monitor.stop();
       alerts?.stop();
       budgets?.stop();
+      anomalies?.stop();
       await app.close();
       await Promise.all([pools.close(), rateLimits?.close()]);
       // Last, so the drain's final figures can still be scraped.

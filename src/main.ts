@@ -64,6 +64,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
   }
   // Evaluated only while the gateway serves; close() stops it.
   gateway.alerts?.start();
+  gateway.anomalies?.start();
   // The fleet is the configured replicas plus those found in DNS; either side can change alone.
   let staticReplicas = config.replicas;
   const discovery =

@@ -1,6 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Alert } from '../telemetry/stats/snapshot.js';
 import type { BudgetReport } from '../ratelimit/budget-report.js';
+import { registerAnomaliesEndpoint } from '../analytics/anomaly/endpoint.js';
+import type { AnomaliesApiResponse } from '../analytics/anomaly/report.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TollboothConfig } from '../config/schema.js';
@@ -33,13 +35,16 @@ export interface AdminDependencies {
   readonly internalErrors: InternalErrors;
   /** The admin API (keys): served only when admin tokens are configured. */
   readonly keysApi?: Omit<KeysApiDependencies, 'log'> | undefined;
+  /** GET /api/v1/anomalies (src/analytics/anomaly/); absent when anomaly detection is off. */
+  readonly anomalies?: ((nowMs: number) => AnomaliesApiResponse) | undefined;
 }
 
 /**
  * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics,
- * /api/v1/budgets, the live dashboard (/dashboard and its stream /api/v1/metrics/stream), /ready
- * with the replica details and /health, and with admin tokens the admin API (/api/v1/keys, described at
- * /api/v1/openapi.json), on their own address, sharing the gateway's registry,
+ * /api/v1/budgets, /api/v1/anomalies, the live dashboard (/dashboard and its stream
+ * /api/v1/metrics/stream), /ready with the replica details and /health, and with admin tokens the
+ * admin API (/api/v1/keys, described at /api/v1/openapi.json), on their own address, sharing the
+ * gateway's registry,
  * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
  * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
  * API port, with no second implementation of any of them.
@@ -63,6 +68,7 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
     registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts, budgets: dependencies.budgets });
     registerDashboard(admin, { settings: metrics, snapshot: metricsSnapshotSource({ statistics, fleet, alerts: dependencies.alerts }), internalErrors: dependencies.internalErrors });
   }
+  if (metrics.enabled && dependencies.anomalies !== undefined) registerAnomaliesEndpoint(admin, metrics, dependencies.anomalies);
   const keysApi = dependencies.keysApi;
   if (keysApi !== undefined && keysApi.tokens.length > 0) {
     const document = adminOpenApiDocument();

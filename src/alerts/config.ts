@@ -24,7 +24,8 @@ export const alertRuleSchema = z
     threshold: z.number().finite(),
     /** How long the comparison must hold (pending) before the alert fires; 0 fires at once. */
     forMs: z.number().int().nonnegative().default(0),
-    severity: z.enum(['warning', 'critical']).default('warning'),
+    /** critical pages, warning goes to a channel, info to a dashboard (and leaves the JSON's status ok). */
+    severity: z.enum(['info', 'warning', 'critical']).default('warning'),
     /**
      * fleet: the top-level figures; model: by_model.<m>; replica: by_replica.<r> with replicas.<r>;
      * tenant, key: the budgets' tenants.<t>, keys.<k> (one alert per model, replica, tenant or key).

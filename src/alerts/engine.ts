@@ -19,6 +19,16 @@ export interface AlertInstance {
   readonly value: number;
 }
 
+/**
+ * A condition that holds now, judged outside the rules (the anomaly detectors' active findings,
+ * src/analytics/anomaly/): it goes through the same state machine, log, push and gauge as a rule.
+ */
+export interface AlertCondition {
+  readonly rule: AlertRule;
+  readonly scopeName: string;
+  readonly value: number;
+}
+
 /** A change of state: inactive → pending / firing, pending → firing / inactive, firing → resolved. */
 export interface AlertTransition {
   readonly instance: AlertInstance;
@@ -39,37 +49,41 @@ const COMPARE: Record<AlertRule['comparison'], (value: number, threshold: number
 /**
  * The rules' state machine, as Prometheus runs its alerting rules: a comparison that holds makes an
  * alert pending; held for `forMs` it fires; once it no longer holds a firing alert resolves and a
- * pending one is dropped. Pure: it reads a snapshot and the time it is given, nothing else. One
- * instance per rule and scope member (per model, replica, tenant or key); a member that leaves the
- * JSON counts as the comparison not holding. Tenant and key rules read the budgets' report.
+ * pending one is dropped. Pure: it reads a snapshot, the conditions judged elsewhere (the anomaly
+ * findings), the budgets' report and the time it is given, nothing else. One instance per rule
+ * and scope member (per model, replica, tenant or key); a member that leaves the JSON counts as
+ * the comparison not holding. Tenant and key rules read the budgets' report.
  */
 export class AlertEngine {
   private readonly instances = new Map<string, AlertInstance>();
 
   constructor(readonly rules: readonly AlertRule[]) {}
 
-  evaluate(snapshot: MetricsApiResponse, nowMs: number, budgets?: BudgetReport): AlertTransition[] {
+  evaluate(snapshot: MetricsApiResponse, nowMs: number, conditions: readonly AlertCondition[] = [], budgets?: BudgetReport): AlertTransition[] {
     const transitions: AlertTransition[] = [];
     const held = new Set<string>();
+    const holding: AlertCondition[] = [];
     for (const rule of this.rules) {
       for (const [scopeName, view] of scopeViews(snapshot, rule.scope, budgets)) {
         const value = figureAt(view, rule.figure);
-        if (value === undefined || !COMPARE[rule.comparison](value, rule.threshold)) continue;
-        const key = `${rule.name}\u0000${scopeName}`;
-        held.add(key);
-        const before = this.instances.get(key);
-        if (before === undefined) {
-          const fires = rule.forMs === 0;
-          const instance: AlertInstance = { rule, scopeName, state: fires ? 'firing' : 'pending', activeAtMs: nowMs, firedAtMs: fires ? nowMs : undefined, value };
-          this.instances.set(key, instance);
-          transitions.push({ instance, from: 'inactive', to: instance.state, atMs: nowMs });
-        } else if (before.state === 'pending' && nowMs - before.activeAtMs >= rule.forMs) {
-          const instance: AlertInstance = { ...before, state: 'firing', firedAtMs: nowMs, value };
-          this.instances.set(key, instance);
-          transitions.push({ instance, from: 'pending', to: 'firing', atMs: nowMs });
-        } else {
-          this.instances.set(key, { ...before, value });
-        }
+        if (value !== undefined && COMPARE[rule.comparison](value, rule.threshold)) holding.push({ rule, scopeName, value });
+      }
+    }
+    for (const { rule, scopeName, value } of [...holding, ...conditions]) {
+      const key = `${rule.name}\u0000${scopeName}`;
+      held.add(key);
+      const before = this.instances.get(key);
+      if (before === undefined) {
+        const fires = rule.forMs === 0;
+        const instance: AlertInstance = { rule, scopeName, state: fires ? 'firing' : 'pending', activeAtMs: nowMs, firedAtMs: fires ? nowMs : undefined, value };
+        this.instances.set(key, instance);
+        transitions.push({ instance, from: 'inactive', to: instance.state, atMs: nowMs });
+      } else if (before.state === 'pending' && nowMs - before.activeAtMs >= rule.forMs) {
+        const instance: AlertInstance = { ...before, rule, state: 'firing', firedAtMs: nowMs, value };
+        this.instances.set(key, instance);
+        transitions.push({ instance, from: 'pending', to: 'firing', atMs: nowMs });
+      } else {
+        this.instances.set(key, { ...before, rule, value });
       }
     }
     for (const [key, instance] of this.instances) {
@@ -95,7 +109,7 @@ export class AlertEngine {
 }
 
 function rank(instance: AlertInstance): number {
-  return instance.rule.severity === 'critical' ? 0 : 1;
+  return instance.rule.severity === 'critical' ? 0 : instance.rule.severity === 'warning' ? 1 : 2;
 }
 
 function compare(a: string, b: string): number {

@@ -3,7 +3,7 @@ import type { InternalErrors } from '../errors/internal-errors.js';
 import type { BudgetReport } from '../ratelimit/budget-report.js';
 import type { MetricsApiResponse } from '../telemetry/stats/snapshot.js';
 import type { AlertsConfig } from './config.js';
-import { type AlertEngine, type AlertInstance, type AlertTransition, messageOf, scopeLabels } from './engine.js';
+import { type AlertCondition, type AlertEngine, type AlertInstance, type AlertTransition, messageOf, scopeLabels } from './engine.js';
 import { type PostableAlert, postableAlert } from './push.js';
 
 export interface AlertRunnerOptions {
@@ -13,6 +13,8 @@ export interface AlertRunnerOptions {
   readonly snapshot: (nowMs: number) => MetricsApiResponse;
   /** The budgets' latest report (GET /api/v1/budgets), read by the tenant and key rules; undefined without budgets. */
   readonly budgets?: (() => BudgetReport | undefined) | undefined;
+  /** Conditions judged elsewhere that hold now (the anomaly findings), alerted like the rules. */
+  readonly conditions?: (() => readonly AlertCondition[]) | undefined;
   readonly log: Logger;
   readonly internalErrors: InternalErrors;
   readonly now?: () => number;
@@ -46,7 +48,7 @@ export class AlertRunner {
   /** One evaluation; resolves once its push (if any) is done. */
   async tick(): Promise<void> {
     const nowMs = this.now();
-    const transitions = this.options.engine.evaluate(this.options.snapshot(nowMs), nowMs, this.options.budgets?.());
+    const transitions = this.options.engine.evaluate(this.options.snapshot(nowMs), nowMs, this.options.conditions?.() ?? [], this.options.budgets?.());
     for (const transition of transitions) this.logTransition(transition);
     await this.push(transitions, nowMs);
   }

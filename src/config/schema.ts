@@ -2,6 +2,7 @@ import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { guardrailsConfigSchema } from '../guardrails/config.js';
 import { alertsConfigSchema } from '../alerts/config.js';
+import { anomalyConfigSchema } from '../analytics/anomaly/config.js';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
 import { passthroughConfigSchema } from '../proxy/passthrough.js';
@@ -268,6 +269,8 @@ export const configSchema = z
         basicAuth: z.object({ username: z.string().min(1), password: z.string().min(8) }).strict().optional(),
         /** Sliding window of the JSON API. */
         windowMs: positiveMs.default(300_000),
+        /** The window's slot: its granularity, and the series step of the anomaly detectors (analytics.anomaly). */
+        slotMs: positiveMs.default(10_000),
         /**
          * Ask vLLM for the usage frame of streams whose client did not (stream_options.include_usage)
          * and remove it before it reaches the client: exact token counts for every stream.
@@ -321,6 +324,14 @@ export const configSchema = z
     tracing: tracingConfigSchema,
     /** Built-in alerts over the JSON's window (src/alerts/): the reference's three by default. */
     alerts: alertsConfigSchema.prefault({}),
+    /** Analytics over the statistics (src/analytics/). */
+    analytics: z
+      .object({
+        /** Online anomaly detection per model and replica (src/analytics/anomaly/). */
+        anomaly: anomalyConfigSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
     /** Opt-in input checks and PII masking (src/guardrails/); all off by default. */
     guardrails: guardrailsConfigSchema.prefault({}),
   })
@@ -328,6 +339,9 @@ export const configSchema = z
   .superRefine((config, context) => {
     if (config.replicas.length === 0 && config.discovery.length === 0) {
       context.addIssue({ code: 'custom', path: ['replicas'], message: 'list at least one replica, or a discovery entry' });
+    }
+    if (config.metrics.windowMs % config.metrics.slotMs !== 0) {
+      context.addIssue({ code: 'custom', path: ['metrics', 'windowMs'], message: `must be a whole multiple of metrics.slotMs (${config.metrics.slotMs})` });
     }
     if (config.admin.enabled && config.admin.port !== 0 && config.admin.port === config.server.port) {
       context.addIssue({ code: 'custom', path: ['admin', 'port'], message: `the admin listener cannot share the API port ${config.server.port}: choose another port` });

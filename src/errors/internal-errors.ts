@@ -31,6 +31,8 @@ export const INTERNAL_ERROR_STAGES = [
   'budgets',
   /** Building and sending the live metrics stream's once-a-second snapshot (src/admin/live-metrics.ts). */
   'live_metrics',
+  /** Judging the closed statistics slots for anomalies (src/analytics/anomaly/). */
+  'anomaly',
 ] as const;
 
 export type InternalErrorStage = (typeof INTERNAL_ERROR_STAGES)[number];

@@ -47,7 +47,12 @@ export interface BudgetsView {
   gauges(): readonly BudgetGaugeRow[];
 }
 
-export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView, budgets?: BudgetsView) {
+export interface AnomaliesView {
+  /** Every signal × scope the anomaly detectors track, and whether it has an active finding. */
+  tracked(): ReadonlyArray<{ readonly signal: string; readonly scope: { readonly name: string }; readonly active: boolean }>;
+}
+
+export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView, anomalies?: AnomaliesView, budgets?: BudgetsView) {
   const registers = [registry];
   const modelReplica = ['model', 'replica'] as const;
   const instruments = {
@@ -338,6 +343,24 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
     [],
     (gauge, row) => gauge.set({ tenant: row.tenant, period: row.period }, row.keysForecastExhausted),
   );
+  if (anomalies !== undefined) {
+    new Gauge({
+      name: `${METRIC_PREFIX}anomaly_active`,
+      help: '1 while the anomaly detectors (src/analytics/anomaly/) have an active finding on the signal of the model or replica named by scope, else 0; GET /api/v1/anomalies has the details.',
+      labelNames: ['signal', 'scope'] as const,
+      registers,
+      collect() {
+        this.reset();
+        // A model and a replica of the same name share a series: active when either is.
+        const values = new Map<string, { signal: string; scope: string; active: boolean }>();
+        for (const { signal, scope, active } of anomalies.tracked()) {
+          const key = `${signal}\u0000${scope.name}`;
+          values.set(key, { signal, scope: scope.name, active: active || values.get(key)?.active === true });
+        }
+        for (const { signal, scope, active } of values.values()) this.set({ signal, scope }, active ? 1 : 0);
+      },
+    });
+  }
   new Gauge({
     name: `${METRIC_PREFIX}build_info`,
     help: 'Always 1; the version label names the running build.',

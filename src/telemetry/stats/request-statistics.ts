@@ -33,6 +33,7 @@ export class RequestStatistics {
   private readonly startedAtMs: number;
   private readonly ring: TimeSlotRing;
   private readonly sinceStart = new AggregateSet('cumulative');
+  private readonly emptySlot = new AggregateSet('slot');
   private concurrency = 0;
   private peakConcurrency = 0;
 
@@ -92,6 +93,22 @@ export class RequestStatistics {
       replicas,
       alerts,
     });
+  }
+
+  /** The slot length the window is kept in. */
+  get slotMs(): number {
+    return this.ring.slotMs;
+  }
+
+  /**
+   * The aggregates of slot `index` (requests that ended in [index·slotMs, (index+1)·slotMs)) once
+   * it is closed at `nowMs`, for readers on a timer such as the anomaly detectors: undefined while
+   * it is open or once the ring no longer holds it. Read it at once: the ring reuses the slot later.
+   */
+  closedSlot(index: number, nowMs: number): AggregateSet | undefined {
+    if (index >= Math.floor(nowMs / this.ring.slotMs) || index <= Math.floor(nowMs / this.ring.slotMs) - this.ring.slotCount) return undefined;
+    const slot = this.ring.slotAt(index);
+    return slot === 'empty' ? this.emptySlot : slot?.aggregates;
   }
 
   /** What the statistics hold in memory (for tests and diagnostics). */

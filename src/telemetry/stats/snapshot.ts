@@ -20,7 +20,7 @@ import { LATENCY_BUCKET_LABELS, type LatencyBucketLabel } from './latency-bucket
 export interface MetricsApiResponse {
   /**
    * ok | warning | critical: the worst severity among the firing `alerts` (the built-in alerts,
-   * src/alerts/).
+   * src/alerts/); info alerts leave it ok.
    */
   readonly status: AlertSeverityStatus;
   readonly generated_at: string;
@@ -58,7 +58,7 @@ export type AlertSeverityStatus = 'ok' | 'warning' | 'critical';
 
 export interface Alert {
   readonly name: string;
-  readonly severity: 'warning' | 'critical';
+  readonly severity: 'info' | 'warning' | 'critical';
   readonly message: string;
   /** ISO time the alert started firing. */
   readonly since: string;
@@ -329,7 +329,7 @@ export function buildMetricsSnapshot(input: SnapshotInput): MetricsApiResponse {
 
 function statusOf(alerts: readonly Alert[]): AlertSeverityStatus {
   if (alerts.some((alert) => alert.severity === 'critical')) return 'critical';
-  return alerts.length > 0 ? 'warning' : 'ok';
+  return alerts.some((alert) => alert.severity === 'warning') ? 'warning' : 'ok';
 }
 
 function replicaNow(replica: ReplicaFiguresInput): ReplicaNow {

@@ -64,6 +64,16 @@ export class TimeSlotRing {
     return (Math.floor(nowMs / this.slotMs) - this.slotCount + 1) * this.slotMs;
   }
 
+  /**
+   * Slot `index` if the ring still holds it: the slot itself, 'empty' when its position holds an
+   * older index (nothing was written during it), undefined when a newer slot took its position.
+   */
+  slotAt(index: number): TimeSlot | 'empty' | undefined {
+    const slot = this.slots[this.positionOf(index)];
+    if (slot === undefined || slot.index < index) return 'empty';
+    return slot.index === index ? slot : undefined;
+  }
+
   allocatedSlots(): TimeSlot[] {
     return this.slots.filter((slot): slot is TimeSlot => slot !== undefined);
   }

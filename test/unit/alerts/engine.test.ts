@@ -139,22 +139,22 @@ describe('AlertEngine over the budgets', () => {
     const engine = new AlertEngine([daily!]);
     // 12 hours to midnight. k1: 4 of 10 spent at 1/h → 16 (160 %); k2: 4 at 0.25/h → 7 (70 %); k3: no rate yet.
     const start = budgets({ k1: { spent: 4, perHour: 1 }, k2: { spent: 4, perHour: 0.25 }, k3: { spent: 9, perHour: undefined } });
-    expect(engine.evaluate(snapshot(), 0, start).map((t) => [t.instance.scopeName, t.to])).toEqual([['k1', 'pending']]);
-    expect(engine.evaluate(snapshot(), 300_000, start).map((t) => [t.instance.scopeName, t.to])).toEqual([['k1', 'firing']]);
+    expect(engine.evaluate(snapshot(), 0, [], start).map((t) => [t.instance.scopeName, t.to])).toEqual([['k1', 'pending']]);
+    expect(engine.evaluate(snapshot(), 300_000, [], start).map((t) => [t.instance.scopeName, t.to])).toEqual([['k1', 'firing']]);
     const [alert] = engine.firing();
     expect(alert).toMatchObject({ name: 'DailyBudgetRunningOut', severity: 'warning', scope: 'key', key: 'k1', value: 160 });
     expect(alert?.message).toBe("Share of the key's daily budget spent by the day's end at its current rate (%): day.projected_percent = 160 (>= 100 for 300 s) on key k1");
     expect(postableAlert(engine.active()[0]!, 600_000).labels).toEqual({ alertname: 'DailyBudgetRunningOut', severity: 'warning', scope: 'key', key_id: 'k1', source: 'tollbooth' });
     const slower = budgets({ k1: { spent: 5, perHour: 0.1 }, k2: { spent: 4, perHour: 0.25 }, k3: { spent: 9, perHour: 0 } });
-    expect(engine.evaluate(snapshot(), 310_000, slower).map((t) => [t.instance.scopeName, t.to])).toEqual([['k1', 'resolved']]);
+    expect(engine.evaluate(snapshot(), 310_000, [], slower).map((t) => [t.instance.scopeName, t.to])).toEqual([['k1', 'resolved']]);
     // Without a report (no budgets, or not read yet) nothing holds.
-    expect(engine.evaluate(snapshot(), 320_000, undefined)).toEqual([]);
+    expect(engine.evaluate(snapshot(), 320_000, [], undefined)).toEqual([]);
   });
 
   it('reads tenants from the same report, and checks their figures at boot', () => {
     const rule = alertRuleSchema.parse({ name: 'TenantHalfSpent', figure: 'day.spent_percent', threshold: 50, scope: 'tenant' });
     const engine = new AlertEngine([rule]);
-    const transitions = engine.evaluate(snapshot(), 0, budgets({ k1: { spent: 8, perHour: 0 }, k2: { spent: 3, perHour: 0 } }));
+    const transitions = engine.evaluate(snapshot(), 0, [], budgets({ k1: { spent: 8, perHour: 0 }, k2: { spent: 3, perHour: 0 } }));
     expect(transitions.map((t) => [t.instance.scopeName, t.to, t.instance.value])).toEqual([['acme', 'firing', 55]]);
     expect(alertsConfigSchema.safeParse({ rules: [{ name: 'X', figure: 'requests.waiting', threshold: 1, scope: 'key' }] }).error?.issues[0]?.message).toMatch(/not a number in keys\.<key> of GET \/api\/v1\/budgets/);
   });
