@@ -33,6 +33,7 @@ import { MetricsRecorder, rateLimitStoreObserver } from './telemetry/metrics/rec
 import { installObservation } from './telemetry/plugin.js';
 import { RequestTelemetry } from './telemetry/request-telemetry.js';
 import { createRequestTracer } from './telemetry/tracing/request-trace.js';
+import { traceExportCounts } from './telemetry/tracing/span-pipeline.js';
 import { AlertEngine } from './alerts/engine.js';
 import { effectiveRules } from './alerts/config.js';
 import { AlertRunner } from './alerts/runner.js';
@@ -118,6 +119,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     },
     TOLLBOOTH_VERSION,
     firingAlerts === undefined ? undefined : { firing: firingAlerts },
+    traceExportCounts,
   );
   internalErrors.countInto(instruments.internalErrors);
   const alerts =

@@ -54,6 +54,8 @@ export interface MonitoringConfig {
     readonly rateLimitStoreDegradedFor: PromDuration;
     /** The window in which an internal error or a budget refusal is noticed by the alert. */
     readonly counterIncreaseWindow: PromDuration;
+    /** Share of one gateway's finished trace spans that failed to export or were dropped (0-1). */
+    readonly traceExportFailedRatio: ThresholdWithDuration;
   };
   readonly slo: {
     /** Share of a model's requests that must not end in a 5xx (requests naming no model, such as Prometheus's scrapes, are not counted). */
@@ -98,6 +100,9 @@ export const DEFAULT_MONITORING_CONFIG: MonitoringConfig = {
     modelUnavailableFor: '1m',
     rateLimitStoreDegradedFor: '1m',
     counterIncreaseWindow: '10m',
+    // A collector that is down fails every span (ratio 1); a brief blip or a few dropped spans under
+    // a burst stay below 5 % or end within the 5 minutes.
+    traceExportFailedRatio: { value: 0.05, for: '5m' },
   },
   slo: {
     availability: { objective: 0.999 },

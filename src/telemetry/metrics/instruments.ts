@@ -41,7 +41,16 @@ export interface AlertsView {
   firing(): readonly Alert[];
 }
 
-export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView) {
+/** Spans the trace exporter's batch processor finished since start (cumulative), while tracing is on. */
+export interface TraceExportTotals {
+  readonly exported: number;
+  readonly failed: number;
+  readonly dropped: number;
+}
+
+const TRACE_EXPORT_OUTCOMES = ['exported', 'failed', 'dropped'] as const;
+
+export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView, traceExport?: () => TraceExportTotals | undefined) {
   const registers = [registry];
   const modelReplica = ['model', 'replica'] as const;
   const instruments = {
@@ -258,6 +267,21 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
         if (now > seen) this.inc({ replica: replica.name }, now - seen);
         else this.inc({ replica: replica.name }, 0);
         ejectionsSeen.set(replica, now);
+      }
+    },
+  });
+  const traceExportSeen: Record<(typeof TRACE_EXPORT_OUTCOMES)[number], number> = { exported: 0, failed: 0, dropped: 0 };
+  new Counter({
+    name: `${METRIC_PREFIX}trace_export_spans_total`,
+    help: 'Spans the OTLP trace export finished while tracing is on, by outcome: exported, failed (the collector refused or did not answer) or dropped (the export queue, OTEL_BSP_MAX_QUEUE_SIZE, was full). No series with tracing off.',
+    labelNames: ['outcome'] as const,
+    registers,
+    collect() {
+      const totals = traceExport?.();
+      if (totals === undefined) return;
+      for (const outcome of TRACE_EXPORT_OUTCOMES) {
+        this.inc({ outcome }, Math.max(0, totals[outcome] - traceExportSeen[outcome]));
+        traceExportSeen[outcome] = Math.max(traceExportSeen[outcome], totals[outcome]);
       }
     },
   });
