@@ -12,7 +12,7 @@ export const INTERNAL_ERROR_STAGES = [
   'metrics',
   'statistics',
   'access_log',
-  /** Handing the request's span facts to the export thread. */
+  /** Building the request's spans and handing them to the span processor. */
   'tracing',
   /** The fleet monitor's probes, model reads and engine scrapes. */
   'fleet_monitor',
