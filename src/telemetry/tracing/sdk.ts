@@ -32,7 +32,9 @@ export interface TracingRuntime {
 /** Modules whose instrumentation needs the ESM loader hook (they are CommonJS, imported from ESM). */
 const HOOKED_MODULES = ['ioredis'];
 
-export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessEnv = process.env): Promise<TracingRuntime> {
+/** Starts the SDK from `process.env` (the SDK's own readers and the exporter read nothing else). */
+export async function startTracing(settings: TracingConfig): Promise<TracingRuntime> {
+  const env = process.env;
   const off = offReason(settings, env);
   if (off !== undefined) return inactive('off', off);
   const protocol = protocolText(env);
