@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MONITORING_CONFIG, type MonitoringConfig } from '../../../src/monitoring/config.js';
 import { startSimulatorProcess, type SimulatorProcess } from '../../helpers/processes.js';
+import { freePort } from '../../helpers/free-ports.js';
 import { sampleSum } from '../../helpers/promtool.js';
 import { startTracedGateway, type TracedGateway } from '../../e2e/tracing/traced-gateway.js';
 import { allTargetsUp, startGeneratedPrometheus, type PrometheusServer } from '../telemetry/prometheus-server.js';
@@ -15,15 +15,6 @@ import { allTargetsUp, startGeneratedPrometheus, type PrometheusServer } from '.
  * TollboothTraceExportFailing for that gateway.
  */
 
-/** A loopback port nobody listens on: taken, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
-}
-
 let sim: SimulatorProcess;
 let gateway: TracedGateway;
 let adminUrl: string;
@@ -33,7 +24,8 @@ beforeAll(async () => {
   sim = await startSimulatorProcess({ models: ['llama-3-8b'], prefillBaseMs: 1, interTokenMs: 1 });
   gateway = await startTracedGateway(
     { replicas: [{ name: 'sim', url: sim.url, models: ['llama-3-8b'] }], tracing: { shutdownTimeoutMs: 1_000 } },
-    { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await closedPort()}`, OTEL_EXPORTER_OTLP_TIMEOUT: '300', OTEL_BSP_SCHEDULE_DELAY: '50' },
+    // A free loopback port: nobody listens there.
+    { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, OTEL_EXPORTER_OTLP_TIMEOUT: '300', OTEL_BSP_SCHEDULE_DELAY: '50' },
   );
   const listening = gateway.logLines().find((line) => line.msg === 'tollbooth is listening');
   adminUrl = String(listening?.admin_url);
