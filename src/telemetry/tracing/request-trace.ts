@@ -1,5 +1,19 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { context, defaultTextMapGetter, defaultTextMapSetter, isSpanContextValid, ROOT_CONTEXT, SamplingDecision, SpanKind, trace, TraceFlags, type Attributes, type Context, type SpanContext, type TraceState } from '@opentelemetry/api';
+import {
+  context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  SamplingDecision,
+  SpanKind,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type SpanContext,
+  type TraceState,
+} from '@opentelemetry/api';
 import type { TollboothConfig } from '../../config/schema.js';
 import type { UpstreamTarget } from '../../proxy/upstream-exchange.js';
 import type { Replica } from '../../routing/replica.js';
