@@ -28,14 +28,21 @@ async function metrics(): Promise<MetricsApiResponse> {
   return (await response.json()) as MetricsApiResponse;
 }
 
-async function stream(content: string, tokens: number): Promise<number> {
+/** Streams one completion; returns its content chunks and the client's own time to the first content, in seconds. */
+async function stream(content: string, tokens: number): Promise<{ chunks: number; clientTtftSeconds: number }> {
+  const startedAt = performance.now();
   const chunks = await client.chat.completions.create(
     { model: MODEL, stream: true, messages: [{ role: 'user', content }], max_tokens: 200 },
     { headers: { 'x-sim-tokens': String(tokens) } },
   );
   let text = 0;
-  for await (const chunk of chunks) text += (chunk.choices[0]?.delta?.content ?? '') === '' ? 0 : 1;
-  return text;
+  let firstContentAt: number | undefined;
+  for await (const chunk of chunks) {
+    if ((chunk.choices[0]?.delta?.content ?? '') === '') continue;
+    firstContentAt ??= performance.now();
+    text += 1;
+  }
+  return { chunks: text, clientTtftSeconds: ((firstContentAt ?? Number.NaN) - startedAt) / 1000 };
 }
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 5_000): Promise<T> {
@@ -116,19 +123,23 @@ describe('GET /api/v1/metrics against simulators with DCGM figures', () => {
     expect(check.code).toBe(0);
     expect(sampleSum(exposition, 'tollbooth_replica_gpu_memory_total_bytes', { replica: 'sim-0', gpu: '0' })).toBe(GPU_MIB * 1024 * 1024);
     expect(sampleSum(exposition, 'tollbooth_replica_gpu_memory_used_bytes', { replica: 'sim-0', gpu: '0' })).toBeGreaterThanOrEqual(WEIGHTS_MIB * 1024 * 1024);
-    const chunks = await load;
-    expect(chunks).toEqual(Array.from({ length: concurrent }, () => OUTPUT_TOKENS));
+    const streams = await load;
+    expect(streams.map((one) => one.chunks)).toEqual(Array.from({ length: concurrent }, () => OUTPUT_TOKENS));
 
     const after = await until(metrics, (m) => m.requests.total === concurrent && m.gpu.compute_utilization_percent === 0, 'the load counted and the GPUs idle again');
     expect(after.requests).toMatchObject({ total: concurrent, successful: concurrent, failed: 0, success_rate_percent: 100, error_rate_percent: 0, running: 0, waiting: 0 });
     expect(after.requests.peak_concurrent).toBeGreaterThanOrEqual(concurrent);
     expect(after.tokens.total_output).toBe(concurrent * OUTPUT_TOKENS);
     expect(after.slo.ttft.count).toBe(concurrent);
-    // The gateway's TTFT is the simulator's prefill plus a few milliseconds (and the histogram's < 4 %).
+    // The gateway's TTFT is at least the simulator's prefill and at most what the clients saw (which
+    // also holds their own connection and parsing), each within the histogram's < 4 %: bounds that
+    // hold however loaded the machine is, where a fixed "prefill + a few ms" does not.
+    const clientTtfts = streams.map((one) => one.clientTtftSeconds);
     for (const key of ['p50', 'p95', 'mean'] as const) {
       expect(after.slo.ttft[key], key).toBeGreaterThan((PREFILL_MS / 1000) * 0.96);
-      expect(after.slo.ttft[key], key).toBeLessThan((PREFILL_MS / 1000) * 1.04 + 0.05);
+      expect(after.slo.ttft[key], key).toBeLessThan(Math.max(...clientTtfts) * 1.04);
     }
+    expect(after.slo.ttft.mean).toBeLessThan((clientTtfts.reduce((sum, value) => sum + value, 0) / concurrent) * 1.04);
     expect(after.slo.throughput.decoding_mean).toBeGreaterThan(0);
     expect(after.latency.histogram['0-100ms'] + after.latency.histogram['100-500ms']).toBe(concurrent);
     expect(after.errors).toEqual({ total: 0, by_type: {} });
