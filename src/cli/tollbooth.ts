@@ -16,6 +16,7 @@ commands:
                 Alertmanager                          (tollbooth stack --help)
   sim           run one simulated vLLM replica        (tollbooth sim --help)
   keys          create, list and revoke API keys      (tollbooth keys --help)
+  report        SLA, cost and prefix-cache ROI report from Prometheus (tollbooth report --help)
   check-config  validate a configuration and exit     [--config FILE]
 
 The config file may also be named by TOLLBOOTH_CONFIG. Environment overrides:
@@ -70,6 +71,11 @@ async function main(argv: string[]): Promise<void> {
     case 'keys': {
       const { runKeysCommand } = await import('./keys.js');
       process.exitCode = await runKeysCommand(rest);
+      return;
+    }
+    case 'report': {
+      const { runReportCommand } = await import('./report.js');
+      process.exitCode = await runReportCommand(rest);
       return;
     }
     case undefined:

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { guardrailsConfigSchema } from '../guardrails/config.js';
 import { alertsConfigSchema } from '../alerts/config.js';
 import { anomalyConfigSchema } from '../analytics/anomaly/config.js';
+import { reportConfigSchema } from '../analytics/report/config.js';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
 import { passthroughConfigSchema } from '../proxy/passthrough.js';
@@ -329,6 +330,8 @@ export const configSchema = z
       .object({
         /** Online anomaly detection per model and replica (src/analytics/anomaly/). */
         anomaly: anomalyConfigSchema.prefault({}),
+        /** The objectives and ROI assumption of `tollbooth report` (src/analytics/report/). */
+        report: reportConfigSchema.prefault({}),
       })
       .strict()
       .prefault({}),
