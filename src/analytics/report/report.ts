@@ -120,7 +120,8 @@ function requestSteps(series: readonly RangeSeries[], grid: StepGrid): Map<strin
 function histogramSteps(series: readonly RangeSeries[], grid: StepGrid): Map<string, HistogramSteps> {
   const result = new Map<string, HistogramSteps>();
   // `le` as a number: "1" and "1.0" (Prometheus 3's normalisation) are the same bucket.
-  for (const [scope, parts] of byScope(series, grid, false, (labels) => (labels.le === undefined ? undefined : String(Number(labels.le))))) {
+  const bound = (le: string | undefined) => (le === undefined ? undefined : le === '+Inf' ? String(Infinity) : Number.isNaN(Number(le)) ? undefined : String(Number(le)));
+  for (const [scope, parts] of byScope(series, grid, false, (labels) => bound(labels.le))) {
     result.set(scope, new Map([...parts].map(([le, increments]) => [Number(le), increments])));
   }
   return result;
