@@ -1,6 +1,6 @@
 import type { Objective } from './config.js';
 import type { SlaReport } from './report.js';
-import type { ErrorBudget, Judged, ScopeResult } from './sla.js';
+import type { ErrorBudget, Judged, ScopeResult, WindowResult } from './sla.js';
 
 /**
  * The report as titled tables of text, shared by the Markdown and HTML renderers so both show
@@ -30,6 +30,11 @@ const count = (value: number) => String(Number(value.toFixed(2)));
 const usedShare = (budget: ErrorBudget) => (budget.usedShare === null ? '–' : `${Number((budget.usedShare * 100).toFixed(2))} %`);
 const span = (judged: Pick<Judged, 'start' | 'end'>) => `${judged.start.replace('.000Z', 'Z')} – ${judged.end.replace('.000Z', 'Z')}`;
 
+/** A window's figure and span; a window cut by the report's range says so. */
+function windowText(objective: Objective, window: WindowResult | null): string {
+  return window === null ? '–' : `${formatFigure(objective, window.figure)} (${span(window)}${window.partial ? ', partial window' : ''})`;
+}
+
 function scopeName(result: ScopeResult): string {
   return result.scope.kind === 'all' ? 'all' : `${result.scope.kind} ${result.scope.name}`;
 }
@@ -45,7 +50,7 @@ export function reportTables(report: SlaReport): ReportTable[] {
           result.title,
           metText(result.met),
           formatFigure(result.objective, fleet?.figure ?? null),
-          fleet?.worstWindow == null ? '–' : `${formatFigure(result.objective, fleet.worstWindow.figure)} (${span(fleet.worstWindow)})`,
+          windowText(result.objective, fleet?.worstWindow ?? null),
           fleet === undefined ? '–' : usedShare(fleet.budget),
           fleet === undefined ? '–' : count(fleet.budget.left),
         ];
@@ -61,7 +66,7 @@ export function reportTables(report: SlaReport): ReportTable[] {
         scopeName(scope),
         metText(scope.met),
         formatFigure(result.objective, scope.figure),
-        scope.worstWindow === null ? '–' : `${formatFigure(result.objective, scope.worstWindow.figure)} (${span(scope.worstWindow)})`,
+        windowText(result.objective, scope.worstWindow),
         count(scope.windows.reduce((sum, window) => sum + window.events, 0)),
         count(scope.budget.used),
         count(scope.budget.allowed),
