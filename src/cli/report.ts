@@ -85,6 +85,9 @@ export async function runReportCommand(args: string[], out: NodeJS.WritableStrea
     const cost = config?.cost ?? NO_PRICES;
     const queryRange = prometheusRangeQuery({ baseUrl: values.prometheus, timeoutMs: parseDuration('timeout', values.timeout) * 1000 });
     const series = await fetchReportSeries(queryRange, grid, cost.currency);
+    if (series.requests.length === 0) {
+      err.write(`warning: Prometheus at ${values.prometheus} has no tollbooth_requests_total in the range: is it scraping the gateways' admin listeners?\n`);
+    }
     const report = computeReport({ grid, report: config?.analytics.report ?? reportConfigSchema.parse({}), cost, series });
     const text = renderReport(report, values.format as ReportFormat);
     if (values.out === undefined) out.write(text);

@@ -70,6 +70,7 @@ export function objectiveChart(report: SlaReport, objectiveIndex: number): strin
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${escapeHtml(result.title)} per evaluation step">`,
     `<rect x="${PAD.left}" y="${PAD.top}" width="${WIDTH - PAD.left - PAD.right}" height="${HEIGHT - PAD.top - PAD.bottom}" fill="#fafafa" stroke="#ccc"/>`,
     `<line x1="${PAD.left}" x2="${WIDTH - PAD.right}" y1="${y(limit).toFixed(1)}" y2="${y(limit).toFixed(1)}" stroke="#c62828" stroke-dasharray="4 3"/>`,
+    `<text x="${WIDTH - PAD.right - 2}" y="${(y(limit) < PAD.top + 14 ? y(limit) + 11 : y(limit) - 3).toFixed(1)}" text-anchor="end" font-size="10" fill="#c62828">objective ${escapeHtml(label(limit))}</text>`,
     ...segments.map((points) => `<polyline points="${points}" fill="none" stroke="#1565c0" stroke-width="1.2"/>`),
     dots,
     `<text x="${PAD.left - 4}" y="${PAD.top + 10}" text-anchor="end" font-size="10">${escapeHtml(label(high))}</text>`,
