@@ -19,6 +19,7 @@ import { passthroughGate } from './proxy/passthrough.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
 import { createRateLimiter } from './ratelimit/create.js';
 import { RateLimitStage } from './ratelimit/plugin.js';
+import { BudgetMonitor } from './ratelimit/budget-monitor.js';
 import { FleetMonitor } from './routing/fleet-monitor.js';
 import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
@@ -58,6 +59,8 @@ export interface Gateway {
   readonly internalErrors: InternalErrors;
   /** The built-in alerts' timer (start() once serving); undefined when alerts or metrics are off. */
   readonly alerts: AlertRunner | undefined;
+  /** The budgets' periodic read of the store (start() once the stores are connected); undefined without auth or metrics. */
+  readonly budgets: BudgetMonitor | undefined;
   /** The anomaly detectors' timer (start() once serving); undefined when analytics.anomaly or metrics are off. */
   readonly anomalies: AnomalyRunner | undefined;
   /**
@@ -135,6 +138,8 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     TOLLBOOTH_VERSION,
     firingAlerts === undefined ? undefined : { firing: firingAlerts },
     anomalyMonitor,
+    // Read at scrape time, once `budgets` below exists.
+    keys === undefined ? undefined : { gauges: () => budgets?.state?.gauges ?? [] },
   );
   internalErrors.countInto(instruments.internalErrors);
   const alerts =
@@ -144,6 +149,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
           engine: alertEngine,
           settings: config.alerts,
           snapshot: (nowMs) => statistics.snapshot(nowMs, registry.replicas.map(replicaFigures), alertEngine.firing()),
+          budgets: () => budgets?.state?.report,
           conditions: anomalyMonitor === undefined ? undefined : () => anomalyAlertConditions(anomalyMonitor, anomalySettings.thresholdSigma),
           log: log.child({ component: 'alerts' }),
           internalErrors,
@@ -161,20 +167,24 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         });
   const anomaliesReportNow = anomalyMonitor === undefined ? undefined : (nowMs: number) => anomaliesReport(anomalyMonitor, anomalySettings, config.metrics.slotMs, nowMs);
   // Limits belong to keys: without auth there is no one to limit.
-  const rateLimits =
+  const rateLimiter =
     keys === undefined
       ? undefined
-      : new RateLimitStage(
-          createRateLimiter({
-            rateLimits: config.rateLimits,
-            redis: config.redis,
-            log: log.child({ component: 'ratelimit' }),
-            observer: config.metrics.enabled ? rateLimitStoreObserver(instruments) : undefined,
-            internalErrors,
-          }),
-          config.rateLimits,
-        );
+      : createRateLimiter({
+          rateLimits: config.rateLimits,
+          redis: config.redis,
+          log: log.child({ component: 'ratelimit' }),
+          observer: config.metrics.enabled ? rateLimitStoreObserver(instruments) : undefined,
+          internalErrors,
+        });
+  const rateLimits = rateLimiter === undefined ? undefined : new RateLimitStage(rateLimiter, config.rateLimits);
   const tenantLabel = tenantLabeler(config.auth.tenants);
+  // Its figures are read by the metrics, the admin JSON and the built-in alerts, all off without metrics.
+  const budgets =
+    keys === undefined || rateLimiter === undefined || !config.metrics.enabled
+      ? undefined
+      : new BudgetMonitor({ reader: rateLimiter, principals: () => keys.principals(), tenantLabel, currency: config.cost.currency, settings: config.rateLimits.budgetReport, internalErrors });
+  const budgetReport = budgets === undefined ? undefined : () => budgets.state?.report;
   const telemetry = new RequestTelemetry({
     metrics: config.metrics.enabled ? new MetricsRecorder(instruments, config.cost.currency) : undefined,
     statistics: config.metrics.enabled ? statistics : undefined,
@@ -230,7 +240,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   const authenticateKey = keys === undefined ? undefined : authenticate(keys);
   registerOperationRoutes(app, registry, authenticateKey);
   if (metricsOnApiPort(config)) {
-    registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts });
+    registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts, budgets: budgetReport });
     // The dashboard lives on the admin listener where there is one.
     if (!config.admin.enabled) registerDashboard(app, { settings: config.metrics, snapshot: metricsSnapshotSource({ statistics, fleet: registry, alerts: firingAlerts }), internalErrors });
   }
@@ -245,8 +255,10 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         statistics,
         fleet: registry,
         alerts: firingAlerts,
+        budgets: budgetReport,
         internalErrors,
         anomalies: anomaliesReportNow,
+        capacity: config.analytics.capacity,
         keysApi: { tokens: config.admin.tokens, store: keyStore, audit: dependencies.audit },
       })
     : undefined;
@@ -287,6 +299,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     metricsRegistry,
     internalErrors,
     alerts,
+    budgets,
     anomalies,
     applyReplicaSet: async (replicas) => {
       const { added, removed } = registry.applyReplicaSet(replicas);
@@ -308,6 +321,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       draining = true;
       monitor.stop();
       alerts?.stop();
+      budgets?.stop();
       anomalies?.stop();
       await app.close();
       await Promise.all([pools.close(), rateLimits?.close()]);

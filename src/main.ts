@@ -76,6 +76,7 @@ export async function startGateway(config: TollboothConfig, log: Logger, options
         );
   await discovery?.start();
   await Promise.all([gateway.monitor.start(), gateway.connectStores(STORE_CONNECT_TIMEOUT_MS)]);
+  gateway.budgets?.start();
   const address = await gateway.app.listen({ host: config.server.host, port: config.server.port });
   let adminUrl: string | undefined;
   try {

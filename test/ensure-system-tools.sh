@@ -3,14 +3,18 @@
 #   promtool (package prometheus)        checks our Prometheus exposition, rules and rule tests
 #   amtool (package prometheus-alertmanager)  checks the Alertmanager config and its routes
 #   redis-server (package redis-server)  the shared store of rate limits and keys
-#   chromium (package chromium)          the real browser the live dashboard's test drives (playwright-core)
+#   tmux (package tmux)                  the real terminal `tollbooth top` is tested in
+#   chromium (package chromium)          the real browser of the dashboard test and the screenshots (playwright-core)
+#   DejaVu Sans Mono (fonts-dejavu-core) the monospace font of the `tollbooth top` screenshot
 set -euo pipefail
 
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || missing+=(fonts-dejavu-core)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

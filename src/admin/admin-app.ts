@@ -1,5 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { CapacityConfig } from '../analytics/capacity/config.js';
+import { registerCapacityEndpoint } from '../analytics/capacity/endpoint.js';
 import type { Alert } from '../telemetry/stats/snapshot.js';
+import type { BudgetReport } from '../ratelimit/budget-report.js';
 import { registerAnomaliesEndpoint } from '../analytics/anomaly/endpoint.js';
 import type { AnomaliesApiResponse } from '../analytics/anomaly/report.js';
 import type { Logger } from 'pino';
@@ -28,19 +31,24 @@ export interface AdminDependencies {
   readonly fleet: ReplicaRegistry;
   /** The firing built-in alerts for the JSON. */
   readonly alerts?: (() => readonly Alert[]) | undefined;
+  /** The budgets' latest report for GET /api/v1/budgets (absent without auth). */
+  readonly budgets?: (() => BudgetReport | undefined) | undefined;
   /** Guards the live dashboard's once-a-second stream. */
   readonly internalErrors: InternalErrors;
   /** The admin API (keys): served only when admin tokens are configured. */
   readonly keysApi?: Omit<KeysApiDependencies, 'log'> | undefined;
   /** GET /api/v1/anomalies (src/analytics/anomaly/); absent when anomaly detection is off. */
   readonly anomalies?: ((nowMs: number) => AnomaliesApiResponse) | undefined;
+  /** GET /api/v1/capacity (needs the metrics' statistics); absent: not served. */
+  readonly capacity?: CapacityConfig | undefined;
 }
 
 /**
  * The admin listener (envoy's admin port): /metrics, /metrics/prometheus, /api/v1/metrics,
- * /api/v1/anomalies, the live dashboard (/dashboard and its stream /api/v1/metrics/stream), /ready
- * with the replica details and /health, and with admin tokens the admin API (/api/v1/keys,
- * described at /api/v1/openapi.json), on their own address, sharing the gateway's registry,
+ * /api/v1/budgets, /api/v1/anomalies, /api/v1/capacity, the live dashboard (/dashboard and its
+ * stream /api/v1/metrics/stream), /ready with the replica details and /health, and with admin
+ * tokens the admin API (/api/v1/keys, described at /api/v1/openapi.json), on their own address,
+ * sharing the gateway's registry,
  * statistics and fleet. A second fastify instance rather than a bare http server: the same routes,
  * error envelope (404 unknown_url, 401 metrics_unauthorized), request ids and close semantics as the
  * API port, with no second implementation of any of them.
@@ -61,10 +69,13 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
   if (metrics.enabled) {
-    registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts });
+    registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts, budgets: dependencies.budgets });
     registerDashboard(admin, { settings: metrics, snapshot: metricsSnapshotSource({ statistics, fleet, alerts: dependencies.alerts }), internalErrors: dependencies.internalErrors });
   }
   if (metrics.enabled && dependencies.anomalies !== undefined) registerAnomaliesEndpoint(admin, metrics, dependencies.anomalies);
+  if (metrics.enabled && dependencies.capacity?.enabled === true) {
+    registerCapacityEndpoint(admin, { metrics, capacity: dependencies.capacity, statistics, fleet });
+  }
   const keysApi = dependencies.keysApi;
   if (keysApi !== undefined && keysApi.tokens.length > 0) {
     const document = adminOpenApiDocument();

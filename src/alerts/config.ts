@@ -7,14 +7,18 @@ import { figureProblem } from './figures.js';
  * threshold, `forMs`, severity…), any other name adds a rule. Figures are paths into the JSON of
  * GET /api/v1/metrics, checked at boot (src/alerts/figures.ts).
  */
-export const ALERT_SCOPES = ['fleet', 'model', 'replica'] as const;
+export const ALERT_SCOPES = ['fleet', 'model', 'replica', 'tenant', 'key'] as const;
 export const ALERT_COMPARISONS = ['>', '>=', '<', '<=', '==', '!='] as const;
 
 export const alertRuleSchema = z
   .object({
     /** The alertname label: letters, digits and underscores. */
     name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'use 1-64 letters, digits or "_", not starting with a digit'),
-    /** A number in the JSON of GET /api/v1/metrics, by its path (requests.waiting, slo.ttft.p95…), read in the rule's scope. */
+    /**
+     * A number in the JSON of GET /api/v1/metrics, by its path (requests.waiting, slo.ttft.p95…),
+     * read in the rule's scope; for the tenant and key scopes, in tenants.<t> or keys.<k> of GET
+     * /api/v1/budgets (day.projected_percent, month.spent_percent…).
+     */
     figure: z.string().min(1),
     comparison: z.enum(ALERT_COMPARISONS).default('>'),
     threshold: z.number().finite(),
@@ -22,7 +26,10 @@ export const alertRuleSchema = z
     forMs: z.number().int().nonnegative().default(0),
     /** critical pages, warning goes to a channel, info to a dashboard (and leaves the JSON's status ok). */
     severity: z.enum(['info', 'warning', 'critical']).default('warning'),
-    /** fleet: the top-level figures; model: by_model.<m>; replica: by_replica.<r> with replicas.<r> (one alert per model or replica). */
+    /**
+     * fleet: the top-level figures; model: by_model.<m>; replica: by_replica.<r> with replicas.<r>;
+     * tenant, key: the budgets' tenants.<t>, keys.<k> (one alert per model, replica, tenant or key).
+     */
     scope: z.enum(ALERT_SCOPES).default('fleet'),
     /** Words before the figure in the alert's message. */
     summary: z.string().min(1).max(200).optional(),
@@ -35,11 +42,18 @@ export const alertRuleSchema = z
 
 export type AlertRule = z.infer<typeof alertRuleSchema>;
 
-/** The reference service's built-in alerts (REFERENCES.md, "Built-in alerts of the reference service"). */
+/**
+ * The reference service's built-in alerts (REFERENCES.md, "Built-in alerts of the reference
+ * service"), and the budget forecasts' warnings: a key that, at its spend rate over
+ * rateLimits.budgetReport.rateWindowMs, reaches its daily or monthly cap before the period ends
+ * (exhausted keys included: their projection is at least 100 %). Keys without budgets never show.
+ */
 export const DEFAULT_ALERT_RULES: readonly AlertRule[] = [
   { name: 'QueueTooLong', figure: 'requests.waiting', comparison: '>', threshold: 5, forMs: 60_000, severity: 'warning', scope: 'fleet', summary: 'Requests waiting in the engine queues' },
   { name: 'TTFTTooHigh', figure: 'slo.ttft.p95', comparison: '>', threshold: 3, forMs: 300_000, severity: 'warning', scope: 'fleet', summary: 'Time to first token p95 (s)' },
   { name: 'ErrorRateTooHigh', figure: 'requests.error_rate_percent', comparison: '>', threshold: 10, forMs: 300_000, severity: 'critical', scope: 'fleet', summary: 'Error rate (%)' },
+  { name: 'DailyBudgetRunningOut', figure: 'day.projected_percent', comparison: '>=', threshold: 100, forMs: 300_000, severity: 'warning', scope: 'key', summary: "Share of the key's daily budget spent by the day's end at its current rate (%)" },
+  { name: 'MonthlyBudgetRunningOut', figure: 'month.projected_percent', comparison: '>=', threshold: 100, forMs: 900_000, severity: 'warning', scope: 'key', summary: "Share of the key's monthly budget spent by the month's end at its current rate (%)" },
 ];
 
 const pushSchema = z
@@ -59,7 +73,7 @@ export const alertsConfigSchema = z
     enabled: z.boolean().default(true),
     /** How often the rules are evaluated over the JSON's window. */
     evaluationIntervalMs: z.number().int().positive().default(5_000),
-    /** Include the reference's three alerts (a rule below with the same name replaces one). */
+    /** Include the default alerts: the reference's three and the two budget forecasts (a rule below with the same name replaces one). */
     defaults: z.boolean().default(true),
     rules: z.array(alertRuleSchema).default([]),
     push: pushSchema.prefault({}),

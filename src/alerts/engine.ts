@@ -1,3 +1,4 @@
+import type { BudgetReport } from '../ratelimit/budget-report.js';
 import type { Alert, MetricsApiResponse } from '../telemetry/stats/snapshot.js';
 import type { AlertRule } from './config.js';
 import { figureAt, scopeViews } from './figures.js';
@@ -7,7 +8,7 @@ export type AlertState = 'inactive' | 'pending' | 'firing';
 /** One alert instance: a rule in one scope (the fleet, a model, a replica). */
 export interface AlertInstance {
   readonly rule: AlertRule;
-  /** The model or replica name; '' for the fleet. */
+  /** The model, replica, tenant or key name; '' for the fleet. */
   readonly scopeName: string;
   readonly state: 'pending' | 'firing';
   /** When the comparison started to hold. */
@@ -49,21 +50,21 @@ const COMPARE: Record<AlertRule['comparison'], (value: number, threshold: number
  * The rules' state machine, as Prometheus runs its alerting rules: a comparison that holds makes an
  * alert pending; held for `forMs` it fires; once it no longer holds a firing alert resolves and a
  * pending one is dropped. Pure: it reads a snapshot, the conditions judged elsewhere (the anomaly
- * findings) and the time it is given, nothing else. One
- * instance per rule and scope member (per model, per replica); a model or replica that leaves the
- * JSON counts as the comparison not holding.
+ * findings), the budgets' report and the time it is given, nothing else. One instance per rule
+ * and scope member (per model, replica, tenant or key); a member that leaves the JSON counts as
+ * the comparison not holding. Tenant and key rules read the budgets' report.
  */
 export class AlertEngine {
   private readonly instances = new Map<string, AlertInstance>();
 
   constructor(readonly rules: readonly AlertRule[]) {}
 
-  evaluate(snapshot: MetricsApiResponse, nowMs: number, conditions: readonly AlertCondition[] = []): AlertTransition[] {
+  evaluate(snapshot: MetricsApiResponse, nowMs: number, conditions: readonly AlertCondition[] = [], budgets?: BudgetReport): AlertTransition[] {
     const transitions: AlertTransition[] = [];
     const held = new Set<string>();
     const holding: AlertCondition[] = [];
     for (const rule of this.rules) {
-      for (const [scopeName, view] of scopeViews(snapshot, rule.scope)) {
+      for (const [scopeName, view] of scopeViews(snapshot, rule.scope, budgets)) {
         const value = figureAt(view, rule.figure);
         if (value !== undefined && COMPARE[rule.comparison](value, rule.threshold)) holding.push({ rule, scopeName, value });
       }
@@ -115,12 +116,11 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The scope labels of an instance: scope, and model or replica. */
-export function scopeLabels(instance: Pick<AlertInstance, 'rule' | 'scopeName'>): { scope: AlertRule['scope']; model?: string; replica?: string } {
+/** The scope labels of an instance: scope, and model, replica, tenant or key. */
+export function scopeLabels(instance: Pick<AlertInstance, 'rule' | 'scopeName'>): { scope: AlertRule['scope']; model?: string; replica?: string; tenant?: string; key?: string } {
   const { scope } = instance.rule;
-  if (scope === 'model') return { scope, model: instance.scopeName };
-  if (scope === 'replica') return { scope, replica: instance.scopeName };
-  return { scope };
+  if (scope === 'fleet') return { scope };
+  return { scope, [scope]: instance.scopeName };
 }
 
 /** "Error rate (%): requests.error_rate_percent = 42.5 (> 10 for 300 s) on model m". */

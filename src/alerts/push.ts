@@ -11,14 +11,14 @@ export interface PostableAlert {
 }
 
 /**
- * An instance as Alertmanager takes it: labels alertname, severity, scope and model or replica
+ * An instance as Alertmanager takes it: labels alertname, severity, scope and model, replica, tenant or key_id
  * (plus `source: tollbooth`), the message as summary, startsAt the firing time, endsAt either the
  * resolve time or, while firing, a time ahead (as Prometheus does: Alertmanager resolves an alert
  * on its own once endsAt passes without a re-send).
  */
 export function postableAlert(instance: AlertInstance, endsAtMs: number): PostableAlert {
   const { rule } = instance;
-  const { scope, model, replica } = scopeLabels(instance);
+  const { scope, model, replica, tenant, key } = scopeLabels(instance);
   return {
     labels: {
       alertname: rule.name,
@@ -26,6 +26,8 @@ export function postableAlert(instance: AlertInstance, endsAtMs: number): Postab
       scope,
       ...(model === undefined ? {} : { model }),
       ...(replica === undefined ? {} : { replica }),
+      ...(tenant === undefined ? {} : { tenant }),
+      ...(key === undefined ? {} : { key_id: key }),
       source: 'tollbooth',
     },
     annotations: { summary: messageOf(instance), figure: rule.figure, value: String(instance.value), threshold: String(rule.threshold) },

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { InternalErrors } from '../errors/internal-errors.js';
+import type { BudgetReport } from '../ratelimit/budget-report.js';
 import type { MetricsApiResponse } from '../telemetry/stats/snapshot.js';
 import type { AlertsConfig } from './config.js';
 import { type AlertCondition, type AlertEngine, type AlertInstance, type AlertTransition, messageOf, scopeLabels } from './engine.js';
@@ -10,6 +11,8 @@ export interface AlertRunnerOptions {
   readonly settings: Pick<AlertsConfig, 'evaluationIntervalMs' | 'push'>;
   /** The JSON of GET /api/v1/metrics now (the same windows the rules read). */
   readonly snapshot: (nowMs: number) => MetricsApiResponse;
+  /** The budgets' latest report (GET /api/v1/budgets), read by the tenant and key rules; undefined without budgets. */
+  readonly budgets?: (() => BudgetReport | undefined) | undefined;
   /** Conditions judged elsewhere that hold now (the anomaly findings), alerted like the rules. */
   readonly conditions?: (() => readonly AlertCondition[]) | undefined;
   readonly log: Logger;
@@ -45,7 +48,7 @@ export class AlertRunner {
   /** One evaluation; resolves once its push (if any) is done. */
   async tick(): Promise<void> {
     const nowMs = this.now();
-    const transitions = this.options.engine.evaluate(this.options.snapshot(nowMs), nowMs, this.options.conditions?.() ?? []);
+    const transitions = this.options.engine.evaluate(this.options.snapshot(nowMs), nowMs, this.options.conditions?.() ?? [], this.options.budgets?.());
     for (const transition of transitions) this.logTransition(transition);
     await this.push(transitions, nowMs);
   }

@@ -46,6 +46,7 @@ export class KeyRing {
   private readonly fallbackDigest: Buffer;
   private readonly sources = new Map<KeySourceName, readonly StoredKey[]>();
   private entries = new Map<string, RingEntry>();
+  private principalList: readonly Principal[] = [];
 
   constructor(options: KeyRingOptions = {}) {
     this.digestOf = options.digest ?? apiKeyDigest;
@@ -73,6 +74,11 @@ export class KeyRing {
     return this.entries.size;
   }
 
+  /** Every accepted key's principal (for figures over all keys, such as budgets; never per request). */
+  principals(): readonly Principal[] {
+    return this.principalList;
+  }
+
   /** How many keys each source contributes (for logs). */
   describe(): { source: KeySourceName; keys: number }[] {
     return [...this.sources].map(([source, keys]) => ({ source, keys: keys.length }));
@@ -94,6 +100,7 @@ export class KeyRing {
       }
     }
     this.entries = entries;
+    this.principalList = Object.freeze([...entries.values()].map((entry) => entry.principal));
   }
 }
 

@@ -115,6 +115,7 @@ ${
     : `    readiness   curl -s ${admin}/ready       (admin listener: replica details)
     metrics     curl -s ${admin}/metrics     curl -s ${admin}/api/v1/metrics
     dashboard   ${admin}/dashboard   (open it in a browser: live figures, charts and alerts)
+    watch       node dist/src/cli/tollbooth.js top --url ${admin}
 `
 }    stream      curl -sN ${base}/v1/chat/completions${auth} -H 'content-type: application/json' \\
                   -d '{"model":"${model}","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'

@@ -16,7 +16,11 @@ commands:
                 Alertmanager                          (tollbooth stack --help)
   sim           run one simulated vLLM replica        (tollbooth sim --help)
   keys          create, list and revoke API keys      (tollbooth keys --help)
-  report        SLA, cost and prefix-cache ROI report from Prometheus (tollbooth report --help)
+  top           watch a gateway live in the terminal  (tollbooth top --help)
+  capacity      replicas needed, headroom and forecast per model, from a gateway or Prometheus
+                                                      (tollbooth capacity --help)
+  report        SLA, cost and prefix-cache ROI report from Prometheus
+                                                      (tollbooth report --help)
   check-config  validate a configuration and exit     [--config FILE]
 
 The config file may also be named by TOLLBOOTH_CONFIG. Environment overrides:
@@ -71,6 +75,16 @@ async function main(argv: string[]): Promise<void> {
     case 'keys': {
       const { runKeysCommand } = await import('./keys.js');
       process.exitCode = await runKeysCommand(rest);
+      return;
+    }
+    case 'top': {
+      const { runTopCommand } = await import('./top/run.js');
+      process.exitCode = await runTopCommand(rest);
+      return;
+    }
+    case 'capacity': {
+      const { runCapacityCommand } = await import('../analytics/capacity/cli.js');
+      process.exitCode = await runCapacityCommand(rest);
       return;
     }
     case 'report': {

@@ -27,6 +27,8 @@ export const INTERNAL_ERROR_STAGES = [
   'drain',
   /** Evaluating the built-in alerts (src/alerts/). */
   'alerts',
+  /** Reading the budget counters for the budget figures and forecasts (ratelimit/budget-monitor.ts). */
+  'budgets',
   /** Building and sending the live metrics stream's once-a-second snapshot (src/admin/live-metrics.ts). */
   'live_metrics',
   /** Judging the closed statistics slots for anomalies (src/analytics/anomaly/). */

@@ -54,6 +54,15 @@ export interface MonitoringConfig {
     readonly rateLimitStoreDegradedFor: PromDuration;
     /** The window in which an internal error or a budget refusal is noticed by the alert. */
     readonly counterIncreaseWindow: PromDuration;
+    /**
+     * Shares of a budget (day or month), 0-1: `nearlySpent` warns early, `spent` says it is gone.
+     * They apply to a tenant's budget (the sum of its keys' caps) and to each key's own; the keys'
+     * figure is a count per fixed share (KEY_BUDGET_RATIOS in src/ratelimit/budget-report.ts), so
+     * both must be one of those shares. The generator refuses any other value.
+     */
+    readonly budgetSpentRatio: { readonly nearlySpent: number; readonly spent: number; readonly for: PromDuration };
+    /** How long a tenant's forecast must say its budget runs out before the period ends before it is reported. */
+    readonly budgetRunningOutFor: PromDuration;
   };
   readonly slo: {
     /** Share of a model's requests that must not end in a 5xx (requests naming no model, such as Prometheus's scrapes, are not counted). */
@@ -98,6 +107,10 @@ export const DEFAULT_MONITORING_CONFIG: MonitoringConfig = {
     modelUnavailableFor: '1m',
     rateLimitStoreDegradedFor: '1m',
     counterIncreaseWindow: '10m',
+    budgetSpentRatio: { nearlySpent: 0.8, spent: 1, for: '5m' },
+    // The forecast is a linear rate over rateLimits.budgetReport.rateWindowMs (1 h by default): a
+    // short burst moves it, a quarter of an hour of it is a trend.
+    budgetRunningOutFor: '15m',
   },
   slo: {
     availability: { objective: 0.999 },

@@ -299,7 +299,7 @@ function tenantsAndCost(config: MonitoringConfig): DashboardBuilder {
   const currency = `currency="${config.costCurrency}"`;
   // cost_micros_total counts millionths of the currency; per hour reads better than per second.
   const perHour = (expr: string) => `${expr} * 3600 / 1e6`;
-  return dashboard('tollbooth-tenants', 'Tollbooth / Tenants & cost', 'Tokens and cost per tenant and model, rate-limit decisions and the shared rate-limit store.', [
+  return dashboard('tollbooth-tenants', 'Tollbooth / Tenants & cost', 'Tokens and cost per tenant and model, budgets, rate-limit decisions and the shared rate-limit store.', [
     timeseries({
       title: 'Tokens per second by tenant and model',
       description: 'Input, cached input and output tokens (exact and estimated).',
@@ -323,6 +323,19 @@ function tenantsAndCost(config: MonitoringConfig): DashboardBuilder {
       description: 'Admitted, limited (by requests, tokens, concurrency or budget) and unavailable (store down), per tenant.',
       unit: 'reqps',
       queries: [{ expr: `sum by (tenant, outcome, limit) (${rate('tollbooth_rate_limit_decisions_total')})`, legend: '{{tenant}} {{outcome}} {{limit}}' }],
+    }),
+    // Every gateway sharing a Redis exports the same (shared) budget figures: max keeps one.
+    timeseries({
+      title: 'Budget spent by tenant',
+      description: "Share of each tenant's day and month budget spent (its keys' spend over the sum of their caps), read from the rate-limit store.",
+      unit: 'percentunit',
+      queries: [{ expr: 'max by (tenant, period) (tollbooth_budget_spent_ratio)', legend: '{{tenant}} {{period}}' }],
+    }),
+    timeseries({
+      title: 'Keys near or over their budget',
+      description: 'Keys of each tenant that have spent at least 80 % and at least 100 % of their own day or month budget (GET /api/v1/budgets names them).',
+      unit: 'short',
+      queries: [{ expr: 'max by (tenant, period, ratio) (tollbooth_budget_keys_spent{ratio=~"0.8|1"})', legend: '{{tenant}} {{period}} ≥ {{ratio}}' }],
     }),
     timeseries({
       title: 'Rate-limit store degraded',

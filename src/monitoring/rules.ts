@@ -1,3 +1,4 @@
+import { KEY_BUDGET_RATIOS } from '../ratelimit/budget-report.js';
 import { TTFT_BUCKETS } from '../telemetry/metrics/instruments.js';
 import type { MonitoringConfig, PromDuration } from './config.js';
 
@@ -194,6 +195,14 @@ export function recordingRuleGroups(config: MonitoringConfig): RuleGroup<Recordi
 
 export function alertRuleGroups(config: MonitoringConfig): RuleGroup<AlertRule>[] {
   const { thresholds: t, slo } = config;
+  const budget = t.budgetSpentRatio;
+  for (const ratio of [budget.nearlySpent, budget.spent]) {
+    if (!(KEY_BUDGET_RATIOS as readonly number[]).includes(ratio)) {
+      throw new Error(`thresholds.budgetSpentRatio ${ratio} is not one of the shares the gateway counts keys at (${KEY_BUDGET_RATIOS.join(', ')})`);
+    }
+  }
+  // Every gateway sharing a Redis exports the same (shared) budget figures: max by keeps one.
+  const budgetFigure = (metric: string) => `max by (tenant, period) (${metric})`;
   const runbook = (alert: string) => `${config.runbookBaseUrl}#${alert.toLowerCase()}`;
   const alert = (rule: Omit<AlertRule, 'annotations'> & { summary: string; description: string }): AlertRule => {
     const { summary, description, ...rest } = rule;
@@ -275,6 +284,46 @@ export function alertRuleGroups(config: MonitoringConfig): RuleGroup<AlertRule>[
           labels: { severity: 'warning' },
           summary: 'Tenant {{ $labels.tenant }} has keys over their budget',
           description: `{{ $value | humanize }} requests of tenant {{ $labels.tenant }} were refused in the last ${t.counterIncreaseWindow} because their key's daily or monthly budget is spent (429, x-should-retry: false).`,
+        }),
+        alert({
+          alert: 'TollboothTenantBudgetNearlySpent',
+          expr: `${budgetFigure('tollbooth_budget_spent_ratio')} >= ${budget.nearlySpent} < ${budget.spent}`,
+          for: budget.for,
+          labels: { severity: 'warning' },
+          summary: 'Tenant {{ $labels.tenant }} has spent most of its {{ $labels.period }} budget',
+          description: `Tenant {{ $labels.tenant }} has spent {{ $value | humanizePercentage }} of its budget for the {{ $labels.period }} (the sum of its keys' caps; at least ${percent(budget.nearlySpent)} for ${budget.for}).`,
+        }),
+        alert({
+          alert: 'TollboothTenantBudgetSpent',
+          expr: `${budgetFigure('tollbooth_budget_spent_ratio')} >= ${budget.spent}`,
+          for: budget.for,
+          labels: { severity: 'warning' },
+          summary: 'Tenant {{ $labels.tenant }} has spent its {{ $labels.period }} budget',
+          description: `Tenant {{ $labels.tenant }} has spent {{ $value | humanizePercentage }} of its budget for the {{ $labels.period }} (the sum of its keys' caps; at least ${percent(budget.spent)} for ${budget.for}).`,
+        }),
+        alert({
+          alert: 'TollboothTenantBudgetRunningOut',
+          expr: `${budgetFigure('tollbooth_budget_exhaustion_forecast_seconds')} > 0`,
+          for: t.budgetRunningOutFor,
+          labels: { severity: 'warning' },
+          summary: 'Tenant {{ $labels.tenant }} runs out of its {{ $labels.period }} budget at the current spend rate',
+          description: `At its current spend rate tenant {{ $labels.tenant }} spends its {{ $labels.period }} budget in {{ $value | humanizeDuration }}, before the {{ $labels.period }} ends (forecast held for ${t.budgetRunningOutFor}).`,
+        }),
+        alert({
+          alert: 'TollboothKeyBudgetsNearlySpent',
+          expr: `(\n  ${budgetFigure(`tollbooth_budget_keys_spent{ratio="${budget.nearlySpent}"}`)}\n-\n  ${budgetFigure(`tollbooth_budget_keys_spent{ratio="${budget.spent}"}`)}\n) > 0`,
+          for: budget.for,
+          labels: { severity: 'warning' },
+          summary: 'Keys of tenant {{ $labels.tenant }} have spent most of their {{ $labels.period }} budget',
+          description: `{{ $value | humanize }} keys of tenant {{ $labels.tenant }} have spent at least ${percent(budget.nearlySpent)} but less than ${percent(budget.spent)} of their own budget for the {{ $labels.period }} (for ${budget.for}); GET /api/v1/budgets on the admin listener names them.`,
+        }),
+        alert({
+          alert: 'TollboothKeyBudgetsSpent',
+          expr: `${budgetFigure(`tollbooth_budget_keys_spent{ratio="${budget.spent}"}`)} > 0`,
+          for: budget.for,
+          labels: { severity: 'warning' },
+          summary: 'Keys of tenant {{ $labels.tenant }} have spent their {{ $labels.period }} budget',
+          description: `{{ $value | humanize }} keys of tenant {{ $labels.tenant }} have spent at least ${percent(budget.spent)} of their own budget for the {{ $labels.period }} (for ${budget.for}): their requests get 429 until it ends; GET /api/v1/budgets on the admin listener names them.`,
         }),
         alert({
           alert: 'TollboothHighGatewayOverhead',

@@ -31,6 +31,20 @@ export const rateLimitConfigSchema = z
     concurrencyRetryAfterMs: z.number().int().positive().default(1_000),
     /** Retry-After hint of the 503 answered while the store is down and the policy is closed. */
     unavailableRetryAfterMs: z.number().int().positive().default(1_000),
+    /**
+     * The budgets' figures (GET /api/v1/budgets, the tollbooth_budget_* gauges, the built-in budget
+     * alerts) come from a periodic read of every budgeted key's counters in the store (with Redis:
+     * the shared ones), not from each request.
+     */
+    budgetReport: z
+      .object({
+        /** How often the counters are read (one store round trip for all keys). */
+        refreshIntervalMs: z.number().int().min(100).default(30_000),
+        /** The spend rate of the forecasts is the linear rate over this trailing window. */
+        rateWindowMs: z.number().int().min(1_000).default(3_600_000),
+      })
+      .strict()
+      .prefault({}),
     /** Limits shared by all keys of a tenant, checked together with each key's own. */
     tenants: z.record(scopeName, keyLimitsSchema).default({}),
     /** Limits shared by all keys calling a model (the name the client sends), checked with each key's own. */

@@ -3,6 +3,7 @@ import type { InternalErrors } from '../errors/internal-errors.js';
 import { closeRedisClient, createRedisClient, redisReady } from '../redis/client.js';
 import type { RateLimitConfig } from './config.js';
 import { FailoverRateLimiter, type FailoverLog, type RateLimitStoreObserver } from './failover.js';
+import type { BudgetSpendReader } from './budget-report.js';
 import type { RateLimiter } from './limiter.js';
 import { MemoryRateLimiter } from './memory-store.js';
 import { RedisRateLimiter } from './redis-store.js';
@@ -17,7 +18,7 @@ export interface CreateRateLimiterOptions {
   readonly internalErrors: InternalErrors;
 }
 
-export interface ConfiguredRateLimiter extends RateLimiter {
+export interface ConfiguredRateLimiter extends RateLimiter, BudgetSpendReader {
   /**
    * Resolves once the store can decide (at once for memory; Redis connected for redis). Await it
    * at boot so the first requests are not decided by the failure policy; it rejects after
@@ -38,6 +39,7 @@ export function createRateLimiter(options: CreateRateLimiterOptions): Configured
     return {
       admit: (request) => memory.admit(request),
       settle: (ticket, usage) => memory.settle(ticket, usage),
+      readBudgetSpend: (keys) => memory.readBudgetSpend(keys),
       close: () => memory.close(),
       ready: async () => {},
     };
@@ -58,6 +60,7 @@ export function createRateLimiter(options: CreateRateLimiterOptions): Configured
   return {
     admit: (request) => limiter.admit(request),
     settle: (ticket, usage) => limiter.settle(ticket, usage),
+    readBudgetSpend: (keys) => limiter.readBudgetSpend(keys),
     ready: (timeoutMs) => redisReady(client, timeoutMs),
     close: async () => {
       await limiter.close();

@@ -1,5 +1,6 @@
 import type { InternalErrors } from '../errors/internal-errors.js';
 import { unavailableDecision } from './decision.js';
+import type { BudgetedKey, BudgetSpendReader, BudgetSpendReading } from './budget-report.js';
 import type { AdmitRequest, RateLimitDecision, RateLimiter, RateLimitTicket, SettleUsage } from './limiter.js';
 import type { MemoryRateLimiter } from './memory-store.js';
 import type { RedisRateLimiter } from './redis-store.js';
@@ -53,7 +54,7 @@ export interface FailoverRateLimiterOptions {
  * back. The switch and the recovery are logged once each. A settlement that fails is kept and
  * replayed once Redis answers (settlement-replay.ts), so its concurrency slot does not stay taken.
  */
-export class FailoverRateLimiter implements RateLimiter {
+export class FailoverRateLimiter implements RateLimiter, BudgetSpendReader {
   readonly #primary: RedisRateLimiter;
   readonly #fallback: MemoryRateLimiter;
   readonly #open: boolean;
@@ -118,6 +119,19 @@ export class FailoverRateLimiter implements RateLimiter {
       this.#observer?.storeError('settle', 'error');
       this.#degrade(error);
       this.#replay.add(ticket, usage);
+    }
+  }
+
+  /**
+   * The shared counters from Redis, or undefined while Redis cannot be read: the local buckets'
+   * counters would be one instance's share only, and the outage is already logged and counted.
+   */
+  async readBudgetSpend(keys: readonly BudgetedKey[]): Promise<BudgetSpendReading | undefined> {
+    if (!this.#primary.connected) return undefined;
+    try {
+      return await this.#primary.readBudgetSpend(keys);
+    } catch {
+      return undefined;
     }
   }
 

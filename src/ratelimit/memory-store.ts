@@ -1,4 +1,5 @@
 import { budgetCapsNanos, budgetPeriods } from './budget-periods.js';
+import type { BudgetedKey, BudgetSpendReader, BudgetSpendReading, KeySpend } from './budget-report.js';
 import type { RateLimitConfig } from './config.js';
 import { decide, figures, RefusalTracker, Severity } from './decision.js';
 import {
@@ -37,7 +38,7 @@ const SWEEP_INTERVAL_MS = 60_000;
  * Idle entries are swept once a minute (amortised in admit: no timer), so memory stays bounded
  * by the keys active within the last minute or so.
  */
-export class MemoryRateLimiter implements RateLimiter {
+export class MemoryRateLimiter implements RateLimiter, BudgetSpendReader {
   readonly #config: RateLimitConfig;
   readonly #now: () => number;
   readonly #store: 'memory' | 'local';
@@ -131,6 +132,21 @@ export class MemoryRateLimiter implements RateLimiter {
       if (scope.maxConcurrent !== undefined) this.#leases.get(bucketKey(scope, 'cc'))?.delete(ticket.leaseId);
     }
     if (ticket.budgeted && usage.costNanos !== 0n) this.#charge(ticket.keyId, usage.costNanos, now);
+  }
+
+  async readBudgetSpend(keys: readonly BudgetedKey[]): Promise<BudgetSpendReading> {
+    const now = this.#now();
+    const periods = budgetPeriods(now);
+    const spends = new Map<string, KeySpend>();
+    for (const { keyId } of keys) {
+      const counters = this.#budgets.get(keyId);
+      if (counters === undefined) continue;
+      spends.set(keyId, {
+        daySpentNanos: counters.day === periods.day ? counters.daySpentNanos : 0n,
+        monthSpentNanos: counters.month === periods.month ? counters.monthSpentNanos : 0n,
+      });
+    }
+    return { atMs: now, store: 'memory', spends };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { budgetCapsNanos } from './budget-periods.js';
+import { budgetCapsNanos, budgetPeriods } from './budget-periods.js';
+import type { BudgetedKey, BudgetSpendReader, BudgetSpendReading, KeySpend } from './budget-report.js';
 import type { RateLimitConfig } from './config.js';
 import { decide, figures, type Severity } from './decision.js';
 import {
@@ -44,7 +45,7 @@ const LIMIT_CODES: readonly (LimitKind | undefined)[] = [undefined, 'requests', 
  * must share a slot), and one tag for everything when model limits are configured (a model's
  * bucket is shared by keys of every tenant).
  */
-export class RedisRateLimiter implements RateLimiter {
+export class RedisRateLimiter implements RateLimiter, BudgetSpendReader {
   readonly #client: Redis;
   readonly #config: RateLimitConfig;
   readonly #prefix: string;
@@ -146,6 +147,31 @@ export class RedisRateLimiter implements RateLimiter {
     return (await this.#runSettle(ticket, usage.costNanos, settlementOf(ticket, usage), true)) > 0;
   }
 
+  /**
+   * The shared counters of the given keys: one pipeline (TIME, then one HMGET per key), so every
+   * instance reads the same figures, judged by Redis's clock like the scripts that write them. A
+   * counter of a past day or month reads as 0, as the admit script treats it.
+   */
+  async readBudgetSpend(keys: readonly BudgetedKey[]): Promise<BudgetSpendReading> {
+    const pipeline = this.#client.pipeline().time();
+    for (const key of keys) pipeline.hmget(this.#budgetKey(this.#hashTag(key), key.keyId), 'd', 'ds', 'm', 'ms');
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [error] of replies) if (error !== null) throw error;
+    const [seconds, micros] = replies[0]![1] as [string, string];
+    const atMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const periods = budgetPeriods(atMs);
+    const spends = new Map<string, KeySpend>();
+    keys.forEach((key, index) => {
+      const [day, daySpent, month, monthSpent] = replies[index + 1]![1] as [string | null, string | null, string | null, string | null];
+      if (day === null && month === null) return;
+      spends.set(key.keyId, {
+        daySpentNanos: Number(day) === periods.day ? BigInt(daySpent ?? '0') : 0n,
+        monthSpentNanos: Number(month) === periods.month ? BigInt(monthSpent ?? '0') : 0n,
+      });
+    });
+    return { atMs, store: 'redis', spends };
+  }
+
   /** Calls `listener` each time the connection becomes ready (after a reconnect too). */
   onConnected(listener: () => void): void {
     this.#client.on('ready', listener);
@@ -170,7 +196,7 @@ export class RedisRateLimiter implements RateLimiter {
   /** The client belongs to whoever created it; nothing to release here. */
   async close(): Promise<void> {}
 
-  #hashTag(request: AdmitRequest): string {
+  #hashTag(request: Pick<AdmitRequest, 'keyId' | 'tenant'>): string {
     if (this.#grouping === 'global') return 'rl';
     return this.#grouping === 'tenant' ? `rl:t:${request.tenant}` : `rl:k:${request.keyId}`;
   }

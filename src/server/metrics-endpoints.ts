@@ -7,12 +7,14 @@ import type { Replica } from '../routing/replica.js';
 import { contentTypeOf, negotiateExposition, renderExposition } from '../telemetry/metrics/exposition.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
 import type { Alert, MetricsApiResponse, ReplicaFiguresInput } from '../telemetry/stats/snapshot.js';
+import type { BudgetReport } from '../ratelimit/budget-report.js';
 import { metricsAccessCheck } from './metrics-auth.js';
 
 /**
  * GET /metrics and its alias /metrics/prometheus (Prometheus text, or OpenMetrics with exemplars
- * when the scraper asks for `application/openmetrics-text`) and GET /api/v1/metrics (the same story as JSON,
- * over a sliding window and since start), behind the optional metrics credentials.
+ * when the scraper asks for `application/openmetrics-text`), GET /api/v1/metrics (the same story as JSON,
+ * over a sliding window and since start) and GET /api/v1/budgets (every budgeted key and tenant:
+ * spend, caps and forecasts), behind the optional metrics credentials.
  */
 export function registerMetricsEndpoints(
   app: FastifyInstance,
@@ -23,6 +25,8 @@ export function registerMetricsEndpoints(
     readonly fleet: ReplicaRegistry;
     /** The firing built-in alerts, shown in the JSON (none without them). */
     readonly alerts?: (() => readonly Alert[]) | undefined;
+    /** The budgets' latest report; without it (no auth) /api/v1/budgets is not served. */
+    readonly budgets?: (() => BudgetReport | undefined) | undefined;
   },
 ): void {
   const { registry } = dependencies;
@@ -43,6 +47,15 @@ export function registerMetricsEndpoints(
     guard(request.headers.authorization);
     return snapshotNow();
   });
+
+  const budgets = dependencies.budgets;
+  if (budgets !== undefined) {
+    // Before the first read of the store, and while no key has a budget, there is nothing to show.
+    app.get('/api/v1/budgets', async (request) => {
+      guard(request.headers.authorization);
+      return budgets() ?? null;
+    });
+  }
 }
 
 /** Throws metrics_unauthorized (401) unless the Authorization header may read the metrics. */

@@ -1,13 +1,14 @@
 /**
- * Whole-chunk recognition of ordinary content events, the events that make up almost all of a
- * stream.
+ * The stream tap's fast path: recognition of ordinary content events, the events that make up
+ * almost all of a stream. Its exact fallback is the parse (sse-event.ts `parsePayload`): an event
+ * a template does not recognise is parsed, and only parsed events teach templates.
  *
  * vLLM writes each content event as its own chunk, and within a stream every one of them has the
  * same bytes except its text: `data: {"id":…,"choices":[{"index":0,"delta":{"content":"` + text +
  * `"},"logprobs":null,"finish_reason":null,…}]}` + blank line. The tap learns that template (the
- * bytes before the text and after it) from an event it already classified as content-bearing,
- * and afterwards recognises a chunk made only of such events with two compares and a walk over
- * the text, without the splitter, the data-line search or the key scan.
+ * bytes before the text and after it) from an event the parse classified as content-bearing, and
+ * afterwards recognises such an event with two compares and a walk over the text: a whole chunk
+ * of them without the splitter (`wholeEvents`), or one event the splitter found (`matchEvent`).
  *
  * Why the verdict is exact: a matching event differs from the learned one only in the value of
  * one JSON string, which is still a valid, non-empty JSON string (the walk checks every escape
@@ -15,9 +16,9 @@
  * parser therefore reads the same structure with another string in one place: the same kind
  * (content: the string is the value of a `content`, `text` or reasoning key and not empty, or
  * content came from elsewhere in the unchanged bytes), no finish reason, no usage, no error,
- * since the learned event had none. The byte scan agrees for the same reason: keys are the same
- * bytes, and a quote inside the text is escaped, so the text holds nothing that reads as a key.
- * The line structure is the learned event's: its only line break is in the template's end.
+ * since the learned event had none. A tool call's `arguments` string varies the same way: the
+ * event is content because its `tool_calls` array, in the unchanged bytes, is not empty. The line
+ * structure is the learned event's: its only line break is in the template's end.
  *
  * A few templates are kept (choices of an n > 1 request alternate; reasoning then content), and
  * learning stops when they are full: a stream that keeps changing shape takes the general path.
@@ -30,22 +31,12 @@ const FIRST_PRINTABLE = 0x20;
 
 /** Templates kept per stream. */
 const MAX_TEMPLATES = 4;
-/** Longer texts take the general path, whose native searches skip text faster than a JS walk. */
-export const MAX_TEMPLATE_TEXT_BYTES = 256;
 
-/** Keys whose string value is the text a template varies, with their opening quote and colon. */
-const TEXT_OPENERS = ['"content":"', '"text":"', '"reasoning_content":"', '"reasoning":"'].map((opener) => Buffer.from(opener));
-
-/** A tool-call delta's text: counted for the output estimate, never a template's (its event is content whatever the string). */
-const ARGUMENTS_OPENER = Buffer.from('"arguments":"');
-
-/** Characters of the string value after the first `opener` in `buf[from, to)`; 0 when there is none. */
-function stringValueCharacters(buf: Buffer, opener: Buffer, from: number, to: number): number {
-  const at = buf.indexOf(opener, from);
-  if (at === -1 || at >= to) return 0;
-  const text = at + opener.length;
-  return closingQuote(buf, text, to) === -1 ? 0 : lastString.characters;
-}
+/**
+ * Keys whose string value is the text a template varies, with their opening quote and colon, in
+ * the order they are looked for (a tool call's arguments last: a delta with text varies its text).
+ */
+const TEXT_OPENERS = ['"content":"', '"text":"', '"reasoning_content":"', '"reasoning":"', '"arguments":"'].map((opener) => Buffer.from(opener));
 
 /** What may follow a backslash in a JSON string: 1 = a one-byte escape, 2 = `u` and four hex digits. */
 const ESCAPE = new Uint8Array(256);
@@ -111,26 +102,20 @@ export class EventTemplates {
   /**
    * Learns the template of the event `buf[eventStart, eventEnd)`, whose single data line holds
    * the payload `buf[payloadStart, payloadEnd)`. The caller guarantees the event was classified
-   * as content-bearing with no finish reason, usage or error. Not learned when the event does not
-   * fit a template (no text key, an empty or too long text, a blank line not ending in LF), when
+   * by the parse as content-bearing with no finish reason, usage or error. Not learned when the
+   * event does not fit a template (no text key, an empty text, a blank line not ending in LF), when
    * the template is already known, or when the templates are full.
-   *
-   * Returns the characters of the event's text (the value of its first text key, else of its
-   * first tool-call `arguments`), learned or not; 0 when it has none.
    */
-  learn(buf: Buffer, eventStart: number, eventEnd: number, payloadStart: number, payloadEnd: number): number {
+  learn(buf: Buffer, eventStart: number, eventEnd: number, payloadStart: number, payloadEnd: number): void {
+    if (this.heads.length >= MAX_TEMPLATES || buf[eventEnd - 1] !== LF) return;
     for (const opener of TEXT_OPENERS) {
       const at = buf.indexOf(opener, payloadStart);
       if (at === -1 || at >= payloadEnd) continue;
       const text = at + opener.length;
       const close = closingQuote(buf, text, payloadEnd);
-      if (close <= text) return 0;
-      if (close - text <= MAX_TEMPLATE_TEXT_BYTES && this.heads.length < MAX_TEMPLATES && buf[eventEnd - 1] === LF) {
-        this.add(buf.subarray(eventStart, text), buf.subarray(close, eventEnd));
-      }
-      return lastString.characters;
+      if (close > text) this.add(buf.subarray(eventStart, text), buf.subarray(close, eventEnd));
+      return;
     }
-    return stringValueCharacters(buf, ARGUMENTS_OPENER, payloadStart, payloadEnd);
   }
 
   private add(head: Buffer, tail: Buffer): void {
@@ -155,7 +140,13 @@ export class EventTemplates {
     return events;
   }
 
-  /** The end of the template event starting at `at`, or -1. */
+  /** Whether `buf[start, end)` is exactly one event of a template; `textCharacters` holds its text's characters. */
+  matchEvent(buf: Buffer, start: number, end: number): boolean {
+    this.textCharacters = 0;
+    return this.matchAt(buf, start, end) === end;
+  }
+
+  /** The end of the template event starting at `at` (within `length`), or -1. */
   private matchAt(chunk: Buffer, at: number, length: number): number {
     const heads = this.heads;
     for (let i = 0; i < heads.length; i++) {
@@ -164,7 +155,7 @@ export class EventTemplates {
       const text = at + head.length;
       const textLimit = length - tail.length;
       if (text >= textLimit || head.compare(chunk, at, text) !== 0) continue;
-      const close = closingQuote(chunk, text, Math.min(textLimit, text + MAX_TEMPLATE_TEXT_BYTES) + 1);
+      const close = closingQuote(chunk, text, textLimit + 1);
       if (close <= text || close > textLimit || tail.compare(chunk, close, close + tail.length) !== 0) continue;
       this.textCharacters += lastString.characters;
       return close + tail.length;

@@ -1,14 +1,8 @@
 /**
- * One SSE event's bytes → its data payload → what it means for an OpenAI/vLLM stream.
- *
- * Two ways to classify a payload:
- * - `parsePayload`: `JSON.parse` and read the chunk (exact; used before the first content event,
- *   and for any event the byte scan flags).
- * - `scanPayload`: byte checks only (`Buffer.indexOf` of single bytes, then byte compares against
- *   precomputed key Buffers), no string, no allocation. It says "content", "not content", or
- *   "parse me" (a non-null `finish_reason`, a `usage` object, an error event, a payload not shaped
- *   like an object), and agrees with `parsePayload` on whether an event is content. It relies on JSON strings escaping `"`: a key such as `"content"` followed by `:`
- *   can only be a key, never text inside a value.
+ * One SSE event's bytes → its data payload → what it means for an OpenAI/vLLM stream:
+ * `parsePayload` (`JSON.parse`, then read the chunk) is the tap's exact classifier. Its fast path,
+ * for the events a stream repeats, is event-templates.ts; every event that is not one of a learned
+ * template comes here.
  */
 
 import type { InBandError, StreamUsage } from './stream-facts.js';
@@ -18,16 +12,9 @@ const LF = 0x0a;
 const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
-const TAB = 0x09;
-const QUOTE = 0x22;
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const CLOSE_BRACE = 0x7d;
 
 const DATA_FIELD = Buffer.from('data');
 const DONE_PAYLOAD = Buffer.from('[DONE]');
-const ERROR_KEY = Buffer.from('"error"');
 
 // ---------------------------------------------------------------------------------------------
 // Locating the data payload
@@ -102,144 +89,6 @@ export function isDonePayload(buf: Buffer, location: DataLocation): boolean {
 /** The payload as a string (allocates; for the parse path only). */
 export function payloadText(buf: Buffer, location: DataLocation): string {
   return location.text ?? buf.toString('utf8', location.start, location.end);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cheap byte scan
-
-/** The payload carries no content and needs no parse. */
-export const SCAN_PLAIN = 0;
-/** The payload is a content-bearing event and needs no parse. */
-export const SCAN_CONTENT = 1;
-/** The payload must be parsed: a non-null finish_reason, a usage object, an error event, or not an object. */
-export const SCAN_PARSE = 2;
-
-/** What a key's value must look like to count. */
-const NON_EMPTY_STRING = 0;
-const ANY_STRING = 1;
-const OBJECT = 2;
-const NON_EMPTY_ARRAY = 3;
-
-/** What a matching key means for the scan. */
-const MEANS_CONTENT = 0;
-const MEANS_PARSE = 1;
-
-interface WatchedKey {
-  /** The key with its quotes. */
-  bytes: Buffer;
-  shape: number;
-  means: number;
-}
-
-function watched(key: string, shape: number, means: number): WatchedKey {
-  return { bytes: Buffer.from(`"${key}"`), shape, means };
-}
-
-/**
- * The keys the scan looks at, by the last letter of the key (the byte before its closing quote),
- * so that each `:` costs one table lookup in the common case of an unwatched key.
- */
-const KEYS_BY_LAST_BYTE: (readonly WatchedKey[] | undefined)[] = [];
-for (const key of [
-  watched('finish_reason', ANY_STRING, MEANS_PARSE),
-  watched('usage', OBJECT, MEANS_PARSE),
-  watched('content', NON_EMPTY_STRING, MEANS_CONTENT),
-  watched('reasoning_content', NON_EMPTY_STRING, MEANS_CONTENT),
-  watched('reasoning', NON_EMPTY_STRING, MEANS_CONTENT),
-  watched('text', NON_EMPTY_STRING, MEANS_CONTENT),
-  watched('tool_calls', NON_EMPTY_ARRAY, MEANS_CONTENT),
-]) {
-  const last = key.bytes[key.bytes.length - 2]!;
-  KEYS_BY_LAST_BYTE[last] = [...(KEYS_BY_LAST_BYTE[last] ?? []), key];
-}
-
-function isSpace(byte: number | undefined): boolean {
-  return byte === SPACE || byte === TAB || byte === LF || byte === CR;
-}
-
-function skipSpace(buf: Buffer, at: number, end: number): number {
-  while (at < end && isSpace(buf[at])) at++;
-  return at;
-}
-
-/** `buf` holds `bytes` ending at offset `last` (inclusive), all within [start, …). */
-function endsWith(buf: Buffer, last: number, start: number, bytes: Buffer): boolean {
-  const first = last - bytes.length + 1;
-  if (first < start) return false;
-  for (let i = bytes.length - 1; i >= 0; i--) if (buf[first + i] !== bytes[i]) return false;
-  return true;
-}
-
-/** The watched key that ends just before the `:` at `colon` (whitespace allowed), if any. */
-function keyBefore(buf: Buffer, colon: number, start: number): WatchedKey | undefined {
-  let quote = colon - 1;
-  while (quote > start && isSpace(buf[quote])) quote--;
-  if (buf[quote] !== QUOTE || quote <= start) return undefined;
-  const candidates = KEYS_BY_LAST_BYTE[buf[quote - 1]!];
-  if (candidates === undefined) return undefined;
-  for (let i = 0; i < candidates.length; i++) if (endsWith(buf, quote, start, candidates[i]!.bytes)) return candidates[i];
-  return undefined;
-}
-
-function valueMatches(buf: Buffer, at: number, end: number, shape: number): boolean {
-  if (at >= end) return false;
-  const first = buf[at];
-  switch (shape) {
-    case NON_EMPTY_STRING:
-      return first === QUOTE && at + 1 < end && buf[at + 1] !== QUOTE;
-    case ANY_STRING:
-      return first === QUOTE;
-    case OBJECT:
-      return first === OPEN_BRACE;
-    default: {
-      if (first !== OPEN_BRACKET) return false;
-      const next = skipSpace(buf, at + 1, end);
-      return next < end && buf[next] !== CLOSE_BRACKET;
-    }
-  }
-}
-
-/** The last non-space byte of `buf[from, end)` is `}`. */
-export function endsWithCloseBrace(buf: Buffer, from: number, end: number): boolean {
-  let last = end - 1;
-  while (last > from && isSpace(buf[last])) last--;
-  return last >= from && buf[last] === CLOSE_BRACE;
-}
-
-/** The payload does not look like one JSON object (`{` … `}`), or its first key is `"error"`. */
-export function needsParseByShape(buf: Buffer, start: number, end: number): boolean {
-  let at = skipSpace(buf, start, end);
-  if (at >= end || buf[at] !== OPEN_BRACE || !endsWithCloseBrace(buf, at + 1, end)) return true;
-  at = skipSpace(buf, at + 1, end);
-  if (at + ERROR_KEY.length > end) return false;
-  for (let i = 0; i < ERROR_KEY.length; i++) if (buf[at + i] !== ERROR_KEY[i]) return false;
-  return true;
-}
-
-/**
- * Classifies the payload `buf[start, end)` without parsing it or allocating. It visits each `:`
- * (found with `Buffer.indexOf` on a single byte, the fast path in Node), looks at the key before
- * it and the first byte or two of the value after it. A payload that is not shaped like an object
- * (a truncated or garbled event) is sent to the parser, which calls it invalid.
- */
-export function scanPayload(buf: Buffer, start: number, end: number): number {
-  if (needsParseByShape(buf, start, end)) return SCAN_PARSE;
-  return scanKeys(buf, start, start, end);
-}
-
-/**
- * The colon walk of `scanPayload` over the keys whose `:` lies in `[from, end)` of the payload
- * `buf[start, end)`, without the shape check: SCAN_PARSE, SCAN_CONTENT or SCAN_PLAIN for those keys.
- */
-export function scanKeys(buf: Buffer, start: number, from: number, end: number): number {
-  let content = false;
-  for (let colon = buf.indexOf(COLON, from); colon !== -1 && colon < end; colon = buf.indexOf(COLON, colon + 1)) {
-    const key = keyBefore(buf, colon, start);
-    if (key === undefined || !valueMatches(buf, skipSpace(buf, colon + 1, end), end, key.shape)) continue;
-    if (key.means === MEANS_PARSE) return SCAN_PARSE;
-    content = true;
-  }
-  return content ? SCAN_CONTENT : SCAN_PLAIN;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,9 +4,8 @@
  * client's behalf. See README.md in this folder for what it detects, the cost rules and the bounds.
  */
 
-import { ContentPrefix, PREFIX_MISMATCH } from './content-prefix.js';
 import { EventTemplates } from './event-templates.js';
-import { createDataLocation, isDonePayload, locateData, parsePayload, payloadText, scanPayload, SCAN_CONTENT, SCAN_PLAIN } from './sse-event.js';
+import { createDataLocation, isDonePayload, locateData, parsePayload, payloadText } from './sse-event.js';
 import type { ParsedPayload } from './sse-event.js';
 import { SseSplitter } from './sse-splitter.js';
 import { createStreamFacts } from './stream-facts.js';
@@ -35,9 +34,7 @@ export class StreamTap {
   private readonly maxHeld: number;
   private readonly splitter = new SseSplitter();
   private readonly location = createDataLocation();
-  /** The constant start of this stream's content events, once learned (see content-prefix.ts). */
-  private readonly contentPrefix = new ContentPrefix();
-  /** Whole content events of this stream, once learned (see event-templates.ts). */
+  /** Whole content events of this stream, once learned: the fast path (see event-templates.ts). */
   private readonly templates = new EventTemplates();
   /** The event in progress, from its first byte, when it began in an earlier chunk. */
   private held: Buffer = EMPTY;
@@ -148,40 +145,29 @@ export class StreamTap {
     return this.strip && held.length > 0 ? held : EMPTY;
   }
 
-  /** Classifies one complete event and records its facts. Returns true when it is to be cut out. */
+  /**
+   * Classifies one complete event and records its facts. Returns true when it is to be cut out.
+   * The fast path recognises an event of a learned template as content; everything else is parsed
+   * (the exact classifier), and a parsed content event without finish reason or usage becomes a
+   * template for its successors.
+   */
   private onEvent(buf: Buffer, start: number, end: number, now: number): boolean {
+    const templates = this.templates;
+    if (templates.count !== 0 && templates.matchEvent(buf, start, end)) {
+      this.countContent(now);
+      this.facts.contentCharacters += templates.textCharacters;
+      return false;
+    }
     const location = this.location;
     if (!locateData(buf, start, end, location, this.splitter.eventLines === 1)) return false;
     if (isDonePayload(buf, location)) {
       this.facts.done = true;
       return false;
     }
-    if (this.facts.firstContentAt === undefined) {
-      // Until the first content every event the scan does not call plain is parsed (exact first content, response id);
-      // a plain one (the role chunk) holds no fact but its id and model, which the first content event repeats.
-      if (location.text === undefined && scanPayload(buf, location.start, location.end) === SCAN_PLAIN) return false;
-    } else if (location.text === undefined) {
-      let scan = this.contentPrefix.classify(buf, location.start, location.end);
-      let characters = 0;
-      if (scan === PREFIX_MISMATCH) {
-        scan = scanPayload(buf, location.start, location.end);
-        // A content event of a shape not seen yet (another choice, reasoning): a template for its successors.
-        if (scan === SCAN_CONTENT) characters = this.templates.learn(buf, start, end, location.start, location.end);
-      } else if (scan === SCAN_CONTENT) {
-        characters = this.contentPrefix.textCharacters(buf, location.start, location.end);
-      }
-      if (scan === SCAN_CONTENT) {
-        this.countContent(now);
-        this.facts.contentCharacters += characters;
-        return false;
-      }
-      if (scan === SCAN_PLAIN) return false;
-    }
     const parsed = parsePayload(payloadText(buf, location));
     this.record(parsed, now);
     if (parsed.kind === 'content' && location.text === undefined && parsed.finishReasons === undefined && parsed.usage === undefined) {
-      if (!this.contentPrefix.learned) this.contentPrefix.learn(buf, location.start, location.end);
-      this.templates.learn(buf, start, end, location.start, location.end);
+      templates.learn(buf, start, end, location.start, location.end);
     }
     return this.strip && parsed.kind === 'usage-only';
   }

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
+import { KEY_BUDGET_RATIOS, type BudgetGaugeRow } from '../../ratelimit/budget-report.js';
 import { INTERNAL_ERROR_STAGES } from '../../errors/internal-errors.js';
 import type { Alert, GpuDeviceInput } from '../stats/snapshot.js';
 import { FixedCounter } from './fixed-counter.js';
@@ -41,12 +42,17 @@ export interface AlertsView {
   firing(): readonly Alert[];
 }
 
+export interface BudgetsView {
+  /** The budgets' figures per tenant label and period at the last read of the store (none before it). */
+  gauges(): readonly BudgetGaugeRow[];
+}
+
 export interface AnomaliesView {
   /** Every signal × scope the anomaly detectors track, and whether it has an active finding. */
   tracked(): ReadonlyArray<{ readonly signal: string; readonly scope: { readonly name: string }; readonly active: boolean }>;
 }
 
-export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView, anomalies?: AnomaliesView) {
+export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView, anomalies?: AnomaliesView, budgets?: BudgetsView) {
   const registers = [registry];
   const modelReplica = ['model', 'replica'] as const;
   const instruments = {
@@ -291,16 +297,52 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
   }
   new Gauge({
     name: `${METRIC_PREFIX}alerts_firing`,
-    help: 'Always 1, one series per firing built-in alert (src/alerts/): its rule (alertname), severity, scope (fleet, model, replica) and the model or replica (empty for the fleet).',
+    help:
+      'Firing built-in alerts (src/alerts/) by rule (alertname), severity, scope (fleet, model, replica, tenant, key) and the model or replica (empty otherwise): 1 per alert, except that the tenant and key alerts of a rule are counted in one series (metrics never name keys).',
     labelNames: ['alertname', 'severity', 'scope', 'model', 'replica'] as const,
     registers,
     collect() {
       this.reset();
       for (const alert of alerts?.firing() ?? []) {
-        this.set({ alertname: alert.name, severity: alert.severity, scope: alert.scope ?? 'fleet', model: alert.model ?? '', replica: alert.replica ?? '' }, 1);
+        this.inc({ alertname: alert.name, severity: alert.severity, scope: alert.scope ?? 'fleet', model: alert.model ?? '', replica: alert.replica ?? '' });
       }
     },
   });
+  /** A gauge over the budgets' rows (tenant label and period), read at scrape time; undefined: no series. */
+  const budgetGauge = (name: string, help: string, labelNames: readonly string[], set: (gauge: Gauge, row: BudgetGaugeRow) => void): void => {
+    new Gauge({
+      name: `${METRIC_PREFIX}${name}`,
+      help,
+      labelNames: ['tenant', 'period', ...labelNames],
+      registers,
+      collect() {
+        this.reset();
+        for (const row of budgets?.gauges() ?? []) set(this, row);
+      },
+    });
+  };
+  const budgetsNote = 'Read from the rate-limit store (with Redis: the shared counters, the same on every instance) every rateLimits.budgetReport.refreshIntervalMs.';
+  budgetGauge('budget_spent_ratio', `Share of the budget spent in the current UTC day or month, per tenant (declared tenants; other for the rest): its budgeted keys' spend over the sum of their caps. ${budgetsNote}`, [], (gauge, row) =>
+    gauge.set({ tenant: row.tenant, period: row.period }, row.spentRatio),
+  );
+  budgetGauge(
+    'budget_exhaustion_forecast_seconds',
+    `Seconds until the tenant's budget (the sum of its keys' caps) is spent at the spend rate over rateLimits.budgetReport.rateWindowMs; 0 once spent; absent when the period ends first or nothing is being spent. ${budgetsNote}`,
+    [],
+    (gauge, row) => {
+      if (row.exhaustsInSeconds !== undefined) gauge.set({ tenant: row.tenant, period: row.period }, row.exhaustsInSeconds);
+    },
+  );
+  budgetGauge('budget_keys', `Keys with a budget for the period, per tenant. ${budgetsNote}`, [], (gauge, row) => gauge.set({ tenant: row.tenant, period: row.period }, row.keys));
+  budgetGauge('budget_keys_spent', `Keys that have spent at least \`ratio\` (${KEY_BUDGET_RATIOS.join(', ')}) of their own budget for the period, per tenant. ${budgetsNote}`, ['ratio'], (gauge, row) =>
+    KEY_BUDGET_RATIOS.forEach((ratio, index) => gauge.set({ tenant: row.tenant, period: row.period, ratio: String(ratio) }, row.keysAtOrAbove[index] ?? 0)),
+  );
+  budgetGauge(
+    'budget_keys_forecast_exhausted',
+    `Keys whose own budget is spent before the period ends at their current spend rate (spent ones included), per tenant. ${budgetsNote}`,
+    [],
+    (gauge, row) => gauge.set({ tenant: row.tenant, period: row.period }, row.keysForecastExhausted),
+  );
   if (anomalies !== undefined) {
     new Gauge({
       name: `${METRIC_PREFIX}anomaly_active`,

@@ -1,4 +1,4 @@
-import { prepareRequest } from './aggregate.js';
+import { Aggregate, prepareRequest } from './aggregate.js';
 import { AggregateSet } from './aggregate-set.js';
 import type { CompletedRequest } from './completed-request.js';
 import { type Alert, buildMetricsSnapshot, type MetricsApiResponse, type ReplicaFiguresInput } from './snapshot.js';
@@ -12,6 +12,21 @@ export interface RequestStatisticsOptions {
   readonly currency: string;
   /** Wall clock (Date.now()) when the gateway started. */
   readonly startedAtMs: number;
+}
+
+/** One model's requests in the window, for the capacity planner (src/analytics/capacity/). */
+export interface ModelWindow {
+  /** The window's requests merged. */
+  readonly aggregate: Aggregate;
+  /** Requests ended per whole slot, oldest first: the current (partial) slot and slots before the start left out. */
+  readonly slotCounts: readonly number[];
+}
+
+export interface ModelWindows {
+  readonly slotMs: number;
+  /** The time the merged figures cover (as the snapshot's span_seconds), ms. */
+  readonly spanMs: number;
+  readonly models: ReadonlyMap<string, ModelWindow>;
 }
 
 export interface StatisticsFootprint {
@@ -82,7 +97,7 @@ export class RequestStatistics {
       if (slot.peakConcurrency > windowPeak) windowPeak = slot.peakConcurrency;
     }
     const uptimeMs = Math.max(0, nowMs - this.startedAtMs);
-    const windowSpanMs = Math.max(0, nowMs - Math.max(this.startedAtMs, this.ring.windowStartMs(nowMs)));
+    const windowSpanMs = this.windowSpanMs(nowMs);
     return buildMetricsSnapshot({
       nowMs,
       startedAtMs: this.startedAtMs,
@@ -109,6 +124,31 @@ export class RequestStatistics {
     if (index >= Math.floor(nowMs / this.ring.slotMs) || index <= Math.floor(nowMs / this.ring.slotMs) - this.ring.slotCount) return undefined;
     const slot = this.ring.slotAt(index);
     return slot === 'empty' ? this.emptySlot : slot?.aggregates;
+  }
+
+  /** Per model seen since start: the window's merged figures and its per-slot request counts. */
+  modelWindows(nowMs: number): ModelWindows {
+    const slotMs = this.ring.slotMs;
+    const current = Math.floor(nowMs / slotMs);
+    const first = Math.max(Math.ceil(this.startedAtMs / slotMs), current - this.ring.slotCount + 1);
+    const models = new Map<string, { aggregate: Aggregate; slotCounts: number[] }>();
+    for (const name of this.sinceStart.byModel.keys()) {
+      models.set(name, { aggregate: new Aggregate('cumulative'), slotCounts: new Array<number>(Math.max(0, current - first)).fill(0) });
+    }
+    for (const slot of this.ring.liveSlots(nowMs)) {
+      for (const [name, aggregate] of slot.aggregates.byModel) {
+        const model = models.get(name);
+        if (model === undefined || aggregate.total === 0) continue;
+        model.aggregate.merge(aggregate);
+        if (slot.index >= first && slot.index < current) model.slotCounts[slot.index - first] = aggregate.total;
+      }
+    }
+    return { slotMs, spanMs: this.windowSpanMs(nowMs), models };
+  }
+
+  /** The time the window ending at `nowMs` covers: from its oldest slot, or the start if later. */
+  private windowSpanMs(nowMs: number): number {
+    return Math.max(0, nowMs - Math.max(this.startedAtMs, this.ring.windowStartMs(nowMs)));
   }
 
   /** What the statistics hold in memory (for tests and diagnostics). */

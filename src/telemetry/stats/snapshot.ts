@@ -62,10 +62,12 @@ export interface Alert {
   readonly message: string;
   /** ISO time the alert started firing. */
   readonly since: string;
-  /** The built-in alerts' scope labels: fleet, or the model or replica the alert is about. */
-  readonly scope?: 'fleet' | 'model' | 'replica';
+  /** The built-in alerts' scope labels: fleet, or the model, replica, tenant or key the alert is about. */
+  readonly scope?: 'fleet' | 'model' | 'replica' | 'tenant' | 'key';
   readonly model?: string;
   readonly replica?: string;
+  readonly tenant?: string;
+  readonly key?: string;
   /** The rule's figure (a path in this JSON), its value at the last evaluation, and the threshold. */
   readonly figure?: string;
   readonly value?: number;

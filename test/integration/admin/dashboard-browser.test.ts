@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
 import { startSimulator, type RunningSimulator } from '../../../src/sim/index.js';
 import type { TollboothConfigInput } from '../../../src/config/schema.js';
+import { CHROMIUM, launchChromium } from '../../helpers/chromium.js';
 import { postJson } from '../../helpers/fleet.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 
@@ -17,7 +18,6 @@ import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
  * move, show the error-rate alert firing, fit a phone's width, and come back after the gateway
  * restarts (the stream cut, the page reconnecting by itself).
  */
-const CHROMIUM = '/usr/bin/chromium';
 const MODEL = 'dash-model';
 const OUTPUT_DIR = resolve('test/output');
 const COMMITTED_SCREENSHOT = resolve('test/screenshots/dashboard.png');
@@ -106,13 +106,8 @@ async function chartPixels(page: Page): Promise<Record<string, { width: number; 
   })()`);
 }
 
-async function launch(userDataDir: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+function launch(userDataDir: string): Promise<BrowserContext> {
+  return launchChromium(userDataDir, { viewport: { width: 1440, height: 900 } });
 }
 
 describe('the live dashboard in Chromium', () => {

@@ -1,24 +1,14 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
-import type { StoredKeyInput } from '../../../src/auth/policy.js';
+import { generateApiKey } from '../../../src/auth/key-format.js';
 import type { TollboothConfigInput } from '../../../src/config/schema.js';
+import { issueKey, type IssuedKey } from '../../helpers/api-keys.js';
 import { postJson, teardownAfterEach } from '../../helpers/fleet.js';
 import { promtoolCheckMetrics, sampleSum } from '../../helpers/promtool.js';
 import { useRedisServer } from '../../helpers/redis-server.js';
 
 const { fleet } = teardownAfterEach();
 const MODEL = 'test-model';
-
-interface IssuedKey {
-  readonly secret: string;
-  readonly stored: StoredKeyInput;
-}
-
-function issue(policy: Omit<StoredKeyInput, 'hash'>): IssuedKey {
-  const secret = generateApiKey();
-  return { secret, stored: { ...policy, hash: hashApiKey(secret) } };
-}
 
 async function gatewayWith(keys: IssuedKey[], simulator: Record<string, unknown> = {}, gateway: Partial<TollboothConfigInput> = {}) {
   const started = await fleet({
@@ -33,7 +23,7 @@ const chat = (extra: Record<string, unknown> = {}) => ({ model: MODEL, messages:
 
 describe('API keys at the gateway', () => {
   it('answers missing, malformed, unknown and revoked-shaped keys with one identical 401 body', async () => {
-    const key = issue({ id: 'team-a' });
+    const key = issueKey({ id: 'team-a' });
     const gateway = await gatewayWith([key]);
     const url = `${gateway.url}/v1/chat/completions`;
     const answers = await Promise.all([
@@ -57,7 +47,7 @@ describe('API keys at the gateway', () => {
   });
 
   it('raises the SDK errors OpenAI clients already handle: 401 AuthenticationError, 403 PermissionDeniedError', async () => {
-    const key = issue({ id: 'narrow', models: [MODEL] });
+    const key = issueKey({ id: 'narrow', models: [MODEL] });
     const gateway = await gatewayWith([key]);
     const wrong = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'sk-tb-nope', maxRetries: 0 });
     await expect(wrong.chat.completions.create(chat() as never)).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
@@ -70,7 +60,7 @@ describe('API keys at the gateway', () => {
   });
 
   it('logs the key id and tenant, never the key', async () => {
-    const key = issue({ id: 'logged', tenant: 'acme' });
+    const key = issueKey({ id: 'logged', tenant: 'acme' });
     const gateway = await gatewayWith([key]);
     const answer = await postJson(`${gateway.url}/v1/chat/completions`, chat(), { authorization: `Bearer ${key.secret}` });
     const line = await gateway.accessLineOf(answer.headers.get('x-request-id')!);
@@ -84,7 +74,7 @@ describe('API keys at the gateway', () => {
 
 describe('rate limits at the gateway (memory store)', () => {
   it('sends the x-ratelimit headers on every response, and 429 with retry hints when the requests run out', async () => {
-    const key = issue({ id: 'rpm', limits: { requestsPerMinute: 60, burstRequests: 2 } });
+    const key = issueKey({ id: 'rpm', limits: { requestsPerMinute: 60, burstRequests: 2 } });
     const gateway = await gatewayWith([key]);
     const url = `${gateway.url}/v1/chat/completions`;
     const auth = { authorization: `Bearer ${key.secret}` };
@@ -117,7 +107,7 @@ describe('rate limits at the gateway (memory store)', () => {
   });
 
   it('reserves max_tokens before the call and refunds what a short answer did not use', async () => {
-    const key = issue({ id: 'tpm', limits: { tokensPerMinute: 6, burstTokens: 1_000 } });
+    const key = issueKey({ id: 'tpm', limits: { tokensPerMinute: 6, burstTokens: 1_000 } });
     const gateway = await gatewayWith([key]);
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key.secret, maxRetries: 0 });
     const { data, response } = await client.chat.completions.create({ ...chat(), max_tokens: 500 } as never).withResponse();
@@ -147,8 +137,8 @@ describe('rate limits at the gateway (memory store)', () => {
   });
 
   it('refuses a request larger than the token bucket for good, and a spent budget with x-should-retry: false', async () => {
-    const big = issue({ id: 'small-bucket', limits: { tokensPerMinute: 100 } });
-    const spender = issue({ id: 'spender', budget: { daily: 0.000001 } });
+    const big = issueKey({ id: 'small-bucket', limits: { tokensPerMinute: 100 } });
+    const spender = issueKey({ id: 'spender', budget: { daily: 0.000001 } });
     const gateway = await gatewayWith([big, spender]);
     const url = `${gateway.url}/v1/chat/completions`;
     const tooBig = await postJson(url, { ...chat(), max_tokens: 5_000 }, { authorization: `Bearer ${big.secret}` });
@@ -195,7 +185,7 @@ async function releasesTheSlotOfAnAbandonedStream(
   store: Partial<TollboothConfigInput>,
   checks: { whileStreaming?: () => Promise<void>; afterAbort?: () => Promise<void> } = {},
 ): Promise<void> {
-  const key = issue({ id: 'one-at-a-time', limits: { maxConcurrent: 1 } });
+  const key = issueKey({ id: 'one-at-a-time', limits: { maxConcurrent: 1 } });
   const gateway = await gatewayWith([key], { interTokenMs: 50, outputTokens: { min: 200, max: 200 } }, store);
   const url = `${gateway.url}/v1/chat/completions`;
   const auth = { authorization: `Bearer ${key.secret}`, 'content-type': 'application/json' };

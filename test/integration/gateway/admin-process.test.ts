@@ -79,6 +79,7 @@ describe('the built CLI', () => {
     expect(cli.stdout()).toContain(`curl -s ${adminUrl}/api/v1/metrics`);
     expect(cli.stdout()).not.toContain(`${url}/metrics`);
     expect(cli.stdout()).toContain(`dashboard   ${adminUrl}/dashboard`);
+    expect(cli.stdout()).toContain(`watch       node dist/src/cli/tollbooth.js top --url ${adminUrl}`);
     await expectAdminSurfaceOnlyOnAdmin(url, adminUrl);
     // The built process finds the page's files (copied beside the build) and uPlot.
     for (const path of ['/dashboard', '/dashboard/dashboard.js', '/dashboard/dashboard.css', '/dashboard/uplot.min.js']) {

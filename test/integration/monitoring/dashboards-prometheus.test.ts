@@ -160,7 +160,8 @@ beforeAll(async () => {
     simulator: { interTokenMs: 3, prefillBaseMs: 2 },
     gateway: {
       auth: { keys: [acme.stored, globex.stored, broke.stored], tenants: ['acme', 'globex'] },
-      rateLimits: { store: 'redis' },
+      // Budget figures read often enough to move within the test.
+      rateLimits: { store: 'redis', budgetReport: { refreshIntervalMs: 500 } },
       redis: { url: redis.url, keyPrefix: 'dashboards:' },
       cost: { tokenPrices: Object.fromEntries(MODELS.map((model) => [model, { input: 1, output: 2 }])) },
       // Engine figures (queue, KV cache, prefix-cache hits) read often enough to change within the test;
@@ -244,13 +245,18 @@ describe('every dashboard panel through a real Prometheus', () => {
     expect((await panelSeries('tollbooth-fleet', 'Circuit state')).some((series) => series.labels.state === 'open')).toBe(true);
   });
 
-  it('shows what the traffic did: both tenants, the budget refusals, the alert they fire, session affinity', async () => {
+  it('shows what the traffic did: both tenants, the budget refusals and figures, the alert they fire, session affinity', async () => {
     const tenants = new Set((await panelSeries('tollbooth-tenants', 'Tokens per second by tenant and model')).map((series) => series.labels.tenant));
     expect([...tenants].sort()).toEqual(['acme', 'globex']);
     const decisions = await panelSeries('tollbooth-tenants', 'Rate-limit decisions');
     expect(decisions.some((series) => series.labels.outcome === 'limited' && series.labels.limit === 'budget' && series.max > 0)).toBe(true);
     const firing = await panelSeries('tollbooth-overview', 'Firing alerts');
     expect(firing.map((series) => series.labels.alertname)).toContain('TollboothTenantBudgetExhausted');
+    // The over-budget key is globex's only budgeted key: the tenant's budget is spent, and so is the key's.
+    const spent = await panelSeries('tollbooth-tenants', 'Budget spent by tenant');
+    expect(spent.find((series) => series.labels.tenant === 'globex' && series.labels.period === 'day')?.max).toBeGreaterThanOrEqual(1);
+    const overBudget = await panelSeries('tollbooth-tenants', 'Keys near or over their budget');
+    expect(overBudget.find((series) => series.labels.tenant === 'globex' && series.labels.period === 'day' && series.labels.ratio === '1')?.max).toBe(1);
     const affinity = await panelSeries('tollbooth-fleet', 'Session affinity ratio');
     expect(affinity.map((series) => series.labels.model).sort()).toEqual(MODELS);
     expect(Math.max(...affinity.map((series) => series.max))).toBeGreaterThan(0.5);

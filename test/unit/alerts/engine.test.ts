@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { alertRuleSchema, alertsConfigSchema, DEFAULT_ALERT_RULES, effectiveRules, type AlertRule } from '../../../src/alerts/config.js';
 import { AlertEngine } from '../../../src/alerts/engine.js';
 import { parseConfig } from '../../../src/config/load.js';
+import { postableAlert } from '../../../src/alerts/push.js';
+import { buildBudgetState, type BudgetReport } from '../../../src/ratelimit/budget-report.js';
 import { AggregateSet } from '../../../src/telemetry/stats/aggregate-set.js';
 import { buildMetricsSnapshot, type MetricsApiResponse, type Statistics } from '../../../src/telemetry/stats/snapshot.js';
 
@@ -117,8 +119,49 @@ describe('AlertEngine', () => {
   });
 });
 
+/** A budgets report with one key per entry: its daily spend (units of 10) and spend rate (units per hour). */
+function budgets(keys: Record<string, { spent: number; perHour: number | undefined }>): BudgetReport {
+  return buildBudgetState({
+    keys: Object.keys(keys).map((keyId) => ({ keyId, tenant: 'acme', budget: { daily: 10 } })),
+    reading: { atMs: Date.parse('2026-03-10T12:00:00Z'), store: 'memory', spends: new Map(Object.entries(keys).map(([keyId, { spent }]) => [keyId, { daySpentNanos: BigInt(spent) * 1_000_000_000n, monthSpentNanos: 0n }])) },
+    rateOf: (keyId) => (keys[keyId]!.perHour === undefined ? undefined : (keys[keyId]!.perHour! * 1e9) / 3600),
+    tenantLabel: (tenant) => tenant,
+    currency: 'USD',
+    refreshIntervalMs: 1000,
+    rateWindowMs: 60_000,
+  }).report;
+}
+
+describe('AlertEngine over the budgets', () => {
+  const [daily] = DEFAULT_ALERT_RULES.filter((rule) => rule.name === 'DailyBudgetRunningOut');
+
+  it('warns per key whose daily budget runs out before midnight at its current rate, and resolves when the rate drops', () => {
+    const engine = new AlertEngine([daily!]);
+    // 12 hours to midnight. k1: 4 of 10 spent at 1/h → 16 (160 %); k2: 4 at 0.25/h → 7 (70 %); k3: no rate yet.
+    const start = budgets({ k1: { spent: 4, perHour: 1 }, k2: { spent: 4, perHour: 0.25 }, k3: { spent: 9, perHour: undefined } });
+    expect(engine.evaluate(snapshot(), 0, [], start).map((t) => [t.instance.scopeName, t.to])).toEqual([['k1', 'pending']]);
+    expect(engine.evaluate(snapshot(), 300_000, [], start).map((t) => [t.instance.scopeName, t.to])).toEqual([['k1', 'firing']]);
+    const [alert] = engine.firing();
+    expect(alert).toMatchObject({ name: 'DailyBudgetRunningOut', severity: 'warning', scope: 'key', key: 'k1', value: 160 });
+    expect(alert?.message).toBe("Share of the key's daily budget spent by the day's end at its current rate (%): day.projected_percent = 160 (>= 100 for 300 s) on key k1");
+    expect(postableAlert(engine.active()[0]!, 600_000).labels).toEqual({ alertname: 'DailyBudgetRunningOut', severity: 'warning', scope: 'key', key_id: 'k1', source: 'tollbooth' });
+    const slower = budgets({ k1: { spent: 5, perHour: 0.1 }, k2: { spent: 4, perHour: 0.25 }, k3: { spent: 9, perHour: 0 } });
+    expect(engine.evaluate(snapshot(), 310_000, [], slower).map((t) => [t.instance.scopeName, t.to])).toEqual([['k1', 'resolved']]);
+    // Without a report (no budgets, or not read yet) nothing holds.
+    expect(engine.evaluate(snapshot(), 320_000, [], undefined)).toEqual([]);
+  });
+
+  it('reads tenants from the same report, and checks their figures at boot', () => {
+    const rule = alertRuleSchema.parse({ name: 'TenantHalfSpent', figure: 'day.spent_percent', threshold: 50, scope: 'tenant' });
+    const engine = new AlertEngine([rule]);
+    const transitions = engine.evaluate(snapshot(), 0, [], budgets({ k1: { spent: 8, perHour: 0 }, k2: { spent: 3, perHour: 0 } }));
+    expect(transitions.map((t) => [t.instance.scopeName, t.to, t.instance.value])).toEqual([['acme', 'firing', 55]]);
+    expect(alertsConfigSchema.safeParse({ rules: [{ name: 'X', figure: 'requests.waiting', threshold: 1, scope: 'key' }] }).error?.issues[0]?.message).toMatch(/not a number in keys\.<key> of GET \/api\/v1\/budgets/);
+  });
+});
+
 describe('alert configuration', () => {
-  it('has the reference three by default; a rule of the same name replaces one, others add', () => {
+  it('has the reference three and the budget forecasts by default; a rule of the same name replaces one, others add', () => {
     const config = alertsConfigSchema.parse({});
     expect(config).toMatchObject({ enabled: true, evaluationIntervalMs: 5_000 });
     expect(effectiveRules(config)).toEqual(DEFAULT_ALERT_RULES);
@@ -126,6 +169,8 @@ describe('alert configuration', () => {
       ['requests.waiting', 5, 60_000, 'warning'],
       ['slo.ttft.p95', 3, 300_000, 'warning'],
       ['requests.error_rate_percent', 10, 300_000, 'critical'],
+      ['day.projected_percent', 100, 300_000, 'warning'],
+      ['month.projected_percent', 100, 900_000, 'warning'],
     ]);
     const custom = alertsConfigSchema.parse({
       rules: [
@@ -137,6 +182,8 @@ describe('alert configuration', () => {
       ['QueueTooLong', 5],
       ['TTFTTooHigh', 1],
       ['ErrorRateTooHigh', 10],
+      ['DailyBudgetRunningOut', 100],
+      ['MonthlyBudgetRunningOut', 100],
       ['KvCacheFull', 90],
     ]);
     expect(effectiveRules({ ...custom, defaults: false }).map((rule) => rule.name)).toEqual(['TTFTTooHigh', 'KvCacheFull']);

@@ -104,6 +104,11 @@ describe('the monitoring mixin', () => {
     expect(() => recordingRuleGroups(config)).toThrow(/not a TTFT bucket boundary/);
   });
 
+  it('refuses a budget share the gateway does not count keys at', () => {
+    const config = { ...DEFAULT_MONITORING_CONFIG, thresholds: { ...DEFAULT_MONITORING_CONFIG.thresholds, budgetSpentRatio: { nearlySpent: 0.75, spent: 1, for: '5m' as const } } };
+    expect(() => alertRuleGroups(config)).toThrow(/budgetSpentRatio 0\.75 is not one of the shares/);
+  });
+
   it('takes the runbook base URL and thresholds from the config', () => {
     const config = {
       ...DEFAULT_MONITORING_CONFIG,

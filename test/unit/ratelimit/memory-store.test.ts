@@ -15,6 +15,18 @@ function request(overrides: Partial<AdmitRequest>): AdmitRequest {
 }
 
 describe('memory store with an injected clock', () => {
+  it("reads the budget counters of the current day and month only (what the forecasts read)", async () => {
+    const time = clock(Date.UTC(2026, 0, 31, 23, 0, 0));
+    const limiter = new MemoryRateLimiter({ config: rateLimitConfigSchema.parse({}), now: time.now });
+    const budget = { daily: 1 };
+    const decision = await limiter.admit(request({ keyId: 'k', budget }));
+    await limiter.settle(decision.ticket!, { tokens: 0, costNanos: 700n });
+    const keys = [{ keyId: 'k', tenant: 'default', budget }, { keyId: 'idle', tenant: 'default', budget }];
+    expect(await limiter.readBudgetSpend(keys)).toEqual({ atMs: time.now(), store: 'memory', spends: new Map([['k', { daySpentNanos: 700n, monthSpentNanos: 700n }]]) });
+    time.advance(3_600_000); // 2026-02-01 00:00: a new day and month, before any new charge
+    expect((await limiter.readBudgetSpend(keys)).spends.get('k')).toEqual({ daySpentNanos: 0n, monthSpentNanos: 0n });
+  });
+
   it('budgets roll over at UTC midnight (day) and on the first of the month (month)', async () => {
     const time = clock(Date.UTC(2026, 0, 31, 23, 59, 0));
     const limiter = new MemoryRateLimiter({ config: rateLimitConfigSchema.parse({}), now: time.now });
@@ -94,6 +106,7 @@ describe('rate limit configuration', () => {
       concurrencyLeaseMs: 600_000,
       concurrencyRetryAfterMs: 1000,
       unavailableRetryAfterMs: 1000,
+      budgetReport: { refreshIntervalMs: 30_000, rateWindowMs: 3_600_000 },
       tenants: {},
       models: {},
     });

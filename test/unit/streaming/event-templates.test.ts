@@ -1,7 +1,10 @@
+import { readdirSync } from 'node:fs';
+
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { classifyEvent } from '../../../src/streaming/sse-event.js';
-import { closingQuote, EventTemplates, lastString, MAX_TEMPLATE_TEXT_BYTES } from '../../../src/streaming/event-templates.js';
+import { classifyEvent, createDataLocation, locateData } from '../../../src/streaming/sse-event.js';
+import { closingQuote, EventTemplates, lastString } from '../../../src/streaming/event-templates.js';
+import { SseSplitter } from '../../../src/streaming/sse-splitter.js';
 import { byteChunks, eventChunks, loadFixture, runTap, splitEvents, withoutUsageEvent } from './tap-harness.js';
 
 const HEAD = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"';
@@ -93,6 +96,19 @@ describe('EventTemplates', () => {
     expect(templates.wholeEvents(Buffer.from(content(' world')))).toBe(1);
     expect(templates.wholeEvents(Buffer.from(content('\\"finish_reason\\":\\"stop\\" data: x')))).toBe(1);
     expect(templates.wholeEvents(Buffer.from(content('a') + content('\\u00e9') + content('c')))).toBe(3);
+    expect(templates.wholeEvents(Buffer.from(content('x'.repeat(4_000))))).toBe(1);
+  });
+
+  it('recognises one event the splitter found, anywhere in a buffer, counting its text', () => {
+    const templates = learned(content('Hello'));
+    const buf = Buffer.from(`${DONE}${content('caf\\u00e9')}${DONE}`);
+    const start = DONE.length;
+    const end = buf.length - DONE.length;
+    expect(templates.matchEvent(buf, start, end)).toBe(true);
+    expect(templates.textCharacters).toBe(4);
+    expect(templates.matchEvent(buf, start, end - 1)).toBe(false);
+    expect(templates.matchEvent(buf, start, buf.length)).toBe(false);
+    expect(templates.matchEvent(Buffer.from(content('')), 0, content('').length)).toBe(false);
   });
 
   it('rejects anything else', () => {
@@ -107,7 +123,6 @@ describe('EventTemplates', () => {
       content('a\\nb\n\ndata: [DONE]\n\ndata: x'), // raw line ends in the "text": three events, not one
       content('a"b'),
       content('a\\qb'),
-      content('x'.repeat(MAX_TEMPLATE_TEXT_BYTES + 1)),
       ` ${content('a')}`,
       content('a', HEAD, TAIL, '\r\n\r\n'),
     ]) {
@@ -167,11 +182,35 @@ describe('the tap with event templates', () => {
     ['five shapes (more than the templates kept)', [0, 1, 2, 3, 4, 5, 0, 1, 5].map((id) => content(`t${id}`, HEAD.replace('chatcmpl-1', `chatcmpl-${id}`))).join('')],
     ['an empty content chunk in the middle', [content('a'), content(''), content('b')].join('')],
     ['CJK, astral and escaped non-ASCII texts', [content('a'), content('你好世界'), content('😀x'), content('\\ud83d\\ude00'), content('b')].join('')],
-    ['long and escaped texts', [content('a'), content('x'.repeat(MAX_TEMPLATE_TEXT_BYTES + 10)), content('\\u00e9\\"\\\\'), content('b')].join('')],
+    ['long and escaped texts', [content('a'), content('x'.repeat(5_000)), content('\\u00e9\\"\\\\'), content('b')].join('')],
     ['a comment line inside a content event', [content('a'), `: keep-alive\n${content('b')}`, content('c')].join('')],
     ['a truncated stream', [content('a'), content('b'), content('c').slice(0, -5)].join('')],
   ])('counts exactly what a parse of every event counts: %s', (_name, body) => {
     expectExact(ROLE + body + (body.endsWith('\n') || body.endsWith('\r') ? FINISH + USAGE + DONE : ''));
+  });
+
+  it('is never wrong where it answers: every event a template recognises, in every fixture, the parse calls content', () => {
+    let recognised = 0;
+    let checked = 0;
+    for (const name of readdirSync(new URL('../../fixtures/sse/', import.meta.url))) {
+      const input = loadFixture(name);
+      const templates = new EventTemplates();
+      const splitter = new SseSplitter();
+      splitter.begin(input);
+      const location = createDataLocation();
+      for (let start = 0, end = splitter.next(); end !== -1; start = end, end = splitter.next()) {
+        const { kind, parsed } = classifyEvent(input.subarray(start, end));
+        checked++;
+        if (templates.count !== 0 && templates.matchEvent(input, start, end)) {
+          expect(kind, `${name} @${start}`).toBe('content');
+          recognised++;
+        } else if (kind === 'content' && parsed!.finishReasons === undefined && parsed!.usage === undefined && locateData(input, start, end, location) && location.text === undefined) {
+          templates.learn(input, start, end, location.start, location.end);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(80);
+    expect(recognised).toBeGreaterThan(20);
   });
 
   it('agrees with the general path on every fixture fed one, two or three events per chunk', () => {

@@ -1,30 +1,11 @@
-import { readdirSync } from 'node:fs';
-
 import { describe, expect, it } from 'vitest';
 
-import {
-  classifyEvent,
-  createDataLocation,
-  isDonePayload,
-  locateData,
-  payloadText,
-  scanPayload,
-  SCAN_CONTENT,
-  SCAN_PARSE,
-  SCAN_PLAIN,
-} from '../../../src/streaming/sse-event.js';
-import { SseSplitter } from '../../../src/streaming/sse-splitter.js';
-import { loadFixture } from './tap-harness.js';
+import { classifyEvent, createDataLocation, isDonePayload, locateData, payloadText } from '../../../src/streaming/sse-event.js';
 
 function dataOf(event: string): string | undefined {
   const buf = Buffer.from(event);
   const location = createDataLocation();
   return locateData(buf, 0, buf.length, location) ? payloadText(buf, location) : undefined;
-}
-
-function scan(payload: string): number {
-  const buf = Buffer.from(payload);
-  return scanPayload(buf, 0, buf.length);
 }
 
 const HEAD = '"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m"';
@@ -107,47 +88,5 @@ describe('classifyEvent', () => {
 
   it('calls anything that is not a JSON object invalid, without throwing', () => {
     for (const payload of ['{not json', '[1,2]', '42', '"s"', 'null', '']) expect(kind(payload)).toBe('invalid');
-  });
-});
-
-describe('scanPayload', () => {
-  it('flags what must be parsed: a non-null finish_reason, a usage object, an error, a malformed payload', () => {
-    expect(scan(chat(choice('{"content":""}', '"stop"')))).toBe(SCAN_PARSE);
-    expect(scan(chat('', ',"usage":{"prompt_tokens":1}'))).toBe(SCAN_PARSE);
-    expect(scan('{"error": {"message": "x"}}')).toBe(SCAN_PARSE);
-    expect(scan(' { "error" : 1 } ')).toBe(SCAN_PARSE);
-    expect(scan(chat(choice('{"content":"trunc')).slice(0, -3))).toBe(SCAN_PARSE);
-    expect(scan('')).toBe(SCAN_PARSE);
-  });
-
-  it('says content or plain without parsing, tolerating whitespace and ignoring look-alikes inside strings', () => {
-    expect(scan(chat(choice('{"content":"Hi"}')))).toBe(SCAN_CONTENT);
-    expect(scan('{"choices": [{"delta": {"content" : "Hi"}, "finish_reason": null}]}')).toBe(SCAN_CONTENT);
-    expect(scan(chat(choice('{"tool_calls":[ {"index":0}]}')))).toBe(SCAN_CONTENT);
-    expect(scan(chat(choice('{"tool_calls":[ ]}')))).toBe(SCAN_PLAIN);
-    expect(scan(chat(choice('{"role":"assistant","content":""}')))).toBe(SCAN_PLAIN);
-    // The text of a tool-call argument mentions "content": it is escaped, so it is not a key.
-    expect(scan(chat(choice('{"tool_calls":[]}'), ',"x":"\\"content\\":\\"y\\""'))).toBe(SCAN_PLAIN);
-    // logprobs.content is an array, not content text.
-    expect(scan(chat('{"index":0,"delta":{"content":""},"logprobs":{"content":[{"token":"a"}]},"finish_reason":null}'))).toBe(SCAN_PLAIN);
-  });
-
-  it('agrees with the parser on every event of every fixture', () => {
-    let checked = 0;
-    for (const name of readdirSync(new URL('../../fixtures/sse/', import.meta.url))) {
-      const input = loadFixture(name);
-      const splitter = new SseSplitter();
-      splitter.begin(input);
-      const location = createDataLocation();
-      for (let start = 0, end = splitter.next(); end !== -1; start = end, end = splitter.next()) {
-        if (!locateData(input, start, end, location) || isDonePayload(input, location) || location.text !== undefined) continue;
-        const { kind } = classifyEvent(input.subarray(start, end));
-        const scanned = scanPayload(input, location.start, location.end);
-        if (scanned !== SCAN_PARSE) expect(scanned === SCAN_CONTENT, `${name} @${start}`).toBe(kind === 'content');
-        else expect(['other', 'usage-only', 'error', 'content'], `${name} @${start}`).toContain(kind);
-        checked++;
-      }
-    }
-    expect(checked).toBeGreaterThan(80);
   });
 });

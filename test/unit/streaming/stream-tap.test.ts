@@ -171,14 +171,14 @@ describe('cost', () => {
     return frames.map((frame) => Buffer.from(frame));
   }
 
-  it('parses only the first content event, the finish event and the usage event', () => {
+  it('parses only the events no template recognises: the role chunk, the first content event, the finish event and the usage event', () => {
     const chunks = chatStream(64, false);
     const parse = vi.spyOn(JSON, 'parse');
     const run = runTap(chunks, { stripUsageEvent: true });
     const calls = parse.mock.calls.length;
     vi.restoreAllMocks();
     expect(run.facts).toMatchObject({ contentEvents: 64, finishReasons: ['stop'], usage: { completionTokens: 64 }, done: true });
-    expect(calls).toBe(3); // first content, finish, usage (the scan calls the role chunk plain)
+    expect(calls).toBe(4); // role chunk, first content (which becomes the template of the 63 others), finish, usage
   });
 
   it('parses usage-bearing events with continuous_usage_stats (the latest usage is recorded)', () => {
