@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { reportConfigSchema } from '../analytics/report/config.js';
-import { PrometheusError, prometheusRangeQuery } from '../analytics/report/prometheus-client.js';
+import { PrometheusError } from '../analytics/prometheus-api.js';
+import { prometheusRangeQuery } from '../analytics/report/prometheus-client.js';
+import { parseDurationSeconds } from '../analytics/capacity/prometheus-source.js';
 import { fetchReportSeries } from '../analytics/report/queries.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../analytics/report/render.js';
 import { computeReport } from '../analytics/report/report.js';
@@ -20,7 +22,7 @@ export const REPORT_USAGE = `usage: tollbooth report --from TIME --to TIME --pro
                       default $TOLLBOOTH_CONFIG, else the default objectives without prices
   --format md|json|html  default md; html is one self-contained page with charts
   --out FILE          write there instead of stdout
-  --step DURATION     evaluation step (s, m or h; must divide an hour), default 5m
+  --step DURATION     evaluation step (must divide an hour), default 5m
   --timeout DURATION  per Prometheus request, default 30s
 `;
 
@@ -38,12 +40,12 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600 };
-
 function parseDuration(flag: string, text: string): number {
-  const match = /^(\d+)([smh])$/.exec(text);
-  if (match === null || Number(match[1]) === 0) throw new UsageError(`--${flag} ${text}: use a whole number of s, m or h, such as 5m`);
-  return Number(match[1]) * UNIT_SECONDS[match[2]!]!;
+  try {
+    return parseDurationSeconds(text);
+  } catch (error) {
+    throw new UsageError(`--${flag}: ${(error as Error).message}`);
+  }
 }
 
 function parseTime(flag: string, text: string | undefined): number {
