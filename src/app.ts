@@ -38,6 +38,7 @@ import { MetricsRecorder, rateLimitStoreObserver } from './telemetry/metrics/rec
 import { installObservation } from './telemetry/plugin.js';
 import { RequestTelemetry } from './telemetry/request-telemetry.js';
 import { createRequestTracer } from './telemetry/tracing/request-trace.js';
+import { traceExportCounts } from './telemetry/tracing/span-pipeline.js';
 import { AlertEngine } from './alerts/engine.js';
 import { effectiveRules } from './alerts/config.js';
 import { AlertRunner } from './alerts/runner.js';
@@ -136,10 +137,13 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       replicas: () => registry.replicas,
     },
     TOLLBOOTH_VERSION,
-    firingAlerts === undefined ? undefined : { firing: firingAlerts },
-    anomalyMonitor,
-    // Read at scrape time, once `budgets` below exists.
-    keys === undefined ? undefined : { gauges: () => budgets?.state?.gauges ?? [] },
+    {
+      alerts: firingAlerts === undefined ? undefined : { firing: firingAlerts },
+      anomalies: anomalyMonitor,
+      // Read at scrape time, once `budgets` below exists.
+      budgets: keys === undefined ? undefined : { gauges: () => budgets?.state?.gauges ?? [] },
+      traceExport: traceExportCounts,
+    },
   );
   internalErrors.countInto(instruments.internalErrors);
   const alerts =

@@ -14,7 +14,7 @@ export const INTERNAL_ERROR_STAGES = [
   'access_log',
   /** Writing the audit log (a full disk, a removed directory). */
   'audit_log',
-  /** Handing the request's span facts to the export thread. */
+  /** Building the request's spans and handing them to the span processor. */
   'tracing',
   /** The fleet monitor's probes, model reads and engine scrapes. */
   'fleet_monitor',

@@ -63,6 +63,8 @@ export interface MonitoringConfig {
     readonly budgetSpentRatio: { readonly nearlySpent: number; readonly spent: number; readonly for: PromDuration };
     /** How long a tenant's forecast must say its budget runs out before the period ends before it is reported. */
     readonly budgetRunningOutFor: PromDuration;
+    /** Share of one gateway's finished trace spans that failed to export or were dropped (0-1). */
+    readonly traceExportFailedRatio: ThresholdWithDuration;
   };
   readonly slo: {
     /** Share of a model's requests that must not end in a 5xx (requests naming no model, such as Prometheus's scrapes, are not counted). */
@@ -111,6 +113,9 @@ export const DEFAULT_MONITORING_CONFIG: MonitoringConfig = {
     // The forecast is a linear rate over rateLimits.budgetReport.rateWindowMs (1 h by default): a
     // short burst moves it, a quarter of an hour of it is a trend.
     budgetRunningOutFor: '15m',
+    // A collector that is down fails every span (ratio 1); a brief blip or a few dropped spans under
+    // a burst stay below 5 % or end within the 5 minutes.
+    traceExportFailedRatio: { value: 0.05, for: '5m' },
   },
   slo: {
     availability: { objective: 0.999 },

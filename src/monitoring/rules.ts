@@ -203,6 +203,8 @@ export function alertRuleGroups(config: MonitoringConfig): RuleGroup<AlertRule>[
   }
   // Every gateway sharing a Redis exports the same (shared) budget figures: max by keeps one.
   const budgetFigure = (metric: string) => `max by (tenant, period) (${metric})`;
+  const spans = (selector: string) => `sum by (job, instance) (rate(tollbooth_trace_export_spans_total${selector === '' ? '' : `{${selector}}`}[${RATE_WINDOW}]))`;
+  const ratioOfSpans = (selector: string) => `(\n  ${spans(selector)}\n/\n  ${spans('')}\n)`;
   const runbook = (alert: string) => `${config.runbookBaseUrl}#${alert.toLowerCase()}`;
   const alert = (rule: Omit<AlertRule, 'annotations'> & { summary: string; description: string }): AlertRule => {
     const { summary, description, ...rest } = rule;
@@ -339,6 +341,14 @@ export function alertRuleGroups(config: MonitoringConfig): RuleGroup<AlertRule>[
           labels: { severity: 'warning' },
           summary: 'Gateway {{ $labels.instance }} caught internal errors in {{ $labels.stage }}',
           description: `{{ $value | humanize }} errors were caught in stage {{ $labels.stage }} of {{ $labels.instance }} in the last ${t.counterIncreaseWindow}; the process kept serving. Any increase is a bug worth reporting.`,
+        }),
+        alert({
+          alert: 'TollboothTraceExportFailing',
+          expr: ratioOfSpans('outcome=~"failed|dropped"') + ` > ${t.traceExportFailedRatio.value}`,
+          for: t.traceExportFailedRatio.for,
+          labels: { severity: 'warning' },
+          summary: 'Gateway {{ $labels.instance }} loses its traces',
+          description: `{{ $value | humanizePercentage }} of the spans of {{ $labels.instance }} failed to export to the OTLP collector or were dropped from the full export queue (above ${percent(t.traceExportFailedRatio.value)} for ${t.traceExportFailedRatio.for}); requests are served as usual.`,
         }),
       ],
     },

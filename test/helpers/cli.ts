@@ -1,17 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 
 /** The built CLI; `npm test` builds it first (tests of the real process need real JavaScript). */
 export const CLI_PATH = resolve('dist/src/cli/tollbooth.js');
-
-/** The built OTLP export thread: a worker thread runs JavaScript, so tests of the exporter start this one. */
-export function builtExportThread(): URL {
-  const path = resolve('dist/src/telemetry/tracing/export-thread.js');
-  if (!existsSync(path)) throw new Error(`${path} is missing: run "npm run build" first`);
-  return pathToFileURL(path);
-}
 
 export interface CliProcess {
   readonly child: ChildProcessWithoutNullStreams;

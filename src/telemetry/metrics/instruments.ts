@@ -52,7 +52,29 @@ export interface AnomaliesView {
   tracked(): ReadonlyArray<{ readonly signal: string; readonly scope: { readonly name: string }; readonly active: boolean }>;
 }
 
-export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView, anomalies?: AnomaliesView, budgets?: BudgetsView) {
+/** Spans the trace exporter's batch processor finished since start (cumulative), while tracing is on. */
+export interface TraceExportTotals {
+  readonly exported: number;
+  readonly failed: number;
+  readonly dropped: number;
+}
+
+const TRACE_EXPORT_OUTCOMES = ['exported', 'failed', 'dropped'] as const;
+
+/** What the instruments read at scrape time from the parts that exist only with some settings. */
+export interface InstrumentViews {
+  /** The firing built-in alerts (tollbooth_alerts_firing). */
+  readonly alerts?: AlertsView | undefined;
+  /** The anomaly detectors (tollbooth_anomaly_active). */
+  readonly anomalies?: AnomaliesView | undefined;
+  /** The budgets' latest figures (tollbooth_budget_*). */
+  readonly budgets?: BudgetsView | undefined;
+  /** The trace exporter's span counts (tollbooth_trace_export_spans_total), while tracing is on. */
+  readonly traceExport?: (() => TraceExportTotals | undefined) | undefined;
+}
+
+export function createInstruments(registry: Registry, fleet: FleetView, version: string, views: InstrumentViews = {}) {
+  const { alerts, anomalies, budgets, traceExport } = views;
   const registers = [registry];
   const modelReplica = ['model', 'replica'] as const;
   const instruments = {
@@ -275,6 +297,21 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
         if (now > seen) this.inc({ replica: replica.name }, now - seen);
         else this.inc({ replica: replica.name }, 0);
         ejectionsSeen.set(replica, now);
+      }
+    },
+  });
+  const traceExportSeen: Record<(typeof TRACE_EXPORT_OUTCOMES)[number], number> = { exported: 0, failed: 0, dropped: 0 };
+  new Counter({
+    name: `${METRIC_PREFIX}trace_export_spans_total`,
+    help: 'Spans the OTLP trace export finished while tracing is on, by outcome: exported, failed (the collector refused or did not answer) or dropped (the export queue, OTEL_BSP_MAX_QUEUE_SIZE, was full). No series with tracing off.',
+    labelNames: ['outcome'] as const,
+    registers,
+    collect() {
+      const totals = traceExport?.();
+      if (totals === undefined) return;
+      for (const outcome of TRACE_EXPORT_OUTCOMES) {
+        this.inc({ outcome }, Math.max(0, totals[outcome] - traceExportSeen[outcome]));
+        traceExportSeen[outcome] = Math.max(traceExportSeen[outcome], totals[outcome]);
       }
     },
   });

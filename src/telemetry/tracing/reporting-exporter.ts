@@ -1,3 +1,4 @@
+import { createNoopMeter, type Attributes, type Counter, type Meter, type MeterProvider } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 
@@ -9,9 +10,9 @@ export interface ExportProblemLog {
 
 /**
  * Tells the log when export starts failing and when it recovers: once per outage, never per
- * batch or per request (an unreachable collector under load fails every few seconds). Every
- * export's result goes through `record`, library and request spans alike. The export queues are
- * bounded and drop spans when full, so a dead collector costs neither memory nor request latency.
+ * batch or per request (an unreachable collector under load fails every few seconds). The batch
+ * processor's queue is bounded and drops spans when full, so a dead collector costs neither
+ * memory nor request latency.
  */
 export class ExportHealth {
   private failing = false;
@@ -31,7 +32,7 @@ export class ExportHealth {
   }
 }
 
-/** An exporter whose results are recorded in an `ExportHealth` on their way back. */
+/** The standard OTLP exporter, its results recorded in an `ExportHealth` on their way back. */
 export class ReportingExporter implements SpanExporter {
   constructor(
     private readonly inner: SpanExporter,
@@ -51,5 +52,38 @@ export class ReportingExporter implements SpanExporter {
 
   forceFlush(): Promise<void> {
     return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+/** The SDK's self-observability counter of spans a processor finished (semconv `otel.sdk.processor.span.processed`). */
+const PROCESSED_SPANS = 'otel.sdk.processor.span.processed';
+
+/**
+ * Spans the batch span processor finished: exported, failed (the exporter answered with an
+ * error) and dropped (its queue was full), as the processor itself counts them. `meterProvider`
+ * is handed to the processor as its self-observability meter provider: of everything it reports,
+ * only the processed-spans counter is kept (`error.type` absent: exported; `queue_full`: dropped;
+ * any other: failed), read by `tollbooth_trace_export_spans_total` at scrape time.
+ */
+export class TraceExportCounts {
+  exported = 0;
+  failed = 0;
+  dropped = 0;
+  readonly meterProvider: MeterProvider;
+
+  constructor() {
+    const processed: Pick<Counter, 'add'> = {
+      add: (count: number, attributes?: Attributes) => {
+        const errorType = attributes?.['error.type'];
+        if (errorType === undefined) this.exported += count;
+        else if (errorType === 'queue_full') this.dropped += count;
+        else this.failed += count;
+      },
+    };
+    const noop = createNoopMeter();
+    const meter: Meter = Object.assign(Object.create(noop) as Meter, {
+      createCounter: (name: string) => (name === PROCESSED_SPANS ? processed : noop.createCounter(name)),
+    });
+    this.meterProvider = { getMeter: () => meter };
   }
 }

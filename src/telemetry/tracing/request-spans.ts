@@ -1,192 +1,150 @@
-import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type SpanContext, type SpanStatus, type TraceState } from '@opentelemetry/api';
-import type { InstrumentationScope } from '@opentelemetry/core';
-import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { SpanKind, SpanStatusCode, type Attributes, type SpanContext, type SpanStatus } from '@opentelemetry/api';
+import type { TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { RequestMeasures } from '../measures.js';
+import type { RequestObservation } from '../observation.js';
 import * as A from './genai-attributes.js';
-import type { RequestSpanFacts, RequestSpanSink } from './request-span-facts.js';
-import { attemptSpanName, attributesInto, ownedValue, rateLimitAttributes, requestAttributes, responseAttributes, serverAttributes, serverSpanName, type AttributeInput, type AttributeWriter } from './span-attributes.js';
-import type { AttributeLimits } from './span-pipeline.js';
-import { limitedAttributes, NO_EVENTS, SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
-import { RandomIds } from './trace-context.js';
+import type { RequestTrace } from './request-trace.js';
+import { attemptSpanName, conversationIdOf, operationOf, replicaEndpoint, serverSpanName, type ConversationSources } from './span-attributes.js';
+import type { SpanOrigin } from './span-pipeline.js';
+import { SpanRecord, spanTime, UNSET_STATUS } from './span-records.js';
 
 /**
- * Where the spans of a request are written, span by span: as span records in process
- * (`SpanRecordWriter`), or straight into an OTLP message on the export thread
- * (`RequestSpanEncoder`). After `request`, each span is opened (`child` or `server`), gets its
- * attributes (`set`), then its events, and is closed with its status (`end`). Times are
- * performance.now() milliseconds of the request's clock (`RequestSpanFacts.epochOffsetMs`).
+ * The spans of one finished request, built once from its trace handle, observation and measures
+ * (so every span says what the metrics and the access log say): the rate-limit child, one CLIENT
+ * span per upstream attempt (a failover ends its try with the transport error; the answering one
+ * carries the response, usage and the first-token event), and the SERVER span. A value that is
+ * undefined becomes no attribute, as the SDK's `setAttribute` leaves it out. `spanId` chooses the
+ * rate-limit span's id: nothing outside the trace refers to it.
  */
-export interface RequestSpanWriter extends AttributeWriter {
-  /** The request whose spans follow: its trace id, sampling, trace state, SERVER span and clock. */
-  request(facts: RequestSpanFacts): void;
-  /** Opens a child of the request's SERVER span. */
-  child(name: string, kind: SpanKind, spanId: string, startedAt: number, endedAt: number): void;
-  /** Opens the SERVER span (its ids and the client's span as parent come from the request's facts). */
-  server(name: string, startedAt: number, endedAt: number): void;
-  /** An event of the open span, after its attributes. */
-  event(name: string, at: number, attributes: Attributes): void;
-  end(status: SpanStatus): void;
+export function requestSpans(
+  handle: RequestTrace,
+  observation: RequestObservation,
+  measures: RequestMeasures,
+  conversation: ConversationSources,
+  origin: SpanOrigin,
+  spanId: () => string,
+): SpanRecord[] {
+  const server = handle.spanContext;
+  const offset = handle.epochOffsetMs;
+  const endedAt = observation.completedAt ?? performance.now();
+  const errorType = measures.errorType ?? undefined;
+  const record = (name: string, kind: SpanKind, context: SpanContext, parent: SpanContext | undefined, from: number, to: number, status: SpanStatus, attributes: Attributes, events: TimedEvent[] = []) =>
+    new SpanRecord(name, kind, context, parent, spanTime(from, offset), spanTime(to, offset), status, attributes, events, origin.resource, origin.scope, origin.limits);
+  const spans: SpanRecord[] = [];
+
+  const rateLimit = observation.rateLimit;
+  if (rateLimit !== undefined) {
+    const attributes: Attributes = { [A.RATE_LIMIT_OUTCOME]: rateLimit.outcome };
+    if (rateLimit.limitedBy !== undefined) attributes[A.RATE_LIMIT_LIMITED_BY] = rateLimit.limitedBy;
+    attributes[A.RATE_LIMIT_STORE] = rateLimit.store;
+    attributes[A.RATE_LIMIT_RESERVED_TOKENS] = rateLimit.reservedTokens;
+    spans.push(record(A.RATE_LIMIT_SPAN, SpanKind.INTERNAL, { ...server, spanId: spanId() }, server, rateLimit.startedAt, rateLimit.endedAt, UNSET_STATUS, attributes));
+  }
+
+  const attempts = handle.attempts;
+  if (attempts.length > 0) {
+    const name = attemptSpanName(observation.method, observation.route, observation.requestedModel);
+    const shared = requestAttributes(handle, observation, conversation);
+    const last = attempts.length - 1;
+    attempts.forEach((attempt, index) => {
+      const failed = index < last || attempt.endedAt !== undefined;
+      const { address, port } = replicaEndpoint(attempt.replica);
+      const attributes: Attributes = { ...shared, [A.SERVER_ADDRESS]: address, [A.SERVER_PORT]: port, [A.ROUTING_REPLICA]: attempt.replica.name, [A.ROUTING_ATTEMPT]: index + 1 };
+      const context = { ...server, spanId: attempt.spanId };
+      if (failed) {
+        attributes[A.ERROR_TYPE] = attempt.errorType ?? 'unknown';
+        spans.push(record(name, SpanKind.CLIENT, context, server, attempt.startedAt, attempt.endedAt ?? endedAt, errorStatus(attempt.errorType), attributes));
+        return;
+      }
+      responseAttributes(handle, observation, measures, attributes);
+      let status = UNSET_STATUS;
+      if (errorType !== undefined) {
+        attributes[A.ERROR_TYPE] = errorType;
+        if (measures.outcome === 'upstream_error' || measures.outcome === 'upstream_failure') status = errorStatus(errorType);
+      }
+      const events: TimedEvent[] = [];
+      const firstContentAt = observation.firstContentWrittenAt;
+      if (measures.ttftMs !== undefined && firstContentAt !== undefined) {
+        const eventAttributes: Attributes = { [A.TTFT_MS]: measures.ttftMs };
+        if (measures.upstreamTtftMs !== undefined) eventAttributes[A.UPSTREAM_TTFT_MS] = measures.upstreamTtftMs;
+        events.push({ name: A.FIRST_TOKEN_EVENT, time: spanTime(firstContentAt, offset), attributes: eventAttributes, droppedAttributesCount: 0 });
+      }
+      spans.push(record(name, SpanKind.CLIENT, context, server, attempt.startedAt, endedAt, status, attributes, events));
+    });
+  }
+
+  // The sampler's attributes first (the SDK's own samplers add none), ours over them.
+  const attributes: Attributes = { ...handle.samplerAttributes, ...serverAttributes(observation, measures) };
+  const status = (observation.status ?? 0) >= 500 || measures.outcome === 'upstream_failure' ? errorStatus(errorType) : UNSET_STATUS;
+  spans.push(record(serverSpanName(observation.method, observation.route), SpanKind.SERVER, server, handle.parent, observation.receivedAt, endedAt, status, attributes));
+  return spans;
 }
 
-/**
- * The spans of one finished request, from its facts: the rate-limit child, one CLIENT span per
- * upstream attempt (a failover ends its try with the transport error; the answering one carries
- * the response, usage and the first-token event), and the SERVER span. `ids` chooses the rate-limit
- * span's id: nothing outside the trace refers to it.
- */
-export function writeRequestSpans(facts: RequestSpanFacts, out: RequestSpanWriter, ids: Pick<RandomIds, 'spanId'>): void {
-  out.request(facts);
-  const rateLimit = facts.rateLimit;
-  if (rateLimit !== undefined) {
-    out.child(A.RATE_LIMIT_SPAN, SpanKind.INTERNAL, ids.spanId(), rateLimit.startedAt, rateLimit.endedAt);
-    rateLimitAttributes(rateLimit, out);
-    out.end(UNSET_STATUS);
-  }
+function serverAttributes(observation: RequestObservation, measures: RequestMeasures): Attributes {
+  const attributes: Attributes = { [A.HTTP_REQUEST_METHOD]: observation.method };
+  if (observation.route !== 'unmatched') attributes[A.HTTP_ROUTE] = observation.route;
+  if (observation.status !== undefined) attributes[A.HTTP_RESPONSE_STATUS_CODE] = observation.status;
+  if (measures.errorType != null) attributes[A.ERROR_TYPE] = measures.errorType;
+  attributes[A.REQUEST_ID] = observation.requestId;
+  attributes[A.OUTCOME] = measures.outcome;
+  if (observation.keyId !== undefined) attributes[A.API_KEY_ID] = observation.keyId;
+  if (observation.tenant !== undefined) attributes[A.TENANT] = observation.tenant;
+  if (observation.rateLimit !== undefined) attributes[A.RATE_LIMIT_OUTCOME] = observation.rateLimit.outcome;
+  if (observation.routingOutcome !== undefined) attributes[A.ROUTING_OUTCOME] = observation.routingOutcome;
+  // Replicas tried after the first, for a request that was dispatched at all.
+  if (observation.dispatchedAt !== undefined) attributes[A.ROUTING_FAILOVERS] = observation.failovers;
+  if (observation.sessionKeySource !== undefined) attributes[A.SESSION_KEY_SOURCE] = observation.sessionKeySource;
+  if (measures.overheadMs !== undefined) attributes[A.OVERHEAD_MS] = measures.overheadMs;
+  return attributes;
+}
 
-  const attempts = facts.attempts;
-  if (attempts.length > 0) {
-    const name = attemptSpanName(facts.method, facts.route, facts.requestedModel);
-    const last = attempts.length - 1;
-    for (let index = 0; index <= last; index++) {
-      const attempt = attempts[index]!;
-      const failed = index < last || attempt.endedAt !== undefined;
-      out.child(name, SpanKind.CLIENT, attempt.spanId, attempt.startedAt, failed ? (attempt.endedAt ?? facts.endedAt) : facts.endedAt);
-      requestAttributes(facts, out);
-      out.set(A.SERVER_ADDRESS, attempt.address);
-      out.set(A.SERVER_PORT, attempt.port);
-      out.set(A.ROUTING_REPLICA, attempt.replica);
-      out.set(A.ROUTING_ATTEMPT, index + 1);
-      if (failed) {
-        out.set(A.ERROR_TYPE, attempt.errorType ?? 'unknown');
-        out.end(errorStatus(attempt.errorType));
-        continue;
-      }
-      responseAttributes(facts, out);
-      let status = UNSET_STATUS;
-      if (facts.errorType !== undefined) {
-        out.set(A.ERROR_TYPE, facts.errorType);
-        if (facts.outcome === 'upstream_error' || facts.outcome === 'upstream_failure') status = errorStatus(facts.errorType);
-      }
-      const firstToken = facts.firstToken;
-      if (firstToken !== undefined) {
-        const attributes: Attributes = { [A.TTFT_MS]: firstToken.ttftMs };
-        if (firstToken.upstreamTtftMs !== undefined) attributes[A.UPSTREAM_TTFT_MS] = firstToken.upstreamTtftMs;
-        out.event(A.FIRST_TOKEN_EVENT, firstToken.at, attributes);
-      }
-      out.end(status);
-    }
+/** What every upstream attempt of the request shares: its GenAI attributes; the conversation id only from an explicit session id. */
+function requestAttributes(handle: RequestTrace, observation: RequestObservation, conversation: ConversationSources): Attributes {
+  const attributes: Attributes = {};
+  const operation = operationOf(observation.route);
+  const json = isRecord(observation.requestJson) ? observation.requestJson : undefined;
+  if (operation !== undefined) {
+    attributes[A.GEN_AI_OPERATION_NAME] = operation;
+    attributes[A.GEN_AI_PROVIDER_NAME] = A.PROVIDER_VLLM;
   }
+  if (observation.requestedModel !== undefined) attributes[A.GEN_AI_REQUEST_MODEL] = observation.requestedModel;
+  if (operation !== undefined) attributes[A.GEN_AI_REQUEST_STREAM] = observation.stream;
+  const maxTokens = finiteNumber(json?.max_tokens) ?? finiteNumber(json?.max_completion_tokens) ?? finiteNumber(json?.max_output_tokens);
+  if (maxTokens !== undefined) attributes[A.GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
+  const temperature = finiteNumber(json?.temperature);
+  if (temperature !== undefined) attributes[A.GEN_AI_REQUEST_TEMPERATURE] = temperature;
+  const conversationId = conversationIdOf(handle.headers, json, conversation);
+  if (conversationId !== undefined) attributes[A.GEN_AI_CONVERSATION_ID] = conversationId;
+  const input = handle.content?.input(observation);
+  if (input !== undefined) attributes[A.GEN_AI_INPUT_MESSAGES] = input;
+  return attributes;
+}
 
-  out.server(serverSpanName(facts.method, facts.route), facts.receivedAt, facts.endedAt);
-  if (facts.samplerAttributes === undefined) {
-    serverAttributes(facts, out);
-  } else {
-    // The sampler's attributes first, ours over them (rare: the SDK's own samplers add none); empty values left out, as setAttribute leaves them.
-    const merged: Attributes = { ...facts.samplerAttributes };
-    serverAttributes(facts, attributesInto(merged));
-    for (const key in merged) {
-      const value = merged[key];
-      if (value !== undefined && value !== null) out.set(key, value);
-    }
+/** The answering attempt's response: id, model, finish reasons, usage (exact counts only), status, opt-in content. */
+function responseAttributes(handle: RequestTrace, observation: RequestObservation, measures: RequestMeasures, attributes: Attributes): void {
+  const facts = observation.streamFacts;
+  if (facts?.responseId !== undefined) attributes[A.GEN_AI_RESPONSE_ID] = facts.responseId;
+  if (facts?.responseModel !== undefined) attributes[A.GEN_AI_RESPONSE_MODEL] = facts.responseModel;
+  if (facts !== undefined && facts.finishReasons.length > 0) attributes[A.GEN_AI_RESPONSE_FINISH_REASONS] = facts.finishReasons.slice();
+  const tokens = measures.tokens;
+  if (tokens.source === 'exact') {
+    attributes[A.GEN_AI_USAGE_INPUT_TOKENS] = tokens.input;
+    attributes[A.GEN_AI_USAGE_OUTPUT_TOKENS] = tokens.output;
+    if (tokens.cachedInput > 0) attributes[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = tokens.cachedInput;
   }
-  out.end((facts.status ?? 0) >= 500 || facts.outcome === 'upstream_failure' ? errorStatus(facts.errorType) : UNSET_STATUS);
+  if (observation.status !== undefined) attributes[A.HTTP_RESPONSE_STATUS_CODE] = observation.status;
+  const output = handle.content?.output(observation);
+  if (output !== undefined) attributes[A.GEN_AI_OUTPUT_MESSAGES] = output;
 }
 
 function errorStatus(message: string | undefined): SpanStatus {
   return message === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message };
 }
 
-/**
- * What request spans carry besides their facts, the same for every request: the resource and
- * instrumentation scope of the SDK's tracer provider, the attribute limits of OTEL_*ATTRIBUTE_*,
- * and how a `tracestate` header becomes a `TraceState`.
- */
-export interface SpanOrigin {
-  readonly resource: Resource;
-  readonly scope: InstrumentationScope;
-  readonly limits: AttributeLimits;
-  readonly parseTraceState: (header: string) => TraceState;
+function finiteNumber(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-/** Request spans as span records (`ReadableSpan`), each handed to `emit` as it is closed. */
-export class SpanRecordWriter implements RequestSpanWriter {
-  private facts: RequestSpanFacts | undefined;
-  private serverContext: SpanContext | undefined;
-  private name = '';
-  private kind = SpanKind.INTERNAL;
-  private context: SpanContext | undefined;
-  private parent: SpanContext | undefined;
-  private startedAt = 0;
-  private endedAt = 0;
-  private attributes: Attributes = {};
-  private events: TimedEvent[] = NO_EVENTS;
-
-  constructor(
-    private readonly origin: SpanOrigin,
-    private readonly emit: (span: ReadableSpan) => void,
-  ) {}
-
-  request(facts: RequestSpanFacts): void {
-    this.facts = facts;
-    const traceState = facts.traceState === undefined ? undefined : this.origin.parseTraceState(facts.traceState);
-    this.serverContext = { traceId: facts.traceId, spanId: facts.spanId, traceFlags: facts.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, traceState };
-  }
-
-  child(name: string, kind: SpanKind, spanId: string, startedAt: number, endedAt: number): void {
-    const server = this.serverContext!;
-    this.open(name, kind, { ...server, spanId }, server, startedAt, endedAt);
-  }
-
-  server(name: string, startedAt: number, endedAt: number): void {
-    const server = this.serverContext!;
-    const parent = this.facts!.parent;
-    this.open(
-      name,
-      SpanKind.SERVER,
-      server,
-      parent === undefined ? undefined : { traceId: server.traceId, spanId: parent.spanId, traceFlags: parent.traceFlags, isRemote: parent.isRemote, traceState: server.traceState },
-      startedAt,
-      endedAt,
-    );
-  }
-
-  set(key: string, value: AttributeInput): void {
-    this.attributes[key] = ownedValue(value);
-  }
-
-  event(name: string, at: number, attributes: Attributes): void {
-    if (this.events === NO_EVENTS) this.events = [];
-    this.events.push({ name, time: spanTime(at, this.facts!.epochOffsetMs), attributes, droppedAttributesCount: 0 });
-  }
-
-  end(status: SpanStatus): void {
-    const { resource, scope, limits } = this.origin;
-    const offset = this.facts!.epochOffsetMs;
-    const limited = limitedAttributes(this.attributes, limits);
-    this.emit(
-      new SpanRecord(this.name, this.kind, this.context!, this.parent, spanTime(this.startedAt, offset), spanTime(this.endedAt, offset), status, limited.values, limited.dropped, this.events, resource, scope),
-    );
-  }
-
-  private open(name: string, kind: SpanKind, context: SpanContext, parent: SpanContext | undefined, startedAt: number, endedAt: number): void {
-    this.name = name;
-    this.kind = kind;
-    this.context = context;
-    this.parent = parent;
-    this.startedAt = startedAt;
-    this.endedAt = endedAt;
-    this.attributes = {};
-    this.events = NO_EVENTS;
-  }
-}
-
-/**
- * Request spans built in process and handed to `processor` as they are (the SDK's processors and
- * exporters read them as ended spans): where no export thread is wanted, such as tests with an
- * in-memory exporter and the cost scripts.
- */
-export function spansBuiltInProcess(processor: Pick<SpanProcessor, 'onEnd'>, origin: SpanOrigin): RequestSpanSink {
-  const ids = new RandomIds();
-  const writer = new SpanRecordWriter(origin, (span) => processor.onEnd(span));
-  return { add: (facts) => writeRequestSpans(facts, writer, ids) };
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -21,10 +21,9 @@ import type { RequestMeasures } from '../measures.js';
 import type { RequestObservation } from '../observation.js';
 import type { TracingConfig } from './config.js';
 import { ContentCapture } from './content-capture.js';
-import { requestSpanFacts } from './request-span-facts.js';
+import { requestSpans } from './request-spans.js';
 import { serverSpanName, transportErrorType, type ConversationSources } from './span-attributes.js';
 import { activeSpanPipeline, type SpanPipeline } from './span-pipeline.js';
-import { formatTraceParent, parseTraceParent, RandomIds } from './trace-context.js';
 
 /** One upstream try: its CLIENT span runs from dispatch until the try ends; its id is in the try's traceparent. */
 interface Attempt {
@@ -48,20 +47,16 @@ export class RequestTrace {
   readonly spanContext: SpanContext;
   /** The SERVER span as the active context (for library spans: ioredis); only for a recorded request. */
   readonly context: Context | undefined;
-  private readonly traceParentFlags: boolean;
-  /** The trace's `tracestate` as a header value, when it has one. */
-  readonly traceStateHeader: string | undefined;
 
   constructor(
-    private readonly ids: RandomIds,
-    private readonly propagator: SpanPipeline['propagator'],
+    private readonly pipeline: SpanPipeline,
     /** Sampled and recorded: its spans are built at the end. False: only its context travels upstream. */
     readonly recording: boolean,
     sampled: boolean,
     traceId: string,
     spanId: string,
     traceState: TraceState | undefined,
-    /** The client's span, when its traceparent was valid. */
+    /** The client's span, when its trace context was valid. */
     readonly parent: SpanContext | undefined,
     /** Attributes the sampler asked for. */
     readonly samplerAttributes: Attributes | undefined,
@@ -74,30 +69,22 @@ export class RequestTrace {
      */
     readonly epochOffsetMs: number,
   ) {
-    this.spanContext = { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, traceState };
+    this.spanContext = { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, ...(traceState === undefined ? {} : { traceState }) };
     this.context = recording ? trace.setSpanContext(ROOT_CONTEXT, this.spanContext) : undefined;
-    this.traceParentFlags = sampled;
-    this.traceStateHeader = traceState?.serialize() || undefined;
   }
 
   /**
-   * An upstream try is dispatched now: gives it a span id and writes it into the try's request
-   * headers (`traceparent`, and `tracestate` when the trace has one), so the replica's own span
-   * is the child of this try. Replaces whatever trace headers the client sent.
+   * An upstream try is dispatched now: gives it a span id and writes its trace context into the
+   * try's request headers through the propagator (`traceparent`, and `tracestate` when the trace
+   * has one), so the replica's own span is the child of this try. Replaces the client's.
    */
   attemptStarted(target: UpstreamTarget, now: number): void {
-    const spanId = this.ids.spanId();
+    const spanId = this.pipeline.idGenerator.generateSpanId();
     if (this.recording) this.attempts.push({ spanId, replica: target.replica, startedAt: now, endedAt: undefined, errorType: undefined });
     const headers = target.options.headers;
     if (!isHeaderRecord(headers)) return;
-    if (this.propagator !== undefined) {
-      if (headers.tracestate !== undefined) delete headers.tracestate;
-      this.propagator.inject(trace.setSpanContext(ROOT_CONTEXT, this.childContext(spanId)), headers, defaultTextMapSetter);
-      return;
-    }
-    headers.traceparent = formatTraceParent(this.spanContext.traceId, spanId, this.traceParentFlags);
-    if (this.traceStateHeader !== undefined) headers.tracestate = this.traceStateHeader;
-    else if (headers.tracestate !== undefined) delete headers.tracestate;
+    if (headers.tracestate !== undefined) delete headers.tracestate;
+    this.pipeline.propagator.inject(trace.setSpanContext(ROOT_CONTEXT, { ...this.spanContext, spanId }), headers, defaultTextMapSetter);
   }
 
   /** The current try failed before an answer and the request moves on to another replica. */
@@ -107,25 +94,17 @@ export class RequestTrace {
     attempt.endedAt = now;
     attempt.errorType = transportErrorType(error);
   }
-
-  /** A context for a child span of the SERVER span (same trace, flags and trace state). */
-  private childContext(spanId: string): SpanContext {
-    const server = this.spanContext;
-    return { traceId: server.traceId, spanId, traceFlags: server.traceFlags, traceState: server.traceState };
-  }
 }
 
 /**
- * Traces every request from its observation: on arrival it continues the client's `traceparent`
- * and takes the sampling decision (the configured sampler, once per request); at the end it
- * gathers the request's span facts (request-span-facts.ts) in one read of the finished
- * observation and hands them to the pipeline's sink, which builds the spans (request-spans.ts)
- * where they are exported. Nothing runs per chunk: the stream is already timed by the tap. An
- * unsampled request costs an id and a header.
+ * Traces every request from its observation: on arrival it continues the client's trace context
+ * (the propagator's) and takes the sampling decision (the SDK's sampler, once per request); at
+ * the end it builds the request's span records (request-spans.ts) from the finished observation
+ * and hands them to the SDK's span processor. Nothing runs per chunk: the stream is already timed
+ * by the tap. An unsampled request costs two ids and a header.
  */
 export class RequestTracer {
   private readonly conversation: ConversationSources;
-  private readonly ids = new RandomIds();
 
   constructor(
     private readonly pipeline: SpanPipeline,
@@ -138,8 +117,8 @@ export class RequestTracer {
   /** Chooses the ids and sampling of a request that just arrived, and names them on the observation when it is sampled. */
   requestStarted(observation: RequestObservation, headers: IncomingHttpHeaders, response: ServerResponse): void {
     const parent = this.remoteParent(headers);
-    const traceId = parent?.traceId ?? this.ids.traceId();
-    const spanId = this.ids.spanId();
+    const traceId = parent?.traceId ?? this.pipeline.idGenerator.generateTraceId();
+    const spanId = this.pipeline.idGenerator.generateSpanId();
     const sampling = this.pipeline.sampler.shouldSample(
       parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent),
       traceId,
@@ -151,8 +130,7 @@ export class RequestTracer {
     const recording = sampling.decision !== SamplingDecision.NOT_RECORD;
     const content = recording && this.settings.captureContent ? new ContentCapture(response, this.settings.contentLimitChars) : undefined;
     observation.trace = new RequestTrace(
-      this.ids,
-      this.pipeline.propagator,
+      this.pipeline,
       recording,
       sampling.decision === SamplingDecision.RECORD_AND_SAMPLED,
       traceId,
@@ -179,34 +157,18 @@ export class RequestTracer {
     inRequestTrace(observation, next);
   }
 
-  /**
-   * The request is over: its span facts are gathered once and handed to the pipeline's sink,
-   * which builds the spans (in the gateway, on the export thread: the event loop only gathers).
-   */
+  /** The request is over: its spans are built once and handed to the span processor (which batches and exports them). */
   finish(observation: RequestObservation, measures: RequestMeasures): void {
     const handle = observation.trace;
     if (handle === undefined || !handle.recording) return;
-    this.pipeline.requestSpans.add(requestSpanFacts(handle, observation, measures, this.conversation));
+    const { processor, origin, idGenerator } = this.pipeline;
+    for (const span of requestSpans(handle, observation, measures, this.conversation, origin, () => idGenerator.generateSpanId())) processor.onEnd(span);
   }
 
-  /** The client's span from a valid `traceparent` (and its `tracestate`), else undefined: the request starts a trace. */
+  /** The client's span from a valid trace context (`traceparent` and `tracestate` by default), else undefined: the request starts a trace. */
   private remoteParent(headers: IncomingHttpHeaders): SpanContext | undefined {
-    const propagator = this.pipeline.propagator;
-    if (propagator !== undefined) {
-      const extracted = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter));
-      return extracted !== undefined && isSpanContextValid(extracted) ? extracted : undefined;
-    }
-    const parsed = parseTraceParent(headers.traceparent);
-    if (parsed === undefined) return undefined;
-    const stateHeader = headers.tracestate;
-    const state = Array.isArray(stateHeader) ? stateHeader.join(',') : stateHeader;
-    return {
-      traceId: parsed.traceId,
-      spanId: parsed.spanId,
-      traceFlags: parsed.traceFlags,
-      isRemote: true,
-      ...(state ? { traceState: this.pipeline.parseTraceState(state) } : {}),
-    };
+    const extracted = trace.getSpanContext(this.pipeline.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter));
+    return extracted !== undefined && isSpanContextValid(extracted) ? extracted : undefined;
   }
 }
 

@@ -1,22 +1,21 @@
 import { register } from 'node:module';
 import type { Logger } from 'pino';
 import type { TracingConfig } from './config.js';
-import type { TraceProtocol } from './otlp-transport.js';
-import { samplerFromEnv } from './sampler-from-env.js';
-import { batchSettingsFromEnv } from './span-batcher.js';
-import { propagatesW3cOnly, spanOriginOf, useSpanPipeline } from './span-pipeline.js';
 import type { ExportProblemLog } from './reporting-exporter.js';
+import { spanOriginOf, useSpanPipeline } from './span-pipeline.js';
 
 /**
  * The OpenTelemetry SDK of the gateway process. `startTracing` must run before ioredis is first
  * imported (the CLI starts it, then imports the rest dynamically): the ioredis instrumentation
- * patches it as it loads. Everything OpenTelemetry is imported
- * here only when tracing is on, so a gateway without an endpoint loads none of it.
+ * patches it as it loads. Everything OpenTelemetry is imported here only when tracing is on, so
+ * a gateway without an endpoint loads none of it.
  *
- * Export is configured by the standard variables: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
- * OTEL_EXPORTER_OTLP_ENDPOINT (required: no endpoint, no tracing), OTEL_EXPORTER_OTLP_PROTOCOL
- * (http/protobuf by default, or grpc), OTEL_SERVICE_NAME (default tollbooth), OTEL_TRACES_SAMPLER
- * and _ARG (default parentbased_always_on), OTEL_BSP_* (the bounded export queue), OTEL_SDK_DISABLED.
+ * Export is the SDK's own pipeline, configured from the standard variables by the SDK's own
+ * readers: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT (required: no
+ * endpoint, no tracing), OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf by default, or grpc) and every
+ * other OTEL_EXPORTER_OTLP_* setting (read by the exporter), OTEL_SERVICE_NAME (default
+ * tollbooth), OTEL_TRACES_SAMPLER and _ARG, OTEL_BSP_* (the batch processor's bounded queue),
+ * OTEL_PROPAGATORS, OTEL_SPAN_ATTRIBUTE_*, OTEL_SDK_DISABLED.
  */
 
 /** How tracing came out of start-up; `report` writes it to the log once the logger exists. */
@@ -33,37 +32,43 @@ export interface TracingRuntime {
 /** Modules whose instrumentation needs the ESM loader hook (they are CommonJS, imported from ESM). */
 const HOOKED_MODULES = ['ioredis'];
 
-export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessEnv = process.env): Promise<TracingRuntime> {
+/** Starts the SDK from `process.env` (the SDK's own readers and the exporter read nothing else). */
+export async function startTracing(settings: TracingConfig): Promise<TracingRuntime> {
+  const env = process.env;
   const off = offReason(settings, env);
   if (off !== undefined) return inactive('off', off);
-  const protocol = protocolOf(env);
-  if (protocol === undefined) {
-    return inactive('failed', `OTEL_EXPORTER_OTLP_PROTOCOL "${protocolText(env)}" is not supported (use http/protobuf or grpc)`);
+  const protocol = protocolText(env);
+  if (protocol !== 'http/protobuf' && protocol !== 'grpc') {
+    return inactive('failed', `OTEL_EXPORTER_OTLP_PROTOCOL "${protocol}" is not supported (use http/protobuf or grpc)`);
   }
   try {
     register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: HOOKED_MODULES } });
-    const [{ NodeSDK, tracing, core, resources }, { trace, propagation }, { IORedisInstrumentation }, { ExportHealth, ReportingExporter }, { SynchronousContextManager }] = await Promise.all([
+    const [{ NodeSDK, tracing, resources }, { trace, propagation }, fromEnv, { IORedisInstrumentation }, reporting, { SynchronousContextManager }, { OTLPTraceExporter }] = await Promise.all([
       import('@opentelemetry/sdk-node'),
       import('@opentelemetry/api'),
+      // The NodeSDK's own readers of OTEL_TRACES_SAMPLER, OTEL_BSP_* and the span limits (not re-exported by its index).
+      import('@opentelemetry/sdk-node/build/src/create-from-env.js'),
       import('@opentelemetry/instrumentation-ioredis'),
       import('./reporting-exporter.js'),
       import('./synchronous-context.js'),
+      // The transport of the other protocol is never loaded (gRPC brings @grpc/grpc-js with it).
+      protocol === 'grpc' ? import('@opentelemetry/exporter-trace-otlp-grpc') : import('@opentelemetry/exporter-trace-otlp-proto'),
     ]);
     const problems = new ExportProblemSink();
-    const health = new ExportHealth(problems);
-    const { otlpTraceExport } = await import('./otlp-exporter.js');
-    const otlp = otlpTraceExport(protocol, { env });
-    const batch = batchSettingsFromEnv(env);
-    // Library spans (ioredis): the SDK's bounded export queue of OTEL_BSP_* (2048 spans by default;
-    // full: dropped, never blocking). Request spans go to the export thread as facts (below).
-    const processor = new tracing.BatchSpanProcessor(new ReportingExporter(otlp.exporter, health), batch);
-    // One sampler (OTEL_TRACES_SAMPLER and _ARG) for request spans and library spans alike.
-    const sampler = samplerFromEnv(env, tracing);
+    const exportCounts = new reporting.TraceExportCounts();
+    // The batch processor of OTEL_BSP_* (2048 spans by default; full: dropped, never blocking), which
+    // counts what it exported, failed and dropped into `exportCounts`.
+    const exporter = new reporting.ReportingExporter(new OTLPTraceExporter(), new reporting.ExportHealth(problems));
+    const processor = fromEnv.createBatchSpanProcessorFromEnv(exporter, exportCounts.meterProvider);
+    // One sampler and id generator for request spans and library spans alike.
+    const sampler = fromEnv.createSamplerFromEnv() ?? new tracing.ParentBasedSampler({ root: new tracing.AlwaysOnSampler() });
+    const idGenerator = new tracing.RandomIdGenerator();
     const sdk = new NodeSDK({
       // OTEL_SERVICE_NAME (read by the environment detector) wins over this default.
       ...(env.OTEL_SERVICE_NAME === undefined || env.OTEL_SERVICE_NAME === '' ? { serviceName: 'tollbooth' } : {}),
       spanProcessors: [processor],
       sampler,
+      idGenerator,
       // No AsyncLocalStorage: it would put an async_hooks init call on every relayed chunk's write.
       contextManager: new SynchronousContextManager(),
       // Metrics are Prometheus' job and logs go to stdout: nothing else is exported.
@@ -77,21 +82,10 @@ export async function startTracing(settings: TracingConfig, env: NodeJS.ProcessE
       ],
     });
     sdk.start();
-    const parseTraceState = (header: string) => new core.TraceState(header);
-    const origin = spanOriginOf(trace.getTracerProvider(), parseTraceState, resources.defaultResource(), env);
+    const origin = spanOriginOf(trace.getTracerProvider(), resources.defaultResource(), fromEnv.createSpanLimitsFromEnv() ?? {});
     await origin.resource.waitForAsyncAttributes?.();
-    // Request spans: built, batched (OTEL_BSP_*, the same bound), encoded and sent on the export thread.
-    const requestSpans = otlp.exporter.requestSpans(
-      { resourceAttributes: origin.resource.attributes, resourceSchemaUrl: origin.resource.schemaUrl, scope: origin.scope, limits: origin.limits, batch },
-      (result) => health.record(result),
-    );
-    useSpanPipeline({
-      requestSpans,
-      sampler,
-      parseTraceState,
-      // Other propagators (b3, jaeger…): through the global propagation the SDK set up from OTEL_PROPAGATORS.
-      ...(propagatesW3cOnly(env) ? {} : { propagator: propagation }),
-    });
+    // The propagation the NodeSDK set up from OTEL_PROPAGATORS (W3C trace context and baggage by default).
+    useSpanPipeline({ processor, sampler, idGenerator, propagator: propagation, origin, exportCounts });
     const endpoint = endpointOf(env);
     return {
       state: 'on',
@@ -141,11 +135,6 @@ function endpointOf(env: NodeJS.ProcessEnv): string | undefined {
 
 function protocolText(env: NodeJS.ProcessEnv): string {
   return (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf').toLowerCase();
-}
-
-function protocolOf(env: NodeJS.ProcessEnv): TraceProtocol | undefined {
-  const protocol = protocolText(env);
-  return protocol === 'http/protobuf' || protocol === 'grpc' ? protocol : undefined;
 }
 
 function inactive(state: 'off' | 'failed', reason: string): TracingRuntime {

@@ -1,15 +1,13 @@
 import type { Attributes } from '@opentelemetry/api';
 import { core, node, resources, tracing } from '@opentelemetry/sdk-node';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { spansBuiltInProcess } from '../../../src/telemetry/tracing/request-spans.js';
 import { spanOriginOf, type SpanPipeline } from '../../../src/telemetry/tracing/span-pipeline.js';
 
 /**
  * A real OpenTelemetry tracer provider whose spans land in memory (W3C trace context propagation
  * and the async-local-storage context manager registered as the SDK registers them), and the span
  * pipeline request tracing uses with it, made as the SDK start-up makes it (the provider's
- * sampler, resource and scope), except that request spans are built in process and handed to the
- * provider's processor rather than built on an export thread.
+ * processor, sampler, resource and scope, the SDK's id generator and W3C propagator).
  */
 export function inMemoryTracing(sampler?: tracing.Sampler): { exporter: tracing.InMemorySpanExporter; provider: node.NodeTracerProvider; pipeline: SpanPipeline } {
   const exporter = new tracing.InMemorySpanExporter();
@@ -17,9 +15,13 @@ export function inMemoryTracing(sampler?: tracing.Sampler): { exporter: tracing.
   const chosen = sampler ?? new tracing.ParentBasedSampler({ root: new tracing.AlwaysOnSampler() });
   const provider = new node.NodeTracerProvider({ spanProcessors: [processor], sampler: chosen });
   provider.register();
-  const parseTraceState = (header: string) => new core.TraceState(header);
-  const origin = spanOriginOf(provider, parseTraceState, resources.defaultResource(), {});
-  const pipeline: SpanPipeline = { requestSpans: spansBuiltInProcess(processor, origin), sampler: chosen, parseTraceState };
+  const pipeline: SpanPipeline = {
+    processor,
+    sampler: chosen,
+    idGenerator: new tracing.RandomIdGenerator(),
+    propagator: new core.W3CTraceContextPropagator(),
+    origin: spanOriginOf(provider, resources.defaultResource(), {}),
+  };
   return { exporter, provider, pipeline };
 }
 
