@@ -19,6 +19,8 @@ commands:
   top           watch a gateway live in the terminal  (tollbooth top --help)
   capacity      replicas needed, headroom and forecast per model, from a gateway or Prometheus
                                                       (tollbooth capacity --help)
+  report        SLA, cost and prefix-cache ROI report from Prometheus
+                                                      (tollbooth report --help)
   check-config  validate a configuration and exit     [--config FILE]
 
 The config file may also be named by TOLLBOOTH_CONFIG. Environment overrides:
@@ -83,6 +85,11 @@ async function main(argv: string[]): Promise<void> {
     case 'capacity': {
       const { runCapacityCommand } = await import('../analytics/capacity/cli.js');
       process.exitCode = await runCapacityCommand(rest);
+      return;
+    }
+    case 'report': {
+      const { runReportCommand } = await import('./report.js');
+      process.exitCode = await runReportCommand(rest);
       return;
     }
     case undefined:

@@ -4,6 +4,7 @@ import { guardrailsConfigSchema } from '../guardrails/config.js';
 import { alertsConfigSchema } from '../alerts/config.js';
 import { anomalyConfigSchema } from '../analytics/anomaly/config.js';
 import { capacityConfigSchema } from '../analytics/capacity/config.js';
+import { reportConfigSchema } from '../analytics/report/config.js';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
 import { passthroughConfigSchema } from '../proxy/passthrough.js';
@@ -332,6 +333,8 @@ export const configSchema = z
         anomaly: anomalyConfigSchema.prefault({}),
         /** Capacity planning, GET /api/v1/capacity (src/analytics/capacity/). */
         capacity: capacityConfigSchema.prefault({}),
+        /** The objectives and ROI assumption of `tollbooth report` (src/analytics/report/). */
+        report: reportConfigSchema.prefault({}),
       })
       .strict()
       .prefault({}),

@@ -38,7 +38,7 @@ export function isAlertRule(rule: RecordingRule | AlertRule): rule is AlertRule 
  * /ready, GET /v1/models) are the gateway's bookkeeping, not traffic of a model: the per-model
  * rates, ratios and latencies leave them out, so Prometheus's scrapes never count as requests.
  */
-const MODEL_TRAFFIC = 'model!="none"';
+export const MODEL_TRAFFIC = 'model!="none"';
 
 /** The rate window of the recorded latencies, rates and ratios that dashboards and the plain alerts read. */
 export const RATE_WINDOW = '5m';

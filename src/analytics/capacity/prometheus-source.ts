@@ -1,5 +1,6 @@
 import { DEFAULT_MONITORING_CONFIG } from '../../monitoring/config.js';
-import { recordingRuleGroups, recordName } from '../../monitoring/rules.js';
+import { MODEL_TRAFFIC, recordingRuleGroups, recordName } from '../../monitoring/rules.js';
+import { prometheusApi, type PrometheusApi } from '../prometheus-api.js';
 import type { ModelCapacityInput } from './capacity-report.js';
 import type { CapacityConfig } from './config.js';
 
@@ -31,10 +32,12 @@ interface MatrixSeries {
   readonly values: ReadonlyArray<[number, string]>;
 }
 
-const TRAFFIC = 'model!="none"';
+const TRAFFIC = MODEL_TRAFFIC;
+/** Per request to Prometheus, as tollbooth report's default --timeout: a hung server ends in an error, not a hang. */
+const PROMETHEUS_TIMEOUT_MS = 30_000;
 
 export async function prometheusCapacityInputs(baseUrl: string, range: PrometheusRange): Promise<Map<string, ModelCapacityInput>> {
-  const api = prometheusApi(baseUrl);
+  const api = prometheusApi({ baseUrl, timeoutMs: PROMETHEUS_TIMEOUT_MS });
   const window = `${Math.round(range.windowSeconds)}s`;
   const at = String(range.endSeconds);
   const instant = async (query: string): Promise<VectorSample[]> => api<VectorSample[]>('query', { query, time: at }, 'vector');
@@ -155,17 +158,3 @@ export function parseDurationSeconds(text: string): number {
   return seconds;
 }
 
-type PrometheusApi = <T>(endpoint: 'query' | 'query_range', parameters: Record<string, string>, resultType: 'vector' | 'matrix') => Promise<T>;
-
-function prometheusApi(baseUrl: string): PrometheusApi {
-  return async <T>(endpoint: string, parameters: Record<string, string>, resultType: string): Promise<T> => {
-    const url = new URL(`api/v1/${endpoint}`, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
-    const response = await fetch(url, { method: 'POST', body: new URLSearchParams(parameters) });
-    const body = (await response.json().catch(() => null)) as { status?: string; error?: string; data?: { resultType: string; result: T } } | null;
-    if (!response.ok || body?.status !== 'success' || body.data === undefined) {
-      throw new Error(`Prometheus ${endpoint} ${parameters.query ?? ''} failed: ${response.status} ${body?.error ?? ''}`.trim());
-    }
-    if (body.data.resultType !== resultType) throw new Error(`Prometheus ${endpoint} answered a ${body.data.resultType}, not a ${resultType}`);
-    return body.data.result;
-  };
-}

@@ -52,8 +52,14 @@ export async function startPrometheus(target: { url: string; bearerToken?: strin
 /**
  * The same server with any configuration, and `files` (name → text, e.g. rule files the config
  * names) written beside it, so relative `rule_files` resolve as they do next to a real config.
+ * `tsdbPath`: an existing TSDB (e.g. blocks backfilled with promtool) instead of a fresh one; it
+ * is kept for its owner to remove. `retention`: --storage.tsdb.retention.time (backfilled history).
  */
-export async function startPrometheusWithConfig(configuration: object, files: Readonly<Record<string, string>> = {}): Promise<PrometheusServer> {
+export async function startPrometheusWithConfig(
+  configuration: object,
+  files: Readonly<Record<string, string>> = {},
+  storage: { readonly tsdbPath?: string; readonly retention?: string } = {},
+): Promise<PrometheusServer> {
   const directory = mkdtempSync(join(tmpdir(), 'tollbooth-prometheus-'));
   const port = await freePort();
   const config = join(directory, 'prometheus.yml');
@@ -63,7 +69,8 @@ export async function startPrometheusWithConfig(configuration: object, files: Re
     'prometheus',
     [
       `--config.file=${config}`,
-      `--storage.tsdb.path=${join(directory, 'data')}`,
+      `--storage.tsdb.path=${storage.tsdbPath ?? join(directory, 'data')}`,
+      ...(storage.retention === undefined ? [] : [`--storage.tsdb.retention.time=${storage.retention}`]),
       `--web.listen-address=127.0.0.1:${port}`,
       '--enable-feature=exemplar-storage',
       '--log.level=debug',

@@ -1,0 +1,109 @@
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { reportConfigSchema } from '../analytics/report/config.js';
+import { PrometheusError } from '../analytics/prometheus-api.js';
+import { prometheusRangeQuery } from '../analytics/report/prometheus-client.js';
+import { parseDurationSeconds } from '../analytics/capacity/prometheus-source.js';
+import { fetchReportSeries } from '../analytics/report/queries.js';
+import { REPORT_FORMATS, renderReport, type ReportFormat } from '../analytics/report/render.js';
+import { computeReport } from '../analytics/report/report.js';
+import type { StepGrid } from '../analytics/report/series.js';
+import { loadConfig } from '../config/load.js';
+import type { TollboothConfig } from '../config/schema.js';
+
+export const REPORT_USAGE = `usage: tollbooth report --from TIME --to TIME --prometheus URL [options]
+
+  Judges the SLA objectives (analytics.report.objectives; the reference's by default) over the range
+  from the gateways' history in Prometheus, with cost per tenant and model and the prefix-cache ROI.
+
+  --from, --to TIME   RFC 3339 (2026-11-01T00:00:00Z) or Unix seconds; widened to whole steps
+  --prometheus URL    Prometheus's base URL, e.g. http://127.0.0.1:9090
+  --config FILE       the gateway's configuration (objectives, cost.currency and prices);
+                      default $TOLLBOOTH_CONFIG, else the default objectives without prices
+  --format md|json|html  default md; html is one self-contained page with charts
+  --out FILE          write there instead of stdout
+  --step DURATION     evaluation step (must divide an hour), default 5m
+  --timeout DURATION  per Prometheus request, default 30s
+`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  from: { type: 'string' },
+  to: { type: 'string' },
+  prometheus: { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  format: { type: 'string', default: 'md' },
+  out: { type: 'string', short: 'o' },
+  step: { type: 'string', default: '5m' },
+  timeout: { type: 'string', default: '30s' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseDuration(flag: string, text: string): number {
+  try {
+    return parseDurationSeconds(text);
+  } catch (error) {
+    throw new UsageError(`--${flag}: ${(error as Error).message}`);
+  }
+}
+
+function parseTime(flag: string, text: string | undefined): number {
+  if (text === undefined) throw new UsageError(`--${flag} is required`);
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Date.parse(text) / 1000;
+  if (!Number.isFinite(seconds)) throw new UsageError(`--${flag} ${text}: use RFC 3339 (2026-11-01T00:00:00Z) or Unix seconds`);
+  return seconds;
+}
+
+/** The evaluation grid: the range widened to whole steps, so windows of an hour and longer start on a step. */
+export function reportGrid(fromSeconds: number, toSeconds: number, stepSeconds: number): StepGrid {
+  if (3600 % stepSeconds !== 0) throw new UsageError(`--step ${stepSeconds}s must divide an hour, so hourly windows start on a step`);
+  const start = Math.floor(fromSeconds / stepSeconds) * stepSeconds;
+  const end = Math.ceil(toSeconds / stepSeconds) * stepSeconds;
+  if (end <= start) throw new UsageError('--to must be later than --from');
+  return { startSeconds: start, stepSeconds, steps: (end - start) / stepSeconds };
+}
+
+const NO_PRICES: TollboothConfig['cost'] = { currency: 'USD', tokenPrices: {}, replicaHourly: {} };
+
+/** Runs `tollbooth report …`; resolves with the exit status (2: bad flags, 1: Prometheus failed). */
+export async function runReportCommand(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  try {
+    let values;
+    try {
+      ({ values } = parseArgs({ args, options: OPTIONS, strict: true }));
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (values.help === true) {
+      out.write(REPORT_USAGE);
+      return 0;
+    }
+    if (values.prometheus === undefined) throw new UsageError('--prometheus is required');
+    if (!(REPORT_FORMATS as readonly string[]).includes(values.format)) throw new UsageError(`--format ${values.format}: use md, json or html`);
+    const grid = reportGrid(parseTime('from', values.from), parseTime('to', values.to), parseDuration('step', values.step));
+    const configFile = values.config ?? process.env.TOLLBOOTH_CONFIG;
+    const config = configFile === undefined ? undefined : loadConfig({ file: configFile });
+    const cost = config?.cost ?? NO_PRICES;
+    const queryRange = prometheusRangeQuery({ baseUrl: values.prometheus, timeoutMs: parseDuration('timeout', values.timeout) * 1000 });
+    const series = await fetchReportSeries(queryRange, grid, cost.currency);
+    if (series.requests.length === 0) {
+      err.write(`warning: Prometheus at ${values.prometheus} has no tollbooth_requests_total in the range: is it scraping the gateways' admin listeners?\n`);
+    }
+    const report = computeReport({ grid, report: config?.analytics.report ?? reportConfigSchema.parse({}), cost, series });
+    const text = renderReport(report, values.format as ReportFormat);
+    if (values.out === undefined) out.write(text);
+    else writeFileSync(values.out, text);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err.write(`${error.message}\n\n${REPORT_USAGE}`);
+      return 2;
+    }
+    if (error instanceof PrometheusError) {
+      err.write(`tollbooth report: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
