@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Alert } from '../telemetry/stats/snapshot.js';
+import type { Alert, OverloadFigures } from '../telemetry/stats/snapshot.js';
 import { registerAnomaliesEndpoint } from '../analytics/anomaly/endpoint.js';
 import type { AnomaliesApiResponse } from '../analytics/anomaly/report.js';
 import type { Logger } from 'pino';
@@ -28,6 +28,8 @@ export interface AdminDependencies {
   readonly fleet: ReplicaRegistry;
   /** The firing built-in alerts for the JSON. */
   readonly alerts?: (() => readonly Alert[]) | undefined;
+  /** Overload control's state per model for the JSON (absent when it is off). */
+  readonly overload?: (() => OverloadFigures) | undefined;
   /** Guards the live dashboard's once-a-second stream. */
   readonly internalErrors: InternalErrors;
   /** The admin API (keys): served only when admin tokens are configured. */
@@ -61,8 +63,9 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
   if (metrics.enabled) {
-    registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts });
-    registerDashboard(admin, { settings: metrics, snapshot: metricsSnapshotSource({ statistics, fleet, alerts: dependencies.alerts }), internalErrors: dependencies.internalErrors });
+    const { alerts, overload } = dependencies;
+    registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts, overload });
+    registerDashboard(admin, { settings: metrics, snapshot: metricsSnapshotSource({ statistics, fleet, alerts, overload }), internalErrors: dependencies.internalErrors });
   }
   if (metrics.enabled && dependencies.anomalies !== undefined) registerAnomaliesEndpoint(admin, metrics, dependencies.anomalies);
   const keysApi = dependencies.keysApi;

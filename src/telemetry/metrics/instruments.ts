@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
 import { INTERNAL_ERROR_STAGES } from '../../errors/internal-errors.js';
+import { OVERLOAD_LEVELS, type OverloadLevel } from '../../overload/config.js';
 import type { Alert, GpuDeviceInput } from '../stats/snapshot.js';
 import { FixedCounter } from './fixed-counter.js';
 import { FixedHistogram } from './fixed-histogram.js';
@@ -46,7 +47,12 @@ export interface AnomaliesView {
   tracked(): ReadonlyArray<{ readonly signal: string; readonly scope: { readonly name: string }; readonly active: boolean }>;
 }
 
-export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView, anomalies?: AnomaliesView) {
+export interface OverloadView {
+  /** Each served model's overload level (OverloadController.levels()). */
+  levels(): ReadonlyArray<{ readonly model: string; readonly level: OverloadLevel }>;
+}
+
+export function createInstruments(registry: Registry, fleet: FleetView, version: string, alerts?: AlertsView, anomalies?: AnomaliesView, overload?: OverloadView) {
   const registers = [registry];
   const modelReplica = ['model', 'replica'] as const;
   const instruments = {
@@ -176,6 +182,12 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       name: `${METRIC_PREFIX}guardrail_actions_total`,
       help: 'What the guardrails did, by rule (max_prompt_tokens, a deny pattern\'s name, pii) and action (rejected, flagged, masked).',
       labelNames: ['rule', 'action'] as const,
+      registers,
+    }),
+    overloadDecisions: new FixedCounter({
+      name: `${METRIC_PREFIX}overload_decisions_total`,
+      help: 'Overload control decisions (src/overload/) by model, priority class (critical, standard, batch) and action (admitted, clamped: max_tokens lowered, shed: 503 overloaded).',
+      labelNames: ['model', 'class', 'action'] as const,
       registers,
     }),
     clientDisconnects: new FixedCounter({
@@ -316,6 +328,18 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
           values.set(key, { signal, scope: scope.name, active: active || values.get(key)?.active === true });
         }
         for (const { signal, scope, active } of values.values()) this.set({ signal, scope }, active ? 1 : 0);
+      },
+    });
+  }
+  if (overload !== undefined) {
+    new Gauge({
+      name: `${METRIC_PREFIX}overload_level`,
+      help: "Each served model's overload level (src/overload/): 0 normal, 1 pressure (lower classes' max_tokens clamped), 2 overload (lower classes shed).",
+      labelNames: ['model'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const { model, level } of overload.levels()) this.set({ model }, OVERLOAD_LEVELS.indexOf(level));
       },
     });
   }
