@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
+import type { TollboothConfigInput } from '../../../src/config/schema.js';
+import { startFleet, postJson, type TestFleet } from '../../helpers/fleet.js';
+
+/**
+ * Overload control end to end: a real gateway in front of a simulator whose engine runs two
+ * sequences at once (vLLM's max_num_seqs) and queues the rest, driven by a closed loop of critical
+ * requests at twice, then four times its capacity. The engine queue the fleet monitor scrapes
+ * raises the model to pressure (batch and standard get their max_tokens clamped), then overload
+ * (batch is shed with 503 overloaded and a Retry-After, critical still passes), and when the load
+ * stops the level comes back to normal once the queue has stayed below the exit thresholds.
+ */
+const MODEL = 'busy-model';
+const CEILING = 8;
+const secrets = { critical: generateApiKey(), standard: generateApiKey(), batch: generateApiKey() };
+
+const overload: TollboothConfigInput['overload'] = {
+  enabled: true,
+  evaluateIntervalMs: 100,
+  exitAfterMs: 1_000,
+  pressure: { waitingPerReplica: { enter: 1, exit: 0.5 } },
+  overload: { waitingPerReplica: { enter: 3, exit: 1.5 } },
+  clamp: { maxTokens: CEILING },
+  // The batch key has no priority of its own: its tenant's default makes it batch.
+  tenantPriorities: { nightly: 'batch' },
+};
+
+let fleet: TestFleet;
+beforeAll(async () => {
+  fleet = await startFleet({
+    models: [MODEL],
+    simulator: { maxRunning: 2, interTokenMs: 10 },
+    gateway: {
+      health: { engineStatsIntervalMs: 100 },
+      auth: {
+        enabled: true,
+        keys: [
+          { id: 'pager', tenant: 'ops', hash: hashApiKey(secrets.critical), priority: 'critical' },
+          { id: 'web', tenant: 'web', hash: hashApiKey(secrets.standard) },
+          { id: 'reports', tenant: 'nightly', hash: hashApiKey(secrets.batch) },
+        ],
+      },
+      overload,
+    },
+  });
+}, 60_000);
+afterAll(async () => {
+  await fleet?.close();
+});
+
+function chat(secret: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return postJson(`${fleet.gateway.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'hello there' }], ...body }, { authorization: `Bearer ${secret}`, ...headers });
+}
+
+interface ModelState {
+  level: string;
+  signals: { waiting_per_replica: number };
+  decisions: Record<string, Record<string, number>>;
+}
+
+async function modelState(): Promise<ModelState | undefined> {
+  const json = (await (await fetch(`${fleet.gateway.adminUrl}/api/v1/metrics`)).json()) as { overload?: Record<string, ModelState> };
+  return json.overload?.[MODEL];
+}
+
+async function waitForLevel(level: string, timeoutMs = 30_000): Promise<ModelState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await modelState();
+    if (state?.level === level) return state;
+    if (Date.now() > deadline) throw new Error(`the model did not reach ${level}: ${JSON.stringify(state)}`);
+    await new Promise((wake) => setTimeout(wake, 50));
+  }
+}
+
+/** Keeps `workers` critical requests in flight (each ~20 tokens), until stopped. */
+function closedLoop(workers: number): { stop(): Promise<void>; statuses: number[] } {
+  let running = true;
+  const statuses: number[] = [];
+  const loops = Array.from({ length: workers }, async () => {
+    while (running) statuses.push((await chat(secrets.critical, { max_tokens: 20 }, { 'x-sim-tokens': '20' })).status);
+  });
+  return {
+    statuses,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+describe('overload control (gateway + simulator at 2x and 4x its capacity)', () => {
+  it('clamps lower classes under pressure, sheds batch in overload while critical passes, and recovers', async () => {
+    expect((await modelState())?.level).toBe('normal');
+
+    // 2x capacity: four in flight for two running slots, so about two wait per replica.
+    const twice = closedLoop(4);
+    await waitForLevel('pressure');
+    const clamped = await chat(secrets.batch, { max_tokens: 1000 }, { 'x-sim-tokens': '100' });
+    expect(clamped.status).toBe(200);
+    expect(clamped.headers.get('x-tollbooth-max-tokens-clamped')).toBe(String(CEILING));
+    const clampedBody = JSON.parse(clamped.text) as { usage: { completion_tokens: number }; choices: Array<{ finish_reason: string }> };
+    expect(clampedBody.usage.completion_tokens).toBe(CEILING);
+    expect(clampedBody.choices[0]!.finish_reason).toBe('length');
+    const clampedLine = await fleet.gateway.accessLineOf(clamped.headers.get('x-request-id')!);
+    expect(clampedLine).toMatchObject({ priority: 'batch', overload_action: 'clamped', max_tokens_clamped_to: CEILING, status: 200 });
+    // A critical request under pressure is neither clamped nor refused.
+    const criticalUnderPressure = await chat(secrets.critical, { max_tokens: 1000 }, { 'x-sim-tokens': '30' });
+    expect(criticalUnderPressure.status).toBe(200);
+    expect(criticalUnderPressure.headers.get('x-tollbooth-max-tokens-clamped')).toBeNull();
+    expect((JSON.parse(criticalUnderPressure.text) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(30);
+
+    // 4x capacity: the queue passes overload's threshold.
+    const more = closedLoop(4);
+    await waitForLevel('overload');
+    const shed = await chat(secrets.batch, { max_tokens: 4 });
+    expect(shed.status).toBe(503);
+    expect(JSON.parse(shed.text)).toMatchObject({ error: { code: 'overloaded', type: 'server_error' } });
+    const retryAfter = Number(shed.headers.get('retry-after'));
+    expect(Number.isInteger(retryAfter)).toBe(true);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    const shedLine = await fleet.gateway.accessLineOf(shed.headers.get('x-request-id')!);
+    expect(shedLine).toMatchObject({ priority: 'batch', overload_level: 'overload', overload_action: 'shed', status: 503, error_code: 'overloaded' });
+    // Standard is clamped in overload, critical passes untouched.
+    const standard = await chat(secrets.standard, { max_completion_tokens: 500 }, { 'x-sim-tokens': '50' });
+    expect(standard.status).toBe(200);
+    expect(standard.headers.get('x-tollbooth-max-tokens-clamped')).toBe(String(CEILING));
+    const critical = await chat(secrets.critical, {}, { 'x-sim-tokens': '12' });
+    expect(critical.status).toBe(200);
+    expect(critical.headers.get('x-tollbooth-max-tokens-clamped')).toBeNull();
+    expect((await fleet.gateway.accessLineOf(critical.headers.get('x-request-id')!)).overload_action).toBe('admitted');
+
+    const inOverload = await modelState();
+    expect(inOverload?.decisions.batch?.shed).toBeGreaterThanOrEqual(1);
+    expect(inOverload?.decisions.batch?.clamped).toBeGreaterThanOrEqual(1);
+    expect(inOverload?.decisions.standard?.clamped).toBeGreaterThanOrEqual(1);
+    expect(inOverload?.decisions.critical?.shed).toBe(0);
+    const exposition = await (await fetch(`${fleet.gateway.adminUrl}/metrics`)).text();
+    expect(exposition).toMatch(new RegExp(`^tollbooth_overload_level\\{model="${MODEL}"\\} 2$`, 'm'));
+    expect(exposition).toMatch(new RegExp(`^tollbooth_overload_decisions_total\\{model="${MODEL}",class="batch",action="shed"\\} [1-9]`, 'm'));
+    expect(exposition).toMatch(new RegExp(`^tollbooth_overload_decisions_total\\{model="${MODEL}",class="batch",action="clamped"\\} [1-9]`, 'm'));
+    expect(exposition).toMatch(new RegExp(`^tollbooth_overload_decisions_total\\{model="${MODEL}",class="critical",action="admitted"\\} [1-9]`, 'm'));
+    expect(exposition).not.toMatch(/class="critical",action="shed"/);
+
+    // The load stops: once the queue has stayed below the exits for exitAfterMs, back to normal.
+    await Promise.all([twice.stop(), more.stop()]);
+    expect([...twice.statuses, ...more.statuses].every((status) => status === 200)).toBe(true);
+    await waitForLevel('normal');
+    const recovered = await chat(secrets.batch, { max_tokens: 1000 }, { 'x-sim-tokens': '20' });
+    expect(recovered.status).toBe(200);
+    expect(recovered.headers.get('x-tollbooth-max-tokens-clamped')).toBeNull();
+    expect((JSON.parse(recovered.text) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(20);
+    const exit = fleet.gateway.logs.filter((line) => line.msg === 'overload level changed').map((line) => `${String(line.from)}>${String(line.to)}`);
+    expect(exit).toContain('normal>pressure');
+    expect(exit.at(-1)).toMatch(/>normal$/);
+  }, 120_000);
+});
