@@ -38,8 +38,10 @@ beforeAll(async () => {
         keys: [
           { id: 'pager', tenant: 'ops', hash: hashApiKey(secrets.critical), priority: 'critical' },
           { id: 'web', tenant: 'web', hash: hashApiKey(secrets.standard) },
-          { id: 'reports', tenant: 'nightly', hash: hashApiKey(secrets.batch) },
+          // A token limit, so the reservation it makes is counted (tollbooth_rate_limit_reserved_tokens_total).
+          { id: 'reports', tenant: 'nightly', hash: hashApiKey(secrets.batch), limits: { tokensPerMinute: 1_000_000 } },
         ],
+        tenants: ['nightly'],
       },
       overload,
     },
@@ -105,6 +107,16 @@ describe('overload control (gateway + simulator at 2x and 4x its capacity)', () 
     expect(clampedBody.choices[0]!.finish_reason).toBe('length');
     const clampedLine = await fleet.gateway.accessLineOf(clamped.headers.get('x-request-id')!);
     expect(clampedLine).toMatchObject({ priority: 'batch', overload_action: 'clamped', max_tokens_clamped_to: CEILING, status: 200 });
+    // The rate limiter reserved the clamped cap (a short prompt + 8), not the 1000 the client asked for.
+    const reserved = /^tollbooth_rate_limit_reserved_tokens_total\{tenant="nightly",outcome="admitted"\} (\d+)$/m.exec(await (await fetch(`${fleet.gateway.adminUrl}/metrics`)).text());
+    expect(Number(reserved?.[1])).toBeGreaterThan(CEILING);
+    expect(Number(reserved?.[1])).toBeLessThan(100);
+    // A stream is clamped the same way, and the usage the gateway asks for on its behalf composes with it.
+    const stream = await chat(secrets.standard, { max_tokens: 1000, stream: true, stream_options: { include_usage: true } }, { 'x-sim-tokens': '100' });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('x-tollbooth-max-tokens-clamped')).toBe(String(CEILING));
+    expect(stream.text).toContain(`"completion_tokens":${CEILING}`);
+    expect(stream.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     // A critical request under pressure is neither clamped nor refused.
     const criticalUnderPressure = await chat(secrets.critical, { max_tokens: 1000 }, { 'x-sim-tokens': '30' });
     expect(criticalUnderPressure.status).toBe(200);
@@ -156,4 +168,26 @@ describe('overload control (gateway + simulator at 2x and 4x its capacity)', () 
     expect(exit).toContain('normal>pressure');
     expect(exit.at(-1)).toMatch(/>normal$/);
   }, 120_000);
+});
+
+describe('overload control off (the default)', () => {
+  it('installs nothing: no state in the JSON, no series, no access-log decision, max_tokens forwarded as sent', async () => {
+    const plain = await startFleet({ models: [MODEL], simulator: { maxRunning: 1 } });
+    try {
+      const answer = await postJson(`${plain.gateway.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1000 }, { 'x-sim-tokens': '20' });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-tollbooth-max-tokens-clamped')).toBeNull();
+      expect((JSON.parse(answer.text) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(20);
+      const line = await plain.gateway.accessLineOf(answer.headers.get('x-request-id')!);
+      expect(line).toMatchObject({ priority: null, overload_action: null, max_tokens_clamped_to: null });
+      const json = (await (await fetch(`${plain.gateway.adminUrl}/api/v1/metrics`)).json()) as Record<string, unknown>;
+      expect(json).not.toHaveProperty('overload');
+      // The decisions counter is declared (HELP and TYPE) with no series; the level gauge does not exist.
+      const exposition = await (await fetch(`${plain.gateway.adminUrl}/metrics`)).text();
+      expect(exposition).not.toMatch(/^tollbooth_overload_\w+\{/m);
+      expect(exposition).not.toContain('tollbooth_overload_level');
+    } finally {
+      await plain.close();
+    }
+  }, 60_000);
 });
