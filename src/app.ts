@@ -281,8 +281,9 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         if (keys !== undefined) authorizeModel(request);
         checkGuardrails?.(request);
         // Before the rate limits: a shed request reserves nothing, a clamped one reserves its new max_tokens.
-        controlOverload?.(request, reply);
-        done();
+        const held = controlOverload?.(request, reply);
+        if (held === undefined) return done();
+        held.then(() => done(), done);
       },
       ...(rateLimits === undefined ? [] : [rateLimits.admit]),
     ],

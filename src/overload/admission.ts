@@ -1,6 +1,6 @@
 import type { OverloadConfig, OverloadLevel, PriorityClass } from './config.js';
 
-/** What overload control does with one request: let it through as sent, clamp its max_tokens, or shed it. */
+/** What overload control finally does with one request: let it through as sent, clamp its max_tokens, or shed it. */
 export type OverloadAction = 'admitted' | 'clamped' | 'shed';
 
 /**
@@ -8,16 +8,19 @@ export type OverloadAction = 'admitted' | 'clamped' | 'shed';
  * under pressure the clamped classes get the max_tokens ceiling; in overload the shed classes are
  * refused, and critical only when critical requests alone already fill the hard limit
  * (`criticalInFlight` across the model's `replicas`), so it is shed last.
+ * With the gateway queue on, the queued classes are held in overload before anything else (they
+ * are shed later, if the queue is full or their deadline passes).
  * 'clamped' means "clamp if the request asks for more than the ceiling"; the stage decides.
  */
 export function overloadDecision(
-  config: Pick<OverloadConfig, 'clamp' | 'shed'>,
+  config: Pick<OverloadConfig, 'clamp' | 'shed' | 'queue'>,
   level: OverloadLevel,
   priority: PriorityClass,
   criticalInFlight: number,
   replicas: number,
-): Exclude<OverloadAction, 'admitted'> | 'admitted' {
+): OverloadAction | 'queued' {
   if (level === 'normal') return 'admitted';
+  if (level === 'overload' && config.queue.enabled && priority !== 'critical' && config.queue.classes.includes(priority)) return 'queued';
   if (level === 'overload' && config.shed.enabled) {
     if (priority === 'critical') {
       const limit = config.shed.criticalHardLimitPerReplica;

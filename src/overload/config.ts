@@ -74,6 +74,31 @@ export const overloadConfigSchema = z
       .strict()
       .refine((shed) => shed.minRetryAfterSeconds <= shed.maxRetryAfterSeconds, { message: 'must not be below minRetryAfterSeconds', path: ['maxRetryAfterSeconds'] })
       .prefault({}),
+    /**
+     * The gateway queue: in `overload`, requests of these classes are held here instead of being
+     * forwarded or shed, released fairly across tenants (weighted by class) as the model's requests
+     * complete once it is out of overload, and shed (503 overloaded) when the queue is full or
+     * their deadline passes. A class both queued and in shed.classes is queued first.
+     */
+    queue: z
+      .object({
+        enabled: z.boolean().default(false),
+        classes: z.array(prioritySchema.exclude(['critical'])).default(['standard', 'batch']),
+        /** Requests held per model at most. */
+        maxLength: z.number().int().positive().max(100_000).default(256),
+        /** Longest wait in the queue, per class (ms). */
+        deadlineMs: z
+          .object({ standard: z.number().int().positive().default(10_000), batch: z.number().int().positive().default(5_000) })
+          .strict()
+          .prefault({}),
+        /** Share of the releases while several wait: a standard tenant gets `standard / batch` times a batch tenant's. */
+        weights: z
+          .object({ standard: z.number().positive().default(4), batch: z.number().positive().default(1) })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     /** A tenant's class for its keys that set no `priority` of their own; others are standard. */
     tenantPriorities: z.record(z.string().min(1), prioritySchema).default({}),
   })

@@ -3,6 +3,7 @@ import type { InternalErrors } from '../errors/internal-errors.js';
 import type { Replica } from '../routing/replica.js';
 import { overloadDecision, CompletionRate, retryAfterSeconds, type OverloadAction } from './admission.js';
 import { PRIORITY_CLASSES, type OverloadConfig, type OverloadLevel, type PriorityClass } from './config.js';
+import { WeightedFairQueue } from './fair-queue.js';
 import { LoadLevelMachine, loadSignalsOf, type LoadSignals } from './load-level.js';
 
 /** Completions are counted over this window for the drain rate. */
@@ -11,7 +12,7 @@ const DRAIN_WINDOW_SECONDS = 10;
 /** What the stage is told for one request. */
 export interface OverloadVerdict {
   readonly level: OverloadLevel;
-  readonly action: OverloadAction;
+  readonly action: OverloadAction | 'queued';
   /** For a shed request: seconds until the queue should have drained. */
   readonly retryAfterSeconds: number | undefined;
 }
@@ -29,6 +30,21 @@ export interface OverloadModelReport {
   readonly completions_per_second: number;
   /** Decisions since start, by class and action. */
   readonly decisions: Record<PriorityClass, Record<OverloadAction, number>>;
+  /** Requests held in the gateway queue now (0 without it). */
+  readonly queued: number;
+}
+
+/** How a wait in the gateway queue ended. */
+export type QueueOutcome = 'released' | 'full' | 'expired' | 'cancelled';
+
+/** A request held in the queue: its outcome, and a way to leave early (the client closed). */
+export interface HeldRequest {
+  readonly outcome: Promise<QueueOutcome>;
+  cancel(): void;
+}
+
+interface QueueEntry {
+  settle(outcome: QueueOutcome): void;
 }
 
 interface ModelState {
@@ -39,6 +55,7 @@ interface ModelState {
   readonly inFlight: number[];
   readonly completions: CompletionRate;
   readonly decisions: Array<Record<OverloadAction, number>>;
+  readonly queue: WeightedFairQueue<QueueEntry>;
 }
 
 /**
@@ -65,9 +82,11 @@ export class OverloadController {
     this.timer = setInterval(internalErrors.guard('overload', () => this.evaluate()), this.config.evaluateIntervalMs).unref();
   }
 
+  /** Stops judging; requests still waiting in the queue are shed, so none outlives the gateway. */
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    for (const state of this.models.values()) for (let entry = state.queue.pop(); entry !== undefined; entry = state.queue.pop()) entry.settle('expired');
   }
 
   /** Re-judges every served model's level from the fleet as it is now. */
@@ -94,6 +113,10 @@ export class OverloadController {
       if (state.signals === undefined) continue;
       const previous = state.machine.step(state.signals, nowMs);
       if (previous !== undefined) this.log.warn({ model, from: previous, to: state.machine.level, signals: state.signals }, 'overload level changed');
+      // Back to normal: everyone waiting goes. Under pressure completions release them one by one;
+      // with nothing in flight to complete, one goes per evaluation so the queue cannot stall.
+      if (state.machine.level === 'normal') while (this.releaseOne(state));
+      else if (state.machine.level === 'pressure' && state.inFlight.every((count) => count === 0)) this.releaseOne(state);
     }
   }
 
@@ -103,11 +126,40 @@ export class OverloadController {
     if (state === undefined) return undefined;
     const level = state.machine.level;
     const action = overloadDecision(this.config, level, priority, state.inFlight[0]!, Math.max(1, state.replicas));
-    const retryAfter =
-      action === 'shed'
-        ? retryAfterSeconds(state.queueLength, state.completions.perSecond(this.now()), { min: this.config.shed.minRetryAfterSeconds, max: this.config.shed.maxRetryAfterSeconds })
-        : undefined;
-    return { level, action, retryAfterSeconds: retryAfter };
+    return { level, action, retryAfterSeconds: action === 'shed' ? this.retryAfter(state) : undefined };
+  }
+
+  /** Seconds a shed client of `model` should wait (the engine queue's drain time). */
+  retryAfterFor(model: string): number {
+    const state = this.models.get(model);
+    return state === undefined ? this.config.shed.minRetryAfterSeconds : this.retryAfter(state);
+  }
+
+  /**
+   * Holds a request of `priority` from `tenant` in the model's queue (fair across tenants,
+   * weighted by class) until a release, its class's deadline, or `cancel`; 'full' at once when
+   * the queue is full.
+   */
+  hold(model: string, priority: Exclude<PriorityClass, 'critical'>, tenant: string): HeldRequest {
+    const state = this.models.get(model);
+    if (state === undefined) return { outcome: Promise.resolve('released'), cancel: () => undefined };
+    let entry!: QueueEntry;
+    const outcome = new Promise<QueueOutcome>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      entry = {
+        settle: (result) => {
+          if (settled) return;
+          settled = true;
+          if (timer !== undefined) clearTimeout(timer);
+          if (result !== 'released') state.queue.remove(entry);
+          resolve(result);
+        },
+      };
+      if (!state.queue.push(tenant, this.config.queue.weights[priority], entry)) return entry.settle('full');
+      timer = setTimeout(() => entry.settle('expired'), this.config.queue.deadlineMs[priority]);
+    });
+    return { outcome, cancel: () => entry.settle('cancelled') };
   }
 
   /** Counts a decision (what the stage finally did) for the JSON. */
@@ -128,6 +180,8 @@ export class OverloadController {
       ended = true;
       state.inFlight[index]! -= 1;
       state.completions.record(this.now());
+      // A finished request frees a place: out of overload, the next one waiting takes it.
+      if (state.machine.level !== 'overload') this.releaseOne(state);
     };
   }
 
@@ -159,10 +213,24 @@ export class OverloadController {
           in_flight: byClass((index) => state.inFlight[index]!),
           completions_per_second: round(state.completions.perSecond(nowMs)),
           decisions: byClass((index) => ({ ...state.decisions[index]! })),
+          queued: state.queue.length,
         } satisfies OverloadModelReport,
       });
     }
     return report;
+  }
+
+  /** The engine queue plus the gateway's own, drained at the completion rate observed. */
+  private retryAfter(state: ModelState): number {
+    const { minRetryAfterSeconds: min, maxRetryAfterSeconds: max } = this.config.shed;
+    return retryAfterSeconds(state.queueLength + state.queue.length, state.completions.perSecond(this.now()), { min, max });
+  }
+
+  /** Releases the next request waiting for the model; false when none waits. */
+  private releaseOne(state: ModelState): boolean {
+    const entry = state.queue.pop();
+    entry?.settle('released');
+    return entry !== undefined;
   }
 
   private stateOf(model: string, nowMs: number): ModelState {
@@ -176,6 +244,7 @@ export class OverloadController {
         inFlight: PRIORITY_CLASSES.map(() => 0),
         completions: new CompletionRate(DRAIN_WINDOW_SECONDS, nowMs),
         decisions: PRIORITY_CLASSES.map(() => ({ admitted: 0, clamped: 0, shed: 0 })),
+        queue: new WeightedFairQueue(this.config.queue.maxLength),
       };
       this.models.set(model, state);
     }

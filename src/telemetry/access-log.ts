@@ -50,6 +50,7 @@ export function accessLogRecord(
     overload_level: observation.overload?.level ?? null,
     overload_action: observation.overload?.action ?? null,
     max_tokens_clamped_to: observation.overload?.clampedTo ?? null,
+    overload_queued_ms: optionalMs(observation.overload?.queuedMs),
     trace_id: observation.traceId ?? null,
     span_id: observation.spanId ?? null,
   };

@@ -190,6 +190,13 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       labelNames: ['model', 'class', 'action'] as const,
       registers,
     }),
+    overloadQueueWait: new FixedHistogram({
+      name: `${METRIC_PREFIX}overload_queue_wait_seconds`,
+      help: 'Time requests waited in the overload gateway queue, by model, class and how it ended (admitted, clamped: released; shed: the queue was full or the deadline passed).',
+      labelNames: ['model', 'class', 'action'] as const,
+      buckets: TTFT_BUCKETS,
+      registers,
+    }),
     clientDisconnects: new FixedCounter({
       name: `${METRIC_PREFIX}client_disconnects_total`,
       help: 'Requests whose client closed the connection before the response was complete.',

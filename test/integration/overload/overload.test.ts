@@ -191,3 +191,68 @@ describe('overload control off (the default)', () => {
     }
   }, 60_000);
 });
+
+describe('overload control with the gateway queue', () => {
+  it('holds batch and standard in overload: batch is shed at its deadline, standard goes on once the load stops', async () => {
+    const queued = await startFleet({
+      models: [MODEL],
+      simulator: { maxRunning: 2, interTokenMs: 10 },
+      gateway: {
+        health: { engineStatsIntervalMs: 100 },
+        auth: {
+          enabled: true,
+          keys: [
+            { id: 'pager', tenant: 'ops', hash: hashApiKey(secrets.critical), priority: 'critical' },
+            { id: 'web', tenant: 'web', hash: hashApiKey(secrets.standard) },
+            { id: 'reports', tenant: 'nightly', hash: hashApiKey(secrets.batch) },
+          ],
+        },
+        overload: { ...overload, queue: { enabled: true, deadlineMs: { batch: 300, standard: 60_000 } } },
+      },
+    });
+    try {
+      const base = queued.gateway;
+      const send = (secret: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+        postJson(`${base.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'hello there' }], ...body }, { authorization: `Bearer ${secret}`, ...headers });
+      const level = async () => ((await (await fetch(`${base.adminUrl}/api/v1/metrics`)).json()) as { overload?: Record<string, { level: string; queued: number }> }).overload?.[MODEL];
+      const until = async (check: (state: { level: string; queued: number } | undefined) => boolean, what: string) => {
+        const deadline = Date.now() + 30_000;
+        for (let state = await level(); !check(state); state = await level()) {
+          if (Date.now() > deadline) throw new Error(`never ${what}: ${JSON.stringify(state)}`);
+          await new Promise((wake) => setTimeout(wake, 50));
+        }
+      };
+
+      let running = true;
+      const loops = Array.from({ length: 8 }, async () => {
+        while (running) await send(secrets.critical, { max_tokens: 20 }, { 'x-sim-tokens': '20' });
+      });
+      await until((state) => state?.level === 'overload', 'overloaded');
+
+      const batch = await send(secrets.batch, { max_tokens: 4 });
+      expect(batch.status).toBe(503);
+      expect(JSON.parse(batch.text)).toMatchObject({ error: { code: 'overloaded' } });
+      expect(Number(batch.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const batchLine = await base.accessLineOf(batch.headers.get('x-request-id')!);
+      expect(batchLine).toMatchObject({ priority: 'batch', overload_action: 'shed' });
+      expect(batchLine.overload_queued_ms as number).toBeGreaterThanOrEqual(250);
+
+      const standard = send(secrets.standard, { max_tokens: 1000 }, { 'x-sim-tokens': '20' });
+      await until((state) => state?.queued === 1, 'holding the standard request');
+      running = false;
+      await Promise.all(loops);
+      const released = await standard;
+      expect(released.status).toBe(200);
+      const releasedLine = await base.accessLineOf(released.headers.get('x-request-id')!);
+      expect(releasedLine).toMatchObject({ priority: 'standard', overload_level: 'overload', status: 200 });
+      expect(['admitted', 'clamped']).toContain(releasedLine.overload_action);
+      expect(releasedLine.overload_queued_ms as number).toBeGreaterThan(0);
+
+      const exposition = await (await fetch(`${base.adminUrl}/metrics`)).text();
+      expect(exposition).toMatch(new RegExp(`^tollbooth_overload_queue_wait_seconds_count\\{model="${MODEL}",class="batch",action="shed"\\} 1$`, 'm'));
+      expect(exposition).toMatch(new RegExp(`^tollbooth_overload_queue_wait_seconds_count\\{model="${MODEL}",class="standard",action="(admitted|clamped)"\\} 1$`, 'm'));
+    } finally {
+      await queued.close();
+    }
+  }, 120_000);
+});

@@ -27,6 +27,14 @@ describe('overloadDecision (class ordering)', () => {
     expect(overloadDecision(noHardLimit, 'overload', 'critical', 10_000, 1)).toBe('admitted');
   });
 
+  it('with the gateway queue, holds the queued classes in overload before shedding them, never critical', () => {
+    const queued = overloadConfigSchema.parse({ shed: { criticalHardLimitPerReplica: 1 }, queue: { enabled: true, classes: ['batch'] } });
+    expect(overloadDecision(queued, 'overload', 'batch', 0, 1)).toBe('queued');
+    expect(overloadDecision(queued, 'overload', 'standard', 0, 1)).toBe('clamped');
+    expect(overloadDecision(queued, 'overload', 'critical', 5, 1)).toBe('shed');
+    expect(overloadDecision(queued, 'pressure', 'batch', 0, 1)).toBe('clamped');
+  });
+
   it('follows the configured classes and switches', () => {
     const both = overloadConfigSchema.parse({ shed: { classes: ['batch', 'standard'] }, clamp: { classes: ['batch'] } });
     expect(overloadDecision(both, 'overload', 'standard', 0, 1)).toBe('shed');

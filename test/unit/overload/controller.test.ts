@@ -77,4 +77,84 @@ describe('OverloadController', () => {
       batch: { admitted: 0, clamped: 0, shed: 1 },
     });
   });
+
+  describe('the gateway queue', () => {
+    const queued = overloadConfigSchema.parse({
+      enabled: true,
+      exitAfterMs: 0,
+      pressure: { waitingPerReplica: { enter: 2, exit: 1 } },
+      overload: { waitingPerReplica: { enter: 6, exit: 3 } },
+      queue: { enabled: true, maxLength: 3, deadlineMs: { standard: 60_000, batch: 60_000 }, weights: { standard: 2, batch: 1 } },
+    });
+
+    function setup(waiting: number) {
+      const fleet = [replica('a', ['m'], waiting)];
+      const controller = new OverloadController(queued, { replicas: () => fleet }, pino({ level: 'silent' }), () => 0);
+      controller.evaluate();
+      return { fleet, controller };
+    }
+
+    it('holds in overload, refuses beyond maxLength, releases fairly as requests complete once out of overload', async () => {
+      const { fleet, controller } = setup(10);
+      expect(controller.decide('m', 'batch')?.action).toBe('queued');
+      const order: string[] = [];
+      const hold = (priority: 'standard' | 'batch', tenant: string, name: string) => {
+        const held = controller.hold('m', priority, tenant);
+        void held.outcome.then((outcome) => order.push(`${name}:${outcome}`));
+        return held;
+      };
+      const endRunning = controller.started('m', 'critical');
+      hold('batch', 'nightly', 'b1');
+      hold('batch', 'nightly', 'b2');
+      hold('standard', 'web', 's1');
+      hold('standard', 'web', 's2');
+      await Promise.resolve();
+      expect(order).toEqual(['s2:full']);
+      expect(controller.report().m?.queued).toBe(3);
+
+      // A completion during overload releases nobody.
+      endRunning();
+      await Promise.resolve();
+      expect(order).toEqual(['s2:full']);
+
+      // Pressure: each completion releases the next one by weighted fairness (standard first: twice the weight).
+      fleet[0]!.engineStats = { ...fleet[0]!.engineStats!, waiting: 2.5 };
+      controller.evaluate();
+      expect(controller.levels()).toEqual([{ model: 'm', level: 'pressure' }]);
+      // Nothing in flight: the evaluation itself releases one, so the queue cannot stall.
+      await Promise.resolve();
+      expect(order).toEqual(['s2:full', 's1:released']);
+      controller.started('m', 'standard')();
+      await Promise.resolve();
+      expect(order).toEqual(['s2:full', 's1:released', 'b1:released']);
+      // Normal: everyone left goes.
+      fleet[0]!.engineStats = { ...fleet[0]!.engineStats!, waiting: 0 };
+      controller.evaluate();
+      await Promise.resolve();
+      expect(order).toEqual(['s2:full', 's1:released', 'b1:released', 'b2:released']);
+      expect(controller.report().m?.queued).toBe(0);
+    });
+
+    it('sheds a request whose deadline passed, lets a cancelled one leave, and sheds the rest when stopped', async () => {
+      const { controller } = setup(10);
+      const shortDeadline = new OverloadController(
+        overloadConfigSchema.parse({ ...queued, queue: { ...queued.queue, deadlineMs: { standard: 60_000, batch: 20 } } }),
+        { replicas: () => [replica('a', ['m'], 10)] },
+        pino({ level: 'silent' }),
+        () => 0,
+      );
+      shortDeadline.evaluate();
+      expect(await shortDeadline.hold('m', 'batch', 't').outcome).toBe('expired');
+
+      const cancelled = controller.hold('m', 'standard', 't');
+      const waiting = controller.hold('m', 'standard', 't');
+      cancelled.cancel();
+      expect(await cancelled.outcome).toBe('cancelled');
+      expect(controller.report().m?.queued).toBe(1);
+      controller.stop();
+      expect(await waiting.outcome).toBe('expired');
+      // Retry-After counts the gateway's queue too: 10 waiting in the engine and nothing completing yet.
+      expect(controller.retryAfterFor('m')).toBe(queued.shed.maxRetryAfterSeconds);
+    });
+  });
 });
