@@ -168,18 +168,22 @@ export class OverloadController {
     if (state !== undefined) state.decisions[PRIORITY_CLASSES.indexOf(priority)]![action] += 1;
   }
 
-  /** An admitted request starts; the returned function ends it (once) and counts its completion. */
-  started(model: string, priority: PriorityClass): () => void {
+  /**
+   * An admitted request starts; the returned function ends it (once). Only a completed request
+   * counts in the drain rate: a refusal further on (429) or a failure says nothing of how fast the
+   * replicas work through their queue.
+   */
+  started(model: string, priority: PriorityClass): (completed: boolean) => void {
     const state = this.models.get(model);
     if (state === undefined) return () => undefined;
     const index = PRIORITY_CLASSES.indexOf(priority);
     state.inFlight[index]! += 1;
     let ended = false;
-    return () => {
+    return (completed) => {
       if (ended) return;
       ended = true;
       state.inFlight[index]! -= 1;
-      state.completions.record(this.now());
+      if (completed) state.completions.record(this.now());
       // A finished request frees a place: out of overload, the next one waiting takes it.
       if (state.machine.level !== 'overload') this.releaseOne(state);
     };

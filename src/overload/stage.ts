@@ -96,5 +96,6 @@ function forward(request: FastifyRequest, reply: FastifyReply, config: OverloadC
     }
   }
   record(request, controller, decided, action, action === 'clamped' ? config.clamp.maxTokens : undefined, queuedMs);
-  reply.raw.once('close', controller.started(decided.model, decided.priority));
+  const end = controller.started(decided.model, decided.priority);
+  reply.raw.once('close', () => end(reply.raw.statusCode < 400 && reply.raw.writableFinished));
 }

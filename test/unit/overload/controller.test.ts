@@ -56,9 +56,12 @@ describe('OverloadController', () => {
     for (let i = 0; i < 4; i++) {
       const end = controller.started('m', 'standard');
       now += 500;
-      end();
-      end(); // ending twice counts once
+      end(true);
+      end(true); // ending twice counts once
     }
+    // A request refused further on (a 429) leaves, but is no completion.
+    controller.started('m', 'standard')(false);
+    expect(controller.report().m?.in_flight.standard).toBe(0);
     expect(controller.report().m?.completions_per_second).toBe(2);
     expect(controller.decide('m', 'batch')?.retryAfterSeconds).toBe(10);
 
@@ -66,7 +69,7 @@ describe('OverloadController', () => {
     const endCritical = controller.started('m', 'critical');
     expect(controller.report().m?.in_flight).toEqual({ critical: 1, standard: 0, batch: 0 });
     expect(controller.decide('m', 'critical')?.action).toBe('shed');
-    endCritical();
+    endCritical(true);
     expect(controller.decide('m', 'critical')?.action).toBe('admitted');
 
     controller.counted('m', 'batch', 'shed');
@@ -113,7 +116,7 @@ describe('OverloadController', () => {
       expect(controller.report().m?.queued).toBe(3);
 
       // A completion during overload releases nobody.
-      endRunning();
+      endRunning(true);
       await Promise.resolve();
       expect(order).toEqual(['s2:full']);
 
@@ -124,7 +127,7 @@ describe('OverloadController', () => {
       // Nothing in flight: the evaluation itself releases one, so the queue cannot stall.
       await Promise.resolve();
       expect(order).toEqual(['s2:full', 's1:released']);
-      controller.started('m', 'standard')();
+      controller.started('m', 'standard')(true);
       await Promise.resolve();
       expect(order).toEqual(['s2:full', 's1:released', 'b1:released']);
       // Normal: everyone left goes.
