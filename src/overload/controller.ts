@@ -113,9 +113,11 @@ export class OverloadController {
       if (state.signals === undefined) continue;
       const previous = state.machine.step(state.signals, nowMs);
       if (previous !== undefined) this.log.warn({ model, from: previous, to: state.machine.level, signals: state.signals }, 'overload level changed');
-      // Back to normal: everyone waiting goes. Under pressure completions release them one by one;
-      // with nothing in flight to complete, one goes per evaluation so the queue cannot stall.
-      if (state.machine.level === 'normal') while (this.releaseOne(state));
+      // Out of overload, each completion releases one waiting request (stage: started), so the
+      // queue drains at the rate the replicas work and never as one burst that would bring the
+      // overload straight back. Besides: one per replica per evaluation when normal, and one when
+      // nothing is in flight to complete, so the queue cannot stall.
+      if (state.machine.level === 'normal') for (let released = 0; released < state.replicas && this.releaseOne(state); released++);
       else if (state.machine.level === 'pressure' && state.inFlight.every((count) => count === 0)) this.releaseOne(state);
     }
   }

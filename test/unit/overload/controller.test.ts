@@ -130,11 +130,15 @@ describe('OverloadController', () => {
       controller.started('m', 'standard')(true);
       await Promise.resolve();
       expect(order).toEqual(['s2:full', 's1:released', 'b1:released']);
-      // Normal: everyone left goes.
+      // Normal: one per replica per evaluation (here one replica), never the whole queue at once.
+      hold('batch', 'nightly', 'b3');
       fleet[0]!.engineStats = { ...fleet[0]!.engineStats!, waiting: 0 };
       controller.evaluate();
       await Promise.resolve();
       expect(order).toEqual(['s2:full', 's1:released', 'b1:released', 'b2:released']);
+      controller.evaluate();
+      await Promise.resolve();
+      expect(order).toEqual(['s2:full', 's1:released', 'b1:released', 'b2:released', 'b3:released']);
       expect(controller.report().m?.queued).toBe(0);
     });
 
