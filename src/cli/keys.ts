@@ -14,7 +14,7 @@ export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke> (--config 
           [--burst-tokens N] [--max-concurrent N] [--daily-budget X] [--monthly-budget X]
           [--priority critical|standard|batch]  (overload class; default: the tenant's, else standard)
           prints the new key once on stdout; only its SHA-256 is stored
-  list    [--json]   ids, tenants, models, limits and budgets (never secrets)
+  list    [--json]   ids, tenants, models, limits, budgets and priorities (never secrets)
   revoke  --id ID    removes the key; with Redis every gateway drops it within a second
 
   --config FILE the gateway's configuration: its Redis store (auth.store: redis, the redis section)

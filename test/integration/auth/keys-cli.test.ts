@@ -46,7 +46,7 @@ describe('tollbooth keys (the built CLI as a process)', () => {
 
     const listed = await keys(['list', '--file', file]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^team-a\s+acme\s+llama-3-8b,qwen\s+60\s+20000\s+-\/-\s+4\s+5\/-$/m);
+    expect(listed.stdout).toMatch(/^team-a\s+acme\s+llama-3-8b,qwen\s+60\s+20000\s+-\/-\s+4\s+5\/-\s+batch$/m);
     expect(listed.stdout).not.toContain(hashApiKey(secret));
     const json = await keys(['list', '--json', '--file', file]);
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ id: 'team-a', tenant: 'acme' })]);
