@@ -5,6 +5,8 @@ import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
 import { buildAdminApp } from './admin/admin-app.js';
 import { gatewayKeyStoreAdmin } from './auth/key-admin.js';
 import { createGuardrailStage } from './guardrails/stage.js';
+import { OverloadController } from './overload/controller.js';
+import { createOverloadStage } from './overload/stage.js';
 import type { AuditLog } from './telemetry/audit-log.js';
 import { metricsOnApiPort } from './admin/surface.js';
 import { authenticate, authorizeModel } from './auth/plugin.js';
@@ -106,6 +108,7 @@ export interface GatewayDependencies {
  *                   model allow-list of the key                            403 model_not_allowed
  *                   guardrails (when configured): prompt length, deny patterns, PII masking
  *                                                                          400 prompt_too_long / prompt_rejected
+ *                   overload control (when on): clamp max_tokens, shed     503 overloaded + Retry-After
  *   preHandler      rate limits: reserve requests, tokens, a slot, budget  429 / 503, x-ratelimit-* headers
  *   handler         router: model → replica                                404 / 503
  *                   upstream exchange: relay bytes, map failures           502 / 504, in-band SSE error
@@ -131,6 +134,9 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   // The built-in alerts read the statistics, so they need the metrics on.
   const alertEngine = config.alerts.enabled && config.metrics.enabled ? new AlertEngine(effectiveRules(config.alerts)) : undefined;
   const firingAlerts = alertEngine === undefined ? undefined : () => alertEngine.firing();
+  // Off, there is no controller and no stage: no request pays for overload control.
+  const overload = config.overload.enabled ? new OverloadController(config.overload, { replicas: () => registry.replicas }, log.child({ component: 'overload' })) : undefined;
+  const overloadFigures = overload === undefined ? undefined : () => overload.report();
   const instruments = createInstruments(
     metricsRegistry,
     {
@@ -143,6 +149,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
       // Read at scrape time, once `budgets` below exists.
       budgets: keys === undefined ? undefined : { gauges: () => budgets?.state?.gauges ?? [] },
       traceExport: traceExportCounts,
+      overload,
     },
   );
   internalErrors.countInto(instruments.internalErrors);
@@ -244,9 +251,9 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   const authenticateKey = keys === undefined ? undefined : authenticate(keys);
   registerOperationRoutes(app, registry, authenticateKey);
   if (metricsOnApiPort(config)) {
-    registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts, budgets: budgetReport });
+    registerMetricsEndpoints(app, { settings: config.metrics, registry: metricsRegistry, statistics, fleet: registry, alerts: firingAlerts, budgets: budgetReport, overload: overloadFigures });
     // The dashboard lives on the admin listener where there is one.
-    if (!config.admin.enabled) registerDashboard(app, { settings: config.metrics, snapshot: metricsSnapshotSource({ statistics, fleet: registry, alerts: firingAlerts }), internalErrors });
+    if (!config.admin.enabled) registerDashboard(app, { settings: config.metrics, snapshot: metricsSnapshotSource({ statistics, fleet: registry, alerts: firingAlerts, overload: overloadFigures }), internalErrors });
   }
   // The admin API changes keys in the store the gateway reads (its own connection when that is Redis).
   const keyStore = config.admin.enabled && config.admin.tokens.length > 0 ? gatewayKeyStoreAdmin(config.auth, config.redis) : undefined;
@@ -260,6 +267,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         fleet: registry,
         alerts: firingAlerts,
         budgets: budgetReport,
+        overload: overloadFigures,
         internalErrors,
         anomalies: anomaliesReportNow,
         capacity: config.analytics.capacity,
@@ -279,14 +287,19 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     openExchanges,
   });
   const checkGuardrails = createGuardrailStage(config.guardrails);
+  const controlOverload = overload === undefined ? undefined : createOverloadStage(config.overload, overload);
+  overload?.start(internalErrors);
   const proxiedRoute = (endpoint: InferenceEndpoint | undefined, gate?: onRequestHookHandler): RouteShorthandOptions => ({
     onRequest: [...(gate === undefined ? [] : [gate]), ...(authenticateKey === undefined ? [] : [authenticateKey])],
     preHandler: [
-      (request, _reply, done) => {
+      (request, reply, done) => {
         describeInferenceRequest(request, endpoint);
         if (keys !== undefined) authorizeModel(request);
         checkGuardrails?.(request);
-        done();
+        // Before the rate limits: a shed request reserves nothing, a clamped one reserves its new max_tokens.
+        const held = controlOverload?.(request, reply);
+        if (held === undefined) return done();
+        held.then(() => done(), done);
       },
       ...(rateLimits === undefined ? [] : [rateLimits.admit]),
     ],
@@ -324,6 +337,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     close: async () => {
       draining = true;
       monitor.stop();
+      overload?.stop();
       alerts?.stop();
       budgets?.stop();
       anomalies?.stop();

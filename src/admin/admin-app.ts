@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CapacityConfig } from '../analytics/capacity/config.js';
 import { registerCapacityEndpoint } from '../analytics/capacity/endpoint.js';
-import type { Alert } from '../telemetry/stats/snapshot.js';
+import type { Alert, OverloadFigures } from '../telemetry/stats/snapshot.js';
 import type { BudgetReport } from '../ratelimit/budget-report.js';
 import { registerAnomaliesEndpoint } from '../analytics/anomaly/endpoint.js';
 import type { AnomaliesApiResponse } from '../analytics/anomaly/report.js';
@@ -33,6 +33,8 @@ export interface AdminDependencies {
   readonly alerts?: (() => readonly Alert[]) | undefined;
   /** The budgets' latest report for GET /api/v1/budgets (absent without auth). */
   readonly budgets?: (() => BudgetReport | undefined) | undefined;
+  /** Overload control's state per model for the JSON (absent when it is off). */
+  readonly overload?: (() => OverloadFigures) | undefined;
   /** Guards the live dashboard's once-a-second stream. */
   readonly internalErrors: InternalErrors;
   /** The admin API (keys): served only when admin tokens are configured. */
@@ -69,8 +71,9 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
   if (metrics.enabled) {
-    registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts: dependencies.alerts, budgets: dependencies.budgets });
-    registerDashboard(admin, { settings: metrics, snapshot: metricsSnapshotSource({ statistics, fleet, alerts: dependencies.alerts }), internalErrors: dependencies.internalErrors });
+    const { alerts, overload, budgets } = dependencies;
+    registerMetricsEndpoints(admin, { settings: metrics, registry: metricsRegistry, statistics, fleet, alerts, budgets, overload });
+    registerDashboard(admin, { settings: metrics, snapshot: metricsSnapshotSource({ statistics, fleet, alerts, overload }), internalErrors: dependencies.internalErrors });
   }
   if (metrics.enabled && dependencies.anomalies !== undefined) registerAnomaliesEndpoint(admin, metrics, dependencies.anomalies);
   if (metrics.enabled && dependencies.capacity?.enabled === true) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { prioritySchema } from '../overload/config.js';
 
 /**
  * What one API key may do. Written once here and shared by every key store (config file, keys
@@ -41,6 +42,8 @@ export const keyPolicySchema = z
     models: z.array(z.string().min(1)).min(1).default(['*']),
     limits: keyLimitsSchema.prefault({}),
     budget: keyBudgetSchema.optional(),
+    /** Overload class (src/overload/): critical is shed last, batch first. Absent: the tenant's (overload.tenantPriorities), else standard. */
+    priority: prioritySchema.optional(),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import type { StoredKey } from '../auth/policy.js';
 
-const COLUMNS = ['id', 'tenant', 'models', 'rpm', 'tpm', 'burst req/tok', 'concurrent', 'budget day/month'] as const;
+const COLUMNS = ['id', 'tenant', 'models', 'rpm', 'tpm', 'burst req/tok', 'concurrent', 'budget day/month', 'priority'] as const;
 
 /** The `keys list` table: everything an operator needs to review limits, and never a hash or secret. */
 export function formatKeyTable(keys: readonly StoredKey[]): string {
@@ -14,6 +14,7 @@ export function formatKeyTable(keys: readonly StoredKey[]): string {
     `${show(key.limits.burstRequests)}/${show(key.limits.burstTokens)}`,
     show(key.limits.maxConcurrent),
     `${show(key.budget?.daily)}/${show(key.budget?.monthly)}`,
+    key.priority ?? '-',
   ]);
   const widths = COLUMNS.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string => `${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}\n`;

@@ -12,8 +12,9 @@ export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke> (--config 
 
   create  --id ID [--tenant T] [--models m1,m2] [--rpm N] [--tpm N] [--burst-requests N]
           [--burst-tokens N] [--max-concurrent N] [--daily-budget X] [--monthly-budget X]
+          [--priority critical|standard|batch]  (overload class; default: the tenant's, else standard)
           prints the new key once on stdout; only its SHA-256 is stored
-  list    [--json]   ids, tenants, models, limits and budgets (never secrets)
+  list    [--json]   ids, tenants, models, limits, budgets and priorities (never secrets)
   revoke  --id ID    removes the key; with Redis every gateway drops it within a second
 
   --config FILE the gateway's configuration: its Redis store (auth.store: redis, the redis section)
@@ -41,6 +42,7 @@ const OPTIONS = {
   'max-concurrent': { type: 'string' },
   'daily-budget': { type: 'string' },
   'monthly-budget': { type: 'string' },
+  priority: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -130,6 +132,7 @@ function newStoredKey(values: KeysFlags): { secret: string; stored: StoredKey } 
       maxConcurrent: number('max-concurrent'),
     }),
     budget: optionalObject({ daily: number('daily-budget'), monthly: number('monthly-budget') }),
+    priority: values.priority,
   };
   if (values.id === undefined) problems.push('--id is required');
   let issued: { secret: string; stored: StoredKey } | undefined;
@@ -154,6 +157,7 @@ const FLAG_OF_PATH: Record<string, string> = {
   id: '--id',
   tenant: '--tenant',
   models: '--models',
+  priority: '--priority',
 };
 
 /** Speaks in flags, not schema paths: "limits.maxConcurrent: …" becomes "--max-concurrent: …". */

@@ -7,6 +7,7 @@ import { capacityConfigSchema } from '../analytics/capacity/config.js';
 import { reportConfigSchema } from '../analytics/report/config.js';
 import { authConfigSchema } from '../auth/config.js';
 import { nanosPerToken } from '../cost/cost.js';
+import { overloadConfigSchema } from '../overload/config.js';
 import { passthroughConfigSchema } from '../proxy/passthrough.js';
 import { rateLimitConfigSchema } from '../ratelimit/config.js';
 import { redisConfigSchema } from '../redis/config.js';
@@ -340,6 +341,8 @@ export const configSchema = z
       .prefault({}),
     /** Opt-in input checks and PII masking (src/guardrails/); all off by default. */
     guardrails: guardrailsConfigSchema.prefault({}),
+    /** Overload control per model with priority classes (src/overload/); off by default. */
+    overload: overloadConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, context) => {

@@ -56,6 +56,8 @@ export const ERROR_CATALOGUE = {
     type: 'server_error',
     message: 'Rate limits cannot be checked right now (the limit store is unreachable); retry shortly.',
   },
+  // Overload control (src/overload/): the model's replicas are saturated and this request's class is shed; Retry-After says when.
+  overloaded: { status: 503, type: 'server_error', message: 'The model is overloaded; retry later.' },
   // The guardrails (src/guardrails/): refusals the client can act on by changing the prompt.
   prompt_too_long: { status: 400, type: 'invalid_request_error', message: 'The prompt is longer than this gateway accepts.' },
   prompt_rejected: { status: 400, type: 'invalid_request_error', message: "The prompt was refused by the gateway's input checks." },

@@ -33,6 +33,8 @@ export const INTERNAL_ERROR_STAGES = [
   'live_metrics',
   /** Judging the closed statistics slots for anomalies (src/analytics/anomaly/). */
   'anomaly',
+  /** Judging the models' overload levels from the fleet (src/overload/). */
+  'overload',
 ] as const;
 
 export type InternalErrorStage = (typeof INTERNAL_ERROR_STAGES)[number];

@@ -6,7 +6,7 @@ import type { ReplicaRegistry } from '../routing/registry.js';
 import type { Replica } from '../routing/replica.js';
 import { contentTypeOf, negotiateExposition, renderExposition } from '../telemetry/metrics/exposition.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
-import type { Alert, MetricsApiResponse, ReplicaFiguresInput } from '../telemetry/stats/snapshot.js';
+import type { Alert, MetricsApiResponse, OverloadFigures, ReplicaFiguresInput } from '../telemetry/stats/snapshot.js';
 import type { BudgetReport } from '../ratelimit/budget-report.js';
 import { metricsAccessCheck } from './metrics-auth.js';
 
@@ -27,6 +27,8 @@ export function registerMetricsEndpoints(
     readonly alerts?: (() => readonly Alert[]) | undefined;
     /** The budgets' latest report; without it (no auth) /api/v1/budgets is not served. */
     readonly budgets?: (() => BudgetReport | undefined) | undefined;
+    /** Overload control's state per model (absent when it is off). */
+    readonly overload?: (() => OverloadFigures) | undefined;
   },
 ): void {
   const { registry } = dependencies;
@@ -71,9 +73,13 @@ export function metricsSnapshotSource(dependencies: {
   readonly statistics: RequestStatistics;
   readonly fleet: ReplicaRegistry;
   readonly alerts?: (() => readonly Alert[]) | undefined;
+  readonly overload?: (() => OverloadFigures) | undefined;
 }): () => MetricsApiResponse {
-  const { statistics, fleet, alerts } = dependencies;
-  return () => statistics.snapshot(Date.now(), fleet.replicas.map(replicaFigures), alerts?.() ?? []);
+  const { statistics, fleet, alerts, overload } = dependencies;
+  return () => {
+    const snapshot = statistics.snapshot(Date.now(), fleet.replicas.map(replicaFigures), alerts?.() ?? []);
+    return overload === undefined ? snapshot : { ...snapshot, overload: overload() };
+  };
 }
 
 /**

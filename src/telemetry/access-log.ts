@@ -46,6 +46,11 @@ export function accessLogRecord(
     rate_limit: observation.rateLimit?.outcome ?? null,
     limited_by: observation.rateLimit?.limitedBy ?? null,
     guardrails: observation.guardrails === undefined ? null : observation.guardrails.map(({ rule, action }) => `${rule}:${action}`).join(','),
+    priority: observation.overload?.priority ?? null,
+    overload_level: observation.overload?.level ?? null,
+    overload_action: observation.overload?.action ?? null,
+    max_tokens_clamped_to: observation.overload?.clampedTo ?? null,
+    overload_queued_ms: optionalMs(observation.overload?.queuedMs),
     trace_id: observation.traceId ?? null,
     span_id: observation.spanId ?? null,
   };

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors/catalogue.js';
 import type { GuardrailAction } from '../guardrails/stage.js';
+import type { OverloadFacts } from '../overload/stage.js';
 import type { StreamFacts, StreamUsage } from '../streaming/stream-facts.js';
 import type { RequestTrace } from './tracing/request-trace.js';
 
@@ -30,6 +31,8 @@ export interface RequestObservation {
   requestJson: unknown;
   /** What the guardrails did (undefined: nothing, or none configured). */
   guardrails: readonly GuardrailAction[] | undefined;
+  /** What overload control decided (undefined: off, or the model is not served). */
+  overload: OverloadFacts | undefined;
   /** The gateway added stream_options.include_usage; the tap removes the usage frame again. */
   streamUsageRequested: boolean;
 
@@ -112,6 +115,7 @@ export function createObservation(requestId: string, method: string, route: stri
     stream: false,
     requestJson: undefined,
     guardrails: undefined,
+    overload: undefined,
     streamUsageRequested: false,
     replica: undefined,
     routingOutcome: undefined,

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Replica } from '../../routing/replica.js';
 import { KEY_BUDGET_RATIOS, type BudgetGaugeRow } from '../../ratelimit/budget-report.js';
 import { INTERNAL_ERROR_STAGES } from '../../errors/internal-errors.js';
+import { OVERLOAD_LEVELS, type OverloadLevel } from '../../overload/config.js';
 import type { Alert, GpuDeviceInput } from '../stats/snapshot.js';
 import { FixedCounter } from './fixed-counter.js';
 import { FixedHistogram } from './fixed-histogram.js';
@@ -52,6 +53,11 @@ export interface AnomaliesView {
   tracked(): ReadonlyArray<{ readonly signal: string; readonly scope: { readonly name: string }; readonly active: boolean }>;
 }
 
+export interface OverloadView {
+  /** Each served model's overload level (OverloadController.levels()). */
+  levels(): ReadonlyArray<{ readonly model: string; readonly level: OverloadLevel }>;
+}
+
 /** Spans the trace exporter's batch processor finished since start (cumulative), while tracing is on. */
 export interface TraceExportTotals {
   readonly exported: number;
@@ -71,10 +77,12 @@ export interface InstrumentViews {
   readonly budgets?: BudgetsView | undefined;
   /** The trace exporter's span counts (tollbooth_trace_export_spans_total), while tracing is on. */
   readonly traceExport?: (() => TraceExportTotals | undefined) | undefined;
+  /** Overload control's level per model (tollbooth_overload_level), while it is on. */
+  readonly overload?: OverloadView | undefined;
 }
 
 export function createInstruments(registry: Registry, fleet: FleetView, version: string, views: InstrumentViews = {}) {
-  const { alerts, anomalies, budgets, traceExport } = views;
+  const { alerts, anomalies, budgets, traceExport, overload } = views;
   const registers = [registry];
   const modelReplica = ['model', 'replica'] as const;
   const instruments = {
@@ -204,6 +212,19 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
       name: `${METRIC_PREFIX}guardrail_actions_total`,
       help: 'What the guardrails did, by rule (max_prompt_tokens, a deny pattern\'s name, pii) and action (rejected, flagged, masked).',
       labelNames: ['rule', 'action'] as const,
+      registers,
+    }),
+    overloadDecisions: new FixedCounter({
+      name: `${METRIC_PREFIX}overload_decisions_total`,
+      help: 'Overload control decisions (src/overload/) by model, priority class (critical, standard, batch) and action (admitted, clamped: max_tokens lowered, shed: 503 overloaded).',
+      labelNames: ['model', 'class', 'action'] as const,
+      registers,
+    }),
+    overloadQueueWait: new FixedHistogram({
+      name: `${METRIC_PREFIX}overload_queue_wait_seconds`,
+      help: 'Time requests waited in the overload gateway queue, by model, class and how it ended (admitted, clamped: released; shed: the queue was full or the deadline passed).',
+      labelNames: ['model', 'class', 'action'] as const,
+      buckets: TTFT_BUCKETS,
       registers,
     }),
     clientDisconnects: new FixedCounter({
@@ -395,6 +416,18 @@ export function createInstruments(registry: Registry, fleet: FleetView, version:
           values.set(key, { signal, scope: scope.name, active: active || values.get(key)?.active === true });
         }
         for (const { signal, scope, active } of values.values()) this.set({ signal, scope }, active ? 1 : 0);
+      },
+    });
+  }
+  if (overload !== undefined) {
+    new Gauge({
+      name: `${METRIC_PREFIX}overload_level`,
+      help: "Each served model's overload level (src/overload/): 0 normal, 1 pressure (lower classes' max_tokens clamped), 2 overload (lower classes shed).",
+      labelNames: ['model'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const { model, level } of overload.levels()) this.set({ model }, OVERLOAD_LEVELS.indexOf(level));
       },
     });
   }

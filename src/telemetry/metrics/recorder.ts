@@ -66,6 +66,12 @@ export class MetricsRecorder {
     }
     if (cost.nanos > 0n) this.addCost(model, tenant, cost);
     if (observation.guardrails !== undefined) for (const { rule, action } of observation.guardrails) i.guardrailActions.inc({ rule, action });
+    const overload = observation.overload;
+    if (overload !== undefined) {
+      const labels = { model, class: overload.priority, action: overload.action };
+      i.overloadDecisions.inc(labels);
+      if (overload.queuedMs !== undefined) i.overloadQueueWait.observe(labels, overload.queuedMs / MS_PER_SECOND);
+    }
     const rateLimit = observation.rateLimit;
     if (rateLimit !== undefined) {
       i.rateLimitDecisions.inc({ tenant, outcome: rateLimit.outcome, limit: rateLimit.limitedBy ?? 'none' });

@@ -2,6 +2,7 @@ import type { Aggregate, TenantUsage } from './aggregate.js';
 import type { AggregateSet } from './aggregate-set.js';
 import { costPerThousandTokens, formatNanos } from '../../cost/cost.js';
 import { LATENCY_BUCKET_LABELS, type LatencyBucketLabel } from './latency-buckets.js';
+import type { OverloadModelReport } from '../../overload/controller.js';
 
 /**
  * The JSON of GET /api/v1/metrics: the reference service's shape (REFERENCES.md, "The JSON contract
@@ -52,7 +53,12 @@ export interface MetricsApiResponse {
   readonly replicas: Record<string, ReplicaNow>;
   /** Tollbooth's own: the same statistics since the gateway started. */
   readonly since_start: ScopeStatistics;
+  /** Tollbooth's own, only when overload control is on: each served model's level, signals and decisions. */
+  readonly overload?: OverloadFigures;
 }
+
+/** Overload control's state (src/overload/controller.ts builds it), by model. */
+export type OverloadFigures = Record<string, OverloadModelReport>;
 
 export type AlertSeverityStatus = 'ok' | 'warning' | 'critical';
 

@@ -192,6 +192,12 @@ describe('the admin API', () => {
     const secretPatch = await call(admin, 'PATCH', '/api/v1/keys/team-b', { body: { hash: hashApiKey(generateApiKey()) } });
     expect(secretPatch.status).toBe(400);
     expect((await call(admin, 'GET', '/api/v1/keys/team-b')).body).toEqual({ object: 'api_key', id: 'team-b', tenant: 'default', models: ['*'], limits: {} });
+    // The overload class is part of the policy: set, validated, and removed with null.
+    expect((await call(admin, 'PATCH', '/api/v1/keys/team-b', { body: { priority: 'batch' } })).body).toMatchObject({ id: 'team-b', priority: 'batch' });
+    const badPriority = await call(admin, 'PATCH', '/api/v1/keys/team-b', { body: { priority: 'urgent' } });
+    expect(badPriority.status).toBe(400);
+    expect((badPriority.body as { error: { message: string } }).error.message).toMatch(/priority: .*critical/);
+    expect((await call(admin, 'PATCH', '/api/v1/keys/team-b', { body: { priority: null } })).body).not.toHaveProperty('priority');
   });
 
   it('manages a keys file that the gateway and the CLI read, and says so when the keys live in the configuration only', async () => {

@@ -18,7 +18,7 @@ async function keys(args: string[]): Promise<{ code: number | null; stdout: stri
   return { code, stdout: cli.stdout(), stderr: cli.stderr() };
 }
 
-const CREATE_FLAGS = ['--id', 'team-a', '--tenant', 'acme', '--models', 'llama-3-8b,qwen', '--rpm', '60', '--tpm', '20000', '--max-concurrent', '4', '--daily-budget', '5'];
+const CREATE_FLAGS = ['--id', 'team-a', '--tenant', 'acme', '--models', 'llama-3-8b,qwen', '--rpm', '60', '--tpm', '20000', '--max-concurrent', '4', '--daily-budget', '5', '--priority', 'batch'];
 
 describe('tollbooth keys (the built CLI as a process)', () => {
   it('creates a key into a keys file, lists it without secrets, and revokes it', async () => {
@@ -41,11 +41,12 @@ describe('tollbooth keys (the built CLI as a process)', () => {
       models: ['llama-3-8b', 'qwen'],
       limits: { requestsPerMinute: 60, tokensPerMinute: 20000, maxConcurrent: 4 },
       budget: { daily: 5 },
+      priority: 'batch',
     });
 
     const listed = await keys(['list', '--file', file]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^team-a\s+acme\s+llama-3-8b,qwen\s+60\s+20000\s+-\/-\s+4\s+5\/-$/m);
+    expect(listed.stdout).toMatch(/^team-a\s+acme\s+llama-3-8b,qwen\s+60\s+20000\s+-\/-\s+4\s+5\/-\s+batch$/m);
     expect(listed.stdout).not.toContain(hashApiKey(secret));
     const json = await keys(['list', '--json', '--file', file]);
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ id: 'team-a', tenant: 'acme' })]);
@@ -61,13 +62,14 @@ describe('tollbooth keys (the built CLI as a process)', () => {
 
   it('rejects bad flags with every problem and exit status 2, storing nothing', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tollbooth-cli-keys-')), 'keys.yaml');
-    const bad = await keys(['create', '--tenant', 'a b', '--rpm', 'fast', '--max-concurrent', '0', '--file', file]);
+    const bad = await keys(['create', '--tenant', 'a b', '--rpm', 'fast', '--max-concurrent', '0', '--priority', 'urgent', '--file', file]);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
     expect(bad.stderr).toContain('--id is required');
     expect(bad.stderr).toContain('--rpm: expected a number, got "fast"');
     expect(bad.stderr).toMatch(/--tenant: /);
     expect(bad.stderr).toMatch(/--max-concurrent: /);
+    expect(bad.stderr).toMatch(/--priority: .*critical/);
     expect(() => readFileSync(file)).toThrow();
     expect((await keys(['create', '--id', 'x', '--frobnicate', '--file', file])).code).toBe(2);
     expect((await keys(['list'])).stderr).toContain('name exactly one key store');
