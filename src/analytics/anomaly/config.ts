@@ -4,7 +4,7 @@ import { DETECTOR_KINDS } from './detectors.js';
 /**
  * `analytics.anomaly` in the config file: online anomaly detection over the statistics' closed
  * slots (src/analytics/anomaly/). The defaults are the ones `npm run eval:anomaly` supports
- * (src/analytics/README.md has its table): a 2× TTFT p95 step is found within a minute and
+ * (src/analytics/anomaly/README.md has its table): a 2× TTFT p95 step is found within a minute and
  * stationary or diurnal noise raises well under one false alarm per day per signal.
  */
 export const anomalyConfigSchema = z
