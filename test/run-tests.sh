@@ -50,17 +50,21 @@ require_tool() { # name what-needs-it
 # The timing-accuracy tests compare clocks read in three processes; they run alone, after the
 # rest, so the other test files' load on these two cores does not enter their error budget.
 TIMING_TESTS=test/integration/telemetry/accuracy.test.ts
-HELM_TESTS=test/integration/deploy/helm-chart.test.ts
-npx vitest run --exclude "$TIMING_TESTS" --exclude 'test/e2e/**' --exclude "$HELM_TESTS"
+# The tests that render the chart with helm wait for its build: the chart's own checks, and the
+# three gateways run with the configuration the chart renders.
+HELM_TESTS=(test/integration/deploy/helm-chart.test.ts test/integration/deploy/instances.test.ts)
+main_excludes=(--exclude "$TIMING_TESTS" --exclude 'test/e2e/**')
+for test in "${HELM_TESTS[@]}"; do main_excludes+=(--exclude "$test"); done
+npx vitest run "${main_excludes[@]}"
 
 wait "$tools_build"
-require_tool helm 'the Helm chart tests'
+require_tool helm 'the Helm chart and chart-configured instances tests'
 require_tool compose 'the compose test'
 if [ "$skip_jaeger" != 1 ]; then
   require_tool jaeger 'the end-to-end trace tests (TOLLBOOTH_SKIP_JAEGER_TESTS=1 leaves them out knowingly)'
-  npx vitest run "$HELM_TESTS" test/e2e
+  npx vitest run "${HELM_TESTS[@]}" test/e2e
 else
-  npx vitest run "$HELM_TESTS" test/e2e/compose
+  npx vitest run "${HELM_TESTS[@]}" test/e2e/compose
 fi
 
 npx vitest run "$TIMING_TESTS"

@@ -46,9 +46,14 @@ async function installedBy(script: string): Promise<string> {
   return path;
 }
 
+/** helm alone, for tests that render the chart and need none of the validators. */
+export function installHelm(): Promise<string> {
+  return installedBy('build-helm.sh');
+}
+
 export async function installDeployTools(): Promise<DeployTools> {
   const [helm, kubernetesValidate, prometheusOperatorCrdDir] = await Promise.all([
-    installedBy('build-helm.sh'),
+    installHelm(),
     installedBy('install-kubernetes-validate.sh'),
     installedBy('prometheus-operator-crds.sh'),
   ]);

@@ -1,26 +1,44 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
-import type { TollboothConfigInput } from '../../../src/config/schema.js';
+import { loadConfig, parseConfig } from '../../../src/config/load.js';
 import { startSimulator, type RunningSimulator } from '../../../src/sim/index.js';
 import { runCli, type CliProcess } from '../../helpers/cli.js';
 import { ClientLoadBalancer, type Backend } from '../../helpers/client-load-balancer.js';
+import { installHelm, run } from '../../helpers/deploy-tools.js';
 import { startDnsServer, type DnsServer } from '../../helpers/dns-server.js';
 import { freePort } from '../../helpers/free-ports.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 
 /**
- * Three gateway processes (the built CLI) as Kubernetes runs them: one configuration file, one
- * Redis, and the replicas found by DNS like a headless service's pods — three simulators on one
- * port at 127.0.0.1, .2 and .3, the addresses a stand-in DNS server (test/helpers/dns-server.ts)
- * answers for the service name, reached through the discovery entry's `servers`. Clients reach
- * the gateways through a load balancer modelled in the client (test/helpers/client-load-balancer.ts):
- * round robin over the ready instances, a request sent again elsewhere when it failed before any
- * response header (connection refused or dropped, 503 shutting_down).
+ * Three gateway processes (the built CLI) as Kubernetes runs them from the Helm chart: `helm
+ * template` of deploy/helm/tollbooth with this test's values (3 replicas, DNS discovery of the
+ * example fleet's headless Service, rate limits in Redis through a Secret-held URL, the keys file
+ * rendered into the chart's Secret), and each process given what a pod of the rendered Deployment
+ * is given: its args, its env (Secret references resolved), and its volumes (the ConfigMap and the
+ * keys Secret written as files under a local root). Only what a pod provides and this machine
+ * cannot is mapped, and the first test checks that nothing else moved:
+ *  - the listen addresses: 127.0.0.1 and kernel-chosen ports (TOLLBOOTH_HOST, TOLLBOOTH_PORT,
+ *    TOLLBOOTH_ADMIN_HOST, TOLLBOOTH_ADMIN_PORT in the env), where a pod listens on 0.0.0.0 at
+ *    the chart's fixed ports in its own network namespace;
+ *  - the mounted files' paths: /etc/tollbooth/... becomes the same path under the local root, in
+ *    the args and in auth.keysFile (the only path the rendered configuration holds);
+ *  - the Secret the operator makes before the install (redis.existingSecret): its URL is the test's
+ *    redis-server, reaching the gateway as TOLLBOOTH_REDIS_URL as in the pod.
+ * The DNS server needs no mapping: a pod asks cluster DNS through its resolv.conf, and a test
+ * cannot point this machine's resolver at a stand-in, but the chart passes `config` through
+ * whole, so the values name the stand-in DNS server (test/helpers/dns-server.ts) in the discovery
+ * entry's `servers` and the rendered ConfigMap carries it. That server answers the headless Service's name
+ * with three simulators on one port at 127.0.0.1, .2 and .3, as a headless Service answers with its
+ * ready pods. Clients reach the gateways through a load balancer modelled in the client
+ * (test/helpers/client-load-balancer.ts): round robin over the ready instances, a request sent
+ * again elsewhere when it failed before any response header (connection refused or dropped, 503
+ * shutting_down).
  *
  * Under steady load (streams and non-streams through the official SDK, each with a session key),
  * one instance is SIGKILLed, then the other two are rolled one at a time, three times: SIGTERM
@@ -40,8 +58,20 @@ import { startRedisServer, type RedisServer } from '../../helpers/redis-server.j
  *    from every instance that served it.
  * Nothing here is timed: the phases advance on counts of completed requests.
  */
+type K8sObject = { kind: string; metadata: { name: string } } & Record<string, any>;
+
+const CHART = 'deploy/helm/tollbooth';
+const RELEASE = 'tollbooth';
+const NAMESPACE = 'llm';
 const MODEL = 'llama-3.1-8b-instruct';
-const SERVICE = 'vllm.models.svc.cluster.local';
+/** The example fleet's headless Service (deploy/helm/examples/sim-fleet.yaml), by its name in the cluster. */
+const SERVICE = `${headlessServiceOf('deploy/helm/examples/sim-fleet.yaml').metadata.name}.${NAMESPACE}.svc.cluster.local`;
+/** The Secret holding the Redis URL that the operator makes before the install (the chart's redis.existingSecret). */
+const REDIS_SECRET = { name: 'tollbooth-redis', key: 'url' };
+/** What this machine gives a gateway in place of the pod's own network namespace (see the header). */
+const LISTEN_ON_THIS_MACHINE = { TOLLBOOTH_HOST: '127.0.0.1', TOLLBOOTH_PORT: '0', TOLLBOOTH_ADMIN_HOST: '127.0.0.1', TOLLBOOTH_ADMIN_PORT: '0' };
+/** The configuration paths that mapping changes: the listen addresses, the keys file's path, the Redis URL. */
+const MAPPED_PATHS = ['admin.host', 'admin.port', 'auth.keysFile', 'redis.url', 'server.host', 'server.port'];
 const REPLICA_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
 const INSTANCES = 3;
 const ROLLING_ROUNDS = 3;
@@ -53,6 +83,22 @@ const LIMITED_BURST = 20;
 const DRAIN_TIMEOUT_MS = 20_000;
 /** A loaded machine can take seconds to start a Node process; nothing is asserted about it. */
 const START_TIMEOUT_MS = 60_000;
+
+/** A gateway container of the rendered Deployment, as this machine runs it. */
+interface Pod {
+  /** The Deployment's replica count: how many gateways run. */
+  readonly replicas: number;
+  /** The container's args, the paths in them moved under the local root. */
+  readonly args: readonly string[];
+  /** The container's env (Secret references resolved) and LISTEN_ON_THIS_MACHINE. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The configuration the ConfigMap renders, as the schema reads it. */
+  readonly renderedConfig: ReturnType<typeof parseConfig>;
+  /** The path of the configuration file on this machine. */
+  readonly configFile: string;
+  /** Where the pod's filesystem paths lie on this machine: /etc/tollbooth/x is `root`/etc/tollbooth/x. */
+  readonly root: string;
+}
 
 interface Instance {
   readonly slot: number;
@@ -74,7 +120,8 @@ interface Outcome {
 let redis: RedisServer;
 let dns: DnsServer;
 const simulators: RunningSimulator[] = [];
-let configFile: string;
+let pod: Pod;
+let scratch: string;
 let loadKey: string;
 let limitedKey: string;
 const balancer = new ClientLoadBalancer();
@@ -89,11 +136,11 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-/** Starts the gateway in `slot` from the shared file and puts it in rotation once /ready says 200. */
+/** Starts the gateway in `slot` as a pod of the rendered Deployment, in rotation once /ready says 200. */
 async function startInstance(slot: number): Promise<Instance> {
   const generation = (starts.get(slot) ?? 0) + 1;
   starts.set(slot, generation);
-  const cli = runCli(['start', '--config', configFile]);
+  const cli = runCli([...pod.args], pod.env);
   let url: string;
   try {
     url = (JSON.parse(await cli.waitForLine(/tollbooth is listening/, START_TIMEOUT_MS)) as { url: string }).url;
@@ -110,6 +157,92 @@ async function startInstance(slot: number): Promise<Instance> {
 
 function forget(instance: Instance): void {
   running.splice(running.indexOf(instance), 1);
+}
+
+function parseObjects(manifest: string): K8sObject[] {
+  return parseAllDocuments(manifest)
+    .map((document) => document.toJS() as K8sObject | null)
+    .filter((object): object is K8sObject => object !== null);
+}
+
+function headlessServiceOf(manifestFile: string): K8sObject {
+  const service = parseObjects(readFileSync(manifestFile, 'utf8')).find((object) => object.kind === 'Service' && object.spec.clusterIP === 'None');
+  if (service === undefined) throw new Error(`${manifestFile} has no headless Service`);
+  return service;
+}
+
+/**
+ * A gateway pod of the rendered Deployment, on this machine: its volumes (the manifest's ConfigMaps
+ * and Secrets, empty dirs) written under `root` at their mount paths, its args and auth.keysFile
+ * pointed there, its env with each Secret reference read from `secrets` (the Secrets made outside
+ * the chart), and LISTEN_ON_THIS_MACHINE. A pod inherits no environment from its node, so this
+ * machine's own TOLLBOOTH_* variables are blanked (an empty override is ignored).
+ */
+function podOnThisMachine(objects: readonly K8sObject[], root: string, secrets: Readonly<Record<string, Readonly<Record<string, string>>>>): Pod {
+  const named = (kind: string, name: string): K8sObject => {
+    const found = objects.find((object) => object.kind === kind && object.metadata.name === name);
+    if (found === undefined) throw new Error(`the manifest has no ${kind} ${name}`);
+    return found;
+  };
+  const deployment = named('Deployment', RELEASE);
+  const spec = deployment.spec.template.spec;
+  const container = spec.containers.find((candidate: { name: string }) => candidate.name === 'tollbooth');
+  const mounts = container.volumeMounts as Array<{ name: string; mountPath: string }>;
+  for (const mount of mounts) {
+    const volume = spec.volumes.find((candidate: { name: string }) => candidate.name === mount.name);
+    let files: Record<string, string>;
+    if (volume.configMap !== undefined) files = named('ConfigMap', volume.configMap.name).data;
+    else if (volume.secret !== undefined) files = secretFiles(named('Secret', volume.secret.secretName));
+    else if (volume.emptyDir !== undefined) files = {};
+    else throw new Error(`volume ${mount.name}: only ConfigMap, Secret and emptyDir volumes are laid out here`);
+    mkdirSync(join(root, mount.mountPath), { recursive: true });
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(root, mount.mountPath, file), text);
+  }
+  const onThisMachine = (podPath: string): string => {
+    if (!mounts.some((mount) => podPath.startsWith(`${mount.mountPath}/`))) throw new Error(`${podPath} is in none of the pod's volumes`);
+    return join(root, podPath);
+  };
+  const args = (container.args as string[]).map((arg) => (arg.startsWith('/') ? onThisMachine(arg) : arg));
+  const configFile = args[args.indexOf('--config') + 1]!;
+  const renderedText = readFileSync(configFile, 'utf8');
+  const config = parse(renderedText) as { auth?: { keysFile?: string } };
+  if (config.auth?.keysFile !== undefined) config.auth.keysFile = onThisMachine(config.auth.keysFile);
+  writeFileSync(configFile, stringify(config));
+
+  const podEnv: Record<string, string> = {};
+  for (const variable of (container.env ?? []) as Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>) {
+    const reference = variable.valueFrom?.secretKeyRef;
+    const value = variable.value ?? (reference === undefined ? undefined : secrets[reference.name]?.[reference.key]);
+    if (value === undefined) throw new Error(`env ${variable.name}: no value, and no Secret given for ${JSON.stringify(variable.valueFrom)}`);
+    if (variable.name in LISTEN_ON_THIS_MACHINE) throw new Error(`the chart sets ${variable.name} itself: mapping the listen address would hide it`);
+    podEnv[variable.name] = value;
+  }
+  const hostOverrides = Object.fromEntries(Object.keys(process.env).filter((name) => name.startsWith('TOLLBOOTH_')).map((name) => [name, '']));
+  return {
+    replicas: deployment.spec.replicas as number,
+    args,
+    env: { ...hostOverrides, ...podEnv, ...LISTEN_ON_THIS_MACHINE },
+    renderedConfig: parseConfig(parse(renderedText), 'the rendered ConfigMap'),
+    configFile,
+    root,
+  };
+}
+
+/** A Secret's entries as the files its volume holds (stringData as written, data base64-decoded). */
+function secretFiles(secret: K8sObject): Record<string, string> {
+  const decoded = Object.entries((secret.data ?? {}) as Record<string, string>).map(([key, base64]) => [key, Buffer.from(base64, 'base64').toString('utf8')]);
+  return { ...Object.fromEntries(decoded), ...(secret.stringData as Record<string, string> | undefined) };
+}
+
+/** The dotted paths of the leaves where `a` and `b` differ (array items by index). */
+function differingPaths(a: unknown, b: unknown, path = ''): string[] {
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((key) =>
+      differingPaths((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path === '' ? key : `${path}.${key}`),
+    );
+  }
+  return isDeepStrictEqual(a, b) ? [] : [path];
 }
 
 beforeAll(async () => {
@@ -129,28 +262,39 @@ beforeAll(async () => {
   }
   loadKey = generateApiKey();
   limitedKey = generateApiKey();
-  const config: TollboothConfigInput = {
-    server: { host: '127.0.0.1', port: 0, drainTimeoutMs: DRAIN_TIMEOUT_MS },
-    admin: { host: '127.0.0.1', port: 0 },
-    discovery: [{ dns: SERVICE, port: simulators[0]!.port, models: [MODEL], servers: [dns.address], refreshIntervalMs: 2_000 }],
-    // A bound of at least the replica count never moves a session off its replica (see
-    // routing/balancer.ts loadLimit): this test is about instances agreeing, not about the bound.
-    routing: { capacityFactor: REPLICA_ADDRESSES.length },
-    health: { probeIntervalMs: 500 },
-    rateLimits: { store: 'redis' },
-    redis: { url: redis.url },
-    auth: {
+  const values = {
+    replicaCount: INSTANCES,
+    // Merged into the chart's default config: listeners on 0.0.0.0:8080 and :8081, auth on.
+    config: {
+      server: { drainTimeoutMs: DRAIN_TIMEOUT_MS },
+      discovery: [{ dns: SERVICE, port: simulators[0]!.port, models: [MODEL], servers: [dns.address], refreshIntervalMs: 2_000 }],
+      // A bound of at least the replica count never moves a session off its replica (see
+      // routing/balancer.ts loadLimit): this test is about instances agreeing, not about the bound.
+      routing: { capacityFactor: REPLICA_ADDRESSES.length },
+      health: { probeIntervalMs: 500 },
+      rateLimits: { store: 'redis' },
+      logging: { level: 'info', accessLog: false },
+    },
+    // Rendered into the chart's own Secret (existingSecret empty): hashes only.
+    apiKeys: {
+      enabled: true,
+      existingSecret: '',
       keys: [
         { id: 'load', tenant: 'acme', hash: hashApiKey(loadKey), limits: {} },
         { id: 'limited', tenant: 'acme', hash: hashApiKey(limitedKey), limits: { requestsPerMinute: 0.001, burstRequests: LIMITED_BURST } },
       ],
     },
-    logging: { level: 'info', accessLog: false },
+    redis: { existingSecret: REDIS_SECRET.name, secretKey: REDIS_SECRET.key },
   };
-  configFile = join(mkdtempSync(join(tmpdir(), 'tollbooth-instances-')), 'tollbooth.yaml');
-  writeFileSync(configFile, stringify(config));
-  await Promise.all(Array.from({ length: INSTANCES }, (_, slot) => startInstance(slot)));
-}, 180_000);
+  scratch = mkdtempSync(join(tmpdir(), 'tollbooth-instances-'));
+  const valuesFile = join(scratch, 'values.yaml');
+  writeFileSync(valuesFile, stringify(values));
+  const rendered = await run(await installHelm(), ['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile]);
+  if (rendered.code !== 0) throw new Error(`helm template failed:\n${rendered.stderr}`);
+  pod = podOnThisMachine(parseObjects(rendered.stdout), join(scratch, 'pod'), { [REDIS_SECRET.name]: { [REDIS_SECRET.key]: redis.url } });
+  await Promise.all(Array.from({ length: pod.replicas }, (_, slot) => startInstance(slot)));
+  // Minutes only on a first run that builds helm (npm test builds it before this file runs).
+}, 20 * 60_000);
 
 afterAll(async () => {
   for (const instance of running) instance.cli.child.kill('SIGKILL');
@@ -158,6 +302,7 @@ afterAll(async () => {
   await Promise.all(simulators.map((simulator) => simulator.close()));
   await dns?.close();
   await redis?.stop();
+  if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
 });
 
 function sdk(apiKey: string): OpenAI {
@@ -201,6 +346,24 @@ async function request(client: OpenAI, session: string, stream: boolean): Promis
   }
   return outcome(finishReason === null ? 'cut' : 'ok', replica, finishReason === null ? 'ended without finish_reason' : '');
 }
+
+describe('the gateways of the rendered chart', () => {
+  it('run the configuration the chart renders, with only what a pod provides mapped to this machine', () => {
+    expect(pod.replicas).toBe(INSTANCES);
+    // The configuration each process loads (the CLI's loader, its file and env) is the ConfigMap's,
+    // every field but the mapped ones unchanged.
+    const loaded = loadConfig({ file: pod.configFile, env: { ...process.env, ...pod.env } });
+    expect(differingPaths(pod.renderedConfig, loaded).sort()).toEqual(MAPPED_PATHS);
+    expect(pod.renderedConfig.server).toMatchObject({ host: '0.0.0.0', port: 8080 });
+    expect([loaded.server.host, loaded.server.port, loaded.admin.host, loaded.admin.port]).toEqual(['127.0.0.1', 0, '127.0.0.1', 0]);
+    expect(loaded.redis.url).toBe(redis.url);
+    expect(loaded.auth.keysFile).toBe(join(pod.root, pod.renderedConfig.auth.keysFile!));
+    // What the values asked for reached the gateway through the chart.
+    expect(loaded.rateLimits.store).toBe('redis');
+    expect(loaded.discovery).toMatchObject([{ dns: SERVICE, servers: [dns.address] }]);
+    for (const instance of running) expect(new URL(instance.backend.origin).hostname).toBe('127.0.0.1');
+  });
+});
 
 describe('three gateway instances behind a load balancer', () => {
   it('lose no request to a SIGKILL before it streams, and none to three rolling restarts; limits and sessions hold across them', async () => {
