@@ -21,7 +21,7 @@ export interface Target {
 }
 
 /** What every measurement needs besides the target. */
-export interface Bench {
+export interface MeasureContext {
   readonly simPid: number;
   /** Every long-lived benchmark server, for the foreign-CPU check (procfs.cpuDuring). */
   readonly benchPids: readonly number[];
@@ -37,7 +37,7 @@ export interface Accounted<T> {
   readonly foreignCores: number;
 }
 
-async function accounted<T>(bench: Bench, target: Target, work: () => Promise<T>): Promise<Accounted<T>> {
+async function accounted<T>(bench: MeasureContext, target: Target, work: () => Promise<T>): Promise<Accounted<T>> {
   const account = await cpuDuring([target.pid, bench.simPid], work, bench.benchPids);
   const [serverCpuSeconds = 0, simCpuSeconds = 0] = account.processSeconds;
   return {
@@ -51,7 +51,7 @@ async function accounted<T>(bench: Bench, target: Target, work: () => Promise<T>
 }
 
 /** `wrk -t1 -c<connections>` with `script` for `seconds`. */
-export function measureWrk(bench: Bench, target: Target, script: string, connections: number, seconds: number): Promise<Accounted<WrkResult>> {
+export function measureWrk(bench: MeasureContext, target: Target, script: string, connections: number, seconds: number): Promise<Accounted<WrkResult>> {
   return accounted(bench, target, () => runWrk(target.url, script, connections, seconds));
 }
 
@@ -60,7 +60,7 @@ export function measureWrk(bench: Bench, target: Target, script: string, connect
  * set-up) is left out of the figures (warm-up 1.3 s: a 64 × 20 ms stream lasts about that long).
  */
 export function measurePaced(
-  bench: Bench,
+  bench: MeasureContext,
   target: Target,
   streams: number,
   timing: SimTiming,

@@ -15,14 +15,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { measurePaced, measureWrk, openStreamsMemory, warmUp, type Bench, type Target } from './measure.js';
+import { measurePaced, measureWrk, openStreamsMemory, warmUp, type MeasureContext, type Target } from './measure.js';
 import { histogramTotals, meanMsBetween, type HistogramTotals } from './peers/exposition.js';
 import { writeChartPng, type ChartPanel } from './peers/chart.js';
 import { compare, figureTable, FigureBook, formatSpread, runBenchmark, type Comparison, type FigureKind } from './report.js';
 import { launch, parseRecipes, type ServerRecipe } from './fresh-server.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { spreadOf, type Spread } from './stats.js';
-import { writeWrkScript } from './wrk.js';
+import { runWrk, writeWrkScript } from './wrk.js';
 
 /** A target and, where it has one, the histogram in which it records its own TTFT. */
 interface PeerTarget extends Target {
@@ -108,7 +108,7 @@ class PeerBench {
   private readonly raw: { round: number; scenario: string; target: string; result: unknown }[] = [];
   private readonly loadAverages: (readonly number[])[] = [];
   private readonly disturbed: string[] = [];
-  private readonly bench: Bench;
+  private readonly bench: MeasureContext;
   private readonly headers: Readonly<Record<string, string>>;
   private readonly nonStreamScript: string;
   private readonly streamScript: string;
@@ -128,7 +128,8 @@ class PeerBench {
       const order = round % 2 === 0 ? [...this.settings.targets] : [...this.settings.targets].reverse();
       this.loadAverages.push(loadavg());
       log(`\n== round ${round + 1}/${this.settings.rounds}: ${order.map((target) => target.name).join(' → ')} (load average ${loadavg().map((value) => value.toFixed(2)).join(' ')})`);
-      for (const target of order) await measureWrk(this.bench, target, this.nonStreamScript, 32, this.settings.quick ? 1 : 2);
+      // Unmeasured warm-up: every target's connections open and code compiled before the round.
+      for (const target of order) await runWrk(target.url, this.nonStreamScript, 32, this.settings.quick ? 1 : 2);
       for (const connections of [1, 32]) {
         for (const target of order) await this.wrkScenario(round, target, `non-stream c=${connections}`, `nonstream.c${connections}`, this.nonStreamScript, connections);
       }
@@ -188,6 +189,8 @@ class PeerBench {
     // The gateway's mean covers every stream of the run, the client's the measured ones (after the warm-up).
     this.put(`${id}.ownttft`, `${scenario} mean TTFT the gateway reports − the client's`, 'ms', 'time', target.name, round, ownTtftMs - result.firstContentMs.mean);
     this.put(`${id}.failed`, `${scenario} failed streams`, 'count', 'size', target.name, round, result.failed);
+    // None measured: every worker's first stream outlasted the run (a saturated proxy).
+    this.put(`${id}.measured`, `${scenario} streams measured (begun after the warm-up)`, 'count', 'size', target.name, round, result.measured);
     const failures = result.failed > 0 ? ` FAILED ${result.failed} (${result.firstErrors.join('; ')})` : '';
     const own = Number.isNaN(ownTtftMs) ? '' : `, its own TTFT mean ${ownTtftMs.toFixed(2)} vs client ${result.firstContentMs.mean.toFixed(2)} ms`;
     log(
@@ -216,9 +219,11 @@ class PeerBench {
       const memory = await openStreamsMemory(server.pid, recipe.url, this.settings.memoryStreams, MEMORY, this.headers);
       this.raw.push({ round, scenario, target: recipe.name, result: memory });
       const loaded = spreadOf(memory.samples);
-      // A server that cannot hold every stream open has no per-stream figure.
+      // A server that cannot hold every stream open at once (no sample while all were open, or
+      // failures) has no per-stream figure.
       const held = memory.load.failed === 0 && memory.samples.length > 0;
       this.put('memory.perstream', `${scenario}: RSS per open stream`, 'KiB', 'size', recipe.name, round, held ? memory.perStreamKiB : Number.NaN);
+      this.put('memory.held', `${scenario}: all open at once (1) or not (0)`, 'count', 'size', recipe.name, round, held ? 1 : 0);
       this.put('memory.failed', `${scenario}: failed streams`, 'count', 'size', recipe.name, round, memory.load.failed);
       const failures = memory.load.failed > 0 ? `, FAILED ${memory.load.failed} (${memory.load.firstErrors.join('; ')})` : '';
       log(
@@ -244,6 +249,10 @@ class PeerBench {
     const paired = (id: string, target: string): Spread => compare(figure(id), versus(target));
     const own = (id: string, target: string): Spread => spreadOf(figure(id).perTarget[target] ?? []);
     const pair = (left: Spread, right: Spread, prefix = ''): string => `${formatSpread(left, prefix)} / ${formatSpread(right, prefix)}`;
+    const ttftCell = (streams: number, target: string): string =>
+      own(`paced.n${streams}.measured`, target).min === 0
+        ? 'saturated: no stream began after the warm-up'
+        : pair(paired(`paced.n${streams}.fc50`, target), paired(`paced.n${streams}.fc99`, target), '+');
     const n = this.settings.memoryStreams;
     const header = [
       'target',
@@ -262,11 +271,13 @@ class PeerBench {
       formatSpread(paired('nonstream.c32.rps', target), '×'),
       pair(paired('nonstream.c1.p50', target), paired('nonstream.c1.p99', target), '+'),
       formatSpread(paired('stream.c32.rps', target), '×'),
-      pair(paired('paced.n10.fc50', target), paired('paced.n10.fc99', target), '+'),
-      pair(paired('paced.n100.fc50', target), paired('paced.n100.fc99', target), '+'),
+      ttftCell(10, target),
+      ttftCell(100, target),
       formatSpread(own('nonstream.c32.cpu', target)),
       pair(own('paced.n10.cpustream', target), own('paced.n100.cpustream', target)),
-      memoryCell(own('memory.perstream', target), own('memory.failed', target)),
+      own('memory.held', target).min === 0
+        ? `could not hold ${n} open at once (${formatSpread(own('memory.failed', target))} failed)`
+        : formatSpread(own('memory.perstream', target)),
       this.settings.targets.find((candidate) => candidate.name === target)?.ttft === undefined
         ? 'no metric'
         : pair(own('paced.n10.ownttft', target), own('paced.n100.ownttft', target), '+'),
@@ -323,11 +334,6 @@ class PeerBench {
 
 /** Above this many cores used by non-benchmark processes during a measurement, it is flagged. */
 const FOREIGN_LIMIT = 0.1;
-
-function memoryCell(perStream: Spread, failed: Spread): string {
-  if (failed.max > 0) return `${formatSpread(perStream)}, failed to hold all (${formatSpread(failed)} failed)`;
-  return formatSpread(perStream);
-}
 
 runBenchmark('peer-bench', async () => {
   const started = performance.now();

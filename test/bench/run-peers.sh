@@ -79,12 +79,13 @@ replicas:
 YAML
 }
 TRACING_ENV=()
-start_tollbooth() { # name [env assignments...] → GATEWAY_PORT, GATEWAY_PID
+# Its histograms are on the admin listener (processes.sh puts that on port 0): a known port here.
+start_tollbooth() { # name [env assignments...] → GATEWAY_PORT, GATEWAY_PID, GATEWAY_ADMIN_PORT
   local name=$1
   shift
-  GATEWAY_PORT=$(free_port)
+  GATEWAY_PORT=$(free_port) GATEWAY_ADMIN_PORT=$(free_port)
   write_tollbooth_config "$WORK/$name.yaml" "$GATEWAY_PORT"
-  env "$@" node dist/src/cli/tollbooth.js start --config "$WORK/$name.yaml" >/dev/null 2>"$WORK/$name.err" &
+  env TOLLBOOTH_ADMIN_PORT="$GATEWAY_ADMIN_PORT" "$@" node dist/src/cli/tollbooth.js start --config "$WORK/$name.yaml" >/dev/null 2>"$WORK/$name.err" &
   GATEWAY_PID=$!
   PIDS+=("$GATEWAY_PID")
   wait_ready "http://127.0.0.1:$GATEWAY_PORT/ready"
@@ -98,7 +99,7 @@ tollbooth_recipe() { # name [env assignments...]
 }
 if wanted tollbooth; then
   start_tollbooth tollbooth
-  TARGETS+=,$(target tollbooth "http://127.0.0.1:$GATEWAY_PORT" "$GATEWAY_PID" "http://127.0.0.1:$GATEWAY_PORT/metrics" tollbooth_time_to_first_token_seconds)
+  TARGETS+=,$(target tollbooth "http://127.0.0.1:$GATEWAY_PORT" "$GATEWAY_PID" "http://127.0.0.1:$GATEWAY_ADMIN_PORT/metrics" tollbooth_time_to_first_token_seconds)
   MEMORY_SERVERS+=("$(tollbooth_recipe tollbooth)")
 fi
 if wanted tollbooth-tracing; then
@@ -108,7 +109,7 @@ if wanted tollbooth-tracing; then
   wait_ready "http://127.0.0.1:$SINK_PORT/spans"
   TRACING_ENV=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_TRACES_SAMPLER=always_on OTEL_SERVICE_NAME=tollbooth-peers)
   start_tollbooth tollbooth-tracing "${TRACING_ENV[@]}"
-  TARGETS+=,$(target tollbooth-tracing "http://127.0.0.1:$GATEWAY_PORT" "$GATEWAY_PID" "http://127.0.0.1:$GATEWAY_PORT/metrics" tollbooth_time_to_first_token_seconds)
+  TARGETS+=,$(target tollbooth-tracing "http://127.0.0.1:$GATEWAY_PORT" "$GATEWAY_PID" "http://127.0.0.1:$GATEWAY_ADMIN_PORT/metrics" tollbooth_time_to_first_token_seconds)
   MEMORY_SERVERS+=("$(tollbooth_recipe tollbooth-tracing "${TRACING_ENV[@]}")")
 fi
 

@@ -56,9 +56,9 @@ function scaleOf(values: readonly number[]): { kind: 'linear' | 'log'; at: (valu
 export function panelSvg(panel: ChartPanel, colours: ReadonlyMap<string, string>): string {
   const scale = scaleOf(panel.bars.flatMap((bar) => [bar.value.median, bar.value.min, bar.value.max]));
   const zero = scale.kind === 'linear' ? scale.at(0) : 0;
-  const height = 34 + panel.bars.length * (BAR_HEIGHT + BAR_GAP);
+  const height = 48 + panel.bars.length * (BAR_HEIGHT + BAR_GAP);
   const rows = panel.bars.map((bar, index) => {
-    const y = 30 + index * (BAR_HEIGHT + BAR_GAP);
+    const y = 42 + index * (BAR_HEIGHT + BAR_GAP);
     const { median, min, max } = bar.value;
     const x0 = LABEL_WIDTH + Math.min(zero, Number.isNaN(median) ? zero : scale.at(median));
     const width = Number.isNaN(median) ? 0 : Math.abs(scale.at(median) - zero);
@@ -74,10 +74,11 @@ export function panelSvg(panel: ChartPanel, colours: ReadonlyMap<string, string>
       `<text x="${end + 4}" y="${y + 13}">${label(median)}</text>`
     );
   });
-  const title = `${panel.title} (${panel.better} is better${scale.kind === 'log' ? ', log scale' : ''})`;
+  const note = `${panel.better} is better${scale.kind === 'log' ? ', log scale' : ''}`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${PANEL_WIDTH}" height="${height}" font-family="sans-serif" font-size="12">
-<text x="4" y="16" font-weight="bold">${escape(title)}</text>
-<line x1="${LABEL_WIDTH + zero}" x2="${LABEL_WIDTH + zero}" y1="24" y2="${height - 4}" stroke="#bbb"/>
+<text x="4" y="15" font-weight="bold">${escape(panel.title)}</text>
+<text x="4" y="30" fill="#666">${escape(note)}</text>
+<line x1="${LABEL_WIDTH + zero}" x2="${LABEL_WIDTH + zero}" y1="36" y2="${height - 4}" stroke="#bbb"/>
 ${rows.join('\n')}
 </svg>`;
 }
