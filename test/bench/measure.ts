@@ -20,6 +20,31 @@ export interface Target {
   readonly pid: number;
 }
 
+/** The environment variable `name` the orchestrator's shell script sets (`fallback` when unset). */
+export function scriptEnvironment(script: string): (name: string, fallback?: string) => string {
+  return (name, fallback) => {
+    const value = process.env[name] ?? fallback;
+    if (value === undefined) throw new Error(`${name} is not set (run through ${script})`);
+    return value;
+  };
+}
+
+/**
+ * BENCH_TARGETS: a JSON array of `{name, url, pid, ...}`; `withExtras` checks and keeps the fields
+ * an orchestrator adds beyond a Target's.
+ */
+export function parseTargets<T extends Target = Target>(text: string, withExtras: (target: Target, entry: Readonly<Record<string, unknown>>) => T = (target) => target as T): T[] {
+  const parsed: unknown = JSON.parse(text);
+  if (!Array.isArray(parsed)) throw new Error('BENCH_TARGETS must be a JSON array');
+  return parsed.map((entry: unknown) => {
+    const candidate = entry as Record<string, unknown>;
+    if (typeof candidate.name !== 'string' || typeof candidate.url !== 'string' || typeof candidate.pid !== 'number') {
+      throw new Error(`bad BENCH_TARGETS entry ${JSON.stringify(entry)}`);
+    }
+    return withExtras({ name: candidate.name, url: candidate.url, pid: candidate.pid }, candidate);
+  });
+}
+
 /** What every measurement needs besides the target. */
 export interface MeasureContext {
   readonly simPid: number;

@@ -15,7 +15,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { measurePaced, measureWrk, openStreamsMemory, warmUp, type MeasureContext, type Target } from './measure.js';
+import { measurePaced, measureWrk, openStreamsMemory, parseTargets, scriptEnvironment, warmUp, type MeasureContext, type Target } from './measure.js';
 import { histogramTotals, meanMsBetween, type HistogramTotals } from './peers/exposition.js';
 import { writeChartPng, type ChartPanel } from './peers/chart.js';
 import { compare, figureTable, FigureBook, formatSpread, runBenchmark, type Comparison, type FigureKind } from './report.js';
@@ -46,24 +46,14 @@ interface Settings {
   readonly meta: Readonly<Record<string, unknown>>;
 }
 
-function env(name: string, fallback?: string): string {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set (run through test/bench/run-peers.sh)`);
-  return value;
-}
+const env = scriptEnvironment('test/bench/run-peers.sh');
 
 function readTargets(text: string): PeerTarget[] {
-  const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed)) throw new Error('BENCH_TARGETS must be a JSON array');
-  return parsed.map((entry: unknown) => {
-    const candidate = entry as Partial<Record<keyof PeerTarget, unknown>>;
-    const ttft = candidate.ttft as { url?: unknown; metric?: unknown } | undefined;
-    if (typeof candidate.name !== 'string' || typeof candidate.url !== 'string' || typeof candidate.pid !== 'number') {
-      throw new Error(`bad BENCH_TARGETS entry ${JSON.stringify(entry)}`);
-    }
-    if (ttft !== undefined && (typeof ttft.url !== 'string' || typeof ttft.metric !== 'string')) throw new Error(`bad ttft of ${candidate.name}`);
-    const target = { name: candidate.name, url: candidate.url, pid: candidate.pid };
-    return ttft === undefined ? target : { ...target, ttft: { url: ttft.url as string, metric: ttft.metric as string } };
+  return parseTargets<PeerTarget>(text, (target, entry) => {
+    const ttft = entry.ttft as { url?: unknown; metric?: unknown } | undefined;
+    if (ttft === undefined) return target;
+    if (typeof ttft.url !== 'string' || typeof ttft.metric !== 'string') throw new Error(`bad ttft of ${target.name}`);
+    return { ...target, ttft: { url: ttft.url, metric: ttft.metric } };
   });
 }
 
@@ -79,7 +69,7 @@ function readSettings(): Settings {
     chartFile: env('BENCH_CHART'),
     apiKey: env('BENCH_API_KEY'),
     rounds: Number(env('BENCH_ROUNDS', '3')),
-    wrkSeconds: Number(env('BENCH_WRK_SECONDS', '5')),
+    wrkSeconds: Number(env('BENCH_WRK_SECONDS', '4')),
     pacedDurationMs: Number(env('BENCH_PACED_MS', '4500')),
     memoryStreams: Number(env('BENCH_MEMORY_STREAMS', '1000')),
     pidFile: env('BENCH_PID_FILE'),
@@ -125,6 +115,7 @@ class PeerBench {
 
   async run(): Promise<void> {
     for (let round = 0; round < this.settings.rounds; round++) {
+      const roundStarted = performance.now();
       const order = round % 2 === 0 ? [...this.settings.targets] : [...this.settings.targets].reverse();
       this.loadAverages.push(loadavg());
       log(`\n== round ${round + 1}/${this.settings.rounds}: ${order.map((target) => target.name).join(' → ')} (load average ${loadavg().map((value) => value.toFixed(2)).join(' ')})`);
@@ -137,6 +128,7 @@ class PeerBench {
       for (const streams of PACED_STREAMS) for (const target of order) await this.pacedScenario(round, target, streams);
       const servers = round % 2 === 0 ? [...this.settings.memoryServers] : [...this.settings.memoryServers].reverse();
       for (const recipe of servers) await this.memoryScenario(round, recipe);
+      log(`round ${round + 1} took ${((performance.now() - roundStarted) / 1000).toFixed(0)} s`);
     }
     this.loadAverages.push(loadavg());
   }

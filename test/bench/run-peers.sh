@@ -11,7 +11,7 @@
 # Tollbooth and LiteLLM check it, the others pass it on and the simulator ignores it.
 #
 # Quick mode (`--quick` or BENCH_QUICK=1): one short round and 200 open streams, a smoke run of a
-# few minutes. Knobs (environment) otherwise: BENCH_ROUNDS (3), BENCH_WRK_SECONDS (5),
+# few minutes. Knobs (environment) otherwise: BENCH_ROUNDS (3), BENCH_WRK_SECONDS (4),
 # BENCH_PACED_MS (4500), BENCH_MEMORY_STREAMS (1000), BENCH_PEERS (a comma-separated subset of the
 # target names; direct is always measured).
 set -euo pipefail
@@ -27,7 +27,7 @@ done
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
   : "${BENCH_ROUNDS:=1}" "${BENCH_WRK_SECONDS:=2}" "${BENCH_PACED_MS:=2500}" "${BENCH_MEMORY_STREAMS:=200}"
 fi
-export BENCH_ROUNDS="${BENCH_ROUNDS:-3}" BENCH_WRK_SECONDS="${BENCH_WRK_SECONDS:-5}" BENCH_PACED_MS="${BENCH_PACED_MS:-4500}" BENCH_MEMORY_STREAMS="${BENCH_MEMORY_STREAMS:-1000}"
+export BENCH_ROUNDS="${BENCH_ROUNDS:-3}" BENCH_WRK_SECONDS="${BENCH_WRK_SECONDS:-4}" BENCH_PACED_MS="${BENCH_PACED_MS:-4500}" BENCH_MEMORY_STREAMS="${BENCH_MEMORY_STREAMS:-1000}"
 wanted() { [[ -z "${BENCH_PEERS:-}" || ",$BENCH_PEERS," == *",$1,"* ]]; }
 
 declare -A PEER

@@ -13,7 +13,7 @@ import { barLines, COMPARISONS, FigureBook, figureTable, judge, type Bar, type C
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { spreadOf } from './stats.js';
 import { launch, parseRecipes, type ServerRecipe } from './fresh-server.js';
-import { measurePaced, measureWrk, openStreamsMemory, warmUp, type MeasureContext, type Target } from './measure.js';
+import { measurePaced, measureWrk, openStreamsMemory, parseTargets, scriptEnvironment, warmUp, type MeasureContext, type Target } from './measure.js';
 import { cpuDuring, machineCpuSeconds } from './procfs.js';
 import type { StreamLoadResult } from './stream-load.js';
 import { runStreamLoad } from './stream-load-process.js';
@@ -43,23 +43,7 @@ interface Settings {
   readonly meta: Readonly<Record<string, string>>;
 }
 
-function env(name: string, fallback?: string): string {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set (run through test/bench/run.sh)`);
-  return value;
-}
-
-function readTargets(text: string): Target[] {
-  const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed)) throw new Error('BENCH_TARGETS must be a JSON array');
-  return parsed.map((entry: unknown) => {
-    const candidate = entry as Partial<Record<keyof Target, unknown>>;
-    if (typeof candidate.name !== 'string' || typeof candidate.url !== 'string' || typeof candidate.pid !== 'number') {
-      throw new Error(`bad BENCH_TARGETS entry ${JSON.stringify(entry)}`);
-    }
-    return { name: candidate.name, url: candidate.url, pid: candidate.pid };
-  });
-}
+const env = scriptEnvironment('test/bench/run.sh');
 
 function readAccuracy(text: string): AccuracyGateway {
   const parsed = JSON.parse(text) as Partial<Record<keyof AccuracyGateway, unknown>>;
@@ -71,7 +55,7 @@ function readAccuracy(text: string): AccuracyGateway {
 
 function readSettings(): Settings {
   return {
-    targets: readTargets(env('BENCH_TARGETS')),
+    targets: parseTargets(env('BENCH_TARGETS')),
     accuracy: readAccuracy(env('BENCH_ACCURACY')),
     simPid: Number(env('BENCH_SIM_PID')),
     workDir: env('BENCH_WORK'),

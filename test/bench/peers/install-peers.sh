@@ -31,7 +31,15 @@ stamp="$venv/tollbooth-requirements.txt"
 wanted=$(printf '%s\n' "${REQUIREMENTS[@]}")
 if [[ ! -x "$venv/bin/pip" ]]; then
   rm -rf "$venv"
-  python3 -m venv "$venv"
+  # Debian splits venv (with its pip) out of python3.
+  python3 -m venv "$venv" 2>/dev/null || {
+    rm -rf "$venv"
+    sudo_cmd=
+    [ "$(id -u)" -ne 0 ] && sudo_cmd=sudo
+    $sudo_cmd apt-get install -y --no-install-recommends python3-venv >/dev/null 2>&1 ||
+      { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y --no-install-recommends python3-venv >/dev/null; }
+    python3 -m venv "$venv"
+  }
 fi
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
   started=$(date +%s)
