@@ -33,6 +33,8 @@ interface Settings {
   readonly targets: readonly PeerTarget[];
   readonly memoryServers: readonly ServerRecipe[];
   readonly simPid: number;
+  /** Benchmark processes that are no target (the OTLP sink): their CPU is not foreign. */
+  readonly helperPids: readonly number[];
   readonly workDir: string;
   readonly outDir: string;
   readonly chartFile: string;
@@ -64,6 +66,7 @@ function readSettings(): Settings {
     targets,
     memoryServers: parseRecipes(env('BENCH_MEMORY_SERVERS')),
     simPid: Number(env('BENCH_SIM_PID')),
+    helperPids: env('BENCH_HELPER_PIDS', '').split(',').filter((pid) => pid !== '').map(Number),
     workDir: env('BENCH_WORK'),
     outDir: env('BENCH_OUT_DIR'),
     chartFile: env('BENCH_CHART'),
@@ -105,7 +108,7 @@ class PeerBench {
 
   constructor(private readonly settings: Settings) {
     this.book = new FigureBook(settings.rounds);
-    this.bench = { simPid: settings.simPid, benchPids: [...new Set([settings.simPid, ...settings.targets.map((target) => target.pid)])] };
+    this.bench = { simPid: settings.simPid, benchPids: [...new Set([settings.simPid, ...settings.helperPids, ...settings.targets.map((target) => target.pid)])] };
     this.headers = { authorization: `Bearer ${settings.apiKey}` };
     this.nonStreamScript = join(settings.workDir, 'non-stream.lua');
     this.streamScript = join(settings.workDir, 'stream.lua');

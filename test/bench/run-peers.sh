@@ -105,7 +105,8 @@ fi
 if wanted tollbooth-tracing; then
   SINK_PORT=$(free_port)
   node dist/test/bench/otlp-sink.js "$SINK_PORT" >/dev/null &
-  PIDS+=("$!")
+  SINK_PID=$!
+  PIDS+=("$SINK_PID")
   wait_ready "http://127.0.0.1:$SINK_PORT/spans"
   TRACING_ENV=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_TRACES_SAMPLER=always_on OTEL_SERVICE_NAME=tollbooth-peers)
   start_tollbooth tollbooth-tracing "${TRACING_ENV[@]}"
@@ -182,7 +183,7 @@ versions=$(printf '{"nginx":"%s","vllm-router":"%s","litellm":"%s","wrk":"%s"}' 
   "$(nginx -v 2>&1 | sed 's|.*/||')" "$("${PEER[vllm-router]%/*}/pip" show vllm-router 2>/dev/null | awk '/^Version/{print $2}')" \
   "$("${PEER[litellm]%/*}/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}')" "$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)")
 MEMORY_JSON=$(IFS=,; echo "[${MEMORY_SERVERS[*]}]")
-BENCH_TARGETS="[$TARGETS]" BENCH_MEMORY_SERVERS="$MEMORY_JSON" BENCH_PID_FILE="$PID_FILE" BENCH_SIM_PID=$SIM_PID \
+BENCH_TARGETS="[$TARGETS]" BENCH_HELPER_PIDS="${SINK_PID:-}" BENCH_MEMORY_SERVERS="$MEMORY_JSON" BENCH_PID_FILE="$PID_FILE" BENCH_SIM_PID=$SIM_PID \
   BENCH_WORK=$WORK BENCH_OUT_DIR="$ROOT/test/bench/out" BENCH_CHART="$ROOT/test/bench/peers.png" BENCH_API_KEY="$API_KEY" \
   BENCH_VERSIONS="$versions" BENCH_NPROC=$(nproc) BENCH_GIT_COMMIT="$COMMIT" BENCH_QUICK="${BENCH_QUICK:-0}" \
   node dist/test/bench/peer-bench.js

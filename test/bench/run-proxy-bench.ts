@@ -19,7 +19,6 @@ import type { StreamLoadResult } from './stream-load.js';
 import { runStreamLoad } from './stream-load-process.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
 
-
 /** The gateway of the accuracy scenario: defaults, its stdout (access log) captured to `log`. */
 interface AccuracyGateway {
   readonly url: string;
