@@ -30,7 +30,10 @@ function escape(text: string): string {
 function label(value: number): string {
   if (Number.isNaN(value)) return 'not measured';
   const magnitude = Math.abs(value);
-  return magnitude >= 100 ? value.toFixed(0) : magnitude >= 10 ? value.toFixed(1) : value.toFixed(2);
+  if (magnitude >= 100) return value.toFixed(0);
+  if (magnitude >= 10) return value.toFixed(1);
+  // Two significant digits below 1: LiteLLM keeps 0.003 of direct's throughput, not 0.00.
+  return magnitude >= 1 ? value.toFixed(2) : Number(value.toPrecision(2)).toString();
 }
 
 /**

@@ -59,6 +59,7 @@ describe('the peer chart', () => {
     const linear = panelSvg({ ...PANEL, bars: [{ target: 'a', value: spreadOf([-2]) }, { target: 'b', value: spreadOf([5]) }] }, colours);
     expect(linear).not.toContain('log scale');
     expect(panelSvg({ ...PANEL, bars: [{ target: 'a', value: spreadOf([]) }] }, colours)).toContain('not measured');
+    expect(panelSvg({ ...PANEL, bars: [{ target: 'a', value: spreadOf([0.0034]) }, { target: 'b', value: spreadOf([0.8]) }] }, colours)).toContain('>0.0034<');
   });
 
   it('escapes text and keeps one colour per target across panels', () => {
