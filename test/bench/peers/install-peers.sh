@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the peers `npm run bench:peers` measures Tollbooth against, once, pinned, from the
 # registries this project reaches, and prints `name<TAB>command` lines for run-peers.sh:
-#   nginx         Debian's package (the reference proxy)
+#   nginx         Debian's package (the reference proxy); wrk and chromium (the chart) too when missing
 #   vllm-router   PyPI vllm-router (the Rust router of the vLLM project), in a cached venv
 #   litellm       PyPI litellm[proxy] (the LiteLLM proxy server), in the same venv, with
 #                 prometheus-client so that its Prometheus callback (its own TTFT figure) loads
@@ -16,13 +16,19 @@ REQUIREMENTS=("vllm-router==$VLLM_ROUTER_VERSION" "litellm[proxy]==$LITELLM_VERS
 cache_dir="${TOLLBOOTH_CACHE_DIR:-$HOME/.cache/tollbooth}"
 venv="$cache_dir/peers-vllm-router-$VLLM_ROUTER_VERSION-litellm-$LITELLM_VERSION"
 
-if { ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; } || ! command -v wrk >/dev/null; then
-  sudo_cmd=
+debian_install() { # packages...
+  local sudo_cmd=
   [ "$(id -u)" -ne 0 ] && sudo_cmd=sudo
-  echo "installing nginx and wrk from Debian's packages" >&2
-  $sudo_cmd apt-get install -y --no-install-recommends nginx wrk >/dev/null 2>&1 ||
-    { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y --no-install-recommends nginx wrk >/dev/null; }
-fi
+  echo "installing $* from Debian's packages" >&2
+  $sudo_cmd apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1 ||
+    { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y --no-install-recommends "$@" >/dev/null; }
+}
+# chromium draws the chart at the end of the run: missing, the run would fail after all its rounds.
+missing=()
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+command -v wrk >/dev/null || missing+=(wrk)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+((${#missing[@]} == 0)) || debian_install "${missing[@]}"
 
 mkdir -p "$cache_dir"
 exec 9>"$venv.lock"
@@ -34,10 +40,7 @@ if [[ ! -x "$venv/bin/pip" ]]; then
   # Debian splits venv (with its pip) out of python3.
   python3 -m venv "$venv" 2>/dev/null || {
     rm -rf "$venv"
-    sudo_cmd=
-    [ "$(id -u)" -ne 0 ] && sudo_cmd=sudo
-    $sudo_cmd apt-get install -y --no-install-recommends python3-venv >/dev/null 2>&1 ||
-      { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y --no-install-recommends python3-venv >/dev/null; }
+    debian_install python3-venv
     python3 -m venv "$venv"
   }
 fi
