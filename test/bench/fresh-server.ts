@@ -18,6 +18,8 @@ export interface ServerRecipe {
   readonly readyPath: string;
   /** Whose memory counts: the process itself, or its first child (nginx's worker). */
   readonly measure: 'process' | 'first-child';
+  /** How long it may take to answer readyPath (default 10 s; a Python proxy imports for longer). */
+  readonly readyTimeoutMs?: number;
 }
 
 export interface FreshServer {
@@ -35,7 +37,8 @@ export function parseRecipes(text: string): ServerRecipe[] {
     if (typeof recipe.name !== 'string' || !argvOk || typeof recipe.url !== 'string' || typeof recipe.readyPath !== 'string' || (recipe.measure !== 'process' && recipe.measure !== 'first-child')) {
       throw new Error(`bad server recipe ${JSON.stringify(entry)}`);
     }
-    return { name: recipe.name, argv: recipe.argv as string[], url: recipe.url, readyPath: recipe.readyPath, measure: recipe.measure };
+    const readyTimeoutMs = typeof recipe.readyTimeoutMs === 'number' ? { readyTimeoutMs: recipe.readyTimeoutMs } : {};
+    return { name: recipe.name, argv: recipe.argv as string[], url: recipe.url, readyPath: recipe.readyPath, measure: recipe.measure, ...readyTimeoutMs };
   });
 }
 
@@ -50,7 +53,7 @@ export async function launch(recipe: ServerRecipe, pidFile: string): Promise<Fre
   };
   process.once('exit', killNow);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitReady(new URL(recipe.readyPath, recipe.url).href, () => child.exitCode, recipe.name, 10_000);
+  await waitReady(new URL(recipe.readyPath, recipe.url).href, () => child.exitCode, recipe.name, recipe.readyTimeoutMs ?? 10_000);
   const pid = recipe.measure === 'process' ? child.pid : firstChildPid(child.pid);
   if (pid === undefined) throw new Error(`${recipe.name} has no worker process`);
   return {

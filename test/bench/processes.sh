@@ -35,9 +35,9 @@ free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
-wait_ready() { # url
+wait_ready() { # url [seconds, default 10]
   local attempt
-  for attempt in $(seq 1 100); do
+  for attempt in $(seq 1 $((${2:-10} * 10))); do
     curl -sf -o /dev/null "$1" && return 0
     sleep 0.1
   done
@@ -55,4 +55,58 @@ start_unpaced_simulator() {
   SIM_PID=$!
   PIDS+=("$SIM_PID")
   wait_ready "http://127.0.0.1:$SIM_PORT/health"
+}
+
+# nginx, the reference proxy: 1 worker, no response buffering, HTTP/1.1 keep-alive upstream to the
+# simulator (SIM_PORT), no access log.
+write_nginx_config() { # dir port
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  cat >"$dir/nginx.conf" <<NGINX
+worker_processes 1;
+user root;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $dir/client_temp;
+  proxy_temp_path $dir/proxy_temp;
+  fastcgi_temp_path $dir/fastcgi_temp;
+  uwsgi_temp_path $dir/uwsgi_temp;
+  scgi_temp_path $dir/scgi_temp;
+  # No per-connection request cap: wrk's connections live the whole run, as with Node.
+  keepalive_requests 1000000;
+  upstream sim {
+    server 127.0.0.1:$SIM_PORT;
+    keepalive 1024;
+    keepalive_requests 1000000;
+    # Below Node's 5 s server keep-alive, so nginx never reuses a connection the simulator closes.
+    keepalive_timeout 4s;
+  }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://sim;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+}
+nginx_argv() { # dir → JSON argv for a foreground nginx with that dir's config
+  printf '["nginx","-e","%s/error.log","-p","%s","-c","%s/nginx.conf","-g","daemon off;"]' "$1" "$1" "$1"
+}
+
+start_nginx() { # dir → NGINX_PORT, NGINX_WORKER (the process that does the work)
+  NGINX_PORT=$(free_port)
+  write_nginx_config "$1" "$NGINX_PORT"
+  nginx -e "$1/error.log" -p "$1" -c "$1/nginx.conf" -g 'daemon off;' &
+  local master=$!
+  PIDS+=("$master")
+  wait_ready "http://127.0.0.1:$NGINX_PORT/health"
+  NGINX_WORKER=$(awk '{print $1}' "/proc/$master/task/$master/children")
 }

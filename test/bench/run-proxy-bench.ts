@@ -13,18 +13,11 @@ import { barLines, COMPARISONS, FigureBook, figureTable, judge, type Bar, type C
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
 import { spreadOf } from './stats.js';
 import { launch, parseRecipes, type ServerRecipe } from './fresh-server.js';
-import { cpuDuring, machineCpuSeconds, residentKiB } from './procfs.js';
+import { measurePaced, measureWrk, openStreamsMemory, parseTargets, scriptEnvironment, warmUp, type MeasureContext, type Target } from './measure.js';
+import { cpuDuring, machineCpuSeconds } from './procfs.js';
 import type { StreamLoadResult } from './stream-load.js';
 import { runStreamLoad } from './stream-load-process.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
-
-interface Target {
-  /** direct | tollbooth | nginx | tollbooth-flags */
-  readonly name: string;
-  readonly url: string;
-  /** The process that does the work: the simulator for direct, nginx's worker, the gateway. */
-  readonly pid: number;
-}
 
 /** The gateway of the accuracy scenario: defaults, its stdout (access log) captured to `log`. */
 interface AccuracyGateway {
@@ -49,23 +42,7 @@ interface Settings {
   readonly meta: Readonly<Record<string, string>>;
 }
 
-function env(name: string, fallback?: string): string {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set (run through test/bench/run.sh)`);
-  return value;
-}
-
-function readTargets(text: string): Target[] {
-  const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed)) throw new Error('BENCH_TARGETS must be a JSON array');
-  return parsed.map((entry: unknown) => {
-    const candidate = entry as Partial<Record<keyof Target, unknown>>;
-    if (typeof candidate.name !== 'string' || typeof candidate.url !== 'string' || typeof candidate.pid !== 'number') {
-      throw new Error(`bad BENCH_TARGETS entry ${JSON.stringify(entry)}`);
-    }
-    return { name: candidate.name, url: candidate.url, pid: candidate.pid };
-  });
-}
+const env = scriptEnvironment('test/bench/run.sh');
 
 function readAccuracy(text: string): AccuracyGateway {
   const parsed = JSON.parse(text) as Partial<Record<keyof AccuracyGateway, unknown>>;
@@ -77,7 +54,7 @@ function readAccuracy(text: string): AccuracyGateway {
 
 function readSettings(): Settings {
   return {
-    targets: readTargets(env('BENCH_TARGETS')),
+    targets: parseTargets(env('BENCH_TARGETS')),
     accuracy: readAccuracy(env('BENCH_ACCURACY')),
     simPid: Number(env('BENCH_SIM_PID')),
     workDir: env('BENCH_WORK'),
@@ -149,12 +126,14 @@ class Bench {
   private readonly disturbed: string[] = [];
   /** Every long-lived benchmark server, for the foreign-CPU check. */
   private readonly benchPids: number[];
+  private readonly measuring: MeasureContext;
   private readonly nonStreamScript: string;
   private readonly streamScript: string;
 
   constructor(private readonly settings: Settings) {
     this.book = new FigureBook(settings.rounds);
     this.benchPids = [...new Set([settings.simPid, settings.accuracy.pid, ...settings.targets.map((target) => target.pid)])];
+    this.measuring = { simPid: settings.simPid, benchPids: this.benchPids };
     this.nonStreamScript = join(settings.workDir, 'non-stream.lua');
     this.streamScript = join(settings.workDir, 'stream.lua');
     writeWrkScript(this.nonStreamScript, { path: CHAT_PATH, body: chatBody(false), headers: simHeaders({ tokens: 16, interTokenMs: 0, ttftMs: 0 }) });
@@ -188,10 +167,7 @@ class Bench {
   }
 
   private async wrkScenario(round: number, target: Target, scenario: string, id: string, script: string, connections: number): Promise<void> {
-    const account = await cpuDuring([target.pid, this.settings.simPid], () => runWrk(target.url, script, connections, this.settings.wrkSeconds), this.benchPids);
-    const { result, wallSeconds, machineBusyCores, foreignCores } = account;
-    const [serverCpu = 0, simCpu = 0] = account.processSeconds;
-    const simCores = simCpu / wallSeconds;
+    const { result, wallSeconds, machineBusyCores, foreignCores, serverCpuSeconds: serverCpu, simCores } = await measureWrk(this.measuring, target, script, connections, this.settings.wrkSeconds);
     this.noteForeign(round, scenario, target.name, foreignCores);
     this.raw.push({ round, scenario, target: target.name, result: { ...result, serverCpuSeconds: serverCpu, wallSeconds, simCores, machineBusyCores, foreignCores } });
     const put = (suffix: string, label: string, unit: string, kind: FigureKind, value: number): void =>
@@ -207,23 +183,8 @@ class Bench {
 
   private async pacedScenario(round: number, target: Target, streams: number): Promise<void> {
     const scenario = `paced 64×20ms n=${streams}`;
-    const account = await cpuDuring([target.pid, this.settings.simPid], () =>
-      runStreamLoad({
-        url: target.url,
-        concurrency: streams,
-        ...PACED,
-        durationMs: this.settings.pacedDurationMs,
-        // Streams last ~1.3 s: the first round of each worker (connection set-up) is left out.
-        warmupMs: 1300,
-        rampMs: 1000,
-        deadlineMs: this.settings.pacedDurationMs + 20_000,
-      }),
-      this.benchPids,
-    );
-    const { result, wallSeconds, machineBusyCores, foreignCores } = account;
-    const [serverCpu = 0, simCpu = 0] = account.processSeconds;
+    const { result, wallSeconds, machineBusyCores, foreignCores, serverCpuSeconds: serverCpu, simCores } = await measurePaced(this.measuring, target, streams, PACED, this.settings.pacedDurationMs);
     const serverCores = serverCpu / wallSeconds;
-    const simCores = simCpu / wallSeconds;
     this.noteForeign(round, scenario, target.name, foreignCores);
     this.raw.push({ round, scenario, target: target.name, result: { ...result, serverCores, simCores, machineBusyCores, foreignCores } });
     const put = (suffix: string, label: string, unit: string, kind: FigureKind, value: number): void =>
@@ -328,10 +289,7 @@ class Bench {
     const scenario = `memory ${this.settings.memoryStreams} open streams`;
     const server = await launch(recipe, this.settings.pidFile);
     try {
-      // Warm-up: both code paths JIT-compiled and the connection pools filled, as in service.
-      await runWrk(recipe.url, this.nonStreamScript, 32, 1);
-      await runWrk(recipe.url, this.streamScript, 32, 1);
-      await sleep(1000);
+      await warmUp(recipe.url, this.nonStreamScript, this.streamScript);
       await this.measureMemory(round, scenario, recipe.name, server.pid);
     } finally {
       await server.stop();
@@ -339,35 +297,9 @@ class Bench {
   }
 
   private async measureMemory(round: number, scenario: string, target: string, pid: number): Promise<void> {
-    const idleKiB = residentKiB(pid);
-    const samples: number[] = [];
-    const spawnedAt = performance.now();
-    // The first stream starts right after the generator boots and ends after tokens × pacing.
-    const windowEnd = spawnedAt + MEMORY.tokens * MEMORY.interTokenMs;
-    let sampler: NodeJS.Timeout | undefined;
-    const result = await runStreamLoad(
-      {
-        url: this.settings.memoryServers.find((recipe) => recipe.name === target)!.url,
-        concurrency: this.settings.memoryStreams,
-        ...MEMORY,
-        durationMs: 0,
-        warmupMs: 0,
-        rampMs: 500,
-        deadlineMs: 30_000,
-        once: true,
-      },
-      () => {
-        const sample = (): void => {
-          if (performance.now() > windowEnd) return clearInterval(sampler);
-          samples.push(residentKiB(pid));
-        };
-        sample();
-        sampler = setInterval(sample, 250);
-      },
-    );
-    clearInterval(sampler);
+    const url = this.settings.memoryServers.find((recipe) => recipe.name === target)!.url;
+    const { idleKiB, samples, perStreamKiB: perStream, load: result } = await openStreamsMemory(pid, url, this.settings.memoryStreams, MEMORY);
     const loaded = spreadOf(samples);
-    const perStream = (loaded.median - idleKiB) / this.settings.memoryStreams;
     this.raw.push({ round, scenario, target, result: { idleKiB, samples, perStreamKiB: perStream, load: result } });
     const put = (suffix: string, label: string, unit: string, value: number): void =>
       this.book.put(`memory.${suffix}`, `${scenario}: ${label}`, unit, 'size', target, round, value);

@@ -77,54 +77,7 @@ start_gateway tollbooth-accuracy "$ACCURACY_LOG" ''
 ACCURACY="{\"url\":\"http://127.0.0.1:$GATEWAY_PORT\",\"pid\":$GATEWAY_PID,\"log\":\"$ACCURACY_LOG\"}"
 
 # --- nginx: 1 worker, no response buffering, HTTP/1.1 keep-alive upstream, no access log.
-write_nginx_config() { # dir port
-  local dir=$1 port=$2
-  mkdir -p "$dir"
-  cat >"$dir/nginx.conf" <<NGINX
-worker_processes 1;
-user root;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  client_body_temp_path $dir/client_temp;
-  proxy_temp_path $dir/proxy_temp;
-  fastcgi_temp_path $dir/fastcgi_temp;
-  uwsgi_temp_path $dir/uwsgi_temp;
-  scgi_temp_path $dir/scgi_temp;
-  # No per-connection request cap: wrk's connections live the whole run, as with Node.
-  keepalive_requests 1000000;
-  upstream sim {
-    server 127.0.0.1:$SIM_PORT;
-    keepalive 1024;
-    keepalive_requests 1000000;
-    # Below Node's 5 s server keep-alive, so nginx never reuses a connection the simulator closes.
-    keepalive_timeout 4s;
-  }
-  server {
-    listen 127.0.0.1:$port;
-    location / {
-      proxy_pass http://sim;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-NGINX
-}
-nginx_argv() { # dir → JSON argv for a foreground nginx with that dir's config
-  printf '["nginx","-e","%s/error.log","-p","%s","-c","%s/nginx.conf","-g","daemon off;"]' "$1" "$1" "$1"
-}
-NGINX_PORT=$(free_port)
-write_nginx_config "$WORK/nginx" "$NGINX_PORT"
-nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-NGINX_MASTER=$!
-PIDS+=("$NGINX_MASTER")
-wait_ready "http://127.0.0.1:$NGINX_PORT/health"
-NGINX_WORKER=$(awk '{print $1}' "/proc/$NGINX_MASTER/task/$NGINX_MASTER/children")
+start_nginx "$WORK/nginx"
 TARGETS+=",{\"name\":\"nginx\",\"url\":\"http://127.0.0.1:$NGINX_PORT\",\"pid\":$NGINX_WORKER}"
 
 # --- The memory scenario starts a fresh gateway and nginx each round (see fresh-server.ts).

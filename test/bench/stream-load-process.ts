@@ -20,6 +20,8 @@ export interface StreamLoadArgs {
   readonly once?: boolean;
   /** Give every stream an `x-request-id` with this prefix and report the samples. */
   readonly idPrefix?: string;
+  /** Extra request headers for every stream (e.g. `authorization`). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** `onOpen` runs when a `--once` run reports all its streams open. */
@@ -37,6 +39,7 @@ export function runStreamLoad(args: StreamLoadArgs, onOpen?: () => void): Promis
     `--deadline-ms=${args.deadlineMs}`,
     ...(args.once === true ? ['--once'] : []),
     ...(args.idPrefix === undefined ? [] : [`--id-prefix=${args.idPrefix}`]),
+    ...Object.entries(args.headers ?? {}).map(([name, value]) => `--header=${name}: ${value}`),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

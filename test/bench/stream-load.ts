@@ -61,6 +61,8 @@ interface Options {
   readonly ttftMs: number;
   /** When set, stream k sends `x-request-id: <prefix>-<k>` and is reported in `samples`. */
   readonly idPrefix: string | undefined;
+  /** Sent with every stream besides the scenario's (`--header='name: value'`, repeatable): an API key. */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 function readOptions(): Options {
@@ -78,6 +80,7 @@ function readOptions(): Options {
       'itl-ms': { type: 'string', default: '20' },
       'ttft-ms': { type: 'string', default: '5' },
       'id-prefix': { type: 'string' },
+      header: { type: 'string', multiple: true, default: [] },
     },
   });
   if (values.url === undefined) throw new Error('--url is required');
@@ -99,7 +102,15 @@ function readOptions(): Options {
     interTokenMs: number('itl-ms', values['itl-ms']),
     ttftMs: number('ttft-ms', values['ttft-ms']),
     idPrefix: values['id-prefix'],
+    headers: Object.fromEntries(values.header.map(parseHeader)),
   };
+}
+
+/** `name: value` → [lower-case name, value]. */
+function parseHeader(text: string): [string, string] {
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new Error(`--header needs 'name: value', got '${text}'`);
+  return [text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim()];
 }
 
 /** Samples of the streams that count; gaps go straight into one array to keep per-stream objects small. */
@@ -143,7 +154,7 @@ function runStream(
     const req = request(options.url, {
       method: 'POST',
       agent,
-      headers: { ...simHeaders(options), ...idHeader, 'content-length': Buffer.byteLength(body) },
+      headers: { ...simHeaders(options), ...options.headers, ...idHeader, 'content-length': Buffer.byteLength(body) },
     });
     req.on('response', (res: IncomingMessage) => {
       const headersAt = performance.now();
