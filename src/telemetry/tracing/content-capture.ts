@@ -15,6 +15,8 @@ export class ContentCapture {
   constructor(
     response: ServerResponse,
     private readonly limitChars: number,
+    /** Masks personal data (guardrails.pii.kinds) before the text reaches a span; undefined: kept as it is. */
+    private readonly mask?: ((text: string) => string) | undefined,
   ) {
     const byteLimit = limitChars * 4 + 64 * 1024;
     const keep = (chunk: unknown): void => {
@@ -70,8 +72,10 @@ export class ContentCapture {
     return this.cut(JSON.stringify(texts.map((content) => ({ role: 'assistant', content }))));
   }
 
+  /** Masked first, then cut: a cut never leaves half of an address or card number unmasked. */
   private cut(text: string): string {
-    return text.length <= this.limitChars ? text : `${text.slice(0, this.limitChars)}…`;
+    const shown = this.mask === undefined ? text : this.mask(text);
+    return shown.length <= this.limitChars ? shown : `${shown.slice(0, this.limitChars)}…`;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { createPiiMasker } from '../../guardrails/pii.js';
 import {
   context,
   defaultTextMapGetter,
@@ -105,13 +106,18 @@ export class RequestTrace {
  */
 export class RequestTracer {
   private readonly conversation: ConversationSources;
+  /** guardrails.pii applies to captured content whether or not the forwarded request is masked too. */
+  private readonly maskContent: ((text: string) => string) | undefined;
 
   constructor(
     private readonly pipeline: SpanPipeline,
     private readonly settings: TracingConfig,
     routing: Pick<TollboothConfig['routing'], 'sessionKey'>,
+    pii: TollboothConfig['guardrails']['pii'],
   ) {
     this.conversation = { header: routing.sessionKey.header, bodyFields: routing.sessionKey.bodyFields };
+    const masker = pii.kinds.length === 0 ? undefined : createPiiMasker(pii.kinds, pii.nationalIdPatterns);
+    this.maskContent = masker === undefined ? undefined : (text) => masker.mask(text).text;
   }
 
   /** Chooses the ids and sampling of a request that just arrived, and names them on the observation when it is sampled. */
@@ -128,7 +134,7 @@ export class RequestTracer {
       [],
     );
     const recording = sampling.decision !== SamplingDecision.NOT_RECORD;
-    const content = recording && this.settings.captureContent ? new ContentCapture(response, this.settings.contentLimitChars) : undefined;
+    const content = recording && this.settings.captureContent ? new ContentCapture(response, this.settings.contentLimitChars, this.maskContent) : undefined;
     observation.trace = new RequestTrace(
       this.pipeline,
       recording,
@@ -174,11 +180,11 @@ export class RequestTracer {
 
 /** The request tracer when tracing is on (the SDK or a test made a span pipeline active), else undefined: nothing is allocated per request. */
 export function createRequestTracer(
-  config: Pick<TollboothConfig, 'tracing' | 'routing'>,
+  config: Pick<TollboothConfig, 'tracing' | 'routing' | 'guardrails'>,
   pipeline: SpanPipeline | undefined = activeSpanPipeline(),
 ): RequestTracer | undefined {
   if (!config.tracing.enabled || pipeline === undefined) return undefined;
-  return new RequestTracer(pipeline, config.tracing, config.routing);
+  return new RequestTracer(pipeline, config.tracing, config.routing, config.guardrails.pii);
 }
 
 function isHeaderRecord(headers: unknown): headers is Record<string, string | string[] | undefined> {

@@ -26,12 +26,12 @@ const CLIENT_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN_ID = '00f067aa0ba902b7';
 const API_KEY = 'tb-secret-key-0123456789abcdef';
 
-function config(tracingSettings: Record<string, unknown> = {}) {
-  return parseConfig({ replicas: [{ url: 'http://10.0.0.5:8000', models: ['llama-3-8b'] }], tracing: tracingSettings, auth: { enabled: false } });
+function config(tracingSettings: Record<string, unknown> = {}, guardrails: Record<string, unknown> = {}) {
+  return parseConfig({ replicas: [{ url: 'http://10.0.0.5:8000', models: ['llama-3-8b'] }], tracing: tracingSettings, guardrails, auth: { enabled: false } });
 }
 
-function tracerOf(settings: Record<string, unknown> = {}, spanPipeline = pipeline): RequestTracer {
-  const tracer = createRequestTracer(config(settings), spanPipeline);
+function tracerOf(settings: Record<string, unknown> = {}, spanPipeline = pipeline, guardrails: Record<string, unknown> = {}): RequestTracer {
+  const tracer = createRequestTracer(config(settings, guardrails), spanPipeline);
   if (tracer === undefined) throw new Error('tracing should be on');
   return tracer;
 }
@@ -300,6 +300,24 @@ describe('spans built from a finished observation', () => {
     const attempt = spanNamed(exporter.getFinishedSpans(), 'chat llama-3-8b');
     expect(JSON.parse(attempt.attributes['gen_ai.input.messages'] as string)).toEqual([{ role: 'user', content: 'the secret prompt' }]);
     expect(JSON.parse(attempt.attributes['gen_ai.output.messages'] as string)).toEqual([{ role: 'assistant', content: 'Hello!' }]);
+  });
+
+  it('masks personal data in captured content with guardrails.pii, before the cut', () => {
+    const tracer = tracerOf({ captureContent: true, contentLimitChars: 200 }, pipeline, { pii: { kinds: ['email', 'card'] } });
+    const t0 = performance.now() - 100;
+    const observation = Object.assign(streamedChat(t0), {
+      requestJson: { model: 'llama-3-8b', stream: true, messages: [{ role: 'user', content: 'mail me at jane@example.com' }] },
+    });
+    const response = rawResponse();
+    tracer.requestStarted(observation, {}, response);
+    observation.trace!.attemptStarted(target(replica('gpu-a', 'http://10.0.0.5:8000')), t0 + 1);
+    response.end('data: {"id":"c","choices":[{"index":0,"delta":{"content":"Card 4111 1111 1111 1111 noted."}}]}\n\ndata: [DONE]\n\n');
+    observation.completedAt = t0 + 141;
+    tracer.finish(observation, measureRequest(observation));
+
+    const attempt = spanNamed(exporter.getFinishedSpans(), 'chat llama-3-8b');
+    expect(JSON.parse(attempt.attributes['gen_ai.input.messages'] as string)).toEqual([{ role: 'user', content: 'mail me at [EMAIL]' }]);
+    expect(JSON.parse(attempt.attributes['gen_ai.output.messages'] as string)).toEqual([{ role: 'assistant', content: 'Card [CARD] noted.' }]);
   });
 
   it('writes no attributes for an unsampled request but still propagates its context (sampled flag off)', () => {
