@@ -26,9 +26,9 @@ const overload: TollboothConfigInput['overload'] = {
   tenantPriorities: { nightly: 'batch' },
 };
 
-let fleet: TestFleet;
-beforeAll(async () => {
-  fleet = await startFleet({
+/** The busy simulator and a gateway with the three keys, under the given overload settings. */
+function busyFleet(settings: TollboothConfigInput['overload']): Promise<TestFleet> {
+  return startFleet({
     models: [MODEL],
     simulator: { maxRunning: 2, interTokenMs: 10 },
     gateway: {
@@ -43,16 +43,25 @@ beforeAll(async () => {
         ],
         tenants: ['nightly'],
       },
-      overload,
+      overload: settings,
     },
   });
+}
+
+let fleet: TestFleet;
+beforeAll(async () => {
+  fleet = await busyFleet(overload);
 }, 60_000);
 afterAll(async () => {
   await fleet?.close();
 });
 
+function chatTo(gatewayUrl: string, secret: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return postJson(`${gatewayUrl}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'hello there' }], ...body }, { authorization: `Bearer ${secret}`, ...headers });
+}
+
 function chat(secret: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  return postJson(`${fleet.gateway.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'hello there' }], ...body }, { authorization: `Bearer ${secret}`, ...headers });
+  return chatTo(fleet.gateway.url, secret, body, headers);
 }
 
 interface ModelState {
@@ -194,26 +203,10 @@ describe('overload control off (the default)', () => {
 
 describe('overload control with the gateway queue', () => {
   it('holds batch and standard in overload: batch is shed at its deadline, standard goes on once the load stops', async () => {
-    const queued = await startFleet({
-      models: [MODEL],
-      simulator: { maxRunning: 2, interTokenMs: 10 },
-      gateway: {
-        health: { engineStatsIntervalMs: 100 },
-        auth: {
-          enabled: true,
-          keys: [
-            { id: 'pager', tenant: 'ops', hash: hashApiKey(secrets.critical), priority: 'critical' },
-            { id: 'web', tenant: 'web', hash: hashApiKey(secrets.standard) },
-            { id: 'reports', tenant: 'nightly', hash: hashApiKey(secrets.batch) },
-          ],
-        },
-        overload: { ...overload, queue: { enabled: true, deadlineMs: { batch: 300, standard: 60_000 } } },
-      },
-    });
+    const queued = await busyFleet({ ...overload, queue: { enabled: true, deadlineMs: { batch: 300, standard: 60_000 } } });
     try {
       const base = queued.gateway;
-      const send = (secret: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-        postJson(`${base.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'hello there' }], ...body }, { authorization: `Bearer ${secret}`, ...headers });
+      const send = (secret: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => chatTo(base.url, secret, body, headers);
       const level = async () => ((await (await fetch(`${base.adminUrl}/api/v1/metrics`)).json()) as { overload?: Record<string, { level: string; queued: number }> }).overload?.[MODEL];
       const until = async (check: (state: { level: string; queued: number } | undefined) => boolean, what: string) => {
         const deadline = Date.now() + 30_000;
