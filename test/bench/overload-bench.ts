@@ -51,6 +51,8 @@ const secrets = Object.fromEntries(PRIORITY_CLASSES.map((priority) => [priority,
 
 interface Outcome {
   readonly priority: PriorityClass;
+  /** When it was sent, ms after the phase's first arrival. */
+  readonly sentAtMs: number;
   readonly status: number;
   readonly ttftMs: number | undefined;
   readonly finished: boolean;
@@ -78,7 +80,7 @@ function gatewayConfig(port: number, simulatorUrl: string, control: Control): Re
   };
 }
 
-function streamOnce(agent: Agent, url: string, priority: PriorityClass): Promise<Outcome> {
+function streamOnce(agent: Agent, url: string, priority: PriorityClass, sentAtMs: number): Promise<Outcome> {
   const body = JSON.stringify({ model: MODEL, stream: true, messages: [{ role: 'user', content: `a ${priority} question` }] });
   const startedAt = performance.now();
   return new Promise((resolve) => {
@@ -92,33 +94,128 @@ function streamOnce(agent: Agent, url: string, priority: PriorityClass): Promise
         tail = (tail + chunk.toString('latin1')).slice(-32);
       });
       const clamped = response.headers['x-tollbooth-max-tokens-clamped'] !== undefined;
-      response.on('end', () => resolve({ priority, status: response.statusCode ?? 0, ttftMs, finished: response.statusCode === 200 && tail.includes('[DONE]'), clamped }));
-      response.on('error', () => resolve({ priority, status: response.statusCode ?? 0, ttftMs, finished: false, clamped }));
+      response.on('end', () => resolve({ priority, sentAtMs, status: response.statusCode ?? 0, ttftMs, finished: response.statusCode === 200 && tail.includes('[DONE]'), clamped }));
+      response.on('error', () => resolve({ priority, sentAtMs, status: response.statusCode ?? 0, ttftMs, finished: false, clamped }));
     });
     call.setTimeout(DRAIN_LIMIT_MS, () => call.destroy());
-    call.on('error', () => resolve({ priority, status: 0, ttftMs: undefined, finished: false, clamped: false }));
+    call.on('error', () => resolve({ priority, sentAtMs, status: 0, ttftMs: undefined, finished: false, clamped: false }));
     call.end(body);
   });
 }
 
 /** Poisson arrivals at `ratePerSecond` for DURATION_S seconds, classes drawn from `mix`; resolves when every stream has ended. */
-async function drive(url: string, ratePerSecond: number, mix: ReadonlyArray<readonly [PriorityClass, number]>, seed: number): Promise<Outcome[]> {
+async function drive(url: string, ratePerSecond: number, mix: ReadonlyArray<readonly [PriorityClass, number]>, seed: number, startedAt: number): Promise<Outcome[]> {
   const random = seededRandom(seed);
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const pending: Array<Promise<Outcome>> = [];
-  const startedAt = performance.now();
   let nextAt = 0;
   while (nextAt < DURATION_S * 1000) {
     const wait = startedAt + nextAt - performance.now();
     if (wait > 0) await new Promise((wake) => setTimeout(wake, wait));
     let draw = random();
     const priority = mix.find(([, share]) => (draw -= share) < 0)?.[0] ?? mix[mix.length - 1]![0];
-    pending.push(streamOnce(agent, url, priority));
+    pending.push(streamOnce(agent, url, priority, performance.now() - startedAt));
     nextAt += (-Math.log(1 - random()) / ratePerSecond) * 1000;
   }
   const outcomes = await Promise.all(pending);
   agent.destroy();
   return outcomes;
+}
+
+/** What the engine and the controller showed at one moment of a phase (every SAMPLE_EVERY_MS). */
+interface Sample {
+  readonly atMs: number;
+  /** The model's overload level (undefined with control off). */
+  readonly level: string | undefined;
+  readonly engineRunning: number;
+  readonly engineWaiting: number;
+  /** Requests the gateway had in flight for the model, standard and batch together (control on only). */
+  readonly lowerInFlight: number | undefined;
+}
+
+const SAMPLE_EVERY_MS = 100;
+
+function engineGauge(exposition: string, name: string): number {
+  const match = new RegExp(`^vllm:${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(exposition);
+  return match === null ? Number.NaN : Number(match[1]);
+}
+
+/** Samples the simulator's /metrics and the gateway's overload JSON until stopped: the why behind the TTFTs. */
+function watch(simulatorUrl: string, adminUrl: string, startedAt: number): { stop(): Promise<Sample[]> } {
+  const samples: Sample[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const atMs = performance.now() - startedAt;
+      const [engine, gateway] = await Promise.all([
+        fetch(`${simulatorUrl}/metrics`).then((response) => response.text()),
+        fetch(`${adminUrl}/api/v1/metrics`).then((response) => response.json() as Promise<{ overload?: Record<string, { level: string; in_flight: Record<PriorityClass, number> }> }>),
+      ]);
+      const model = gateway.overload?.[MODEL];
+      samples.push({
+        atMs,
+        level: model?.level,
+        engineRunning: engineGauge(engine, 'num_requests_running'),
+        engineWaiting: engineGauge(engine, 'num_requests_waiting'),
+        lowerInFlight: model === undefined ? undefined : model.in_flight.standard + model.in_flight.batch,
+      });
+      await new Promise((wake) => setTimeout(wake, Math.max(0, atMs + SAMPLE_EVERY_MS - (performance.now() - startedAt))));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+function median(values: readonly number[]): number | null {
+  const sorted = Float64Array.from(values.filter((value) => Number.isFinite(value))).sort();
+  return sorted.length === 0 ? null : percentileOfSorted(sorted, 50);
+}
+
+/**
+ * Why critical requests were slow: for those over `slowMs`, what the engine and the controller
+ * showed when they were sent (the last sample before), against the same for the fast ones; and
+ * the level's transitions.
+ */
+function diagnose(outcomes: readonly Outcome[], samples: readonly Sample[], slowMs: number) {
+  const at = (atMs: number): Sample | undefined => samples.findLast((sample) => sample.atMs <= atMs) ?? samples[0];
+  const context = (group: readonly Outcome[]) => {
+    const seen = group.map((outcome) => at(outcome.sentAtMs)).filter((sample) => sample !== undefined);
+    const levels: Record<string, number> = {};
+    for (const sample of seen) levels[sample.level ?? 'off'] = (levels[sample.level ?? 'off'] ?? 0) + 1;
+    return {
+      count: group.length,
+      levels_at_arrival: levels,
+      engine_waiting_median: median(seen.map((sample) => sample.engineWaiting)),
+      engine_running_median: median(seen.map((sample) => sample.engineRunning)),
+      lower_class_in_flight_median: median(seen.flatMap((sample) => (sample.lowerInFlight === undefined ? [] : [sample.lowerInFlight]))),
+    };
+  };
+  const critical = outcomes.filter((outcome) => outcome.priority === 'critical' && outcome.ttftMs !== undefined);
+  const transitions: Array<{ at_ms: number; level: string }> = [];
+  for (const sample of samples) if (sample.level !== undefined && sample.level !== transitions.at(-1)?.level) transitions.push({ at_ms: Math.round(sample.atMs), level: sample.level });
+  return {
+    slow_ms: Math.round(slowMs),
+    slow_critical: context(critical.filter((outcome) => outcome.ttftMs! > slowMs)),
+    fast_critical: context(critical.filter((outcome) => outcome.ttftMs! <= slowMs)),
+    level_transitions: transitions,
+    /** Per second of the phase: the slowest critical TTFT, the longest engine queue, the last level. */
+    by_second: Array.from({ length: DURATION_S }, (_, second) => {
+      const inSecond = (atMs: number) => atMs >= second * 1000 && atMs < (second + 1) * 1000;
+      const ttfts = critical.filter((outcome) => inSecond(outcome.sentAtMs)).map((outcome) => outcome.ttftMs!);
+      const seen = samples.filter((sample) => inSecond(sample.atMs));
+      return {
+        second,
+        critical_ttft_max_ms: ttfts.length === 0 ? null : Math.round(Math.max(...ttfts)),
+        engine_waiting_max: seen.length === 0 ? null : Math.max(...seen.map((sample) => sample.engineWaiting)),
+        level: seen.at(-1)?.level ?? null,
+      };
+    }),
+  };
 }
 
 interface ClassFigures {
@@ -154,7 +251,7 @@ function figures(outcomes: readonly Outcome[]): { byClass: Partial<Record<Priori
 }
 
 async function phase(workDir: string, name: string, control: Control, ratePerSecond: number, mix: ReadonlyArray<readonly [PriorityClass, number]>) {
-  const [simPort, gatewayPort] = (await freePorts(2)) as [number, number];
+  const [simPort, gatewayPort, adminPort] = (await freePorts(3)) as [number, number, number];
   const env = environmentWithoutOtel();
   const simulator: NodeServer = await startNodeServer({
     name: `sim-${name}`,
@@ -165,10 +262,21 @@ async function phase(workDir: string, name: string, control: Control, ratePerSec
     readyPath: '/health',
     workDir,
   });
-  const gateway = await startNodeServer({ name: `gateway-${name}`, command: 'start', config: gatewayConfig(gatewayPort, simulator.url, control), port: gatewayPort, env, readyPath: '/ready', workDir });
+  const gateway = await startNodeServer({
+    name: `gateway-${name}`,
+    command: 'start',
+    config: gatewayConfig(gatewayPort, simulator.url, control),
+    port: gatewayPort,
+    env: { ...env, TOLLBOOTH_ADMIN_PORT: String(adminPort) },
+    readyPath: '/ready',
+    workDir,
+  });
   try {
-    const outcomes = await drive(gateway.url, ratePerSecond, mix, 25);
-    return { name, control, rate_per_second: Math.round(ratePerSecond * 100) / 100, ...figures(outcomes) };
+    const startedAt = performance.now();
+    const watching = watch(simulator.url, `http://127.0.0.1:${adminPort}`, startedAt);
+    const outcomes = await drive(gateway.url, ratePerSecond, mix, 25, startedAt);
+    const samples = await watching.stop();
+    return { name, control, rate_per_second: Math.round(ratePerSecond * 100) / 100, ...figures(outcomes), outcomes, samples };
   } finally {
     await gateway.stop();
     await simulator.stop();
@@ -191,11 +299,20 @@ async function main(): Promise<void> {
     critical_ttft_p95_queue_over_unloaded: ratio(queued.byClass.critical?.ttft_p95_ms, reference),
     goodput_queue_over_off: ratio(queued.goodputPerSecond, off.goodputPerSecond),
   };
-  const result = { capacity_per_second: Math.round(CAPACITY_PER_SECOND * 100) / 100, load_factor: LOAD_FACTOR, duration_s: DURATION_S, ttft_slo_ms: TTFT_SLO_MS, phases: [unloaded, off, on, queued], bars };
+  // A critical request is "slow" past the bar's own limit: twice the unloaded p95.
+  const slowMs = 2 * (reference ?? Number.NaN);
+  const phases = [unloaded, off, on, queued].map(({ outcomes, samples, ...kept }) => ({ ...kept, diagnosis: diagnose(outcomes, samples, slowMs) }));
+  const result = { capacity_per_second: Math.round(CAPACITY_PER_SECOND * 100) / 100, load_factor: LOAD_FACTOR, duration_s: DURATION_S, ttft_slo_ms: TTFT_SLO_MS, phases, bars };
   mkdirSync('test/bench/out', { recursive: true });
   writeFileSync('test/bench/out/overload.json', `${JSON.stringify(result, null, 2)}\n`);
-  for (const { name, byClass, goodputPerSecond } of result.phases) {
-    process.stdout.write(`${name.padEnd(9)} goodput ${goodputPerSecond}/s\n`);
+  for (const { name, byClass, goodputPerSecond, diagnosis } of result.phases) {
+    process.stdout.write(`${name.padEnd(9)} goodput ${goodputPerSecond}/s, ${diagnosis.level_transitions.length} level changes\n`);
+    for (const group of ['slow_critical', 'fast_critical'] as const) {
+      const seen = diagnosis[group];
+      process.stdout.write(
+        `  ${group} (${group === 'slow_critical' ? '>' : '<='} ${diagnosis.slow_ms} ms) ${seen.count}: at arrival levels ${JSON.stringify(seen.levels_at_arrival)}, engine waiting ${seen.engine_waiting_median} running ${seen.engine_running_median}, standard+batch in flight ${seen.lower_class_in_flight_median} (medians)\n`,
+      );
+    }
     for (const [priority, f] of Object.entries(byClass)) {
       process.stdout.write(`  ${priority.padEnd(9)} sent ${f.sent} ok ${f.ok} shed ${f.shed} (${Math.round((100 * f.shed) / f.sent)} %) clamped ${f.clamped} ttft p50 ${f.ttft_p50_ms} ms p95 ${f.ttft_p95_ms} ms\n`);
     }
