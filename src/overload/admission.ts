@@ -31,6 +31,37 @@ export function overloadDecision(
   return 'admitted';
 }
 
+/** The model's requests in flight at this gateway, and over how many replicas. */
+export interface InFlightLoad {
+  /** Every class together. */
+  readonly total: number;
+  readonly critical: number;
+  readonly replicas: number;
+}
+
+/**
+ * Whether a standard or batch request may take an engine slot now: while the model's requests in
+ * flight (every class) stay below `concurrencyPerReplica - criticalReservePerReplica` per replica,
+ * so the reserved slots are free when a critical request comes. Always true without a reserve.
+ */
+export function lowerClassHasRoom(config: Pick<OverloadConfig, 'concurrencyPerReplica' | 'criticalReservePerReplica'>, load: Pick<InFlightLoad, 'total' | 'replicas'>): boolean {
+  const { concurrencyPerReplica, criticalReservePerReplica } = config;
+  if (concurrencyPerReplica === undefined || criticalReservePerReplica === undefined) return true;
+  return load.total < (concurrencyPerReplica - criticalReservePerReplica) * load.replicas;
+}
+
+/**
+ * The decision for a request: the critical reserve first (judged on the gateway's own in-flight
+ * count, which it knows at once, unlike the scraped engine queue), then the level's
+ * (overloadDecision). A lower-class request that would eat into the reserve waits in the gateway
+ * queue when its class is queued, else is shed, at any level: forwarded, it would take the slot a
+ * critical request needs, or queue in the engine ahead of it.
+ */
+export function admissionDecision(config: OverloadConfig, level: OverloadLevel, priority: PriorityClass, load: InFlightLoad): OverloadAction | 'queued' {
+  if (priority !== 'critical' && !lowerClassHasRoom(config, load)) return config.queue.enabled && config.queue.classes.includes(priority) ? 'queued' : 'shed';
+  return overloadDecision(config, level, priority, load.critical, load.replicas);
+}
+
 /**
  * Seconds a shed client should wait: the time the model's queue takes to drain at the completion
  * rate the gateway observes (queue ÷ completions per second), rounded up, within the bounds. No

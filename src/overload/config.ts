@@ -44,6 +44,15 @@ export const overloadConfigSchema = z
     exitAfterMs: z.number().int().nonnegative().default(5_000),
     /** Requests one replica should run at once (the in-flight signal and critical's hard limit are relative to it). */
     concurrencyPerReplica: z.number().int().positive().optional(),
+    /**
+     * Of concurrencyPerReplica, the slots kept free for critical traffic at every level: a standard
+     * or batch request goes on only while the model's requests in flight at this gateway (every
+     * class) stay below `concurrencyPerReplica - criticalReservePerReplica` per replica; otherwise
+     * it waits in the gateway queue (a queued class) or is shed (503 overloaded). The gateway knows
+     * its in-flight count at once, while the engine queue is seen a scrape later, when lower-class
+     * requests already hold every engine slot. Absent: no reserve. Needs concurrencyPerReplica.
+     */
+    criticalReservePerReplica: z.number().int().positive().optional(),
     /** Entering `pressure` clamps `max_tokens` of the clamped classes. */
     pressure: levelThresholds.default({ waitingPerReplica: { enter: 8, exit: 2 } }),
     /** Entering `overload` also sheds the shed classes with 503 overloaded. */
@@ -104,6 +113,10 @@ export const overloadConfigSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    const { concurrencyPerReplica, criticalReservePerReplica } = config;
+    if (criticalReservePerReplica !== undefined && (concurrencyPerReplica === undefined || criticalReservePerReplica >= concurrencyPerReplica)) {
+      context.addIssue({ code: 'custom', path: ['criticalReservePerReplica'], message: 'needs overload.concurrencyPerReplica, and must be below it (lower classes need a slot)' });
+    }
     for (const level of ['pressure', 'overload'] as const) {
       if (config[level].inFlightRatio !== undefined && config.concurrencyPerReplica === undefined) {
         context.addIssue({ code: 'custom', path: [level, 'inFlightRatio'], message: 'needs overload.concurrencyPerReplica' });

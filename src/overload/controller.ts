@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { InternalErrors } from '../errors/internal-errors.js';
 import type { Replica } from '../routing/replica.js';
-import { overloadDecision, CompletionRate, retryAfterSeconds, type OverloadAction } from './admission.js';
+import { admissionDecision, CompletionRate, lowerClassHasRoom, retryAfterSeconds, type InFlightLoad, type OverloadAction } from './admission.js';
 import { PRIORITY_CLASSES, type OverloadConfig, type OverloadLevel, type PriorityClass } from './config.js';
 import { WeightedFairQueue } from './fair-queue.js';
 import { LoadLevelMachine, loadSignalsOf, type LoadSignals } from './load-level.js';
@@ -117,7 +117,7 @@ export class OverloadController {
       // queue drains at the rate the replicas work and never as one burst that would bring the
       // overload straight back. Besides: one per replica per evaluation when normal, and one when
       // nothing is in flight to complete, so the queue cannot stall.
-      if (state.machine.level === 'normal') for (let released = 0; released < state.replicas && this.releaseOne(state); released++);
+      if (state.machine.level === 'normal') for (let released = 0; released < state.replicas && this.releaseOne(state, released); released++);
       else if (state.machine.level === 'pressure' && state.inFlight.every((count) => count === 0)) this.releaseOne(state);
     }
   }
@@ -127,7 +127,7 @@ export class OverloadController {
     const state = this.models.get(model);
     if (state === undefined) return undefined;
     const level = state.machine.level;
-    const action = overloadDecision(this.config, level, priority, state.inFlight[0]!, Math.max(1, state.replicas));
+    const action = admissionDecision(this.config, level, priority, inFlightLoad(state));
     return { level, action, retryAfterSeconds: action === 'shed' ? this.retryAfter(state) : undefined };
   }
 
@@ -232,8 +232,14 @@ export class OverloadController {
     return retryAfterSeconds(state.queueLength + state.queue.length, state.completions.perSecond(this.now()), { min, max });
   }
 
-  /** Releases the next request waiting for the model; false when none waits. */
-  private releaseOne(state: ModelState): boolean {
+  /**
+   * Releases the next request waiting for the model; false when none waits, or when it would eat
+   * into the critical reserve (counting `releasedNow`, the ones released in the same turn that
+   * are not in flight yet).
+   */
+  private releaseOne(state: ModelState, releasedNow = 0): boolean {
+    const load = inFlightLoad(state);
+    if (!lowerClassHasRoom(this.config, { total: load.total + releasedNow, replicas: load.replicas })) return false;
     const entry = state.queue.pop();
     entry?.settle('released');
     return entry !== undefined;
@@ -256,6 +262,10 @@ export class OverloadController {
     }
     return state;
   }
+}
+
+function inFlightLoad(state: ModelState): InFlightLoad {
+  return { total: state.inFlight.reduce((sum, count) => sum + count, 0), critical: state.inFlight[0]!, replicas: Math.max(1, state.replicas) };
 }
 
 function round(value: number): number {

@@ -179,6 +179,42 @@ describe('overload control (gateway + simulator at 2x and 4x its capacity)', () 
   }, 120_000);
 });
 
+describe('overload control with a critical reserve', () => {
+  it('sheds lower classes that would take the reserved engine slot, already at the normal level, while critical goes on', async () => {
+    // The engine runs 2 at once; 1 of the 2 is kept for critical: one lower-class request at a time.
+    const reserved = await busyFleet({ ...overload, concurrencyPerReplica: 2, criticalReservePerReplica: 1 });
+    try {
+      const base = reserved.gateway;
+      const send = (secret: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => chatTo(base.url, secret, body, headers);
+      const state = async () => ((await (await fetch(`${base.adminUrl}/api/v1/metrics`)).json()) as { overload?: Record<string, { level: string; in_flight: Record<string, number> }> }).overload?.[MODEL];
+      const long = send(secrets.standard, { max_tokens: 1000 }, { 'x-sim-tokens': '300' });
+      const deadline = Date.now() + 30_000;
+      while ((await state())?.in_flight.standard !== 1) {
+        if (Date.now() > deadline) throw new Error(`the long request never went in flight: ${JSON.stringify(await state())}`);
+        await new Promise((wake) => setTimeout(wake, 20));
+      }
+
+      const batch = await send(secrets.batch, { max_tokens: 4 });
+      expect(batch.status).toBe(503);
+      expect(JSON.parse(batch.text)).toMatchObject({ error: { code: 'overloaded' } });
+      expect(Number(batch.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await base.accessLineOf(batch.headers.get('x-request-id')!)).toMatchObject({ priority: 'batch', overload_level: 'normal', overload_action: 'shed', status: 503 });
+      const critical = await send(secrets.critical, { max_tokens: 1000 }, { 'x-sim-tokens': '5' });
+      expect(critical.status).toBe(200);
+      expect(critical.headers.get('x-tollbooth-max-tokens-clamped')).toBeNull();
+      expect((await state())?.level).toBe('normal');
+
+      // The slot is free again: the lower classes go on.
+      expect((await long).status).toBe(200);
+      const after = await send(secrets.batch, { max_tokens: 4 });
+      expect(after.status).toBe(200);
+      expect((await base.accessLineOf(after.headers.get('x-request-id')!)).overload_action).toBe('admitted');
+    } finally {
+      await reserved.close();
+    }
+  }, 60_000);
+});
+
 describe('overload control off (the default)', () => {
   it('installs nothing: no state in the JSON, no series, no access-log decision, max_tokens forwarded as sent', async () => {
     const plain = await startFleet({ models: [MODEL], simulator: { maxRunning: 1 } });

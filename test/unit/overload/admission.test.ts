@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CompletionRate, overloadDecision, retryAfterSeconds } from '../../../src/overload/admission.js';
+import { admissionDecision, CompletionRate, lowerClassHasRoom, overloadDecision, retryAfterSeconds } from '../../../src/overload/admission.js';
 import { overloadConfigSchema, PRIORITY_CLASSES } from '../../../src/overload/config.js';
 import { priorityOf } from '../../../src/overload/stage.js';
 import type { Principal } from '../../../src/auth/key-ring.js';
@@ -44,6 +44,49 @@ describe('overloadDecision (class ordering)', () => {
     const noClamp = overloadConfigSchema.parse({ clamp: { enabled: false } });
     expect(overloadDecision(noClamp, 'pressure', 'batch', 0, 1)).toBe('admitted');
     expect(overloadDecision(noClamp, 'overload', 'batch', 0, 1)).toBe('shed');
+  });
+});
+
+describe('the critical reserve (admissionDecision)', () => {
+  // 8 slots per replica, 3 kept for critical: lower classes go on while fewer than 5 per replica are in flight.
+  const reserved = overloadConfigSchema.parse({ concurrencyPerReplica: 8, criticalReservePerReplica: 3 });
+
+  it('lets a lower class in only while the in-flight count leaves the reserve free, over all replicas', () => {
+    expect(lowerClassHasRoom(reserved, { total: 4, replicas: 1 })).toBe(true);
+    expect(lowerClassHasRoom(reserved, { total: 5, replicas: 1 })).toBe(false);
+    expect(lowerClassHasRoom(reserved, { total: 9, replicas: 2 })).toBe(true);
+    expect(lowerClassHasRoom(reserved, { total: 10, replicas: 2 })).toBe(false);
+    // No reserve configured: always room.
+    expect(lowerClassHasRoom(overloadConfigSchema.parse({ concurrencyPerReplica: 8 }), { total: 1_000, replicas: 1 })).toBe(true);
+  });
+
+  it('sheds a lower class that would eat into the reserve at any level, and never holds back critical', () => {
+    const full = { total: 5, critical: 5, replicas: 1 };
+    for (const level of ['normal', 'pressure', 'overload'] as const) {
+      expect(admissionDecision(reserved, level, 'standard', full)).toBe('shed');
+      expect(admissionDecision(reserved, level, 'batch', full)).toBe('shed');
+      expect(admissionDecision(reserved, level, 'critical', { ...full, total: 100 })).toBe('admitted');
+    }
+  });
+
+  it('with room, decides by the level as before', () => {
+    const room = { total: 2, critical: 0, replicas: 1 };
+    expect(admissionDecision(reserved, 'normal', 'batch', room)).toBe('admitted');
+    expect(admissionDecision(reserved, 'pressure', 'standard', room)).toBe('clamped');
+    expect(admissionDecision(reserved, 'overload', 'batch', room)).toBe('shed');
+  });
+
+  it('holds a queued class in the gateway queue instead of shedding it', () => {
+    const queued = overloadConfigSchema.parse({ concurrencyPerReplica: 8, criticalReservePerReplica: 3, queue: { enabled: true, classes: ['standard'] } });
+    const full = { total: 5, critical: 0, replicas: 1 };
+    expect(admissionDecision(queued, 'normal', 'standard', full)).toBe('queued');
+    expect(admissionDecision(queued, 'normal', 'batch', full)).toBe('shed');
+  });
+
+  it('is refused without concurrencyPerReplica or when it leaves the lower classes no slot', () => {
+    expect(overloadConfigSchema.safeParse({ criticalReservePerReplica: 2 }).success).toBe(false);
+    expect(overloadConfigSchema.safeParse({ concurrencyPerReplica: 2, criticalReservePerReplica: 2 }).success).toBe(false);
+    expect(overloadConfigSchema.safeParse({ concurrencyPerReplica: 3, criticalReservePerReplica: 2 }).success).toBe(true);
   });
 });
 

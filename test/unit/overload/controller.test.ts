@@ -142,6 +142,37 @@ describe('OverloadController', () => {
       expect(controller.report().m?.queued).toBe(0);
     });
 
+    it('with a critical reserve, holds lower classes at any level while it is taken and releases them into the room completions leave', async () => {
+      const reserved = overloadConfigSchema.parse({ ...queued, concurrencyPerReplica: 3, criticalReservePerReplica: 1 });
+      const fleet = [replica('a', ['m'], 0)];
+      const controller = new OverloadController(reserved, { replicas: () => fleet }, pino({ level: 'silent' }), () => 0);
+      controller.evaluate();
+      expect(controller.levels()).toEqual([{ model: 'm', level: 'normal' }]);
+      const endStandard = controller.started('m', 'standard');
+      expect(controller.decide('m', 'batch')?.action).toBe('admitted');
+      const endCritical = controller.started('m', 'critical');
+      // Two in flight of 3 - 1: the lower classes wait, critical still goes on.
+      expect(controller.decide('m', 'batch')).toMatchObject({ level: 'normal', action: 'queued' });
+      expect(controller.decide('m', 'critical')?.action).toBe('admitted');
+      const order: string[] = [];
+      for (const name of ['s1', 's2']) void controller.hold('m', 'standard', 'web').outcome.then((outcome) => order.push(`${name}:${outcome}`));
+      // Normal releases one per replica per evaluation, but not into the reserve.
+      controller.evaluate();
+      await Promise.resolve();
+      expect(order).toEqual([]);
+      // A completion frees one slot: one waiting request takes it, the next still waits.
+      endCritical(true);
+      await Promise.resolve();
+      expect(order).toEqual(['s1:released']);
+      controller.started('m', 'standard');
+      controller.evaluate();
+      await Promise.resolve();
+      expect(order).toEqual(['s1:released']);
+      endStandard(true);
+      await Promise.resolve();
+      expect(order).toEqual(['s1:released', 's2:released']);
+    });
+
     it('sheds a request whose deadline passed, lets a cancelled one leave, and sheds the rest when stopped', async () => {
       const { controller } = setup(10);
       const shortDeadline = new OverloadController(
