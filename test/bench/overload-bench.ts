@@ -8,15 +8,20 @@
  * of a fresh simulator:
  *   unloaded  overload control on, critical traffic alone at 0.3x capacity: the reference TTFT
  *   off       overload control off, the mix at OVERLOAD_LOAD_FACTOR x capacity (default 2)
- *   on        overload control on (pressure clamps standard and batch to 16 tokens, overload sheds
- *             batch), the same mix and seed
+ *   on        overload control on, the same mix and seed: OVERLOAD_CRITICAL_RESERVE (default half) of
+ *             the engine's slots kept for critical (standard and batch beyond the rest are shed),
+ *             pressure (engine queue, or the gateway's in-flight count filling the lower classes'
+ *             share) clamps standard and batch to 16 tokens, overload sheds batch
  *   queue     the same with the gateway queue: in overload standard and batch wait at the gateway
  *             (deadlines 10 s and 2 s) instead of in the engine's FIFO ahead of critical
  * The mix is 20 % critical, 40 % standard, 40 % batch, open-loop Poisson arrivals for
  * OVERLOAD_DURATION_S seconds; every request is a stream. TTFT is the client's: request start to the
  * first content-bearing SSE frame. Goodput: streams completed with a TTFT within OVERLOAD_TTFT_SLO_MS,
  * per second of arrivals. The bars (issue 25): critical TTFT p95 with control on at most 2x its
- * unloaded value, and goodput on at least 1.5x off. Figures go to stdout and test/bench/out/overload.json.
+ * unloaded value, and goodput on at least 1.5x off. Every 100 ms the simulator's engine queue and the
+ * controller's level and in-flight counts are sampled: the diagnosis says what a slow critical
+ * request (over twice the unloaded p95) met when it was sent. Figures go to stdout and
+ * test/bench/out/overload.json.
  */
 import { Agent, request } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
