@@ -25,7 +25,7 @@
  */
 import { Agent, request } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateApiKey, hashApiKey } from '../../src/auth/key-format.js';
 import { PRIORITY_CLASSES, type PriorityClass } from '../../src/overload/config.js';
@@ -286,7 +286,9 @@ async function phase(workDir: string, name: string, control: Control, ratePerSec
     const watching = watch(simulator.url, `http://127.0.0.1:${adminPort}`, startedAt);
     const outcomes = await drive(gateway.url, ratePerSecond, mix, 25, startedAt);
     const samples = await watching.stop();
-    return { name, control, rate_per_second: Math.round(ratePerSecond * 100) / 100, ...figures(outcomes), outcomes, samples };
+    // The host's 1-minute load average as the phase ends: the other work the figures shared the cores with.
+    const loadAverage = Math.round(loadavg()[0]! * 100) / 100;
+    return { name, control, rate_per_second: Math.round(ratePerSecond * 100) / 100, load_average: loadAverage, ...figures(outcomes), outcomes, samples };
   } finally {
     await gateway.stop();
     await simulator.stop();
@@ -315,8 +317,8 @@ async function main(): Promise<void> {
   const result = { capacity_per_second: Math.round(CAPACITY_PER_SECOND * 100) / 100, load_factor: LOAD_FACTOR, duration_s: DURATION_S, ttft_slo_ms: TTFT_SLO_MS, phases, bars };
   mkdirSync('test/bench/out', { recursive: true });
   writeFileSync('test/bench/out/overload.json', `${JSON.stringify(result, null, 2)}\n`);
-  for (const { name, byClass, goodputPerSecond, diagnosis } of result.phases) {
-    process.stdout.write(`${name.padEnd(9)} goodput ${goodputPerSecond}/s, ${diagnosis.level_transitions.length} level changes\n`);
+  for (const { name, byClass, goodputPerSecond, diagnosis, load_average } of result.phases) {
+    process.stdout.write(`${name.padEnd(9)} goodput ${goodputPerSecond}/s, ${diagnosis.level_transitions.length} level changes, load average ${load_average}\n`);
     for (const group of ['slow_critical', 'fast_critical'] as const) {
       const seen = diagnosis[group];
       process.stdout.write(
