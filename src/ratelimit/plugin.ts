@@ -65,7 +65,7 @@ export class RateLimitStage {
     const ticket = this.tickets.get(observation);
     if (ticket === undefined) return undefined;
     this.tickets.delete(observation);
-    return this.limiter.settle(ticket, { tokens: tokens.input + tokens.output, costNanos });
+    return this.limiter.settle(ticket, { tokens: tokens.input + tokens.output, costNanos, tokenCounts: tokens });
   }
 
   /** Waits (boundedly) for the shared store; false when it is not reachable yet (the failure policy applies). */
