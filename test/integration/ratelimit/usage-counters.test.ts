@@ -83,15 +83,15 @@ describe('the Redis store', () => {
     const admin = redis.client();
     await Promise.all([redisReady(client), redisReady(admin)]);
     const calls: string[] = [];
-    const store = new RedisRateLimiter({ client, config: rateLimitConfigSchema.parse({}), keyPrefix: 'ttl:', observer: { storeLatency: (operation) => calls.push(operation) } });
+    const store = new RedisRateLimiter({ client, config: rateLimitConfigSchema.parse({}), keyPrefix: 'usage-ttl:', observer: { storeLatency: (operation) => calls.push(operation) } });
     await served(store, request('k:1', 't'), { tokens: 3, costNanos: 42n, tokenCounts: { input: 2, cachedInput: 1, output: 1 } });
     // No limits: admission needs no call, the settlement exactly one.
     expect(calls).toEqual(['settle']);
 
     const now = Date.now();
     const periods = usagePeriodsAt(now);
-    const dayKey = `ttl:{rl:k:k:1}:usage:k:1:d${periods.day.index}`;
-    const monthKey = `ttl:{rl:k:k:1}:usage:k:1:m${periods.month.index}`;
+    const dayKey = `usage-ttl:{rl:k:k:1}:usage:k:1:d${periods.day.index}`;
+    const monthKey = `usage-ttl:{rl:k:k:1}:usage:k:1:m${periods.month.index}`;
     expect(await admin.hgetall(dayKey)).toEqual({ k: 'k:1', t: 't', r: '1', i: '2', c: '1', o: '1', n: '42' });
     for (const [key, period] of [
       [dayKey, periods.day],
