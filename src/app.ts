@@ -256,7 +256,8 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     if (!config.admin.enabled) registerDashboard(app, { settings: config.metrics, snapshot: metricsSnapshotSource({ statistics, fleet: registry, alerts: firingAlerts, overload: overloadFigures }), internalErrors });
   }
   // The admin API changes keys in the store the gateway reads (its own connection when that is Redis).
-  const keyStore = config.admin.enabled && config.admin.tokens.length > 0 ? gatewayKeyStoreAdmin(config.auth, config.redis) : undefined;
+  const adminApi = config.admin.enabled && (config.admin.tokens.length > 0 || config.admin.tls?.ca !== undefined);
+  const keyStore = adminApi ? gatewayKeyStoreAdmin(config.auth, config.redis) : undefined;
   const admin = config.admin.enabled
     ? buildAdminApp({
         metrics: config.metrics,
@@ -272,6 +273,12 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         anomalies: anomaliesReportNow,
         capacity: config.analytics.capacity,
         keysApi: { tokens: config.admin.tokens, store: keyStore, audit: dependencies.audit },
+        usageApi: {
+          counters: rateLimiter,
+          prometheusUrl: config.admin.prometheusUrl,
+          currency: config.cost.currency,
+        },
+        tls: config.admin.tls,
       })
     : undefined;
 

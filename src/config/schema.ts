@@ -1,6 +1,7 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { guardrailsConfigSchema } from '../guardrails/config.js';
+import { adminTlsSchema } from '../admin/tls.js';
 import { alertsConfigSchema } from '../alerts/config.js';
 import { anomalyConfigSchema } from '../analytics/anomaly/config.js';
 import { capacityConfigSchema } from '../analytics/capacity/config.js';
@@ -155,7 +156,8 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(8081),
         /**
          * Who may use the admin API (keys, usage): `Authorization: Bearer <token>`. Each token has an
-         * id, which the log names for every change it makes. None (the default): the admin API is off.
+         * id, which the log names for every change it makes. None (the default) and no client CA
+         * (admin.tls.ca): the admin API is off.
          */
         tokens: z
           .array(
@@ -177,6 +179,10 @@ export const configSchema = z
               secrets.add(token);
             });
           }),
+        /** HTTPS for the admin listener, and with `ca` mutual TLS: a verified client certificate authorises the admin API (src/admin/tls.ts). */
+        tls: adminTlsSchema.optional(),
+        /** A Prometheus that scrapes the gateways: GET /api/v1/usage?source=prometheus reads usage per tenant and model from it. */
+        prometheusUrl: z.url({ protocol: /^https?$/ }).optional(),
       })
       .strict()
       .prefault({}),
