@@ -60,6 +60,7 @@ export function helmValuesSchema(): JsonSchema {
         secretKey: { type: 'string', minLength: 1 },
         keys: { type: 'array', description: 'entries of the keys file (hashes, as auth.keys)', items: fromZod(storedKeySchema) },
       }),
+      adminTls: object({ enabled: { type: 'boolean' }, secretName: { type: 'string', minLength: 1 }, clientCa: { type: 'boolean' }, requireClientCertificate: { type: 'boolean' } }),
       redis: object({ existingSecret: text, secretKey: { type: 'string', minLength: 1 } }),
       env: kubernetesList('EnvVar list of the gateway container'),
       service: object({
@@ -98,7 +99,14 @@ export function helmValuesSchema(): JsonSchema {
         minAvailable: { type: ['integer', 'string'] },
         maxUnavailable: { type: ['integer', 'string', 'null'] },
       }),
-      serviceMonitor: object({ enabled: { type: 'boolean' }, interval: text, scrapeTimeout: text, labels: stringMap('labels'), job: { type: 'string', minLength: 1 } }),
+      serviceMonitor: object({
+        enabled: { type: 'boolean' },
+        interval: text,
+        scrapeTimeout: text,
+        labels: stringMap('labels'),
+        job: { type: 'string', minLength: 1 },
+        tlsConfig: kubernetesObject('SafeTLSConfig of the scrape (adminTls)'),
+      }),
       prometheusRule: object({ enabled: { type: 'boolean' }, labels: stringMap('labels') }),
       grafanaDashboards: object({ enabled: { type: 'boolean' }, labels: stringMap('labels'), annotations: stringMap('annotations'), namespace: text }),
       networkPolicy: object({
