@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type onRequestHookHandler, type RouteShorthandOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
+import type { TollboothConfig } from './config/schema.js';
 import { buildAdminApp } from './admin/admin-app.js';
 import { gatewayKeyStoreAdmin } from './auth/key-admin.js';
 import { createGuardrailStage } from './guardrails/stage.js';
@@ -22,6 +22,7 @@ import { UpstreamPools } from './proxy/upstream-pools.js';
 import { createRateLimiter } from './ratelimit/create.js';
 import { RateLimitStage } from './ratelimit/plugin.js';
 import { BudgetMonitor } from './ratelimit/budget-monitor.js';
+import type { ReplicaConfig } from './routing/config.js';
 import { FleetMonitor } from './routing/fleet-monitor.js';
 import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
