@@ -33,7 +33,7 @@ import { registerDashboard } from './admin/dashboard-routes.js';
 import { registerOperationRoutes } from './server/operations.js';
 import { installRequestTargetCheck } from './server/request-target.js';
 import { describeInferenceRequest } from './server/inference-request.js';
-import { opaqueBody, parseJsonBody } from './server/request-body.js';
+import { opaqueBody, parseJsonBody } from './proxy/request-body.js';
 import { requestIdOf } from './server/request-id.js';
 import { InternalErrors } from './errors/internal-errors.js';
 import { createInstruments } from './telemetry/metrics/instruments.js';
