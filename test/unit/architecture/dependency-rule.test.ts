@@ -9,7 +9,8 @@ import { dependencyPath, describeCycle, folderCycles, folderOf, readFolderImport
  * cycle, so each can be read, tested and changed from the bottom up. server/ is not a stage here:
  * it serves the metrics endpoints (telemetry's exposition and statistics) and sits above telemetry
  * with admin/ and the wiring; what the stages need of the request frame (the body, unknownUrl)
- * lives below them.
+ * lives below them. lifecycle/, the seam the stages publish to, is held to the same rule (a stage
+ * that imports it must not reach telemetry/ through it).
  */
 const SRC = join(import.meta.dirname, '../../../src');
 const STAGES = ['auth/', 'guardrails/', 'lifecycle/', 'overload/', 'proxy/', 'ratelimit/', 'routing/', 'streaming/'];
