@@ -1,4 +1,4 @@
-import type { TollboothConfig } from '../config/schema.js';
+import type { CostConfig } from './config.js';
 import { busyShareCostNanos, nanosPerToken, tokenCostNanos, type TokenCounts, type TokenPrice } from './cost.js';
 
 export type CostBasis = 'tokens' | 'replica_time' | 'none';
@@ -20,7 +20,7 @@ export class PriceBook {
   private readonly tokenPrices = new Map<string, TokenPrice>();
   private readonly replicaHourly: ReadonlyMap<string, number>;
 
-  constructor(cost: TollboothConfig['cost']) {
+  constructor(cost: CostConfig) {
     this.currency = cost.currency;
     for (const [model, price] of Object.entries(cost.tokenPrices)) {
       const input = nanosPerToken(price.input)!;

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { RequestBody } from '../server/request-body.js';
+import type { RequestBody } from '../proxy/request-body.js';
 import { estimatePromptTokens } from '../telemetry/token-estimate.js';
 import { guardrailsEnabled, type GuardrailsConfig } from './config.js';
 import { createPiiMasker, type PiiMasker } from './pii.js';

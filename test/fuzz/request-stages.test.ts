@@ -5,7 +5,7 @@ import { INFERENCE_ENDPOINTS } from '../../src/proxy/endpoints.js';
 import { withStreamUsage } from '../../src/proxy/stream-usage-request.js';
 import { requestedCompletionTokens, reservationOf } from '../../src/ratelimit/reservation.js';
 import { DEFAULT_SESSION_KEY_SETTINGS, sessionKeyOf } from '../../src/routing/session-key.js';
-import { parseJsonBody, resolveRoutingFields, type RequestBody } from '../../src/server/request-body.js';
+import { parseJsonBody, resolveRoutingFields, type RequestBody } from '../../src/proxy/request-body.js';
 import { estimatePromptTokens } from '../../src/telemetry/token-estimate.js';
 import { bodyText, deepNesting, oddValue, requestBodyText, requestObject, type NestedBody } from './arbitraries.js';
 import { checkProperty, failOnEscapedErrors, fuzzTimeout } from './harness.js';

@@ -15,8 +15,9 @@ import {
   type SpanContext,
   type TraceState,
 } from '@opentelemetry/api';
-import type { TollboothConfig } from '../../config/schema.js';
+import type { GuardrailsConfig } from '../../guardrails/config.js';
 import type { UpstreamTarget } from '../../proxy/upstream-exchange.js';
+import type { RoutingConfig } from '../../routing/config.js';
 import type { Replica } from '../../routing/replica.js';
 import type { RequestMeasures } from '../measures.js';
 import type { RequestObservation } from '../observation.js';
@@ -112,8 +113,8 @@ export class RequestTracer {
   constructor(
     private readonly pipeline: SpanPipeline,
     private readonly settings: TracingConfig,
-    routing: Pick<TollboothConfig['routing'], 'sessionKey'>,
-    pii: TollboothConfig['guardrails']['pii'],
+    routing: Pick<RoutingConfig, 'sessionKey'>,
+    pii: GuardrailsConfig['pii'],
   ) {
     this.conversation = { header: routing.sessionKey.header, bodyFields: routing.sessionKey.bodyFields };
     const masker = pii.kinds.length === 0 ? undefined : createPiiMasker(pii.kinds, pii.nationalIdPatterns);
@@ -180,7 +181,7 @@ export class RequestTracer {
 
 /** The request tracer when tracing is on (the SDK or a test made a span pipeline active), else undefined: nothing is allocated per request. */
 export function createRequestTracer(
-  config: Pick<TollboothConfig, 'tracing' | 'routing' | 'guardrails'>,
+  config: { readonly tracing: TracingConfig; readonly routing: Pick<RoutingConfig, 'sessionKey'>; readonly guardrails: Pick<GuardrailsConfig, 'pii'> },
   pipeline: SpanPipeline | undefined = activeSpanPipeline(),
 ): RequestTracer | undefined {
   if (!config.tracing.enabled || pipeline === undefined) return undefined;
