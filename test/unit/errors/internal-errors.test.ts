@@ -3,8 +3,6 @@ import { Socket } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { PriceBook } from '../../../src/cost/price-book.js';
-import { configSchema } from '../../../src/config/schema.js';
 import type { TokenCounts } from '../../../src/cost/cost.js';
 import { InternalErrors } from '../../../src/errors/internal-errors.js';
 import { RequestLifecycle, type RequestArrival } from '../../../src/lifecycle/request-lifecycle.js';
@@ -14,6 +12,7 @@ import { MetricsRecorder } from '../../../src/telemetry/metrics/recorder.js';
 import { createObservation, type RequestObservation } from '../../../src/lifecycle/observation.js';
 import { RequestTelemetry } from '../../../src/telemetry/request-telemetry.js';
 import { RequestStatistics } from '../../../src/telemetry/stats/request-statistics.js';
+import { finishedRequest, pricesOfModelM } from '../lifecycle/fixtures.js';
 
 /** A logger writing parsed lines into an array. */
 function capturedLog(): { log: pino.Logger; lines: Record<string, unknown>[] } {
@@ -25,18 +24,6 @@ function capturedLog(): { log: pino.Logger; lines: Record<string, unknown>[] } {
 async function internalErrorCount(registry: Registry, stage: string): Promise<number | undefined> {
   const metric = await registry.getSingleMetric('tollbooth_internal_errors_total')?.get();
   return metric?.values.find((value) => value.labels.stage === stage)?.value;
-}
-
-/** A non-streamed chat request the replica answered 200 with usage. */
-function finishedRequest(id: string): RequestObservation {
-  return Object.assign(createObservation(id, 'POST', '/v1/chat/completions', 100), {
-    requestedModel: 'm',
-    replica: 'r1',
-    status: 200,
-    dispatchedAt: 101,
-    completedAt: 150,
-    bodyUsage: { promptTokens: 12, completionTokens: 5, totalTokens: 17, cachedPromptTokens: undefined },
-  });
 }
 
 /** A request that just arrived, as the lifecycle's first hook starts it. */
@@ -60,10 +47,7 @@ function lifecycleWith(settlement: (observation: RequestObservation, tokens: Tok
     accessLog: accessLog ?? log.child({ component: 'access' }),
     internalErrors,
   });
-  const prices = new PriceBook(
-    configSchema.parse({ auth: { enabled: false }, replicas: [{ name: 'r1', url: 'http://127.0.0.1:9', models: ['m'] }], cost: { tokenPrices: { m: { input: 1, output: 2 } } } }).cost,
-  );
-  const lifecycle = new RequestLifecycle(prices, internalErrors).subscribe(settlementSubscriber(settlement));
+  const lifecycle = new RequestLifecycle(pricesOfModelM(), internalErrors).subscribe(settlementSubscriber(settlement));
   for (const subscriber of telemetry.subscribers()) lifecycle.subscribe(subscriber);
   return { lifecycle, registry, lines, statistics };
 }

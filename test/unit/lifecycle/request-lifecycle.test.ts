@@ -4,11 +4,9 @@ import Fastify from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../../src/config/schema.js';
-import { PriceBook } from '../../../src/cost/price-book.js';
+import type { PriceBook } from '../../../src/cost/price-book.js';
 import type { TokenCounts } from '../../../src/cost/cost.js';
 import { InternalErrors } from '../../../src/errors/internal-errors.js';
-import { createObservation, type RequestObservation } from '../../../src/lifecycle/observation.js';
 import { openRequestLifecycle } from '../../../src/lifecycle/request-hooks.js';
 import { RequestLifecycle, type RequestEnd, type RequestSubscriber } from '../../../src/lifecycle/request-lifecycle.js';
 import { settlementSubscriber } from '../../../src/ratelimit/rate-limit-stage.js';
@@ -16,6 +14,7 @@ import { createInstruments } from '../../../src/telemetry/metrics/instruments.js
 import { MetricsRecorder } from '../../../src/telemetry/metrics/recorder.js';
 import { RequestTelemetry } from '../../../src/telemetry/request-telemetry.js';
 import { RequestStatistics } from '../../../src/telemetry/stats/request-statistics.js';
+import { finishedRequest, pricesOfModelM } from './fixtures.js';
 
 /** The guard with the gateway's counter in its own registry, and its log lines captured. */
 function guard(): { internalErrors: InternalErrors; registry: Registry; lines: Record<string, unknown>[]; log: pino.Logger } {
@@ -32,22 +31,7 @@ async function internalErrorCount(registry: Registry, stage: string): Promise<nu
   return metric?.values.find((value) => value.labels.stage === stage)?.value;
 }
 
-/** Prices of model `m`: 1 per million input tokens, 2 per million output tokens. */
-const PRICES = new PriceBook(
-  configSchema.parse({ auth: { enabled: false }, replicas: [{ name: 'r1', url: 'http://127.0.0.1:9', models: ['m'] }], cost: { tokenPrices: { m: { input: 1, output: 2 } } } }).cost,
-);
-
-/** A non-streamed chat request the replica answered 200 with usage (12 prompt, 5 completion tokens). */
-function finishedRequest(id: string): RequestObservation {
-  return Object.assign(createObservation(id, 'POST', '/v1/chat/completions', 100), {
-    requestedModel: 'm',
-    replica: 'r1',
-    status: 200,
-    dispatchedAt: 101,
-    completedAt: 150,
-    bodyUsage: { promptTokens: 12, completionTokens: 5, totalTokens: 17, cachedPromptTokens: undefined },
-  });
-}
+const PRICES = pricesOfModelM();
 
 describe('the request lifecycle', () => {
   it('settles before telemetry runs, then the telemetry subscribers in their order, all with the same tokens and cost', () => {
