@@ -48,9 +48,10 @@ export interface RequestSubscriber {
  * The request's lifecycle: stages write facts into the observation as they happen, and the
  * concerns that react to a request subscribe here at wiring time. When the response is over the
  * lifecycle counts the tokens and the cost once and hands them, with the finished observation, to
- * every subscriber in the order they subscribed, each under the guard with its own name, so a
- * failing one is reported and the others still run. Nothing awaits this (it runs after the
- * response), so it never throws.
+ * every subscriber in the order they subscribed, synchronously (one request's end reaches all of
+ * them before the next one's), each under the guard with its own name, so a failing one is
+ * reported and the others still run. Nothing awaits this (it runs after the response), so it
+ * never throws.
  */
 export class RequestLifecycle {
   private readonly startSubscribers: RequestSubscriber[] = [];
