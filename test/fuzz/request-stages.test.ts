@@ -6,7 +6,7 @@ import { withStreamUsage } from '../../src/proxy/stream-usage-request.js';
 import { requestedCompletionTokens, reservationOf } from '../../src/ratelimit/reservation.js';
 import { DEFAULT_SESSION_KEY_SETTINGS, sessionKeyOf } from '../../src/routing/session-key.js';
 import { parseJsonBody, resolveRoutingFields, type RequestBody } from '../../src/proxy/request-body.js';
-import { estimatePromptTokens } from '../../src/telemetry/token-estimate.js';
+import { estimatePromptTokens } from '../../src/lifecycle/token-estimate.js';
 import { bodyText, deepNesting, oddValue, requestBodyText, requestObject, type NestedBody } from './arbitraries.js';
 import { checkProperty, failOnEscapedErrors, fuzzTimeout } from './harness.js';
 import { topLevelKeys } from './json-keys.js';
