@@ -13,8 +13,8 @@ import { installErrorHandling } from '../server/error-handler.js';
 import { metricsSnapshotSource, registerMetricsEndpoints } from '../server/metrics-endpoints.js';
 import { registerProbeRoutes } from '../server/operations.js';
 import { requestIdOf } from '../server/request-id.js';
-import { installObservation } from '../telemetry/plugin.js';
-import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
+import { openRequestLifecycle } from '../lifecycle/request-hooks.js';
+import type { RequestLifecycle } from '../lifecycle/request-lifecycle.js';
 import type { RequestStatistics } from '../telemetry/stats/request-statistics.js';
 import type { InternalErrors } from '../errors/internal-errors.js';
 import { registerDashboard } from './dashboard-routes.js';
@@ -26,8 +26,8 @@ import { registerUsageApi, type UsageApiDependencies } from './usage-api.js';
 export interface AdminDependencies {
   readonly metrics: TollboothConfig['metrics'];
   readonly log: Logger;
-  /** The gateway's own telemetry: a scrape gets its access-log line and request id as on the API port. */
-  readonly telemetry: RequestTelemetry;
+  /** The gateway's request lifecycle: a scrape gets its access-log line and request id as on the API port. */
+  readonly lifecycle: RequestLifecycle;
   readonly metricsRegistry: Registry;
   readonly statistics: RequestStatistics;
   readonly fleet: ReplicaRegistry;
@@ -63,7 +63,7 @@ export interface AdminDependencies {
  * API port, with no second implementation of any of them.
  */
 export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance {
-  const { metrics, log, telemetry, metricsRegistry, statistics, fleet } = dependencies;
+  const { metrics, log, lifecycle, metricsRegistry, statistics, fleet } = dependencies;
   const admin: FastifyInstance = Fastify({
     ...(dependencies.tls === undefined ? {} : { https: adminHttpsOptions(dependencies.tls) }),
     loggerInstance: log as FastifyBaseLogger,
@@ -75,7 +75,7 @@ export function buildAdminApp(dependencies: AdminDependencies): FastifyInstance 
     forceCloseConnections: true,
   });
   // Its requests (scrapes, readiness) are logged and metered, but are not traffic in /api/v1/metrics.
-  installObservation(admin, telemetry, { inStatistics: false });
+  openRequestLifecycle(admin, lifecycle, { inStatistics: false });
   installErrorHandling(admin);
   registerProbeRoutes(admin, fleet, { replicaDetails: true });
   if (metrics.enabled) {

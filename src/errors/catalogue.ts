@@ -45,7 +45,7 @@ export const ERROR_CATALOGUE = {
   usage_source_not_configured: {
     status: 409,
     type: 'invalid_request_error',
-    message: 'This usage source is not configured: counters need auth (keys), source=prometheus needs admin.usage.prometheusUrl.',
+    message: 'This usage source is not configured: counters need auth (keys), source=prometheus needs admin.prometheusUrl.',
   },
   usage_source_unavailable: { status: 503, type: 'server_error', message: 'The usage source cannot be read right now; retry shortly.' },
   // One body for missing, malformed, unknown and revoked keys: the answer must not tell them apart.

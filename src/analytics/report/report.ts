@@ -1,4 +1,4 @@
-import type { TollboothConfig } from '../../config/schema.js';
+import type { CostConfig } from '../../cost/config.js';
 import { costPerThousandTokens, formatNanos } from '../../cost/cost.js';
 import { PriceBook } from '../../cost/price-book.js';
 import { LATENCY_SLIS, type LatencySli, type ReportConfig } from './config.js';
@@ -25,7 +25,7 @@ export interface ReportSeries {
 export interface ReportInput {
   readonly grid: StepGrid;
   readonly report: ReportConfig;
-  readonly cost: TollboothConfig['cost'];
+  readonly cost: CostConfig;
   readonly series: ReportSeries;
   readonly worstPeriods?: number;
 }
