@@ -20,7 +20,8 @@ import type { InternalErrors } from '../errors/internal-errors.js';
 import { registerDashboard } from './dashboard-routes.js';
 import { registerKeysApi, type KeysApiDependencies } from './keys-api.js';
 import { adminOpenApiDocument } from './openapi.js';
-import { adminHttpsOptions, type AdminTlsConfig } from './tls.js';
+import type { AdminTlsConfig } from '../config/admin-tls.js';
+import { adminHttpsOptions } from './tls.js';
 import { registerUsageApi, type UsageApiDependencies } from './usage-api.js';
 
 export interface AdminDependencies {

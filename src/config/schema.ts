@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { guardrailsConfigSchema } from '../guardrails/config.js';
-import { adminTlsSchema } from '../admin/tls.js';
+import { adminTlsSchema } from './admin-tls.js';
 import { alertsConfigSchema } from '../alerts/config.js';
 import { anomalyConfigSchema } from '../analytics/anomaly/config.js';
 import { capacityConfigSchema } from '../analytics/capacity/config.js';
@@ -65,7 +65,7 @@ export const configSchema = z
               secrets.add(token);
             });
           }),
-        /** HTTPS for the admin listener, and with `ca` mutual TLS: a verified client certificate authorises the admin API (src/admin/tls.ts). */
+        /** HTTPS for the admin listener, and with `ca` mutual TLS: a verified client certificate authorises the admin API (config/admin-tls.ts, admin/tls.ts). */
         tls: adminTlsSchema.optional(),
         /** A Prometheus that scrapes the gateways: GET /api/v1/usage?source=prometheus reads usage per tenant and model from it. */
         prometheusUrl: z.url({ protocol: /^https?$/ }).optional(),
