@@ -8,7 +8,7 @@ import { fetchReportSeries } from '../analytics/report/queries.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../analytics/report/render.js';
 import { computeReport, type SlaReport } from '../analytics/report/report.js';
 import { gatewayWindowReport } from '../analytics/report/gateway-window.js';
-import { metricsTarget, TOKEN_VARIABLE, USER_VARIABLE } from './top/options.js';
+import { metricsAuthorization, metricsTarget, TOKEN_VARIABLE, TopUsageError, USER_VARIABLE } from './top/options.js';
 import { readSnapshot } from './top/read.js';
 import type { StepGrid } from '../analytics/report/series.js';
 import { loadConfig } from '../config/load.js';
@@ -88,16 +88,14 @@ async function gatewayReport(
   config: TollboothConfig | undefined,
 ): Promise<SlaReport> {
   let target;
+  let authorization;
   try {
     target = metricsTarget(values.gateway);
+    authorization = metricsAuthorization(values, process.env, target.user);
   } catch (error) {
-    throw new UsageError(`--gateway: ${(error as Error).message.replace(/^--url: /, '')}`);
+    if (!(error instanceof TopUsageError)) throw error;
+    throw new UsageError(error.message.replace(/^--url: /, '--gateway: '));
   }
-  const token = values.token ?? nonEmpty(process.env[TOKEN_VARIABLE]);
-  const user = values.user ?? nonEmpty(process.env[USER_VARIABLE]) ?? target.user;
-  if (token !== undefined && user !== undefined) throw new UsageError('give either --token or --user, not both');
-  if (user !== undefined && !user.includes(':')) throw new UsageError('--user needs USER:PASSWORD');
-  const authorization = token !== undefined ? `Bearer ${token}` : user !== undefined ? `Basic ${Buffer.from(user).toString('base64')}` : undefined;
   const read = await readSnapshot(target.endpoint, authorization, timeoutMs);
   if (read.problem !== undefined) throw new SourceError(`${target.displayUrl}: ${read.problem}`);
   return gatewayWindowReport({
@@ -106,10 +104,6 @@ async function gatewayReport(
     report: config?.analytics.report ?? reportConfigSchema.parse({}),
     cost: config?.cost ?? { ...NO_PRICES, currency: read.snapshot.cost.currency },
   });
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
 }
 
 /** Runs `tollbooth report …`; resolves with the exit status (2: bad flags, 1: Prometheus or the gateway failed). */
