@@ -1,4 +1,4 @@
-import type { TollboothConfig } from '../../config/schema.js';
+import type { CostConfig } from '../../cost/config.js';
 import { ERROR_CATALOGUE } from '../../errors/catalogue.js';
 import type { MetricsApiResponse, Statistics, TenantFigures } from '../../telemetry/stats/snapshot.js';
 import type { Objective, ReportConfig } from './config.js';
@@ -34,7 +34,7 @@ export interface GatewayWindowInput {
   /** Where the JSON was read, for the report's source line. */
   readonly url: string;
   readonly report: ReportConfig;
-  readonly cost: TollboothConfig['cost'];
+  readonly cost: CostConfig;
 }
 
 /** The JSON's latency histogram edges (telemetry/stats/latency-buckets.ts), seconds, and the buckets above each. */

@@ -199,7 +199,7 @@ function costSection(input: ReportInput): SlaReport['cost'] & { totalsByModel: M
 export function prefixCacheRoi(
   cachedByModelReplica: ReadonlyMap<string, ReadonlyMap<string, number>>,
   costByModel: ReadonlyMap<string, CostTotals>,
-  cost: TollboothConfig['cost'],
+  cost: CostConfig,
   report: ReportConfig,
 ): SlaReport['prefixCacheRoi'] {
   const book = new PriceBook(cost);
