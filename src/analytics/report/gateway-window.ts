@@ -1,5 +1,6 @@
 import type { CostConfig } from '../../cost/config.js';
 import { ERROR_CATALOGUE } from '../../errors/catalogue.js';
+import { LATENCY_BUCKET_LABELS } from '../../telemetry/stats/latency-buckets.js';
 import type { MetricsApiResponse, Statistics, TenantFigures } from '../../telemetry/stats/snapshot.js';
 import type { Objective, ReportConfig } from './config.js';
 import { costRow, prefixCacheRoi, type CostTotals, type SlaReport } from './report.js';
@@ -37,16 +38,8 @@ export interface GatewayWindowInput {
   readonly cost: CostConfig;
 }
 
-/** The JSON's latency histogram edges (telemetry/stats/latency-buckets.ts), seconds, and the buckets above each. */
+/** The upper edges of the JSON's latency buckets (LATENCY_BUCKET_LABELS but the last), seconds. */
 const LATENCY_EDGES_SECONDS = [0.1, 0.5, 1, 2, 5, 10] as const;
-const LATENCY_BUCKETS_ABOVE: Readonly<Record<number, readonly string[]>> = {
-  0.1: ['100-500ms', '500-1000ms', '1-2s', '2-5s', '5-10s', '>10s'],
-  0.5: ['500-1000ms', '1-2s', '2-5s', '5-10s', '>10s'],
-  1: ['1-2s', '2-5s', '5-10s', '>10s'],
-  2: ['2-5s', '5-10s', '>10s'],
-  5: ['5-10s', '>10s'],
-  10: ['>10s'],
-};
 
 const JSON_QUANTILES = { 0.5: 'p50', 0.95: 'p95', 0.99: 'p99' } as const;
 
@@ -93,11 +86,10 @@ function evaluatorOf(objective: Objective, figures: ScopeFigures): Evaluator {
   const key = JSON_QUANTILES[objective.quantile as keyof typeof JSON_QUANTILES];
   const measured = objective.sli === 'ttft' ? figures.slo.ttft : figures.latency;
   const threshold = objective.thresholdSeconds;
-  const edge = LATENCY_EDGES_SECONDS.find((candidate) => candidate === threshold);
+  const edge = LATENCY_EDGES_SECONDS.findIndex((candidate) => candidate === threshold);
+  // Lower edges are inclusive: a request of exactly the threshold counts as above it.
   const bad =
-    objective.sli === 'latency' && edge !== undefined
-      ? LATENCY_BUCKETS_ABOVE[edge]!.reduce((sum, label) => sum + figures.latency.histogram[label as keyof Statistics['latency']['histogram']], 0)
-      : null;
+    objective.sli === 'latency' && edge >= 0 ? LATENCY_BUCKET_LABELS.slice(edge + 1).reduce((sum, label) => sum + figures.latency.histogram[label], 0) : null;
   return {
     judge: () => {
       const events = measured.count;
@@ -156,6 +148,7 @@ export function gatewayWindowReport(input: GatewayWindowInput): SlaReport {
 
   const byModel = new Map(Object.entries(snapshot.by_model).map(([name, figures]) => [name, statisticsTotals(figures)]));
   const cachedByModel = new Map([...byModel].map(([name, totals]) => [name, new Map([['', totals.cachedInputTokens]])]));
+  const roi = prefixCacheRoi(cachedByModel, byModel, input.cost, input.report);
   return {
     source: `the last window of the gateway at ${input.url} (GET /api/v1/metrics: ${spanSeconds} s of its ${snapshot.window_seconds} s window; fleet and models only, tenants in the cost)`,
     from: new Date(startSeconds * 1000).toISOString(),
@@ -168,6 +161,9 @@ export function gatewayWindowReport(input: GatewayWindowInput): SlaReport {
       byTenant: Object.entries(snapshot.by_tenant).map(([name, figures]) => costRow(name, tenantTotals(figures))),
       byModel: [...byModel].map(([name, totals]) => costRow(name, totals)),
     },
-    prefixCacheRoi: prefixCacheRoi(cachedByModel, byModel, input.cost, input.report),
+    prefixCacheRoi: {
+      assumptions: [...roi.assumptions, "from a gateway's window: its JSON does not split cached tokens by replica, so models charged by replica time are not priced."],
+      byModel: roi.byModel,
+    },
   };
 }

@@ -53,7 +53,7 @@ export function reportTables(report: SlaReport): ReportTable[] {
         return [
           result.title,
           resultText(result),
-          formatFigure(result.objective, fleet?.figure ?? null),
+          result.notJudged !== undefined ? '–' : formatFigure(result.objective, fleet?.figure ?? null),
           windowText(result.objective, fleet?.worstWindow ?? null),
           fleet === undefined ? '–' : usedShare(fleet.budget),
           fleet === undefined ? '–' : count(fleet.budget.left),
@@ -79,7 +79,7 @@ export function reportTables(report: SlaReport): ReportTable[] {
       ]),
       notes: [
         result.notJudged !== undefined
-          ? `Not judged: ${result.notJudged}`
+          ? `Not judged: ${result.notJudged}.`
           : worst.length === 0
             ? 'Worst periods (fleet): no evaluation step missed the objective.'
             : `Worst periods (fleet, runs of steps that missed): ${worst.map((period) => `${span(period)}: ${formatFigure(result.objective, period.figure)}, ${count(period.bad)} bad of ${count(period.events)}`).join('; ')}.`,

@@ -115,7 +115,7 @@ describe('tollbooth report --gateway', () => {
     expect(scope(availability, 'all').worstPeriods).toEqual([expect.objectContaining({ events: total, bad: SERVER_ERRORS })]);
     expect(errorRate!.met).toBe(true);
     expect(scope(errorRate, 'all').figure).toBe(SERVER_ERRORS / total);
-    expect(scope(errorRate, FAST)).toMatchObject({ met: SERVER_ERRORS / fastTotal < 0.2, figure: SERVER_ERRORS / fastTotal });
+    expect(scope(errorRate, FAST)).toMatchObject({ met: true, figure: SERVER_ERRORS / fastTotal });
 
     // TTFT p95 (successful streams only): the slow model's spikes break it; the figures are the gateway's.
     expect(ttft!.met).toBe(false);
