@@ -64,7 +64,7 @@ export function usageRetained(period: UsagePeriod, nowMs: number): boolean {
 
 /** "2026-12-07" for a day, "2026-12" for a month. */
 export function periodLabel(period: UsagePeriod): string {
-  if (period.kind === 'month') return `${Math.floor(period.index / 12)}-${pad(((period.index % 12) + 1) % 100)}`;
+  if (period.kind === 'month') return `${Math.floor(period.index / 12)}-${pad((period.index % 12) + 1)}`;
   const { year, month, day } = civilFromDays(period.index);
   return `${year}-${pad(month)}-${pad(day)}`;
 }

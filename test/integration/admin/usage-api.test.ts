@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import type { CounterUsageReport, PrometheusUsageReport } from '../../../src/admin/usage-report.js';
 import { generateApiKey, hashApiKey } from '../../../src/auth/key-format.js';
 import type { TollboothConfigInput } from '../../../src/config/schema.js';
@@ -130,6 +134,12 @@ describe('GET /api/v1/usage', () => {
     const wrongFlag = runCli(['keys', 'usage', '--redis', redis.url, '--group', 'model']);
     expect((await wrongFlag.exited()).code).toBe(2);
     expect(wrongFlag.stderr()).toContain('--group: expected key or tenant, got "model"');
+    // A gateway whose counters live in its own memory: the CLI has nothing to read and says where to look.
+    const memoryConfig = join(mkdtempSync(join(tmpdir(), 'tollbooth-usage-cli-')), 'tollbooth.yaml');
+    writeFileSync(memoryConfig, stringify({ replicas: [{ url: simulator.url, models: [MODEL] }], auth: { enabled: false } }));
+    const memory = runCli(['keys', 'usage', '--config', memoryConfig]);
+    expect((await memory.exited()).code).toBe(2);
+    expect(memory.stderr()).toContain('GET /api/v1/usage');
   });
 
   it('answers per tenant and model from Prometheus over a range, and refuses keys there', { timeout: 60_000 }, async () => {
