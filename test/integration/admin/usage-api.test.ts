@@ -140,6 +140,16 @@ describe('GET /api/v1/usage', () => {
     const memory = runCli(['keys', 'usage', '--config', memoryConfig]);
     expect((await memory.exited()).code).toBe(2);
     expect(memory.stderr()).toContain('GET /api/v1/usage');
+
+    // Redis gone: the shared counters cannot be read, and the API says so rather than answer this instance's share.
+    await redis.kill();
+    try {
+      const down = await usage<{ error: { code: string } }>(first, 'group=key');
+      expect(down.status).toBe(503);
+      expect(down.body.error.code).toBe('usage_source_unavailable');
+    } finally {
+      await redis.restart();
+    }
   });
 
   it('answers per tenant and model from Prometheus over a range, and refuses keys there', { timeout: 60_000 }, async () => {
