@@ -18,7 +18,7 @@ import type { RateLimitStoreObserver } from './failover.js';
 import { ADMIT_LUA, SETTLE_LUA } from './redis-scripts.js';
 import { hasBudget, ScopeResolver, unlimited } from './scopes.js';
 import type { BucketSpec } from './token-bucket.js';
-import { USAGE_RETENTION_MS, type KeyUsage, type UsagePeriod, type UsageReader } from './usage-counters.js';
+import { settledUsage, USAGE_RETENTION_MS, type KeyUsage, type UsagePeriod, type UsageReader } from './usage-counters.js';
 
 export interface RedisRateLimiterOptions {
   /** A client from createRedisClient (src/redis/client.ts); the limiter does not own it. */
@@ -190,9 +190,9 @@ export class RedisRateLimiter implements RateLimiter, BudgetSpendReader, UsageRe
       args.push(...specArgs(scope.tokens), scope.maxConcurrent === undefined ? '0' : '1');
     }
     keys.push(this.#budgetKey(ticket.hashTag, ticket.keyId), `${this.#prefix}{${ticket.hashTag}}:usage:${ticket.keyId}`);
-    const tokens = usage.tokenCounts;
+    const counts = settledUsage(usage.tokenCounts, usage.costNanos);
     args.push(usage.costNanos.toString(), charge ? '1' : '0', replay ? '1' : '0');
-    args.push(ticket.keyId, ticket.tenant, String(tokens?.input ?? 0), String(tokens?.cachedInput ?? 0), String(tokens?.output ?? 0));
+    args.push(ticket.keyId, ticket.tenant, String(counts.inputTokens), String(counts.cachedInputTokens), String(counts.outputTokens));
     args.push(String(USAGE_RETENTION_MS.day), String(USAGE_RETENTION_MS.month));
     const startedAt = performance.now();
     const released = (await this.#settleScript(keys.length, ...keys, ...args)) as number;

@@ -103,7 +103,11 @@ export function addUsage(total: UsageCounts, more: UsageCounts): UsageCounts {
   };
 }
 
-/** One settled request as counts (tokens unknown: 0; a request that failed early still counts as a request). */
+/**
+ * One settled request as counts (tokens unknown: 0; a request that failed early still counts as a
+ * request). Whole tokens: the Redis store adds them with HINCRBY, which refuses anything else.
+ */
 export function settledUsage(tokens: TokenCounts | undefined, costNanos: bigint): UsageCounts {
-  return { requests: 1, inputTokens: tokens?.input ?? 0, cachedInputTokens: tokens?.cachedInput ?? 0, outputTokens: tokens?.output ?? 0, costNanos };
+  const whole = (count: number | undefined): number => Math.max(0, Math.round(count ?? 0));
+  return { requests: 1, inputTokens: whole(tokens?.input), cachedInputTokens: whole(tokens?.cachedInput), outputTokens: whole(tokens?.output), costNanos };
 }

@@ -54,13 +54,14 @@ describe.each(stores)('%s', (_name, makeStore) => {
     await served(store, request('plain', 'acme'), { ...tokens(20, 0, 3), costNanos: 500n });
     await served(store, request('limited', 'acme', { requestsPerMinute: 600, maxConcurrent: 4 }), { ...tokens(5, 5, 5), costNanos: 0n });
     await served(store, request('budgeted', 'globex', {}, { daily: 10 }), { ...tokens(1, 0, 1), costNanos: 9_000_000_123n });
-    // A request that failed before any usage is still a request.
+    // A request that failed before any usage is still a request; an estimate's fraction is rounded to whole tokens.
     await served(store, request('budgeted', 'globex', {}, { daily: 10 }), { tokens: 0, costNanos: 0n });
+    await served(store, request('budgeted', 'globex', {}, { daily: 10 }), { tokens: 0.6, costNanos: 0n, tokenCounts: { input: 0.6, cachedInput: 0, output: 0 } });
 
     const expected = {
       plain: { tenant: 'acme', requests: 2, inputTokens: 120, cachedInputTokens: 40, outputTokens: 10, costNanos: 2_000n },
       limited: { tenant: 'acme', requests: 1, inputTokens: 5, cachedInputTokens: 5, outputTokens: 5, costNanos: 0n },
-      budgeted: { tenant: 'globex', requests: 2, inputTokens: 1, cachedInputTokens: 0, outputTokens: 1, costNanos: 9_000_000_123n },
+      budgeted: { tenant: 'globex', requests: 3, inputTokens: 2, cachedInputTokens: 0, outputTokens: 1, costNanos: 9_000_000_123n },
     };
     const now = usagePeriodsAt(Date.now());
     expect(byKey(await store.readUsage(now.day))).toEqual(expected);
