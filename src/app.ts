@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type onRequestHookHandler, type RouteShorthandOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { ReplicaConfig, TollboothConfig } from './config/schema.js';
+import type { TollboothConfig } from './config/schema.js';
 import { buildAdminApp } from './admin/admin-app.js';
 import { gatewayKeyStoreAdmin } from './auth/key-admin.js';
 import { createGuardrailStage } from './guardrails/stage.js';
@@ -9,7 +9,7 @@ import { OverloadController } from './overload/controller.js';
 import { createOverloadStage } from './overload/stage.js';
 import type { AuditLog } from './telemetry/audit-log.js';
 import { metricsOnApiPort } from './admin/surface.js';
-import { authenticate, authorizeModel } from './auth/plugin.js';
+import { authenticate, authorizeModel } from './auth/auth-stage.js';
 import { tenantLabeler } from './auth/tenant-label.js';
 import type { KeyRing } from './auth/key-ring.js';
 import { PriceBook } from './cost/price-book.js';
@@ -20,8 +20,9 @@ import { OpenExchanges } from './proxy/open-exchanges.js';
 import { passthroughGate } from './proxy/passthrough.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
 import { createRateLimiter } from './ratelimit/create.js';
-import { RateLimitStage } from './ratelimit/plugin.js';
+import { RateLimitStage } from './ratelimit/rate-limit-stage.js';
 import { BudgetMonitor } from './ratelimit/budget-monitor.js';
+import type { ReplicaConfig } from './routing/config.js';
 import { FleetMonitor } from './routing/fleet-monitor.js';
 import { ReplicaRegistry } from './routing/registry.js';
 import { Router } from './routing/router.js';
@@ -32,12 +33,13 @@ import { registerDashboard } from './admin/dashboard-routes.js';
 import { registerOperationRoutes } from './server/operations.js';
 import { installRequestTargetCheck } from './server/request-target.js';
 import { describeInferenceRequest } from './server/inference-request.js';
-import { opaqueBody, parseJsonBody } from './server/request-body.js';
+import { opaqueBody, parseJsonBody } from './proxy/request-body.js';
 import { requestIdOf } from './server/request-id.js';
 import { InternalErrors } from './errors/internal-errors.js';
 import { createInstruments } from './telemetry/metrics/instruments.js';
 import { MetricsRecorder, rateLimitStoreObserver } from './telemetry/metrics/recorder.js';
-import { installObservation } from './telemetry/plugin.js';
+import { openRequestLifecycle } from './lifecycle/request-hooks.js';
+import { RequestLifecycle } from './lifecycle/request-lifecycle.js';
 import { RequestTelemetry } from './telemetry/request-telemetry.js';
 import { createRequestTracer } from './telemetry/tracing/request-trace.js';
 import { traceExportCounts } from './telemetry/tracing/span-pipeline.js';
@@ -98,7 +100,7 @@ export interface GatewayDependencies {
 /**
  * Builds the gateway. The order below is the request's path:
  *   connection      header/request deadlines, body silence, connection cap  400 / 408 / 431, then closed
- *   onRequest       observation: request id, t0, one access-log line when the response closes
+ *   onRequest       lifecycle: request id, observation, t0; its subscribers when the response closes
  *   onRequest       drain gate                                             503 shutting_down
  *   onRequest       request target: no dot segments, escapes, absolute form 400 invalid_path
  *   onRequest       pass-through allow-list (routes without an endpoint)    404 unknown_url
@@ -113,8 +115,8 @@ export interface GatewayDependencies {
  *   handler         router: model → replica                                404 / 503
  *                   upstream exchange: relay bytes, map failures           502 / 504, in-band SSE error
  *   error handler   any thrown error → OpenAI envelope
- *   response close  telemetry reads the observation once: settles the reservation, metrics,
- *                   statistics, cost, spans, access log
+ *   response close  the lifecycle counts tokens and cost once, then its subscribers in order:
+ *                   settlement of the reservation, metrics, statistics, access log, audit, spans
  */
 export function buildGateway(config: TollboothConfig, log: Logger, dependencies: GatewayDependencies = {}): Gateway {
   const keys = config.auth.enabled ? dependencies.keys : undefined;
@@ -199,17 +201,20 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   const telemetry = new RequestTelemetry({
     metrics: config.metrics.enabled ? new MetricsRecorder(instruments, config.cost.currency) : undefined,
     statistics: config.metrics.enabled ? statistics : undefined,
-    prices: new PriceBook(config.cost),
+    currency: config.cost.currency,
     labels: {
       modelLabel: (model) => (model === undefined ? 'none' : registry.replicasServing(model).length > 0 ? model : 'unknown'),
       tenantLabel: (tenant) => (tenant === undefined ? 'none' : tenantLabel(tenant)),
     },
     accessLog: config.logging.accessLog ? log.child({ component: 'access' }) : undefined,
     audit: dependencies.audit,
-    settlement: rateLimits === undefined ? undefined : (observation, tokens, costNanos) => rateLimits.settle(observation, tokens, costNanos),
     tracing: createRequestTracer(config),
     internalErrors,
   });
+  // Settlement first: whatever else fails after a response, a reservation is never left held.
+  const lifecycle = new RequestLifecycle(new PriceBook(config.cost), internalErrors);
+  if (rateLimits !== undefined) lifecycle.subscribe(rateLimits.settlement);
+  for (const subscriber of telemetry.subscribers()) lifecycle.subscribe(subscriber);
 
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -229,7 +234,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
   });
   installConnectionLimits(app, config.server);
 
-  installObservation(app, telemetry);
+  openRequestLifecycle(app, lifecycle);
   app.addHook('onRequest', (_request, reply, done) => {
     if (!draining) return done();
     void reply.header('connection', 'close');
@@ -256,12 +261,13 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     if (!config.admin.enabled) registerDashboard(app, { settings: config.metrics, snapshot: metricsSnapshotSource({ statistics, fleet: registry, alerts: firingAlerts, overload: overloadFigures }), internalErrors });
   }
   // The admin API changes keys in the store the gateway reads (its own connection when that is Redis).
-  const keyStore = config.admin.enabled && config.admin.tokens.length > 0 ? gatewayKeyStoreAdmin(config.auth, config.redis) : undefined;
+  const adminApi = config.admin.enabled && (config.admin.tokens.length > 0 || config.admin.tls?.ca !== undefined);
+  const keyStore = adminApi ? gatewayKeyStoreAdmin(config.auth, config.redis) : undefined;
   const admin = config.admin.enabled
     ? buildAdminApp({
         metrics: config.metrics,
         log,
-        telemetry,
+        lifecycle,
         metricsRegistry,
         statistics,
         fleet: registry,
@@ -272,6 +278,12 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
         anomalies: anomaliesReportNow,
         capacity: config.analytics.capacity,
         keysApi: { tokens: config.admin.tokens, store: keyStore, audit: dependencies.audit },
+        usageApi: {
+          counters: rateLimiter,
+          prometheusUrl: config.admin.prometheusUrl,
+          currency: config.cost.currency,
+        },
+        tls: config.admin.tls,
       })
     : undefined;
 

@@ -6,6 +6,7 @@
 #   tmux (package tmux)                  the real terminal `tollbooth top` is tested in
 #   chromium (package chromium)          the real browser of the dashboard test and the screenshots (playwright-core)
 #   DejaVu Sans Mono (fonts-dejavu-core) the monospace font of the `tollbooth top` screenshot
+#   openssl (package openssl)            the CAs and certificates of the admin listener's mTLS test
 set -euo pipefail
 
 missing=()
@@ -15,6 +16,7 @@ command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || missing+=(fonts-dejavu-core)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

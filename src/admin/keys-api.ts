@@ -6,7 +6,7 @@ import type { StoredKey } from '../auth/policy.js';
 import type { TollboothConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { AuditLog } from '../telemetry/audit-log.js';
-import { adminIdentityCheck } from './admin-tokens.js';
+import { adminAuthentication } from './admin-tokens.js';
 
 export interface KeysApiDependencies {
   readonly tokens: TollboothConfig['admin']['tokens'];
@@ -20,22 +20,14 @@ export interface KeysApiDependencies {
 /** A key as the API shows it: its policy, never its secret or the hash of it. */
 export type KeyObject = { readonly object: 'api_key' } & KeyView;
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The id of the admin token that authorised this admin API call. */
-    adminIdentity?: string;
-  }
-}
-
 /**
  * The key management routes of the admin API (documented in openapi.ts): list, create, read,
  * change (JSON Merge Patch) and revoke keys, in the store the gateways read, so a change reaches
- * every instance the way the CLI's does. Only with admin tokens configured; every change is
- * logged with the token's id.
+ * every instance the way the CLI's does. Only with admin tokens or a client CA configured; every
+ * change is logged with the admin identity (the token's id or the certificate's CN).
  */
 export function registerKeysApi(app: FastifyInstance, dependencies: KeysApiDependencies): void {
   const { store, log } = dependencies;
-  const identityOf = adminIdentityCheck(dependencies.tokens);
   const writableStore = (): KeyStoreAdmin => {
     if (store === undefined) throw new GatewayError('key_store_read_only');
     return store;
@@ -49,14 +41,7 @@ export function registerKeysApi(app: FastifyInstance, dependencies: KeysApiDepen
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
   app.register(async (keysApi) => {
-    keysApi.addHook('onRequest', async (request, reply) => {
-      const identity = identityOf(request.headers.authorization);
-      if (identity === undefined) {
-        void reply.header('www-authenticate', 'Bearer realm="tollbooth-admin"');
-        throw new GatewayError('admin_unauthorized');
-      }
-      request.adminIdentity = identity;
-    });
+    keysApi.addHook('onRequest', adminAuthentication(dependencies.tokens));
 
     keysApi.get('/api/v1/keys', async () => ({ object: 'list', data: (await storeCall(() => writableStore().list())).map(keyObject) }));
 

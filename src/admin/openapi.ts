@@ -68,6 +68,23 @@ const ID_PARAMETER = { name: 'id', in: 'path', required: true, description: 'The
 /** Every key route may find the key store unusable or absent. */
 const STORE_ERRORS: ErrorCode[] = ['admin_unauthorized', 'key_store_read_only', 'key_store_unavailable'];
 
+const USAGE_FIGURES: Record<string, JsonSchema> = {
+  requests: { type: 'integer', minimum: 0 },
+  input_tokens: { type: 'integer', minimum: 0 },
+  cached_input_tokens: { type: 'integer', minimum: 0, description: 'Part of input_tokens served from the prefix cache.' },
+  output_tokens: { type: 'integer', minimum: 0 },
+  cost: { type: 'string', pattern: '^-?\\d+(\\.\\d+)?$', description: 'Exact decimal, in the currency of the report.' },
+};
+
+/** A closed row schema: the usage figures and the row's own members. */
+function usageRow(members: Record<string, JsonSchema>): JsonSchema {
+  return { type: 'object', required: [...Object.keys(members), ...Object.keys(USAGE_FIGURES)], properties: { ...members, ...USAGE_FIGURES }, additionalProperties: false };
+}
+
+function queryParameter(name: string, description: string, schema: JsonSchema): Record<string, unknown> {
+  return { name, in: 'query', required: false, description, schema };
+}
+
 /**
  * The admin API as an OpenAPI 3.1 document, served at /api/v1/openapi.json. The key schemas are
  * derived from the zod policy schema the gateway validates with, so the document cannot describe
@@ -82,9 +99,9 @@ export function adminOpenApiDocument(): Record<string, unknown> {
       title: 'Tollbooth admin API',
       version: TOLLBOOTH_VERSION,
       description:
-        'Served on the admin listener. Key management needs one of the admin tokens (admin.tokens) as a Bearer token; every change is logged with the id of the token. Errors use the OpenAI error envelope.',
+        'Served on the admin listener. Key management and usage need one of the admin tokens (admin.tokens) as a Bearer token, or, with admin.tls.ca, a client certificate signed by that CA (identity: its subject CN); every change is logged with the identity. Errors use the OpenAI error envelope.',
     },
-    security: [{ adminToken: [] }],
+    security: [{ adminToken: [] }, { clientCertificate: [] }],
     paths: {
       '/api/v1/openapi.json': {
         get: {
@@ -135,9 +152,34 @@ export function adminOpenApiDocument(): Record<string, unknown> {
           responses: { '200': json('DeletedKey', 'The key is gone.'), ...errorResponses('key_not_found', ...STORE_ERRORS) },
         },
       },
+      '/api/v1/usage': {
+        get: {
+          operationId: 'getUsage',
+          summary:
+            'Usage and spend per key or tenant in a UTC day or month, from the counters every settlement adds to (Redis: shared by the gateways); or, with source=prometheus, per tenant and model over any range, from the tollbooth_* counters in Prometheus (admin.prometheusUrl).',
+          parameters: [
+            queryParameter('source', 'counters (default) or prometheus.', { enum: ['counters', 'prometheus'] }),
+            queryParameter('period', 'source=counters: day (default) or month (UTC).', { enum: ['day', 'month'] }),
+            queryParameter('date', 'source=counters: YYYY-MM-DD for a day, YYYY-MM for a month; default: the current one. Days are kept 62 days after they end, months 400 days.', {
+              type: 'string',
+              pattern: '^\\d{4}-\\d{2}(-\\d{2})?$',
+            }),
+            queryParameter('group', 'key (default for counters) or tenant (the only grouping of source=prometheus).', { enum: ['key', 'tenant'] }),
+            queryParameter('from', 'source=prometheus, required: the range start, RFC 3339 or Unix seconds.', { type: 'string' }),
+            queryParameter('to', 'source=prometheus: the range end (default: now).', { type: 'string' }),
+          ],
+          responses: {
+            '200': json('Usage', 'The usage.'),
+            ...errorResponses('invalid_usage_query', 'usage_source_not_configured', 'usage_source_unavailable', 'admin_unauthorized'),
+          },
+        },
+      },
     },
     components: {
-      securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'One of admin.tokens.' } },
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'One of admin.tokens.' },
+        clientCertificate: { type: 'mutualTLS', description: 'A client certificate signed by admin.tls.ca; the admin identity is its subject CN.' },
+      },
       schemas: {
         NewKey: policyJsonSchema('input'),
         KeyPatch: policyPatchSchema(),
@@ -152,6 +194,51 @@ export function adminOpenApiDocument(): Record<string, unknown> {
           type: 'object',
           required: ['object', 'id', 'deleted'],
           properties: { object: { const: 'api_key' }, id: { type: 'string' }, deleted: { const: true } },
+        },
+        Usage: { oneOf: [{ $ref: '#/components/schemas/CounterUsage' }, { $ref: '#/components/schemas/PrometheusUsage' }] },
+        CounterUsage: {
+          type: 'object',
+          required: ['object', 'source', 'period', 'date', 'starts_at', 'ends_at', 'group', 'currency', 'data'],
+          additionalProperties: false,
+          properties: {
+            object: { const: 'usage' },
+            source: { const: 'counters' },
+            period: { enum: ['day', 'month'] },
+            date: { type: 'string' },
+            starts_at: { type: 'string', description: 'RFC 3339, UTC.' },
+            ends_at: { type: 'string', description: 'RFC 3339, UTC.' },
+            group: { enum: ['key', 'tenant'] },
+            currency: { type: 'string' },
+            data: {
+              type: 'array',
+              items: {
+                oneOf: [
+                  usageRow({ key_id: { type: 'string' }, tenant: { type: 'string', description: "The key's tenant at its latest request in the period." } }),
+                  usageRow({ tenant: { type: 'string' }, keys: { type: 'integer', minimum: 1, description: 'Keys of the tenant with usage in the period.' } }),
+                ],
+              },
+            },
+          },
+        },
+        PrometheusUsage: {
+          type: 'object',
+          required: ['object', 'source', 'from', 'to', 'group', 'currency', 'data'],
+          additionalProperties: false,
+          properties: {
+            object: { const: 'usage' },
+            source: { const: 'prometheus' },
+            from: { type: 'string', description: 'RFC 3339, UTC.' },
+            to: { type: 'string', description: 'RFC 3339, UTC.' },
+            group: { const: 'tenant' },
+            currency: { type: 'string' },
+            data: {
+              type: 'array',
+              items: usageRow({
+                tenant: { type: 'string', description: 'The metrics tenant label: a declared tenant, other, or none (no key).' },
+                model: { type: 'string' },
+              }),
+            },
+          },
         },
         Error: ERROR_SCHEMA,
       },

@@ -24,6 +24,7 @@ export function adminSurfaceWarnings(config: Pick<TollboothConfig, 'metrics' | '
       'admin.enabled is false and no metrics credentials are set: /metrics and /api/v1/metrics are served nowhere. Enable the admin listener, or set metrics.bearerToken or metrics.basicAuth to serve them on the API port.',
     );
   }
-  if (config.admin.tokens.length > 0) warnings.push('admin.tokens are set but admin.enabled is false: the admin API (/api/v1/keys) is served nowhere.');
+  if (config.admin.tokens.length > 0) warnings.push('admin.tokens are set but admin.enabled is false: the admin API (/api/v1/keys, /api/v1/usage) is served nowhere.');
+  if (config.admin.tls !== undefined) warnings.push('admin.tls is set but admin.enabled is false: the admin listener it secures does not exist.');
   return warnings;
 }

@@ -1,7 +1,7 @@
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { reloadOnChange } from '../config/file-reload.js';
+import { reloadOnChange } from '../files/reload-on-change.js';
 import { InternalErrors } from '../errors/internal-errors.js';
 import { isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
 import { KeyExistsError, validateKeyList } from './key-list.js';

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { prioritySchema } from '../overload/config.js';
 
 /**
  * What one API key may do. Written once here and shared by every key store (config file, keys
@@ -32,6 +31,15 @@ export const keyBudgetSchema = z
     monthly: budgetAmount.optional(),
   })
   .strict();
+
+/**
+ * Priority classes, most important first: the order in which traffic keeps its service under
+ * overload (src/overload/). Defined with the key's policy that names one, so auth depends on
+ * nothing of the overload stage that runs after it.
+ */
+export const PRIORITY_CLASSES = ['critical', 'standard', 'batch'] as const;
+export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
+export const prioritySchema = z.enum(PRIORITY_CLASSES);
 
 export const keyPolicySchema = z
   .object({

@@ -1,14 +1,19 @@
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { counterUsageReport, USAGE_GROUPS } from '../admin/usage-report.js';
 import { issueKey, KeyPolicyError, keysFileAdmin, redisKeyAdmin, viewOf, type KeyStoreAdmin } from '../auth/key-admin.js';
 import type { StoredKey } from '../auth/policy.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { readRedisUsage } from '../ratelimit/redis-store.js';
+import { parseUsagePeriod, USAGE_PERIOD_KINDS } from '../ratelimit/usage-counters.js';
 import { redisConfigSchema } from '../redis/config.js';
-import { formatKeyTable } from './keys-table.js';
+import { formatKeyTable, formatUsageTable } from './keys-table.js';
 
 const DEFAULT_PREFIX = redisConfigSchema.parse({}).keyPrefix;
+/** The currency of `keys usage --redis` (costs are counted in the gateway's cost.currency, which only --config knows). */
+const DEFAULT_CURRENCY = 'USD';
 
-export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke> (--config FILE | --file FILE | --redis URL [--prefix P]) [options]
+export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke|usage> (--config FILE | --file FILE | --redis URL [--prefix P]) [options]
 
   create  --id ID [--tenant T] [--models m1,m2] [--rpm N] [--tpm N] [--burst-requests N]
           [--burst-tokens N] [--max-concurrent N] [--daily-budget X] [--monthly-budget X]
@@ -16,6 +21,10 @@ export const KEYS_USAGE = `usage: tollbooth keys <create|list|revoke> (--config 
           prints the new key once on stdout; only its SHA-256 is stored
   list    [--json]   ids, tenants, models, limits, budgets and priorities (never secrets)
   revoke  --id ID    removes the key; with Redis every gateway drops it within a second
+  usage   [--period day|month] [--date YYYY-MM-DD|YYYY-MM] [--group key|tenant] [--json]
+          requests, tokens and cost per key (or tenant) in a UTC day or month (default: today),
+          from the usage counters in Redis (rateLimits.store: redis; --config or --redis) as
+          GET /api/v1/usage reports them; a memory store's counters are in the gateway only
 
   --config FILE the gateway's configuration: its Redis store (auth.store: redis, the redis section)
                 or else its auth.keysFile
@@ -43,6 +52,9 @@ const OPTIONS = {
   'daily-budget': { type: 'string' },
   'monthly-budget': { type: 'string' },
   priority: { type: 'string' },
+  period: { type: 'string' },
+  date: { type: 'string' },
+  group: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -68,7 +80,8 @@ export async function runKeysCommand(args: string[], out: NodeJS.WritableStream 
       return 0;
     }
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-    if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new UsageError(`unknown keys command "${action}"`);
+    if (action !== 'create' && action !== 'list' && action !== 'revoke' && action !== 'usage') throw new UsageError(`unknown keys command "${action}"`);
+    if (action === 'usage') return await printUsage(values, out);
     if (action !== 'create') rejectPolicyFlags(values, action);
     if (action === 'create') {
       // Flags are checked before any store is opened: a typo never touches the store.
@@ -168,10 +181,53 @@ function flagName(problem: string): string {
   return flag === undefined ? problem : `${flag}${problem.slice(separator)}`;
 }
 
+const USAGE_FLAGS = new Set(['period', 'date', 'group']);
+
 function rejectPolicyFlags(values: KeysFlags, action: string): void {
   const allowed = new Set(['config', 'file', 'redis', 'prefix', 'id', 'json', 'help']);
   const stray = Object.keys(values).filter((flag) => !allowed.has(flag));
-  if (stray.length > 0) throw new UsageError(`${stray.map((flag) => `--${flag}`).join(', ')} belong to "keys create", not "keys ${action}"`);
+  const owner = stray.every((flag) => USAGE_FLAGS.has(flag)) ? 'keys usage' : 'keys create';
+  if (stray.length > 0) throw new UsageError(`${stray.map((flag) => `--${flag}`).join(', ')} belong to "${owner}", not "keys ${action}"`);
+}
+
+/**
+ * `keys usage`: the shared usage counters of a period, read from Redis by the Redis store's own
+ * reader and shaped by the admin API's own report (GET /api/v1/usage), so both say the same.
+ */
+async function printUsage(values: KeysFlags, out: NodeJS.WritableStream): Promise<number> {
+  const allowed = new Set(['config', 'redis', 'prefix', 'json', 'help', ...USAGE_FLAGS]);
+  const stray = Object.keys(values).filter((flag) => !allowed.has(flag));
+  if (stray.length > 0) throw new UsageError(`${stray.map((flag) => `--${flag}`).join(', ')} do not apply to "keys usage"`);
+  const kind = choice(values.period, USAGE_PERIOD_KINDS, '--period') ?? 'day';
+  const group = choice(values.group, USAGE_GROUPS, '--group') ?? 'key';
+  const period = parseUsagePeriod(kind, values.date, Date.now());
+  if (typeof period === 'string') throw new UsageError(`--date: ${period}`);
+  const { redisUrl, keyPrefix, currency } = usageStore(values);
+  const redis = await connectRedis(redisUrl);
+  try {
+    const report = counterUsageReport(period, group, await readRedisUsage(redis, keyPrefix, period), currency);
+    out.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatUsageTable(report));
+    return 0;
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+function choice<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+  if (value === undefined || (allowed as readonly string[]).includes(value)) return value as T | undefined;
+  throw new UsageError(`${flag}: expected ${allowed.join(' or ')}, got "${value}"`);
+}
+
+/** Where the shared usage counters are: the gateway's rate-limit Redis, or the one named. */
+function usageStore(values: KeysFlags): { redisUrl: string; keyPrefix: string; currency: string } {
+  if ((values.config === undefined) === (values.redis === undefined)) throw new UsageError('name the counters\' Redis: --config FILE or --redis URL');
+  if (values.prefix !== undefined && values.redis === undefined) throw new UsageError('--prefix goes with --redis');
+  if (values.redis !== undefined) return { redisUrl: values.redis, keyPrefix: values.prefix ?? DEFAULT_PREFIX, currency: DEFAULT_CURRENCY };
+  const config = loadConfig({ file: values.config });
+  if (config.rateLimits.store !== 'redis') {
+    throw new UsageError(`${values.config} keeps its usage counters in each gateway's memory (rateLimits.store: memory): read them with GET /api/v1/usage on the admin listener`);
+  }
+  return { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, currency: config.cost.currency };
 }
 
 function required(value: string | undefined, flag: string): string {

@@ -10,7 +10,7 @@ import { storedKeySchema, type StoredKeyInput } from '../auth/policy.js';
 import { RedisKeyStore } from '../auth/redis-key-store.js';
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_MONITORING_CONFIG } from '../monitoring/config.js';
-import { renderMonitoringFiles } from '../monitoring/generate.js';
+import { renderMonitoringFiles } from './generate-monitoring.js';
 import { PROMETHEUS_FILE, RULES_FILE } from '../monitoring/scrape-config.js';
 import { withDemoKey } from './demo-key.js';
 import { demoKeyLines, startDemoSimulators } from './demo.js';

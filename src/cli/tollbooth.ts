@@ -83,7 +83,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'capacity': {
-      const { runCapacityCommand } = await import('../analytics/capacity/cli.js');
+      const { runCapacityCommand } = await import('./capacity.js');
       process.exitCode = await runCapacityCommand(rest);
       return;
     }

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { reloadOnChange } from './file-reload.js';
+import { reloadOnChange } from '../files/reload-on-change.js';
 import { ConfigError, loadConfig } from './load.js';
 import type { TollboothConfig } from './schema.js';
 import type { InternalErrors } from '../errors/internal-errors.js';

@@ -1,12 +1,6 @@
-import type { TollboothConfig } from '../config/schema.js';
+import type { CostConfig } from './config.js';
+import type { RequestCost, RequestPricing } from '../lifecycle/request-lifecycle.js';
 import { busyShareCostNanos, nanosPerToken, tokenCostNanos, type TokenCounts, type TokenPrice } from './cost.js';
-
-export type CostBasis = 'tokens' | 'replica_time' | 'none';
-
-export interface RequestCost {
-  readonly nanos: bigint;
-  readonly basis: CostBasis;
-}
 
 const FREE: RequestCost = { nanos: 0n, basis: 'none' };
 
@@ -15,12 +9,12 @@ const FREE: RequestCost = { nanos: 0n, basis: 'none' };
  * tokens; otherwise a replica with an hourly price charges its share of busy time; otherwise the
  * request costs nothing (and says so, rather than pretending).
  */
-export class PriceBook {
+export class PriceBook implements RequestPricing {
   readonly currency: string;
   private readonly tokenPrices = new Map<string, TokenPrice>();
   private readonly replicaHourly: ReadonlyMap<string, number>;
 
-  constructor(cost: TollboothConfig['cost']) {
+  constructor(cost: CostConfig) {
     this.currency = cost.currency;
     for (const [model, price] of Object.entries(cost.tokenPrices)) {
       const input = nanosPerToken(price.input)!;

@@ -41,6 +41,13 @@ export const ERROR_CATALOGUE = {
     message: 'The gateway keeps its keys in its configuration only: set auth.keysFile or auth.store: redis to manage keys over the API.',
   },
   key_store_unavailable: { status: 503, type: 'server_error', message: 'The key store cannot be read or written right now; retry shortly.' },
+  invalid_usage_query: { status: 400, type: 'invalid_request_error', message: 'The usage query is not valid.' },
+  usage_source_not_configured: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'This usage source is not configured: counters need auth (keys), source=prometheus needs admin.prometheusUrl.',
+  },
+  usage_source_unavailable: { status: 503, type: 'server_error', message: 'The usage source cannot be read right now; retry shortly.' },
   // One body for missing, malformed, unknown and revoked keys: the answer must not tell them apart.
   invalid_api_key: {
     status: 401,

@@ -34,3 +34,8 @@ export function withTraceId(body: OpenAiErrorBody, traceId: string | undefined):
 export function isGatewayError(value: unknown): value is GatewayError {
   return value instanceof GatewayError;
 }
+
+/** The 404 of a path the gateway does not serve (no route, or not on the pass-through list), naming it as OpenAI does. */
+export function unknownUrl(request: { readonly method: string; readonly url: string }): GatewayError {
+  return new GatewayError('unknown_url', `Invalid URL (${request.method} ${request.url.split('?', 1)[0]})`);
+}

@@ -1,16 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { RequestBody } from '../server/request-body.js';
-import { estimatePromptTokens } from '../telemetry/token-estimate.js';
+import type { RequestBody } from '../proxy/request-body.js';
+import type { GuardrailAction } from '../lifecycle/observation.js';
+import { estimatePromptTokens } from '../lifecycle/token-estimate.js';
 import { guardrailsEnabled, type GuardrailsConfig } from './config.js';
 import { createPiiMasker, type PiiMasker } from './pii.js';
 import { walkPromptTexts } from './prompt-texts.js';
-
-/** What a guardrail did to a request: the rule (a deny pattern's name, max_prompt_tokens, pii) and the action. */
-export interface GuardrailAction {
-  readonly rule: string;
-  readonly action: 'rejected' | 'flagged' | 'masked';
-}
 
 interface DenyRule {
   readonly name: string;

@@ -20,10 +20,10 @@ import { QUANTILES, RATE_WINDOW, recordName } from './rules.js';
 
 /**
  * Tollbooth's Grafana dashboards as code (@grafana/grafana-foundation-sdk builders), rendered to
- * deploy/grafana/dashboards/*.json by generate.ts. Panels read the recorded series of rules.ts
- * (`recordName`) where one exists, so a query lives in one place; they query raw histograms where
- * Grafana must see the buckets: exemplars hang on the raw `_bucket` series (a recorded quantile has
- * none), and `$replica` filters a label the per-model records aggregated away.
+ * deploy/grafana/dashboards/*.json by src/cli/generate-monitoring.ts. Panels read the recorded
+ * series of rules.ts (`recordName`) where one exists, so a query lives in one place; they query raw
+ * histograms where Grafana must see the buckets: exemplars hang on the raw `_bucket` series (a
+ * recorded quantile has none), and `$replica` filters a label the per-model records aggregated away.
  */
 
 export const DASHBOARDS_DIR = 'deploy/grafana/dashboards';

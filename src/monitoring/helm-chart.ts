@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { storedKeySchema } from '../auth/policy.js';
-import { configSchema } from '../config/schema.js';
 
 /**
  * The generated parts of the Helm chart (deploy/helm/tollbooth/). Helm reads no file outside the
@@ -33,12 +32,13 @@ const optionalTarget = (description: string): JsonSchema => ({ description, anyO
 
 /**
  * The chart's values schema: the chart's own keys (typos fail the install: no key outside them is
- * accepted), and under `config` the JSON Schema zod derives from Tollbooth's configuration schema,
- * as its input (defaults make fields optional). Refinements that JSON Schema cannot say (a replica
+ * accepted), and under `config` the JSON Schema zod derives from Tollbooth's configuration schema
+ * (given by the caller: config/schema.ts composes the folders' schemas, some of which read this
+ * mixin's defaults), as its input (defaults make fields optional). Refinements that JSON Schema cannot say (a replica
  * or a discovery entry is required, ports differ) are checked by the gateway at boot
  * (`tollbooth check-config`).
  */
-export function helmValuesSchema(): JsonSchema {
+export function helmValuesSchema(configSchema: z.ZodType): JsonSchema {
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'Values of the Tollbooth Helm chart',
@@ -60,6 +60,7 @@ export function helmValuesSchema(): JsonSchema {
         secretKey: { type: 'string', minLength: 1 },
         keys: { type: 'array', description: 'entries of the keys file (hashes, as auth.keys)', items: fromZod(storedKeySchema) },
       }),
+      adminTls: object({ enabled: { type: 'boolean' }, secretName: { type: 'string', minLength: 1 }, clientCa: { type: 'boolean' }, requireClientCertificate: { type: 'boolean' } }),
       redis: object({ existingSecret: text, secretKey: { type: 'string', minLength: 1 } }),
       env: kubernetesList('EnvVar list of the gateway container'),
       service: object({
@@ -98,7 +99,14 @@ export function helmValuesSchema(): JsonSchema {
         minAvailable: { type: ['integer', 'string'] },
         maxUnavailable: { type: ['integer', 'string', 'null'] },
       }),
-      serviceMonitor: object({ enabled: { type: 'boolean' }, interval: text, scrapeTimeout: text, labels: stringMap('labels'), job: { type: 'string', minLength: 1 } }),
+      serviceMonitor: object({
+        enabled: { type: 'boolean' },
+        interval: text,
+        scrapeTimeout: text,
+        labels: stringMap('labels'),
+        job: { type: 'string', minLength: 1 },
+        tlsConfig: kubernetesObject('SafeTLSConfig of the scrape (adminTls)'),
+      }),
       prometheusRule: object({ enabled: { type: 'boolean' }, labels: stringMap('labels') }),
       grafanaDashboards: object({ enabled: { type: 'boolean' }, labels: stringMap('labels'), annotations: stringMap('annotations'), namespace: text }),
       networkPolicy: object({

@@ -4,7 +4,7 @@ import type { MonitoringConfig } from './config.js';
 export const RULES_FILE = 'deploy/prometheus/tollbooth-rules.yaml';
 export const PROMETHEUS_FILE = 'deploy/prometheus/prometheus.yaml';
 
-/** Prometheus's configuration for Tollbooth and its vLLM replicas, as data (YAML by generate.ts). */
+/** Prometheus's configuration for Tollbooth and its vLLM replicas, as data (YAML by src/cli/generate-monitoring.ts). */
 export function prometheusConfig(config: MonitoringConfig) {
   return {
     global: { scrape_interval: config.scrapeInterval, evaluation_interval: config.evaluationInterval },

@@ -1,7 +1,8 @@
+import type { OverloadFacts } from '../lifecycle/observation.js';
 import type { OverloadConfig, OverloadLevel, PriorityClass } from './config.js';
 
 /** What overload control finally does with one request: let it through as sent, clamp its max_tokens, or shed it. */
-export type OverloadAction = 'admitted' | 'clamped' | 'shed';
+export type OverloadAction = OverloadFacts['action'];
 
 /**
  * The decision for a request of class `priority` at the model's `level`, in the configured order:

@@ -1,5 +1,5 @@
 import { replaceTopLevelMember } from '../proxy/json-members.js';
-import type { RequestBody } from '../server/request-body.js';
+import type { RequestBody } from '../proxy/request-body.js';
 
 /** The completion caps each generating operation reads (vLLM prefers max_completion_tokens in chat). */
 const CAPS_OF_OPERATION: Readonly<Record<string, readonly string[]>> = {

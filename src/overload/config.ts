@@ -1,9 +1,8 @@
 import { z } from 'zod';
+import { prioritySchema } from '../auth/policy.js';
 
-/** Priority classes, most important first: the order in which traffic keeps its service. */
-export const PRIORITY_CLASSES = ['critical', 'standard', 'batch'] as const;
-export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
-export const prioritySchema = z.enum(PRIORITY_CLASSES);
+/** The priority classes are a key's (auth/policy.ts); overload's modules take them from here. */
+export { PRIORITY_CLASSES, prioritySchema, type PriorityClass } from '../auth/policy.js';
 
 /** The levels of a model's load, in order: each one enters above its thresholds and leaves below them. */
 export const OVERLOAD_LEVELS = ['normal', 'pressure', 'overload'] as const;

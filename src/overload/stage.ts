@@ -6,17 +6,6 @@ import { clampCompletionCap } from './clamp.js';
 import type { OverloadConfig, OverloadLevel, PriorityClass } from './config.js';
 import type { OverloadController } from './controller.js';
 
-/** What overload control did to a request (the observation's `overload`). */
-export interface OverloadFacts {
-  readonly priority: PriorityClass;
-  readonly level: OverloadLevel;
-  readonly action: OverloadAction;
-  /** The ceiling max_tokens was brought down to, when clamped. */
-  readonly clampedTo: number | undefined;
-  /** Time held in the gateway queue (undefined: not queued). */
-  readonly queuedMs: number | undefined;
-}
-
 export const MAX_TOKENS_CLAMPED_HEADER = 'x-tollbooth-max-tokens-clamped';
 
 /** A request's class: its key's own priority, else its tenant's (overload.tenantPriorities), else standard. */

@@ -1,9 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
-import type { TollboothConfig } from '../config/schema.js';
+import type { RoutingConfig } from '../routing/config.js';
 import type { Replica } from '../routing/replica.js';
 import type { Router } from '../routing/router.js';
 import { sessionKeyOf, type SessionKey } from '../routing/session-key.js';
+import type { UpstreamConfig } from './config.js';
 import { rewriteRequestHeaders } from './headers.js';
 import type { OpenExchanges } from './open-exchanges.js';
 import { withStreamUsage } from './stream-usage-request.js';
@@ -13,8 +14,8 @@ import type { UpstreamPools } from './upstream-pools.js';
 export interface ForwardDependencies {
   readonly router: Router;
   readonly pools: UpstreamPools;
-  readonly upstream: TollboothConfig['upstream'];
-  readonly routing: TollboothConfig['routing'];
+  readonly upstream: UpstreamConfig;
+  readonly routing: RoutingConfig;
   /** Tap streams and read usage from bodies (metrics.enabled). */
   readonly observeResponses: boolean;
   /** Ask replicas for the usage event of streams whose clients did not (metrics.requestStreamUsage). */

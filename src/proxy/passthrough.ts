@@ -1,6 +1,6 @@
 import type { onRequestHookHandler } from 'fastify';
 import { z } from 'zod';
-import { unknownUrl } from '../server/error-handler.js';
+import { unknownUrl } from '../errors/gateway-error.js';
 
 /**
  * The pass-through allow-list: paths without an explicit route (src/proxy/endpoints.ts, GET

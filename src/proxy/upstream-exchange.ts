@@ -4,8 +4,8 @@ import type { ErrorCode } from '../errors/catalogue.js';
 import { GatewayError, withTraceId } from '../errors/gateway-error.js';
 import type { Replica } from '../routing/replica.js';
 import { StreamTap } from '../streaming/stream-tap.js';
-import type { RequestObservation } from '../telemetry/observation.js';
-import { TRACE_RESPONSE_HEADER, traceResponseValue } from '../telemetry/tracing/trace-response.js';
+import type { RequestObservation } from '../lifecycle/observation.js';
+import { TRACE_RESPONSE_HEADER } from '../lifecycle/request-listener.js';
 import { USAGE_TAIL_BYTES, usageFromJsonTail } from './body-usage.js';
 import { ErrorBodyCollector } from './error-body-collector.js';
 import { rewriteResponseHeaders } from './headers.js';
@@ -301,8 +301,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, DrainableEx
   private responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
     const headers = rewriteResponseHeaders(upstream, this.settings.requestId);
     if (this.settings.replicaHeader) headers[REPLICA_HEADER] = this.attempt.replica.name;
-    const traceId = this.observation.traceId;
-    if (traceId !== undefined) headers[TRACE_RESPONSE_HEADER] = traceResponseValue(traceId, this.observation.spanId);
+    const traceResponse = this.observation.trace?.traceResponse;
+    if (traceResponse !== undefined) headers[TRACE_RESPONSE_HEADER] = traceResponse;
     return headers;
   }
 

@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import type { TollboothConfig } from '../config/schema.js';
+import type { UpstreamConfig } from './config.js';
 import type { Replica } from '../routing/replica.js';
 
 /**
@@ -9,7 +9,7 @@ import type { Replica } from '../routing/replica.js';
 export class UpstreamPools {
   private readonly pools = new Map<Replica, Pool>();
 
-  constructor(private readonly upstream: TollboothConfig['upstream']) {}
+  constructor(private readonly upstream: UpstreamConfig) {}
 
   for(replica: Replica): Pool {
     let pool = this.pools.get(replica);

@@ -5,6 +5,7 @@ import type { RateLimitConfig } from './config.js';
 import { FailoverRateLimiter, type FailoverLog, type RateLimitStoreObserver } from './failover.js';
 import type { BudgetSpendReader } from './budget-report.js';
 import type { RateLimiter } from './limiter.js';
+import type { UsageReader } from './usage-counters.js';
 import { MemoryRateLimiter } from './memory-store.js';
 import { RedisRateLimiter } from './redis-store.js';
 
@@ -18,7 +19,7 @@ export interface CreateRateLimiterOptions {
   readonly internalErrors: InternalErrors;
 }
 
-export interface ConfiguredRateLimiter extends RateLimiter, BudgetSpendReader {
+export interface ConfiguredRateLimiter extends RateLimiter, BudgetSpendReader, UsageReader {
   /**
    * Resolves once the store can decide (at once for memory; Redis connected for redis). Await it
    * at boot so the first requests are not decided by the failure policy; it rejects after
@@ -40,6 +41,7 @@ export function createRateLimiter(options: CreateRateLimiterOptions): Configured
       admit: (request) => memory.admit(request),
       settle: (ticket, usage) => memory.settle(ticket, usage),
       readBudgetSpend: (keys) => memory.readBudgetSpend(keys),
+      readUsage: (period) => memory.readUsage(period),
       close: () => memory.close(),
       ready: async () => {},
     };
@@ -61,6 +63,7 @@ export function createRateLimiter(options: CreateRateLimiterOptions): Configured
     admit: (request) => limiter.admit(request),
     settle: (ticket, usage) => limiter.settle(ticket, usage),
     readBudgetSpend: (keys) => limiter.readBudgetSpend(keys),
+    readUsage: (period) => limiter.readUsage(period),
     ready: (timeoutMs) => redisReady(client, timeoutMs),
     close: async () => {
       await limiter.close();

@@ -5,6 +5,7 @@ import type { AdmitRequest, RateLimitDecision, RateLimiter, RateLimitTicket, Set
 import type { MemoryRateLimiter } from './memory-store.js';
 import type { RedisRateLimiter } from './redis-store.js';
 import { SettlementReplay } from './settlement-replay.js';
+import type { KeyUsage, UsagePeriod, UsageReader } from './usage-counters.js';
 
 const PROBE_INTERVAL_MS = 250;
 
@@ -54,7 +55,7 @@ export interface FailoverRateLimiterOptions {
  * back. The switch and the recovery are logged once each. A settlement that fails is kept and
  * replayed once Redis answers (settlement-replay.ts), so its concurrency slot does not stay taken.
  */
-export class FailoverRateLimiter implements RateLimiter, BudgetSpendReader {
+export class FailoverRateLimiter implements RateLimiter, BudgetSpendReader, UsageReader {
   readonly #primary: RedisRateLimiter;
   readonly #fallback: MemoryRateLimiter;
   readonly #open: boolean;
@@ -130,6 +131,16 @@ export class FailoverRateLimiter implements RateLimiter, BudgetSpendReader {
     if (!this.#primary.connected) return undefined;
     try {
       return await this.#primary.readBudgetSpend(keys);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every key's usage of a period from Redis, or undefined while Redis cannot be read (as readBudgetSpend). */
+  async readUsage(period: UsagePeriod): Promise<readonly KeyUsage[] | undefined> {
+    if (!this.#primary.connected) return undefined;
+    try {
+      return await this.#primary.readUsage(period);
     } catch {
       return undefined;
     }

@@ -1,4 +1,5 @@
 import type { KeyBudget, KeyLimits } from '../auth/policy.js';
+import type { TokenCounts } from '../cost/cost.js';
 import type { BucketSpec } from './token-bucket.js';
 
 /** The limit that refused a request. */
@@ -60,14 +61,16 @@ export interface SettleUsage {
   readonly tokens: number;
   /** Its cost in nano-units (src/cost/cost.ts); charged to the key's day and month budget. */
   readonly costNanos: bigint;
+  /** The tokens by kind, for the key's usage counters (usage-counters.ts); absent: counted as 0. */
+  readonly tokenCounts?: TokenCounts | undefined;
 }
 
 export interface RateLimiter {
   /** Decides atomically across every bucket involved; never rejects (the Redis store alone may, see FailoverRateLimiter). */
   admit(request: AdmitRequest): Promise<RateLimitDecision>;
   /**
-   * Reconciles reserved with used tokens, releases the concurrency slot, charges the budget.
-   * Idempotent: a second call with the same ticket does nothing.
+   * Reconciles reserved with used tokens, releases the concurrency slot, charges the budget and
+   * counts the key's usage (every key, budgeted or not). Idempotent: a second call with the same ticket does nothing.
    */
   settle(ticket: RateLimitTicket, usage: SettleUsage): Promise<void>;
   close(): Promise<void>;
@@ -100,6 +103,8 @@ export class RateLimitTicket {
     readonly budgeted: boolean,
     /** Redis hash tag the ticket's keys live under (Redis store only). */
     readonly hashTag: string,
+    /** The key's tenant at admission: its usage is counted under it. */
+    readonly tenant: string,
   ) {}
 
   get settled(): boolean {

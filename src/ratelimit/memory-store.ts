@@ -14,6 +14,7 @@ import {
 } from './limiter.js';
 import { hasBudget, ScopeResolver, unlimited } from './scopes.js';
 import { fullBucket, msUntilFull, reconcile, refilled, waitMs, type BucketSpec, type BucketState } from './token-bucket.js';
+import { addUsage, settledUsage, usagePeriodsAt, usageRetained, USAGE_PERIOD_KINDS, type KeyUsage, type UsageCounts, type UsagePeriod, type UsageReader } from './usage-counters.js';
 
 interface BudgetCounters {
   day: number;
@@ -33,12 +34,13 @@ export interface MemoryRateLimiterOptions {
 const SWEEP_INTERVAL_MS = 60_000;
 
 /**
- * Buckets, leases and budget counters in this process: exact for one instance. The same
+ * Buckets, leases, budget and usage counters in this process: exact for one instance. The same
  * decisions as the Redis store's Lua, step for step (the shared behaviour table tests both).
  * Idle entries are swept once a minute (amortised in admit: no timer), so memory stays bounded
- * by the keys active within the last minute or so.
+ * by the keys active within the last minute or so, and the usage counters by the keys active
+ * within their retention (USAGE_RETENTION_MS).
  */
-export class MemoryRateLimiter implements RateLimiter, BudgetSpendReader {
+export class MemoryRateLimiter implements RateLimiter, BudgetSpendReader, UsageReader {
   readonly #config: RateLimitConfig;
   readonly #now: () => number;
   readonly #store: 'memory' | 'local';
@@ -47,6 +49,8 @@ export class MemoryRateLimiter implements RateLimiter, BudgetSpendReader {
   readonly #buckets = new Map<string, { spec: BucketSpec; state: BucketState }>();
   readonly #leases = new Map<string, Map<string, number>>();
   readonly #budgets = new Map<string, BudgetCounters>();
+  /** Usage per period ("day:<n>", "month:<n>"), then per key id: kept while usageRetained. */
+  readonly #usage = new Map<string, { period: UsagePeriod; keys: Map<string, { tenant: string; counts: UsageCounts }> }>();
   #lastSweepMs: number;
 
   constructor(options: MemoryRateLimiterOptions) {
@@ -132,6 +136,13 @@ export class MemoryRateLimiter implements RateLimiter, BudgetSpendReader {
       if (scope.maxConcurrent !== undefined) this.#leases.get(bucketKey(scope, 'cc'))?.delete(ticket.leaseId);
     }
     if (ticket.budgeted && usage.costNanos !== 0n) this.#charge(ticket.keyId, usage.costNanos, now);
+    this.#count(ticket, settledUsage(usage.tokenCounts, usage.costNanos), now);
+  }
+
+  async readUsage(period: UsagePeriod): Promise<readonly KeyUsage[]> {
+    const keys = this.#usage.get(usagePeriodKey(period))?.keys;
+    if (keys === undefined || !usageRetained(period, this.#now())) return [];
+    return [...keys].map(([keyId, { tenant, counts }]) => ({ keyId, tenant, ...counts }));
   }
 
   async readBudgetSpend(keys: readonly BudgetedKey[]): Promise<BudgetSpendReading> {
@@ -153,6 +164,7 @@ export class MemoryRateLimiter implements RateLimiter, BudgetSpendReader {
     this.#buckets.clear();
     this.#leases.clear();
     this.#budgets.clear();
+    this.#usage.clear();
   }
 
   /** Entries held (buckets + lease sets + budget counters): for tests of the sweep. */
@@ -160,8 +172,31 @@ export class MemoryRateLimiter implements RateLimiter, BudgetSpendReader {
     return this.#buckets.size + this.#leases.size + this.#budgets.size;
   }
 
+  /** Usage counters held (one per key and period): for tests of the sweep. */
+  get usageEntries(): number {
+    let entries = 0;
+    for (const { keys } of this.#usage.values()) entries += keys.size;
+    return entries;
+  }
+
   #ticket(request: AdmitRequest, scopes: readonly LimitScope[], budgeted: boolean): RateLimitTicket {
-    return new RateLimitTicket(this.#nextLeaseId(), request.requestId, this.#store, request.keyId, request.reservedTokens, scopes, budgeted, '');
+    return new RateLimitTicket(this.#nextLeaseId(), request.requestId, this.#store, request.keyId, request.reservedTokens, scopes, budgeted, '', request.tenant);
+  }
+
+  /** The settle script's usage step: the key's day and month counters, the tenant of this request. */
+  #count(ticket: RateLimitTicket, counts: UsageCounts, now: number): void {
+    const periods = usagePeriodsAt(now);
+    for (const kind of USAGE_PERIOD_KINDS) {
+      const period = periods[kind];
+      const periodKey = usagePeriodKey(period);
+      let entry = this.#usage.get(periodKey);
+      if (entry === undefined) {
+        entry = { period, keys: new Map() };
+        this.#usage.set(periodKey, entry);
+      }
+      const previous = entry.keys.get(ticket.keyId)?.counts;
+      entry.keys.set(ticket.keyId, { tenant: ticket.tenant, counts: previous === undefined ? counts : addUsage(previous, counts) });
+    }
   }
 
   #refilled(key: string, spec: BucketSpec, now: number): BucketState {
@@ -224,7 +259,7 @@ export class MemoryRateLimiter implements RateLimiter, BudgetSpendReader {
     counters.monthSpentNanos += costNanos;
   }
 
-  /** Drops what carries no information any more: full buckets, empty lease sets, past budget months. */
+  /** Drops what carries no information any more: full buckets, empty lease sets, past budget months, usage past its retention. */
   #sweep(now: number): void {
     this.#lastSweepMs = now;
     for (const [key, { spec, state }] of this.#buckets) {
@@ -233,7 +268,12 @@ export class MemoryRateLimiter implements RateLimiter, BudgetSpendReader {
     for (const [key] of this.#leases) if (this.#liveLeases(key, now) === 0) this.#leases.delete(key);
     const month = budgetPeriods(now).month;
     for (const [keyId, counters] of this.#budgets) if (counters.month !== month) this.#budgets.delete(keyId);
+    for (const [periodKey, { period }] of this.#usage) if (!usageRetained(period, now)) this.#usage.delete(periodKey);
   }
+}
+
+function usagePeriodKey(period: UsagePeriod): string {
+  return `${period.kind}:${period.index}`;
 }
 
 function bucketKey(scope: LimitScope, kind: 'rq' | 'tk' | 'cc'): string {

@@ -156,12 +156,20 @@ return reply
 `;
 
 /**
- * KEYS: per scope its token bucket and lease ZSET; then the key's budget hash.
+ * KEYS: per scope its token bucket and lease ZSET; then the key's budget hash; then the base name
+ *   of the key's usage hashes.
  * ARGV: extra tokens (used − reserved), lease id, scope count; per scope token capacity (0: none),
- *   token refill/ms, leased (1/0); cost nanos (integer string), budgeted (1/0), replay (1/0).
+ *   token refill/ms, leased (1/0); cost nanos (integer string), budgeted (1/0), replay (1/0);
+ *   key id, tenant, input, cached input and output tokens (integer strings), day and month
+ *   retention ms (usage-counters.ts).
  * A replay (a settlement retried after its first attempt failed, which may still have run) only
- * reconciles and charges when it finds the ticket's lease still held: lease ids are unique and
- * only a settlement or expiry removes them, so that proves no earlier attempt took effect.
+ * reconciles, charges and counts when it finds the ticket's lease still held: lease ids are unique
+ * and only a settlement or expiry removes them, so that proves no earlier attempt took effect.
+ * Usage (every key, budgeted or not): one hash per period, named base..':d'..day and
+ * base..':m'..month, since the period is known only here (Redis's clock). Those names are not in
+ * KEYS, but they share the base's hash tag, so they live in the script's own cluster slot.
+ * Fields: k key id, t tenant, r requests, i input, c cached input, o output tokens, n cost nanos;
+ * each expires its retention after its period ends (memory-store.ts keeps the same).
  * Reply: the number of leases removed.
  */
 export const SETTLE_LUA = `${PRELUDE}
@@ -185,9 +193,9 @@ for i = 1, scopes do
   end
 end
 local cost = ARGV[b + 1]
+local day, month, day_end, month_end = periods(now)
 if ARGV[b + 2] == '1' and cost ~= '0' then
   local key = KEYS[scopes * 2 + 1]
-  local day, month, day_end, month_end = periods(now)
   local v = redis.call('HMGET', key, 'd', 'm')
   if tonumber(v[1]) ~= day then redis.call('HSET', key, 'd', string.format('%d', day), 'ds', '0') end
   if tonumber(v[2]) ~= month then redis.call('HSET', key, 'm', string.format('%d', month), 'ms', '0') end
@@ -195,6 +203,18 @@ if ARGV[b + 2] == '1' and cost ~= '0' then
   redis.call('HINCRBY', key, 'ms', cost)
   redis.call('PEXPIRE', key, ceil_ms(month_end - now) + 86400000)
 end
+local function count(key, period_end, retention)
+  redis.call('HSET', key, 'k', ARGV[b + 4], 't', ARGV[b + 5])
+  redis.call('HINCRBY', key, 'r', 1)
+  redis.call('HINCRBY', key, 'i', ARGV[b + 6])
+  redis.call('HINCRBY', key, 'c', ARGV[b + 7])
+  redis.call('HINCRBY', key, 'o', ARGV[b + 8])
+  redis.call('HINCRBY', key, 'n', cost)
+  redis.call('PEXPIRE', key, ceil_ms(period_end - now) + retention)
+end
+local usage = KEYS[scopes * 2 + 2]
+count(usage .. ':d' .. string.format('%d', day), day_end, tonumber(ARGV[b + 9]))
+count(usage .. ':m' .. string.format('%d', month), month_end, tonumber(ARGV[b + 10]))
 return released
 `;
 

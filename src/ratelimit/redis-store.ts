@@ -18,6 +18,7 @@ import type { RateLimitStoreObserver } from './failover.js';
 import { ADMIT_LUA, SETTLE_LUA } from './redis-scripts.js';
 import { hasBudget, ScopeResolver, unlimited } from './scopes.js';
 import type { BucketSpec } from './token-bucket.js';
+import { settledUsage, USAGE_RETENTION_MS, type KeyUsage, type UsagePeriod, type UsageReader } from './usage-counters.js';
 
 export interface RedisRateLimiterOptions {
   /** A client from createRedisClient (src/redis/client.ts); the limiter does not own it. */
@@ -45,7 +46,7 @@ const LIMIT_CODES: readonly (LimitKind | undefined)[] = [undefined, 'requests', 
  * must share a slot), and one tag for everything when model limits are configured (a model's
  * bucket is shared by keys of every tenant).
  */
-export class RedisRateLimiter implements RateLimiter, BudgetSpendReader {
+export class RedisRateLimiter implements RateLimiter, BudgetSpendReader, UsageReader {
   readonly #client: Redis;
   readonly #config: RateLimitConfig;
   readonly #prefix: string;
@@ -91,7 +92,7 @@ export class RedisRateLimiter implements RateLimiter, BudgetSpendReader {
     const budget = request.budget;
     const budgeted = hasBudget(budget);
     const tag = this.#hashTag(request);
-    const ticket = new RateLimitTicket(this.#nextLeaseId(), request.requestId, 'redis', request.keyId, request.reservedTokens, scopes, budgeted, tag);
+    const ticket = new RateLimitTicket(this.#nextLeaseId(), request.requestId, 'redis', request.keyId, request.reservedTokens, scopes, budgeted, tag, request.tenant);
     if (!budgeted && unlimited(scopes)) return decide('redis', 0, undefined, undefined, 0, undefined, undefined, ticket);
 
     const keys: string[] = [];
@@ -128,12 +129,10 @@ export class RedisRateLimiter implements RateLimiter, BudgetSpendReader {
     );
   }
 
+  /** One script call for every settlement: it counts the key's usage even when nothing else changes. */
   async settle(ticket: RateLimitTicket, usage: SettleUsage): Promise<void> {
     if (!ticket.claimSettlement()) return;
-    const settlement = settlementOf(ticket, usage);
-    const reconciles = settlement.extraTokens !== 0 && ticket.scopes.some((scope) => scope.tokens !== undefined);
-    if (!settlement.charge && !holdsLease(ticket) && !reconciles) return;
-    await this.#runSettle(ticket, usage.costNanos, settlement, false);
+    await this.#runSettle(ticket, usage, false);
   }
 
   /**
@@ -144,7 +143,7 @@ export class RedisRateLimiter implements RateLimiter, BudgetSpendReader {
    */
   async replaySettle(ticket: RateLimitTicket, usage: SettleUsage): Promise<boolean> {
     if (!holdsLease(ticket)) return false;
-    return (await this.#runSettle(ticket, usage.costNanos, settlementOf(ticket, usage), true)) > 0;
+    return (await this.#runSettle(ticket, usage, true)) > 0;
   }
 
   /**
@@ -172,12 +171,17 @@ export class RedisRateLimiter implements RateLimiter, BudgetSpendReader {
     return { atMs, store: 'redis', spends };
   }
 
+  readUsage(period: UsagePeriod): Promise<readonly KeyUsage[]> {
+    return readRedisUsage(this.#client, this.#prefix, period);
+  }
+
   /** Calls `listener` each time the connection becomes ready (after a reconnect too). */
   onConnected(listener: () => void): void {
     this.#client.on('ready', listener);
   }
 
-  async #runSettle(ticket: RateLimitTicket, costNanos: bigint, { extraTokens, charge }: Settlement, replay: boolean): Promise<number> {
+  async #runSettle(ticket: RateLimitTicket, usage: SettleUsage, replay: boolean): Promise<number> {
+    const { extraTokens, charge } = settlementOf(ticket, usage);
     const keys: string[] = [];
     const args: string[] = [String(extraTokens), ticket.leaseId, String(ticket.scopes.length)];
     for (const scope of ticket.scopes) {
@@ -185,8 +189,11 @@ export class RedisRateLimiter implements RateLimiter, BudgetSpendReader {
       keys.push(`${base}:tk`, `${base}:cc`);
       args.push(...specArgs(scope.tokens), scope.maxConcurrent === undefined ? '0' : '1');
     }
-    keys.push(this.#budgetKey(ticket.hashTag, ticket.keyId));
-    args.push(costNanos.toString(), charge ? '1' : '0', replay ? '1' : '0');
+    keys.push(this.#budgetKey(ticket.hashTag, ticket.keyId), `${this.#prefix}{${ticket.hashTag}}:usage:${ticket.keyId}`);
+    const counts = settledUsage(usage.tokenCounts, usage.costNanos);
+    args.push(usage.costNanos.toString(), charge ? '1' : '0', replay ? '1' : '0');
+    args.push(ticket.keyId, ticket.tenant, String(counts.inputTokens), String(counts.cachedInputTokens), String(counts.outputTokens));
+    args.push(String(USAGE_RETENTION_MS.day), String(USAGE_RETENTION_MS.month));
     const startedAt = performance.now();
     const released = (await this.#settleScript(keys.length, ...keys, ...args)) as number;
     this.#observer?.storeLatency('settle', (performance.now() - startedAt) / 1000);
@@ -218,6 +225,51 @@ interface Settlement {
 
 function settlementOf(ticket: RateLimitTicket, usage: SettleUsage): Settlement {
   return { extraTokens: usage.tokens - ticket.reservedTokens, charge: ticket.budgeted && usage.costNanos !== 0n };
+}
+
+const USAGE_SCAN_COUNT = 1000;
+
+/**
+ * Every key's usage counters of one period, as the settle script writes them: found by SCAN (the
+ * hashes of one period share a name suffix; the tags differ per key or tenant), read by one
+ * HGETALL pipeline per batch. For the admin API and the CLI, never on a request's path.
+ */
+export async function readRedisUsage(client: Redis, keyPrefix: string, period: UsagePeriod): Promise<KeyUsage[]> {
+  const pattern = `${escapeGlob(keyPrefix)}{*}:usage:*:${period.kind === 'day' ? 'd' : 'm'}${period.index}`;
+  const usage: KeyUsage[] = [];
+  // SCAN may return a name more than once.
+  const seen = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, found] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', USAGE_SCAN_COUNT);
+    cursor = next;
+    const names = found.filter((name) => !seen.has(name));
+    for (const name of names) seen.add(name);
+    if (names.length === 0) continue;
+    const pipeline = client.pipeline();
+    for (const name of names) pipeline.hgetall(name);
+    for (const [error, fields] of (await pipeline.exec()) ?? []) {
+      if (error !== null) throw error;
+      const hash = fields as Record<string, string>;
+      // A hash that expired between SCAN and HGETALL reads as empty.
+      if (hash.k === undefined) continue;
+      usage.push({
+        keyId: hash.k,
+        tenant: hash.t ?? '',
+        requests: Number(hash.r ?? 0),
+        inputTokens: Number(hash.i ?? 0),
+        cachedInputTokens: Number(hash.c ?? 0),
+        outputTokens: Number(hash.o ?? 0),
+        costNanos: BigInt(hash.n ?? '0'),
+      });
+    }
+  } while (cursor !== '0');
+  return usage;
+}
+
+/** A key prefix as a literal in a SCAN pattern. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\\\]]/g, '\\$&');
 }
 
 /** Whether the ticket holds a concurrency lease in some scope (its settlement must reach Redis to free it). */

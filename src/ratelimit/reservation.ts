@@ -1,4 +1,4 @@
-import { estimatePromptTokens } from '../telemetry/token-estimate.js';
+import { estimatePromptTokens } from '../lifecycle/token-estimate.js';
 import type { RateLimitConfig } from './config.js';
 
 /** Operations whose responses generate tokens (the completion part of the reservation). */

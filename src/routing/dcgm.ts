@@ -1,5 +1,13 @@
-import type { GpuDeviceInput } from '../telemetry/stats/snapshot.js';
 import { MetricNameFilter, scanPrometheusText } from './prometheus-text.js';
+
+/** One GPU as DCGM reports it (MiB and percent, as exported). */
+export interface GpuDeviceInput {
+  readonly gpu: string;
+  readonly name: string | undefined;
+  readonly usedMiB: number;
+  readonly freeMiB: number;
+  readonly utilizationPercent: number | undefined;
+}
 
 /**
  * GPU figures from a DCGM exporter page (NVIDIA dcgm-exporter, or any Prometheus text endpoint

@@ -1,6 +1,6 @@
 import { promises as dns } from 'node:dns';
 import type { Logger } from 'pino';
-import type { DiscoveryConfig, ReplicaConfig } from '../config/schema.js';
+import type { DiscoveryConfig, ReplicaConfig } from './config.js';
 import type { InternalErrors } from '../errors/internal-errors.js';
 
 /** The DNS look-ups discovery needs; the system's by default, a stand-in in tests. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { request as undiciRequest, type Dispatcher } from 'undici';
-import type { TollboothConfig } from '../config/schema.js';
+import type { HealthConfig } from './config.js';
 import type { InternalErrors } from '../errors/internal-errors.js';
 import { parseDcgm } from './dcgm.js';
 import { isFresh, scrapeEngineStats, type EngineStats } from './engine-stats.js';
@@ -25,7 +25,7 @@ export class FleetMonitor {
   constructor(
     private readonly registry: ReplicaRegistry,
     private readonly client: ReplicaClient,
-    private readonly settings: TollboothConfig['health'],
+    private readonly settings: HealthConfig,
     private readonly log: Logger,
     private readonly internalErrors: InternalErrors,
   ) {}

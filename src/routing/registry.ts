@@ -1,4 +1,4 @@
-import { replicaName, type ReplicaConfig, type TollboothConfig } from '../config/schema.js';
+import { replicaName, type HealthConfig, type ReplicaConfig } from './config.js';
 import type { CircuitSettings } from './circuit-breaker.js';
 import { Replica, type ModelCard } from './replica.js';
 
@@ -17,7 +17,7 @@ export class ReplicaRegistry {
   private servingLists = new Set<readonly Replica[]>();
   private readonly circuitSettings: CircuitSettings;
 
-  constructor(config: Pick<TollboothConfig, 'replicas' | 'health'>) {
+  constructor(config: { readonly replicas: readonly ReplicaConfig[]; readonly health: HealthConfig }) {
     this.circuitSettings = {
       failureThreshold: config.health.ejectAfterFailures,
       baseEjectionMs: config.health.baseEjectionMs,

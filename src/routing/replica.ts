@@ -1,4 +1,4 @@
-import { replicaName, type ReplicaConfig } from '../config/schema.js';
+import { replicaName, type ReplicaConfig } from './config.js';
 import { BusyShareClock } from '../cost/busy-share.js';
 import type { Candidate } from './balancer.js';
 import { CircuitBreaker, type CircuitSettings } from './circuit-breaker.js';

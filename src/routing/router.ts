@@ -1,4 +1,4 @@
-import type { TollboothConfig } from '../config/schema.js';
+import type { RoutingConfig } from './config.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { chooseReplica, leastLoaded, type RoutingOutcome } from './balancer.js';
 import { HashRing } from './hash-ring.js';
@@ -41,7 +41,7 @@ export class Router {
 
   constructor(
     private readonly registry: ReplicaRegistry,
-    private readonly settings: TollboothConfig['routing'],
+    private readonly settings: RoutingConfig,
     private readonly random: () => number = Math.random,
   ) {}
 

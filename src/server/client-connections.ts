@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES, type ServerOptions, type ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import type { TollboothConfig } from '../config/schema.js';
+import type { ServerConfig } from './config.js';
 import type { ErrorCode } from '../errors/catalogue.js';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
 
@@ -32,7 +32,7 @@ const CLOSE_LINGER_MS = 1_000;
 /** At most one warning this often while connections are refused at server.maxConnections (each carries the count). */
 const REFUSED_WARNING_INTERVAL_MS = 10_000;
 
-type ServerSettings = TollboothConfig['server'];
+type ServerSettings = ServerConfig;
 
 /** The fastify options that carry the deadlines to Node's http server. */
 export function connectionLimitOptions(server: ServerSettings): { requestTimeout: number; http: ServerOptions } {

@@ -1,6 +1,6 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorCode } from '../errors/catalogue.js';
-import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
+import { GatewayError, isGatewayError, unknownUrl } from '../errors/gateway-error.js';
 
 /** Fastify's own failures (body parsing, limits) mapped to our catalogue. */
 const CODE_BY_FASTIFY_ERROR: Readonly<Record<string, ErrorCode>> = {
@@ -36,9 +36,4 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request) => {
     throw unknownUrl(request);
   });
-}
-
-/** The 404 of a path the gateway does not serve, naming it as OpenAI does. */
-export function unknownUrl(request: FastifyRequest): GatewayError {
-  return new GatewayError('unknown_url', `Invalid URL (${request.method} ${request.url.split('?', 1)[0]})`);
 }

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { InferenceEndpoint } from '../proxy/endpoints.js';
-import { resolveRoutingFields, type RequestBody, type RoutingFields } from './request-body.js';
+import { resolveRoutingFields, type RequestBody, type RoutingFields } from '../proxy/request-body.js';
 
 /** What the request-schema stage learned about a proxied request; the later stages read it. */
 export interface InferenceRequest {

@@ -1,11 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { TollboothConfig } from '../config/schema.js';
+import type { MetricsConfig } from '../telemetry/metrics/config.js';
 
 /**
  * Decides whether an Authorization header may read the metrics endpoints. Both sides are hashed
  * before the comparison, so it takes the same time whatever the lengths and contents.
  */
-export function metricsAccessCheck(settings: TollboothConfig['metrics']): (authorization: string | undefined) => boolean {
+export function metricsAccessCheck(settings: MetricsConfig): (authorization: string | undefined) => boolean {
   const accepted: Buffer[] = [];
   if (settings.bearerToken !== undefined) accepted.push(digest(`bearer ${settings.bearerToken}`));
   if (settings.basicAuth !== undefined) {
@@ -32,6 +32,6 @@ function digest(text: string): Buffer {
 }
 
 /** Whether the metrics endpoints have credentials of their own (a bearer token or basic auth). */
-export function hasMetricsCredentials(settings: TollboothConfig['metrics']): boolean {
+export function hasMetricsCredentials(settings: MetricsConfig): boolean {
   return settings.bearerToken !== undefined || settings.basicAuth !== undefined;
 }

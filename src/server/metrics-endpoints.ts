@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { TollboothConfig } from '../config/schema.js';
+import type { MetricsConfig } from '../telemetry/metrics/config.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ReplicaRegistry } from '../routing/registry.js';
 import type { Replica } from '../routing/replica.js';
@@ -19,7 +19,7 @@ import { metricsAccessCheck } from './metrics-auth.js';
 export function registerMetricsEndpoints(
   app: FastifyInstance,
   dependencies: {
-    readonly settings: TollboothConfig['metrics'];
+    readonly settings: MetricsConfig;
     readonly registry: Registry;
     readonly statistics: RequestStatistics;
     readonly fleet: ReplicaRegistry;
@@ -61,7 +61,7 @@ export function registerMetricsEndpoints(
 }
 
 /** Throws metrics_unauthorized (401) unless the Authorization header may read the metrics. */
-export function metricsGuard(settings: TollboothConfig['metrics']): (authorization: string | undefined) => void {
+export function metricsGuard(settings: MetricsConfig): (authorization: string | undefined) => void {
   const mayRead = metricsAccessCheck(settings);
   return (authorization) => {
     if (!mayRead(authorization)) throw new GatewayError('metrics_unauthorized');

@@ -1,8 +1,8 @@
 import pino, { type Logger } from 'pino';
 import { formatNanos } from '../cost/cost.js';
-import type { RequestCost } from '../cost/price-book.js';
+import type { RequestCost } from '../lifecycle/request-lifecycle.js';
 import type { RequestMeasures } from './measures.js';
-import type { RequestObservation } from './observation.js';
+import type { RequestObservation } from '../lifecycle/observation.js';
 
 /** The fields of the one JSON access-log line a request leaves (snake_case, like the rest of the log). */
 export function accessLogRecord(

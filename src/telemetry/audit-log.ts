@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pinoRoll from 'pino-roll';
 import { formatNanos } from '../cost/cost.js';
-import type { RequestCost } from '../cost/price-book.js';
+import type { RequestCost } from '../lifecycle/request-lifecycle.js';
 import type { RequestMeasures } from './measures.js';
-import type { RequestObservation } from './observation.js';
+import type { RequestObservation } from '../lifecycle/observation.js';
 
 export interface AuditSettings {
   /**

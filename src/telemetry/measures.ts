@@ -1,6 +1,5 @@
-import type { StreamFacts, StreamUsage } from '../streaming/stream-facts.js';
-import { estimatePromptTokens, estimateTextTokens } from './token-estimate.js';
-import type { RequestObservation } from './observation.js';
+import type { RequestObservation } from '../lifecycle/observation.js';
+import { tokensOf, type TokenCount } from '../lifecycle/request-tokens.js';
 
 /**
  * The definitions, written once. Every duration is on the gateway's monotonic clock:
@@ -34,15 +33,6 @@ export type RequestOutcome =
    */
   | 'drained';
 
-export type TokenSource = 'exact' | 'estimated' | 'none';
-
-export interface TokenCount {
-  readonly input: number;
-  readonly cachedInput: number;
-  readonly output: number;
-  readonly source: TokenSource;
-}
-
 export interface RequestMeasures {
   readonly outcome: RequestOutcome;
   readonly statusClass: '2xx' | '3xx' | '4xx' | '5xx' | 'none';
@@ -59,14 +49,17 @@ export interface RequestMeasures {
 }
 
 const NO_GAPS: readonly number[] = [];
-const NO_TOKENS: TokenCount = { input: 0, cachedInput: 0, output: 0, source: 'none' };
 
-export function measureRequest(observation: RequestObservation): RequestMeasures {
+/**
+ * The request's measures from its finished observation. `tokens` are the ones the lifecycle
+ * counted for every subscriber (request-lifecycle.ts), so metrics and settlement agree; counted
+ * here when not given.
+ */
+export function measureRequest(observation: RequestObservation, tokens: TokenCount = tokensOf(observation)): RequestMeasures {
   const status = observation.status;
   const facts = observation.streamFacts;
   const outcome = outcomeOf(observation);
   const successfulStream = outcome === 'success' && facts !== undefined;
-  const tokens = tokensOf(observation);
 
   const firstWritten = observation.firstContentWrittenAt;
   const lastWritten = observation.lastContentWrittenAt;
@@ -120,37 +113,4 @@ function errorTypeOf(observation: RequestObservation, outcome: RequestOutcome): 
         ? 'upstream_in_band'
         : `upstream_http_${observation.status ?? 0}`;
   }
-}
-
-/**
- * Exact counts come from the replica's usage (stream usage event or JSON body). Without usage
- * (the client left, the stream broke, the replica never sent it), a request the replica worked
- * on (it answered 2xx) is estimated: prompt from the request's text, output from the generated
- * text the stream carried, by the same characters-per-token rule, and never fewer than one token
- * per content event (a replica may send several tokens per event, never fewer than one).
- * Requests the replica never worked on count no tokens.
- */
-function tokensOf(observation: RequestObservation): TokenCount {
-  const usage: StreamUsage | undefined = observation.streamFacts?.usage ?? observation.bodyUsage;
-  if (usage !== undefined) {
-    return {
-      input: usage.promptTokens,
-      cachedInput: usage.cachedPromptTokens ?? 0,
-      output: usage.completionTokens,
-      source: 'exact',
-    };
-  }
-  const status = observation.status;
-  if (status === undefined || status >= 300 || observation.dispatchedAt === undefined) return NO_TOKENS;
-  return {
-    input: estimatePromptTokens(observation.requestJson),
-    cachedInput: 0,
-    output: estimatedOutputTokens(observation.streamFacts),
-    source: 'estimated',
-  };
-}
-
-function estimatedOutputTokens(facts: StreamFacts | undefined): number {
-  if (facts === undefined) return 0;
-  return Math.max(facts.contentEvents, estimateTextTokens(facts.contentCharacters));
 }

@@ -7,8 +7,8 @@
 import type { FastifyRequest } from 'fastify';
 import { guardrailsConfigSchema, type GuardrailsConfig } from '../../src/guardrails/config.js';
 import { createGuardrailStage } from '../../src/guardrails/stage.js';
-import { parseJsonBody } from '../../src/server/request-body.js';
-import { createObservation } from '../../src/telemetry/observation.js';
+import { parseJsonBody } from '../../src/proxy/request-body.js';
+import { createObservation } from '../../src/lifecycle/observation.js';
 
 const REQUESTS = 20_000;
 

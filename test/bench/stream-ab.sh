@@ -10,6 +10,13 @@
 #   base                 only when BASE_DIR is set: the `on` defaults of another build (e.g. a git
 #                        archive of an older commit, built, with node_modules) for an old-vs-new A/B
 #
+# PAIR=analytics instead compares `analytics` (the defaults: anomaly detection, capacity planning,
+# built-in alerts) with `no-analytics` (those three disabled), issue 21's "no per-request cost".
+# PAIR=guardrails compares `on` (this build; guardrails are off by default) with `base`, the build
+# of PRE_GUARDRAILS_COMMIT built once by base-build.sh: issue 25's "guardrails off: within noise of
+# today's build". Both run a second process of the baseline (`-twin`): what two identical gateways
+# differ by is the benchmark's noise, beside the 95 % interval of the median paired ratio.
+#
 # Usage: npm run bench:stream-ab -- [ROUNDS=30] [SECONDS=1]. CPU per stream (from /proc) is the steadier
 # figure on a shared machine: throughput also moves with whatever else runs on the two cores.
 # SCENARIO=chat16 sends non-streaming chats of 16 tokens instead (the proxy benchmark's request),
@@ -50,10 +57,31 @@ YAML
   wait_ready "${URL[$1]}/ready"
   NAMES+=("$1")
 }
-[[ -n "${BASE_DIR:-}" ]] && start_variant base "$BASE_DIR" ''
-start_variant on "$PWD" ''
-start_variant no-usage-request "$PWD" 'metrics: { requestStreamUsage: false }'
-start_variant off "$PWD" 'metrics: { enabled: false }'
+# The last main commit before guardrails existed: the parent of the first commit that touched
+# src/guardrails (`git log --format=%h -- src/guardrails | tail -1`, then ^).
+PRE_GUARDRAILS_COMMIT=05e0c1d
+PAIR=${PAIR:-instrumentation}
+case "$PAIR" in
+  instrumentation)
+    [[ -n "${BASE_DIR:-}" ]] && start_variant base "$BASE_DIR" ''
+    start_variant on "$PWD" ''
+    start_variant no-usage-request "$PWD" 'metrics: { requestStreamUsage: false }'
+    start_variant off "$PWD" 'metrics: { enabled: false }'
+    ;;
+  analytics)
+    no_analytics=$'analytics: { anomaly: { enabled: false }, capacity: { enabled: false } }\nalerts: { enabled: false }'
+    start_variant analytics "$PWD" ''
+    start_variant no-analytics "$PWD" "$no_analytics"
+    start_variant no-analytics-twin "$PWD" "$no_analytics"
+    ;;
+  guardrails)
+    base_dir=${BASE_DIR:-$(bash test/bench/base-build.sh "$PRE_GUARDRAILS_COMMIT")}
+    start_variant base "$base_dir" ''
+    start_variant base-twin "$base_dir" ''
+    start_variant on "$PWD" ''
+    ;;
+  *) echo "PAIR is instrumentation, analytics or guardrails, got $PAIR" >&2; exit 2 ;;
+esac
 
 SCENARIO=${SCENARIO:-stream64}
 case "$SCENARIO" in
@@ -97,4 +125,4 @@ for round in $(seq "$ROUNDS"); do
   echo "$line"
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-node dist/test/bench/stream-ab-summary.js "$RESULTS" "$SCENARIO"
+node dist/test/bench/stream-ab-summary.js "$RESULTS" "$SCENARIO" "$PAIR"

@@ -6,7 +6,7 @@ import { usageFromJsonTail, USAGE_TAIL_BYTES } from '../../src/proxy/body-usage.
 import { classifyPayloadValue } from '../../src/streaming/sse-event.js';
 import { createStreamFacts, type StreamUsage } from '../../src/streaming/stream-facts.js';
 import { measureRequest } from '../../src/telemetry/measures.js';
-import { createObservation } from '../../src/telemetry/observation.js';
+import { createObservation } from '../../src/lifecycle/observation.js';
 import { oddValue } from './arbitraries.js';
 import { checkProperty, failOnEscapedErrors, fuzzTimeout } from './harness.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { TollboothConfig } from '../../config/schema.js';
+import type { MetricsConfig } from '../../telemetry/metrics/config.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { ReplicaRegistry } from '../../routing/registry.js';
 import { metricsAccessCheck } from '../../server/metrics-auth.js';
@@ -25,7 +25,7 @@ export const IN_MEMORY_FORECAST_REACH = 12;
 export function registerCapacityEndpoint(
   app: FastifyInstance,
   dependencies: {
-    readonly metrics: TollboothConfig['metrics'];
+    readonly metrics: MetricsConfig;
     readonly capacity: CapacityConfig;
     readonly statistics: RequestStatistics;
     readonly fleet: ReplicaRegistry;

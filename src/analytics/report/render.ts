@@ -7,7 +7,8 @@ export const REPORT_FORMATS = ['md', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 function rangeLine(report: SlaReport): string {
-  return `${report.from} – ${report.to} (UTC), evaluated every ${report.stepSeconds} s.`;
+  const range = `${report.from} – ${report.to} (UTC), evaluated every ${report.stepSeconds} s.`;
+  return report.source === undefined ? range : `${range} Source: ${report.source}.`;
 }
 
 export function renderReport(report: SlaReport, format: ReportFormat): string {

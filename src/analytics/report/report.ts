@@ -1,4 +1,4 @@
-import type { TollboothConfig } from '../../config/schema.js';
+import type { CostConfig } from '../../cost/config.js';
 import { costPerThousandTokens, formatNanos } from '../../cost/cost.js';
 import { PriceBook } from '../../cost/price-book.js';
 import { LATENCY_SLIS, type LatencySli, type ReportConfig } from './config.js';
@@ -25,7 +25,7 @@ export interface ReportSeries {
 export interface ReportInput {
   readonly grid: StepGrid;
   readonly report: ReportConfig;
-  readonly cost: TollboothConfig['cost'];
+  readonly cost: CostConfig;
   readonly series: ReportSeries;
   readonly worstPeriods?: number;
 }
@@ -59,6 +59,8 @@ export interface CacheRoiRow {
 }
 
 export interface SlaReport {
+  /** Where the figures come from, when it is not Prometheus (e.g. a gateway's last window). */
+  readonly source?: string;
   readonly from: string;
   readonly to: string;
   readonly stepSeconds: number;
@@ -134,20 +136,37 @@ interface Totals {
   tokens: Map<string, number>;
 }
 
-function costRow(name: string, totals: Totals | undefined): CostRow {
-  const nanos = BigInt(Math.round(totals?.costMicros ?? 0)) * 1000n;
+/** One scope's cost and tokens over the range, whichever source counted them. */
+export interface CostTotals {
+  readonly costNanos: bigint;
+  /** Prompt tokens, cached ones included. */
+  readonly inputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly outputTokens: number;
+}
+
+function costTotals(totals: Totals | undefined): CostTotals {
   const tokens = (kind: string) => totals?.tokens.get(kind) ?? 0;
   return {
-    name,
-    cost: formatNanos(nanos),
+    costNanos: BigInt(Math.round(totals?.costMicros ?? 0)) * 1000n,
     inputTokens: tokens('input'),
     cachedInputTokens: tokens('cached_input'),
     outputTokens: tokens('output'),
-    costPer1kTokens: costPerThousandTokens(nanos, tokens('input') + tokens('output')),
   };
 }
 
-function costSection(input: ReportInput): SlaReport['cost'] & { totalsByModel: Map<string, Totals> } {
+export function costRow(name: string, totals: CostTotals): CostRow {
+  return {
+    name,
+    cost: formatNanos(totals.costNanos),
+    inputTokens: totals.inputTokens,
+    cachedInputTokens: totals.cachedInputTokens,
+    outputTokens: totals.outputTokens,
+    costPer1kTokens: costPerThousandTokens(totals.costNanos, totals.inputTokens + totals.outputTokens),
+  };
+}
+
+function costSection(input: ReportInput): SlaReport['cost'] & { totalsByModel: Map<string, CostTotals> } {
   const { grid, series } = input;
   const totals = new Map<string, Totals>();
   const entry = (key: string) => {
@@ -163,9 +182,9 @@ function costSection(input: ReportInput): SlaReport['cost'] & { totalsByModel: M
     [...totals.keys()]
       .filter((key) => key.startsWith(`${kind}:`))
       .sort()
-      .map((key) => costRow(key.slice(kind.length + 1), totals.get(key)));
-  const totalsByModel = new Map([...totals].filter(([key]) => key.startsWith('model:')).map(([key, value]) => [key.slice('model:'.length), value]));
-  return { currency: input.cost.currency, total: costRow('all', totals.get(scopeKey(ALL_SCOPE))), byTenant: rows('tenant'), byModel: rows('model'), totalsByModel };
+      .map((key) => costRow(key.slice(kind.length + 1), costTotals(totals.get(key))));
+  const totalsByModel = new Map([...totals].filter(([key]) => key.startsWith('model:')).map(([key, value]) => [key.slice('model:'.length), costTotals(value)]));
+  return { currency: input.cost.currency, total: costRow('all', costTotals(totals.get(scopeKey(ALL_SCOPE)))), byTenant: rows('tenant'), byModel: rows('model'), totalsByModel };
 }
 
 /**
@@ -174,26 +193,23 @@ function costSection(input: ReportInput): SlaReport['cost'] & { totalsByModel: M
  * per cached token (the gateway charged the cached price). A model charged by replica time saves
  * the prefill time of the cached tokens, cachedTokens / prefillTokensPerSecond, at the replica's
  * hourly price: an estimate that assumes prefill runs at that rate and that the saved time would
- * have been charged in full.
+ * have been charged in full. `cachedByModelReplica`: cached input tokens by model, then by the
+ * replica that served them ('' when the source does not say).
  */
-function prefixCacheRoi(input: ReportInput, costByModel: ReadonlyMap<string, Totals>): SlaReport['prefixCacheRoi'] {
-  const book = new PriceBook(input.cost);
-  const tokensPerSecond = input.report.prefillTokensPerSecond;
-  const cachedByModelReplica = new Map<string, Map<string, number>>();
-  for (const [key, increments] of sumIncrements(input.series.tokens, input.grid, (labels) =>
-    labels.kind === 'cached_input' && labels.model !== undefined ? JSON.stringify([labels.model, labels.replica ?? '']) : undefined,
-  )) {
-    const [model, replica] = JSON.parse(key) as [string, string];
-    let replicas = cachedByModelReplica.get(model);
-    if (replicas === undefined) cachedByModelReplica.set(model, (replicas = new Map()));
-    replicas.set(replica, (replicas.get(replica) ?? 0) + total(increments));
-  }
+export function prefixCacheRoi(
+  cachedByModelReplica: ReadonlyMap<string, ReadonlyMap<string, number>>,
+  costByModel: ReadonlyMap<string, CostTotals>,
+  cost: CostConfig,
+  report: ReportConfig,
+): SlaReport['prefixCacheRoi'] {
+  const book = new PriceBook(cost);
+  const tokensPerSecond = report.prefillTokensPerSecond;
   const models = [...new Set([...costByModel.keys(), ...cachedByModelReplica.keys()])].sort();
   const byModel = models.map((model): CacheRoiRow => {
     const replicas = cachedByModelReplica.get(model) ?? new Map<string, number>();
     const cached = total([...replicas.values()]);
-    const inputTokens = costByModel.get(model)?.tokens.get('input') ?? 0;
-    const modelCostNanos = BigInt(Math.round(costByModel.get(model)?.costMicros ?? 0)) * 1000n;
+    const inputTokens = costByModel.get(model)?.inputTokens ?? 0;
+    const modelCostNanos = costByModel.get(model)?.costNanos ?? 0n;
     let basis: CacheRoiRow['basis'] = 'none';
     let savedNanos: bigint | null = 0n;
     let prefillSecondsSaved: number | null = null;
@@ -250,12 +266,21 @@ export function computeReport(input: ReportInput): SlaReport {
     worstPeriods: input.worstPeriods ?? WORST_PERIODS,
   });
   const { totalsByModel, ...cost } = costSection(input);
+  const cachedByModelReplica = new Map<string, Map<string, number>>();
+  for (const [key, increments] of sumIncrements(series.tokens, grid, (labels) =>
+    labels.kind === 'cached_input' && labels.model !== undefined ? JSON.stringify([labels.model, labels.replica ?? '']) : undefined,
+  )) {
+    const [model, replica] = JSON.parse(key) as [string, string];
+    let replicas = cachedByModelReplica.get(model);
+    if (replicas === undefined) cachedByModelReplica.set(model, (replicas = new Map()));
+    replicas.set(replica, (replicas.get(replica) ?? 0) + total(increments));
+  }
   return {
     from: new Date(grid.startSeconds * 1000).toISOString(),
     to: new Date((grid.startSeconds + grid.steps * grid.stepSeconds) * 1000).toISOString(),
     stepSeconds: grid.stepSeconds,
     objectives,
     cost,
-    prefixCacheRoi: prefixCacheRoi(input, totalsByModel),
+    prefixCacheRoi: prefixCacheRoi(cachedByModelReplica, totalsByModel, input.cost, input.report),
   };
 }

@@ -41,8 +41,8 @@ export interface Judged {
   readonly end: string;
   /** Requests (availability, error rate) or observations of the histogram (latency). */
   readonly events: number;
-  /** Failed requests, or observations above the threshold (interpolated inside a bucket). */
-  readonly bad: number;
+  /** Failed requests, or observations above the threshold (interpolated inside a bucket); null when the source cannot count them. */
+  readonly bad: number | null;
   /** Availability or error rate 0–1, or the quantile in seconds; null without events. */
   readonly figure: number | null;
   /** null without events: no data is neither met nor missed. */
@@ -56,8 +56,9 @@ export interface WindowResult extends Judged {
 export interface ErrorBudget {
   /** Bad events the objective allows over the report's range. */
   readonly allowed: number;
-  readonly used: number;
-  readonly left: number;
+  /** null when the source cannot count the bad events (a gateway's JSON has no TTFT distribution). */
+  readonly used: number | null;
+  readonly left: number | null;
   /** used / allowed; null when nothing was allowed (no events). */
   readonly usedShare: number | null;
 }
@@ -83,6 +84,8 @@ export interface ObjectiveResult {
   readonly title: string;
   readonly met: boolean | null;
   readonly scopes: readonly ScopeResult[];
+  /** Why the objective was not judged (then met is null and there are no scopes): e.g. not enough history. */
+  readonly notJudged?: string;
 }
 
 export const ALL_SCOPE: Scope = { kind: 'all', name: 'all' };
@@ -112,15 +115,15 @@ export function objectiveTitle(objective: Objective): string {
 }
 
 /** How one objective reads a span of steps of one scope: its events, bad events and figure. */
-interface Evaluator {
-  judge(firstStep: number, endStep: number): { events: number; bad: number; figure: number | null; met: boolean | null };
+export interface Evaluator {
+  judge(firstStep: number, endStep: number): { events: number; bad: number | null; figure: number | null; met: boolean | null };
   /** Bad events the objective allows among `events`. */
   allowance(events: number): number;
   /** Orders figures worst first. */
   worse(a: number, b: number): boolean;
 }
 
-function requestEvaluator(objective: Objective & { sli: 'availability' | 'error_rate' }, steps: RequestSteps): Evaluator {
+export function requestEvaluator(objective: Objective & { sli: 'availability' | 'error_rate' }, steps: RequestSteps): Evaluator {
   const allowedShare = objective.sli === 'availability' ? 1 - objective.objective : objective.max;
   return {
     judge: (first, end) => {
@@ -153,7 +156,7 @@ function latencyEvaluator(objective: Objective & { sli: LatencySli }, steps: His
 
 const isoOf = (seconds: number) => new Date(seconds * 1000).toISOString();
 
-function judgeScope(scope: Scope, evaluator: Evaluator, grid: StepGrid, windows: readonly WindowSpan[], worstPeriods: number): ScopeResult {
+export function judgeScope(scope: Scope, evaluator: Evaluator, grid: StepGrid, windows: readonly WindowSpan[], worstPeriods: number): ScopeResult {
   const windowResults: WindowResult[] = windows.map((span) => ({
     start: isoOf(span.startSeconds),
     end: isoOf(span.endSeconds),
@@ -174,7 +177,7 @@ function judgeScope(scope: Scope, evaluator: Evaluator, grid: StepGrid, windows:
     periods.push({ start: isoOf(gridPoint(grid, step)), end: isoOf(gridPoint(grid, end)), ...evaluator.judge(step, end) });
     step = end;
   }
-  periods.sort((a, b) => b.bad - a.bad || a.start.localeCompare(b.start));
+  periods.sort((a, b) => (b.bad ?? 0) - (a.bad ?? 0) || a.start.localeCompare(b.start));
 
   return {
     scope,
@@ -182,7 +185,12 @@ function judgeScope(scope: Scope, evaluator: Evaluator, grid: StepGrid, windows:
     figure: whole.figure,
     worstWindow,
     windows: windowResults,
-    budget: { allowed, used: whole.bad, left: allowed - whole.bad, usedShare: allowed > 0 ? whole.bad / allowed : null },
+    budget: {
+      allowed,
+      used: whole.bad,
+      left: whole.bad === null ? null : allowed - whole.bad,
+      usedShare: whole.bad !== null && allowed > 0 ? whole.bad / allowed : null,
+    },
     worstPeriods: periods.slice(0, worstPeriods),
     ...(scope.kind === 'all' ? { steps: stepJudgements.map((judged) => judged.figure) } : {}),
   };

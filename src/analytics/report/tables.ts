@@ -1,6 +1,6 @@
 import type { Objective } from './config.js';
 import type { SlaReport } from './report.js';
-import type { ErrorBudget, Judged, ScopeResult, WindowResult } from './sla.js';
+import type { ErrorBudget, Judged, ObjectiveResult, ScopeResult, WindowResult } from './sla.js';
 
 /**
  * The report as titled tables of text, shared by the Markdown and HTML renderers so both show
@@ -26,7 +26,11 @@ export function metText(met: boolean | null): string {
   return met === null ? 'no data' : met ? 'met' : 'MISSED';
 }
 
-const count = (value: number) => String(Number(value.toFixed(2)));
+function resultText(result: ObjectiveResult): string {
+  return result.notJudged !== undefined ? 'not judged' : metText(result.met);
+}
+
+const count = (value: number | null) => (value === null ? '–' : String(Number(value.toFixed(2))));
 const usedShare = (budget: ErrorBudget) => (budget.usedShare === null ? '–' : `${Number((budget.usedShare * 100).toFixed(2))} %`);
 const span = (judged: Pick<Judged, 'start' | 'end'>) => `${judged.start.replace('.000Z', 'Z')} – ${judged.end.replace('.000Z', 'Z')}`;
 
@@ -48,8 +52,8 @@ export function reportTables(report: SlaReport): ReportTable[] {
         const fleet = result.scopes.find((scope) => scope.scope.kind === 'all');
         return [
           result.title,
-          metText(result.met),
-          formatFigure(result.objective, fleet?.figure ?? null),
+          resultText(result),
+          result.notJudged !== undefined ? '–' : formatFigure(result.objective, fleet?.figure ?? null),
           windowText(result.objective, fleet?.worstWindow ?? null),
           fleet === undefined ? '–' : usedShare(fleet.budget),
           fleet === undefined ? '–' : count(fleet.budget.left),
@@ -74,9 +78,11 @@ export function reportTables(report: SlaReport): ReportTable[] {
         count(scope.budget.left),
       ]),
       notes: [
-        worst.length === 0
-          ? 'Worst periods (fleet): no evaluation step missed the objective.'
-          : `Worst periods (fleet, runs of steps that missed): ${worst.map((period) => `${span(period)}: ${formatFigure(result.objective, period.figure)}, ${count(period.bad)} bad of ${count(period.events)}`).join('; ')}.`,
+        result.notJudged !== undefined
+          ? `Not judged: ${result.notJudged}.`
+          : worst.length === 0
+            ? 'Worst periods (fleet): no evaluation step missed the objective.'
+            : `Worst periods (fleet, runs of steps that missed): ${worst.map((period) => `${span(period)}: ${formatFigure(result.objective, period.figure)}, ${count(period.bad)} bad of ${count(period.events)}`).join('; ')}.`,
       ],
       chart: { objectiveIndex },
     });

@@ -66,18 +66,26 @@ export function parseTopArgs(args: readonly string[], env: NodeJS.ProcessEnv): T
   if (intervalSeconds < 0.1) throw new TopUsageError('--interval is at least 0.1 seconds');
   const maxConcurrency = values['max-concurrency'] === undefined ? undefined : positiveNumber('--max-concurrency', values['max-concurrency']);
   const target = metricsTarget(values.url ?? DEFAULT_URL);
-  const token = values.token ?? nonEmpty(env[TOKEN_VARIABLE]);
-  const user = values.user ?? nonEmpty(env[USER_VARIABLE]) ?? target.user;
-  if (token !== undefined && user !== undefined) throw new TopUsageError('give either a bearer token or a user, not both');
-  if (user !== undefined && !user.includes(':')) throw new TopUsageError('--user needs USER:PASSWORD');
   return {
     displayUrl: target.displayUrl,
     endpoint: target.endpoint,
-    authorization: token !== undefined ? `Bearer ${token}` : user !== undefined ? `Basic ${Buffer.from(user).toString('base64')}` : undefined,
+    authorization: metricsAuthorization(values, env, target.user),
     intervalMs: Math.round(intervalSeconds * 1000),
     maxConcurrency,
     once: values.once === true,
   };
+}
+
+/**
+ * The Authorization header for the metrics endpoints: the bearer token or USER:PASSWORD from the
+ * flags, else the environment, else (the user) the URL; undefined without credentials.
+ */
+export function metricsAuthorization(flags: { token?: string | undefined; user?: string | undefined }, env: NodeJS.ProcessEnv, urlUser: string | undefined): string | undefined {
+  const token = flags.token ?? nonEmpty(env[TOKEN_VARIABLE]);
+  const user = flags.user ?? nonEmpty(env[USER_VARIABLE]) ?? urlUser;
+  if (token !== undefined && user !== undefined) throw new TopUsageError('give either a bearer token or a user, not both');
+  if (user !== undefined && !user.includes(':')) throw new TopUsageError('--user needs USER:PASSWORD');
+  return token !== undefined ? `Bearer ${token}` : user !== undefined ? `Basic ${Buffer.from(user).toString('base64')}` : undefined;
 }
 
 /**

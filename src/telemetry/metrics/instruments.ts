@@ -3,7 +3,8 @@ import type { Replica } from '../../routing/replica.js';
 import { KEY_BUDGET_RATIOS, type BudgetGaugeRow } from '../../ratelimit/budget-report.js';
 import { INTERNAL_ERROR_STAGES } from '../../errors/internal-errors.js';
 import { OVERLOAD_LEVELS, type OverloadLevel } from '../../overload/config.js';
-import type { Alert, GpuDeviceInput } from '../stats/snapshot.js';
+import type { GpuDeviceInput } from '../../routing/dcgm.js';
+import type { Alert } from '../stats/snapshot.js';
 import { FixedCounter } from './fixed-counter.js';
 import { FixedHistogram } from './fixed-histogram.js';
 

@@ -1,7 +1,7 @@
-import type { RequestCost } from '../../cost/price-book.js';
+import type { RequestCost } from '../../lifecycle/request-lifecycle.js';
 import type { RateLimitStoreObserver } from '../../ratelimit/failover.js';
 import type { RequestMeasures } from '../measures.js';
-import type { RequestObservation } from '../observation.js';
+import type { RequestObservation } from '../../lifecycle/observation.js';
 import type { ExemplarTrace } from './fixed-histogram.js';
 import type { Instruments } from './instruments.js';
 

@@ -3,6 +3,7 @@ import type { AggregateSet } from './aggregate-set.js';
 import { costPerThousandTokens, formatNanos } from '../../cost/cost.js';
 import { LATENCY_BUCKET_LABELS, type LatencyBucketLabel } from './latency-buckets.js';
 import type { OverloadModelReport } from '../../overload/controller.js';
+import type { GpuDeviceInput } from '../../routing/dcgm.js';
 
 /**
  * The JSON of GET /api/v1/metrics: the reference service's shape (REFERENCES.md, "The JSON contract
@@ -249,15 +250,6 @@ export interface EngineFiguresInput {
   readonly prefixCacheQueries: number | undefined;
   readonly prefixCacheHits: number | undefined;
   readonly prefixCacheHitRatio: number | undefined;
-}
-
-/** One GPU as DCGM reports it (MiB and percent, as exported). */
-export interface GpuDeviceInput {
-  readonly gpu: string;
-  readonly name: string | undefined;
-  readonly usedMiB: number;
-  readonly freeMiB: number;
-  readonly utilizationPercent: number | undefined;
 }
 
 export interface ReplicaFiguresInput {

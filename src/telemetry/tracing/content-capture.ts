@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { RequestObservation } from '../observation.js';
+import type { RequestObservation } from '../../lifecycle/observation.js';
 
 /**
  * Prompt and completion text for the upstream span, only with `tracing.captureContent` (opt-in:

@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode, type Attributes, type SpanContext, type SpanStatus } from '@opentelemetry/api';
 import type { TimedEvent } from '@opentelemetry/sdk-trace-base';
 import type { RequestMeasures } from '../measures.js';
-import type { RequestObservation } from '../observation.js';
+import type { RequestObservation } from '../../lifecycle/observation.js';
 import * as A from './genai-attributes.js';
 import type { RequestTrace } from './request-trace.js';
 import { attemptSpanName, conversationIdOf, operationOf, replicaEndpoint, serverSpanName, type ConversationSources } from './span-attributes.js';

@@ -15,21 +15,22 @@ import {
   type SpanContext,
   type TraceState,
 } from '@opentelemetry/api';
-import type { TollboothConfig } from '../../config/schema.js';
-import type { UpstreamTarget } from '../../proxy/upstream-exchange.js';
-import type { Replica } from '../../routing/replica.js';
+import type { GuardrailsConfig } from '../../guardrails/config.js';
+import type { RoutingConfig } from '../../routing/config.js';
+import type { RequestObservation } from '../../lifecycle/observation.js';
+import type { RequestListener, UpstreamAttemptTarget } from '../../lifecycle/request-listener.js';
 import type { RequestMeasures } from '../measures.js';
-import type { RequestObservation } from '../observation.js';
 import type { TracingConfig } from './config.js';
 import { ContentCapture } from './content-capture.js';
 import { requestSpans } from './request-spans.js';
 import { serverSpanName, transportErrorType, type ConversationSources } from './span-attributes.js';
 import { activeSpanPipeline, type SpanPipeline } from './span-pipeline.js';
+import { traceResponseValue } from './trace-response.js';
 
 /** One upstream try: its CLIENT span runs from dispatch until the try ends; its id is in the try's traceparent. */
 interface Attempt {
   readonly spanId: string;
-  readonly replica: Replica;
+  readonly replica: UpstreamAttemptTarget['replica'];
   readonly startedAt: number;
   /** Set when the try failed and the request moved to another replica. */
   endedAt: number | undefined;
@@ -37,17 +38,19 @@ interface Attempt {
 }
 
 /**
- * The request's trace, kept on the observation: the ids of its SERVER span (chosen on arrival, so
- * they exist for the upstream `traceparent`, exemplars, logs and error bodies) and of each
- * upstream attempt, with the times they started. No span object exists while the request runs:
- * the spans are built from the facts of the finished request (`RequestTracer.finish`).
+ * The request's trace, the observation's listener (`observation.trace`): the ids of its SERVER
+ * span (chosen on arrival, so they exist for the upstream `traceparent`, exemplars, logs and error
+ * bodies) and of each upstream attempt, with the times they started. No span object exists while
+ * the request runs: the spans are built from the facts of the finished request (`RequestTracer.finish`).
  */
-export class RequestTrace {
+export class RequestTrace implements RequestListener {
   readonly attempts: Attempt[] = [];
   /** The SERVER span's context: parent of the other spans. */
   readonly spanContext: SpanContext;
   /** The SERVER span as the active context (for library spans: ioredis); only for a recorded request. */
   readonly context: Context | undefined;
+  /** A recorded request's responses name its trace; unsampled ones name none (no link to a missing trace). */
+  readonly traceResponse: string | undefined;
 
   constructor(
     private readonly pipeline: SpanPipeline,
@@ -72,6 +75,17 @@ export class RequestTrace {
   ) {
     this.spanContext = { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, ...(traceState === undefined ? {} : { traceState }) };
     this.context = recording ? trace.setSpanContext(ROOT_CONTEXT, this.spanContext) : undefined;
+    this.traceResponse = recording ? traceResponseValue(traceId, spanId) : undefined;
+  }
+
+  /**
+   * Runs `work` with the SERVER span active for its synchronous extent (the context manager
+   * follows nothing further, see synchronous-context.ts): a library call it starts synchronously,
+   * such as the rate limiter's Redis script, becomes the span's child. Unrecorded: a plain call.
+   */
+  within<T>(work: () => T): T {
+    const active = this.context;
+    return active === undefined ? work() : context.with(active, work);
   }
 
   /**
@@ -79,7 +93,7 @@ export class RequestTrace {
    * try's request headers through the propagator (`traceparent`, and `tracestate` when the trace
    * has one), so the replica's own span is the child of this try. Replaces the client's.
    */
-  attemptStarted(target: UpstreamTarget, now: number): void {
+  attemptStarted(target: UpstreamAttemptTarget, now: number): void {
     const spanId = this.pipeline.idGenerator.generateSpanId();
     if (this.recording) this.attempts.push({ spanId, replica: target.replica, startedAt: now, endedAt: undefined, errorType: undefined });
     const headers = target.options.headers;
@@ -112,8 +126,8 @@ export class RequestTracer {
   constructor(
     private readonly pipeline: SpanPipeline,
     private readonly settings: TracingConfig,
-    routing: Pick<TollboothConfig['routing'], 'sessionKey'>,
-    pii: TollboothConfig['guardrails']['pii'],
+    routing: Pick<RoutingConfig, 'sessionKey'>,
+    pii: GuardrailsConfig['pii'],
   ) {
     this.conversation = { header: routing.sessionKey.header, bodyFields: routing.sessionKey.bodyFields };
     const masker = pii.kinds.length === 0 ? undefined : createPiiMasker(pii.kinds, pii.nationalIdPatterns);
@@ -154,19 +168,10 @@ export class RequestTracer {
     }
   }
 
-  /**
-   * Runs `next` (the rest of the request's hooks) with the SERVER span active: a library call made
-   * synchronously from those hooks (a Redis command) becomes its child. The context manager is
-   * synchronous (synchronous-context.ts), so nothing follows an asynchronous hop.
-   */
-  continueInTrace(observation: RequestObservation, next: () => void): void {
-    inRequestTrace(observation, next);
-  }
-
   /** The request is over: its spans are built once and handed to the span processor (which batches and exports them). */
   finish(observation: RequestObservation, measures: RequestMeasures): void {
     const handle = observation.trace;
-    if (handle === undefined || !handle.recording) return;
+    if (!(handle instanceof RequestTrace) || !handle.recording) return;
     const { processor, origin, idGenerator } = this.pipeline;
     for (const span of requestSpans(handle, observation, measures, this.conversation, origin, () => idGenerator.generateSpanId())) processor.onEnd(span);
   }
@@ -180,7 +185,7 @@ export class RequestTracer {
 
 /** The request tracer when tracing is on (the SDK or a test made a span pipeline active), else undefined: nothing is allocated per request. */
 export function createRequestTracer(
-  config: Pick<TollboothConfig, 'tracing' | 'routing' | 'guardrails'>,
+  config: { readonly tracing: TracingConfig; readonly routing: Pick<RoutingConfig, 'sessionKey'>; readonly guardrails: Pick<GuardrailsConfig, 'pii'> },
   pipeline: SpanPipeline | undefined = activeSpanPipeline(),
 ): RequestTracer | undefined {
   if (!config.tracing.enabled || pipeline === undefined) return undefined;
@@ -189,15 +194,4 @@ export function createRequestTracer(
 
 function isHeaderRecord(headers: unknown): headers is Record<string, string | string[] | undefined> {
   return typeof headers === 'object' && headers !== null && !Array.isArray(headers) && !(Symbol.iterator in headers);
-}
-
-/**
- * Runs `work` with the request's SERVER span active for its synchronous extent (the context
- * manager follows nothing further, see synchronous-context.ts): a library call it starts
- * synchronously, such as the rate limiter's Redis script, becomes the span's child. Without
- * tracing it is a plain call.
- */
-export function inRequestTrace<T>(observation: RequestObservation, work: () => T): T {
-  const active = observation.trace?.context;
-  return active === undefined ? work() : context.with(active, work);
 }

@@ -1,5 +1,4 @@
 import { INFERENCE_ENDPOINTS } from '../../proxy/endpoints.js';
-import type { Replica } from '../../routing/replica.js';
 
 /** Span names and the attribute values that need more than a read of the observation. */
 
@@ -56,10 +55,15 @@ interface ServerEndpoint {
   readonly port: number;
 }
 
-const endpointByReplica = new WeakMap<Replica, ServerEndpoint>();
+/** Where a replica listens (routing/replica.ts `Replica` is one). */
+interface ReplicaOrigin {
+  readonly origin: string;
+}
+
+const endpointByReplica = new WeakMap<ReplicaOrigin, ServerEndpoint>();
 
 /** server.address and server.port of a replica, parsed once per replica. */
-export function replicaEndpoint(replica: Replica): ServerEndpoint {
+export function replicaEndpoint(replica: ReplicaOrigin): ServerEndpoint {
   let endpoint = endpointByReplica.get(replica);
   if (endpoint === undefined) {
     const url = new URL(replica.origin);

@@ -38,10 +38,11 @@ async function gateway(overrides: Partial<TollboothConfigInput>): Promise<TestGa
   return started;
 }
 
-/** Two gateways sharing one Redis key store, as two instances behind a load balancer. */
+/** Two gateways sharing one Redis key store and rate-limit store, as two instances behind a load balancer. */
 async function redisPair(): Promise<[TestGateway, TestGateway]> {
   const shared: Partial<TollboothConfigInput> = {
     auth: { enabled: true, store: 'redis' },
+    rateLimits: { store: 'redis' },
     redis: { url: redis.url, keyPrefix: `k${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}:` },
   };
   return [await gateway(shared), await gateway(shared)];
@@ -67,6 +68,9 @@ async function call(base: TestGateway, method: string, path: string, options: { 
   return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
 }
 
+/** Completions answered 200, per key secret: what the usage counters must show. */
+const served = new Map<string, number>();
+
 async function chatStatus(base: TestGateway, secret: string): Promise<number> {
   const response = await fetch(`${base.url}/v1/chat/completions`, {
     method: 'POST',
@@ -74,6 +78,7 @@ async function chatStatus(base: TestGateway, secret: string): Promise<number> {
     body: JSON.stringify({ model: MODEL, max_tokens: 3, messages: [{ role: 'user', content: 'hi' }] }),
   });
   await response.arrayBuffer();
+  if (response.status === 200) served.set(secret, (served.get(secret) ?? 0) + 1);
   return response.status;
 }
 
@@ -124,6 +129,20 @@ describe('the admin API', () => {
     await until(async () => (await chatStatus(first, secret)) === 200 && (await chatStatus(second, secret)) === 200, 5_000, 'the new key on both instances');
     expect(check('GET', '/api/v1/keys', await call(second, 'GET', '/api/v1/keys')).body).toEqual({ object: 'list', data: [shown] });
     expect(check('GET', '/api/v1/keys/{id}', await call(second, 'GET', '/api/v1/keys/team-a')).body).toEqual(shown);
+
+    // Usage: the requests served by both instances, counted in the shared store (settled after each response ends).
+    const usageOfTeamA = async () => (await call(second, 'GET', '/api/v1/usage?group=key')).body as { data: { key_id: string; requests: number }[] };
+    await until(async () => (await usageOfTeamA()).data[0]?.requests === served.get(secret), 5_000, 'every served request in the usage counters');
+    const usage = check('GET', '/api/v1/usage', await call(first, 'GET', '/api/v1/usage?group=key&period=day'));
+    const requests = served.get(secret)!;
+    expect(usage.body).toMatchObject({ object: 'usage', source: 'counters', period: 'day', group: 'key', currency: 'USD' });
+    expect((usage.body as { data: unknown[] }).data).toEqual([
+      { key_id: 'team-a', tenant: 'acme', requests, input_tokens: expect.any(Number), cached_input_tokens: 0, output_tokens: 3 * requests, cost: '0' },
+    ]);
+    const badDate = check('GET', '/api/v1/usage', await call(first, 'GET', '/api/v1/usage?period=month&date=2026-13'));
+    expect((badDate.body as { error: { code: string; param: string } }).error).toMatchObject({ code: 'invalid_usage_query', param: 'date' });
+    const noPrometheus = check('GET', '/api/v1/usage', await call(first, 'GET', '/api/v1/usage?source=prometheus&from=0'));
+    expect((noPrometheus.body as { error: { code: string } }).error.code).toBe('usage_source_not_configured');
 
     // Update by merge patch: limits merge, null removes the budget; the other instance enforces the new limit.
     const patched = check(

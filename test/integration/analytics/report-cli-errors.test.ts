@@ -24,7 +24,7 @@ describe('tollbooth report errors', () => {
   it('exits 2 with the usage on bad flags', async () => {
     const missing = await report(RANGE);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('--prometheus is required');
+    expect(missing.stderr).toContain('give exactly one of --prometheus and --gateway');
     expect(missing.stderr).toContain('usage: tollbooth report');
     const step = await report([...RANGE, '--prometheus', 'http://127.0.0.1:9', '--step', '7m']);
     expect(step.code).toBe(2);

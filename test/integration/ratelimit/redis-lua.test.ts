@@ -5,6 +5,7 @@ import { rateLimitConfigSchema } from '../../../src/ratelimit/config.js';
 import type { AdmitRequest } from '../../../src/ratelimit/limiter.js';
 import { PERIODS_PROBE_LUA } from '../../../src/ratelimit/redis-scripts.js';
 import { RedisRateLimiter } from '../../../src/ratelimit/redis-store.js';
+import { usagePeriodsAt } from '../../../src/ratelimit/usage-counters.js';
 import { closeRedisClient, createRedisClient, redisReady } from '../../../src/redis/client.js';
 import { redisConfigSchema } from '../../../src/redis/config.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
@@ -57,7 +58,16 @@ describe('the Redis store Lua, on a real redis-server', () => {
     );
     await limiter.settle(decision.ticket!, { tokens: 30, costNanos: 123n });
     const keys = await client.keys('ttl:*');
-    expect(keys.sort()).toEqual(['ttl:{rl:k:ttl-key}:budget:ttl-key', 'ttl:{rl:k:ttl-key}:key:ttl-key:rq', 'ttl:{rl:k:ttl-key}:key:ttl-key:tk']);
+    const { day, month } = usagePeriodsAt(Date.now());
+    expect(keys.sort()).toEqual(
+      [
+        'ttl:{rl:k:ttl-key}:budget:ttl-key',
+        'ttl:{rl:k:ttl-key}:key:ttl-key:rq',
+        'ttl:{rl:k:ttl-key}:key:ttl-key:tk',
+        `ttl:{rl:k:ttl-key}:usage:ttl-key:d${day.index}`,
+        `ttl:{rl:k:ttl-key}:usage:ttl-key:m${month.index}`,
+      ].sort(),
+    );
     for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(0);
     // The lease set was emptied by settle, so Redis removed it; a held lease has a TTL too.
     await limiter.admit(request({ keyId: 'ttl-key', limits: { maxConcurrent: 3 } }));

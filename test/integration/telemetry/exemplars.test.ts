@@ -11,12 +11,12 @@ import { startPrometheus, type ExemplarSeries, type PrometheusServer } from './p
  * tracing code fills for sampled requests. Everything after that (recorder, histograms, /metrics,
  * Prometheus) is the real path.
  */
-vi.mock(import('../../../src/telemetry/plugin.js'), async (importOriginal) => {
+vi.mock(import('../../../src/lifecycle/request-hooks.js'), async (importOriginal) => {
   const original = await importOriginal();
   return {
     ...original,
-    installObservation: (...args) => {
-      original.installObservation(...args);
+    openRequestLifecycle: (...args) => {
+      original.openRequestLifecycle(...args);
       const [app] = args;
       app.addHook('onRequest', (request, _reply, done) => {
         const traceId = request.headers['x-test-trace-id'];

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { MonitoringConfig } from '../../../src/monitoring/config.js';
-import { renderMonitoringFiles } from '../../../src/monitoring/generate.js';
+import { renderMonitoringFiles } from '../../../src/cli/generate-monitoring.js';
 import { RULES_FILE, prometheusConfig } from '../../../src/monitoring/scrape-config.js';
 import { freePort } from '../../helpers/free-ports.js';
 

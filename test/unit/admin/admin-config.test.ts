@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { adminSurfaceWarnings, metricsOnApiPort } from '../../../src/admin/surface.js';
 import { loadConfig, parseConfig } from '../../../src/config/load.js';
 import type { TollboothConfigInput } from '../../../src/config/schema.js';
+import { createCertificateAuthority } from '../../helpers/certificates.js';
 import { problemsOf } from '../../helpers/config-problems.js';
 
 const REPLICAS = [{ url: 'http://127.0.0.1:8000', models: ['m'] }];
@@ -93,5 +94,14 @@ describe('where the metrics are served', () => {
     const tokens = [{ id: 'ops', token: 'x'.repeat(32) }];
     expect(adminSurfaceWarnings(configWith({ admin: { tokens } }))).toEqual([]);
     expect(adminSurfaceWarnings(configWith({ admin: { enabled: false, tokens }, metrics: credentials }))).toEqual([expect.stringMatching(/admin API .* served nowhere/)]);
+  });
+
+  it('warns when admin.tls is set for an admin listener that is off', () => {
+    const authority = createCertificateAuthority('surface');
+    const tls = authority.server('admin');
+    expect(adminSurfaceWarnings(configWith({ admin: { tls } }))).toEqual([]);
+    expect(adminSurfaceWarnings(configWith({ admin: { enabled: false, tls }, metrics: credentials }))).toEqual([
+      'admin.tls is set but admin.enabled is false: the admin listener it secures does not exist.',
+    ]);
   });
 });

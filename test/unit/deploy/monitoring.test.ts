@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_MONITORING_CONFIG } from '../../../src/monitoring/config.js';
-import { renderMonitoringFiles } from '../../../src/monitoring/generate.js';
+import { renderMonitoringFiles } from '../../../src/cli/generate-monitoring.js';
 import { alertRuleGroups, isAlertRule, recordingRuleGroups, ruleGroups } from '../../../src/monitoring/rules.js';
 import { PROMETHEUS_FILE, RULES_FILE } from '../../../src/monitoring/scrape-config.js';
 import { createInstruments } from '../../../src/telemetry/metrics/instruments.js';

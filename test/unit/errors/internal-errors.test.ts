@@ -1,15 +1,18 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { PriceBook } from '../../../src/cost/price-book.js';
-import { configSchema } from '../../../src/config/schema.js';
 import type { TokenCounts } from '../../../src/cost/cost.js';
 import { InternalErrors } from '../../../src/errors/internal-errors.js';
+import { RequestLifecycle, type RequestArrival } from '../../../src/lifecycle/request-lifecycle.js';
+import { settlementSubscriber } from '../../../src/ratelimit/rate-limit-stage.js';
 import { createInstruments } from '../../../src/telemetry/metrics/instruments.js';
 import { MetricsRecorder } from '../../../src/telemetry/metrics/recorder.js';
-import { createObservation, type RequestObservation } from '../../../src/telemetry/observation.js';
+import { createObservation, type RequestObservation } from '../../../src/lifecycle/observation.js';
 import { RequestTelemetry } from '../../../src/telemetry/request-telemetry.js';
 import { RequestStatistics } from '../../../src/telemetry/stats/request-statistics.js';
+import { finishedRequest, pricesOfModelM } from '../lifecycle/fixtures.js';
 
 /** A logger writing parsed lines into an array. */
 function capturedLog(): { log: pino.Logger; lines: Record<string, unknown>[] } {
@@ -23,20 +26,13 @@ async function internalErrorCount(registry: Registry, stage: string): Promise<nu
   return metric?.values.find((value) => value.labels.stage === stage)?.value;
 }
 
-/** A non-streamed chat request the replica answered 200 with usage. */
-function finishedRequest(id: string): RequestObservation {
-  return Object.assign(createObservation(id, 'POST', '/v1/chat/completions', 100), {
-    requestedModel: 'm',
-    replica: 'r1',
-    status: 200,
-    dispatchedAt: 101,
-    completedAt: 150,
-    bodyUsage: { promptTokens: 12, completionTokens: 5, totalTokens: 17, cachedPromptTokens: undefined },
-  });
+/** A request that just arrived, as the lifecycle's first hook starts it. */
+function arriving(id: string): [RequestObservation, RequestArrival] {
+  return [createObservation(id, 'POST', '/v1/chat/completions', performance.now()), { headers: {}, response: new ServerResponse(new IncomingMessage(new Socket())) }];
 }
 
-/** The gateway's telemetry with its real parts, a settlement of the test's choosing, and the access log captured. */
-function telemetryWith(settlement: (observation: RequestObservation, tokens: TokenCounts, costNanos: bigint) => void | Promise<void>, accessLog?: pino.Logger) {
+/** The gateway's lifecycle with telemetry's real parts, a settlement of the test's choosing, and the access log captured. */
+function lifecycleWith(settlement: (observation: RequestObservation, tokens: TokenCounts, costNanos: bigint) => void | Promise<void>, accessLog?: pino.Logger) {
   const registry = new Registry();
   const instruments = createInstruments(registry, { replicas: () => [] }, 'test');
   const { log, lines } = capturedLog();
@@ -46,15 +42,14 @@ function telemetryWith(settlement: (observation: RequestObservation, tokens: Tok
   const telemetry = new RequestTelemetry({
     metrics: new MetricsRecorder(instruments, 'USD'),
     statistics,
-    prices: new PriceBook(
-      configSchema.parse({ auth: { enabled: false }, replicas: [{ name: 'r1', url: 'http://127.0.0.1:9', models: ['m'] }], cost: { tokenPrices: { m: { input: 1, output: 2 } } } }).cost,
-    ),
+    currency: 'USD',
     labels: { modelLabel: (model) => model ?? 'none', tenantLabel: () => 'none' },
     accessLog: accessLog ?? log.child({ component: 'access' }),
-    settlement,
     internalErrors,
   });
-  return { telemetry, registry, lines, statistics };
+  const lifecycle = new RequestLifecycle(pricesOfModelM(), internalErrors).subscribe(settlementSubscriber(settlement));
+  for (const subscriber of telemetry.subscribers()) lifecycle.subscribe(subscriber);
+  return { lifecycle, registry, lines, statistics };
 }
 
 describe('InternalErrors', () => {
@@ -105,12 +100,12 @@ describe('InternalErrors', () => {
   });
 });
 
-describe('RequestTelemetry after the response', () => {
+describe('The request lifecycle after the response', () => {
   it('still records metrics, statistics and the access line when the settlement throws, and reports it', async () => {
-    const { telemetry, registry, lines, statistics } = telemetryWith(() => {
+    const { lifecycle, registry, lines, statistics } = lifecycleWith(() => {
       throw new Error('settlement broke');
     });
-    telemetry.complete(finishedRequest('req-settle'));
+    lifecycle.ended(finishedRequest('req-settle'));
 
     expect(await internalErrorCount(registry, 'settlement')).toBe(1);
     const errors = lines.filter((line) => line.stage !== undefined);
@@ -124,8 +119,8 @@ describe('RequestTelemetry after the response', () => {
   it('settles first, and the rest still runs, when the access log cannot be written', async () => {
     const settled: string[] = [];
     const broken = pino({ level: 'info' }, { write: () => { throw new Error('disk full'); } });
-    const { telemetry, registry } = telemetryWith((observation, tokens) => void settled.push(`${observation.requestId}:${tokens.input + tokens.output}`), broken);
-    telemetry.complete(finishedRequest('req-log'));
+    const { lifecycle, registry } = lifecycleWith((observation, tokens) => void settled.push(`${observation.requestId}:${tokens.input + tokens.output}`), broken);
+    lifecycle.ended(finishedRequest('req-log'));
 
     expect(settled).toEqual(['req-log:17']);
     expect(await internalErrorCount(registry, 'access_log')).toBe(1);
@@ -133,8 +128,8 @@ describe('RequestTelemetry after the response', () => {
   });
 
   it('reports a settlement that rejects', async () => {
-    const { telemetry, registry, lines } = telemetryWith(() => Promise.reject(new Error('store gone')));
-    telemetry.complete(finishedRequest('req-reject'));
+    const { lifecycle, registry, lines } = lifecycleWith(() => Promise.reject(new Error('store gone')));
+    lifecycle.ended(finishedRequest('req-reject'));
     await new Promise((resolve) => setImmediate(resolve));
     expect(await internalErrorCount(registry, 'settlement')).toBe(1);
     expect(lines.find((line) => line.stage === 'settlement')).toMatchObject({ request_id: 'req-reject' });
@@ -142,19 +137,19 @@ describe('RequestTelemetry after the response', () => {
 
   it('releases the reservation even when the observation cannot be measured', async () => {
     const settled: TokenCounts[] = [];
-    const { telemetry, registry, statistics } = telemetryWith((_observation, tokens) => void settled.push(tokens));
-    telemetry.requestStarted();
+    const { lifecycle, registry, statistics } = lifecycleWith((_observation, tokens) => void settled.push(tokens));
+    lifecycle.started(...arriving('req-next'));
     const unreadable = finishedRequest('req-measure');
     Object.defineProperty(unreadable, 'streamFacts', {
       get() {
         throw new Error('a stage left a broken fact');
       },
     });
-    telemetry.complete(unreadable);
+    lifecycle.ended(unreadable);
     expect(settled).toEqual([{ input: 0, cachedInput: 0, output: 0 }]);
     expect(await internalErrorCount(registry, 'measures')).toBe(1);
     // The request is over for the in-flight count: the next one is the only one in flight.
-    telemetry.requestStarted();
+    lifecycle.started(...arriving('req-next'));
     expect(statistics.snapshot(Date.now()).since_start.peak_concurrent_requests).toBe(1);
   });
 });

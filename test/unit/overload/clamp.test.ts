@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clampCompletionCap } from '../../../src/overload/clamp.js';
-import { parseJsonBody } from '../../../src/server/request-body.js';
+import { parseJsonBody } from '../../../src/proxy/request-body.js';
 
 function clamp(text: string, operation: string | undefined, ceiling = 256): string | undefined {
   return clampCompletionCap(parseJsonBody(Buffer.from(text)), operation, ceiling)?.raw.toString('utf8');

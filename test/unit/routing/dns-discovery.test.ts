@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import type { ReplicaConfig } from '../../../src/config/schema.js';
+import type { ReplicaConfig } from '../../../src/routing/config.js';
 import { DnsDiscovery, resolveDiscoveryEntry, systemResolver, type DiscoveryResolver } from '../../../src/routing/dns-discovery.js';
 import { InternalErrors } from '../../../src/errors/internal-errors.js';
 import { createInstruments } from '../../../src/telemetry/metrics/instruments.js';

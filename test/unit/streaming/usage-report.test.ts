@@ -4,7 +4,7 @@ import { usageFromJsonTail } from '../../../src/proxy/body-usage.js';
 import { classifyEvent } from '../../../src/streaming/sse-event.js';
 import { usageFromReport } from '../../../src/streaming/usage-report.js';
 import { measureRequest } from '../../../src/telemetry/measures.js';
-import { createObservation } from '../../../src/telemetry/observation.js';
+import { createObservation } from '../../../src/lifecycle/observation.js';
 
 /** Counts a replica may send that are not token counts. */
 const NOT_COUNTS: unknown[] = [3.5, -1, 1e300, '12', Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, true, {}, [4]];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { StreamFacts } from '../../../src/streaming/stream-facts.js';
 import { measureRequest } from '../../../src/telemetry/measures.js';
-import { createObservation, type RequestObservation } from '../../../src/telemetry/observation.js';
-import { estimatePromptTokens } from '../../../src/telemetry/token-estimate.js';
+import { createObservation, type RequestObservation } from '../../../src/lifecycle/observation.js';
+import { estimatePromptTokens } from '../../../src/lifecycle/token-estimate.js';
 
 function facts(overrides: Partial<StreamFacts> = {}): StreamFacts {
   return {

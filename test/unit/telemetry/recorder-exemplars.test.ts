@@ -4,7 +4,7 @@ import type { RequestMeasures } from '../../../src/telemetry/measures.js';
 import { renderExposition } from '../../../src/telemetry/metrics/exposition.js';
 import { createInstruments } from '../../../src/telemetry/metrics/instruments.js';
 import { MetricsRecorder, exemplarTraceOf } from '../../../src/telemetry/metrics/recorder.js';
-import { createObservation, type RequestObservation } from '../../../src/telemetry/observation.js';
+import { createObservation, type RequestObservation } from '../../../src/lifecycle/observation.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';

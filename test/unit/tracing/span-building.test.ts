@@ -10,8 +10,9 @@ import { DEFAULT_CIRCUIT_SETTINGS } from '../../../src/routing/circuit-breaker.j
 import { Replica } from '../../../src/routing/replica.js';
 import { createStreamFacts } from '../../../src/streaming/stream-facts.js';
 import { measureRequest } from '../../../src/telemetry/measures.js';
-import { createObservation, type RequestObservation } from '../../../src/telemetry/observation.js';
-import { createRequestTracer, inRequestTrace, RequestTracer } from '../../../src/telemetry/tracing/request-trace.js';
+import { createObservation, type RequestObservation } from '../../../src/lifecycle/observation.js';
+import { inRequestContext } from '../../../src/lifecycle/request-listener.js';
+import { createRequestTracer, RequestTracer } from '../../../src/telemetry/tracing/request-trace.js';
 import { epochMs, everyAttributeValue, inMemoryTracing, parentIdOf, spanNamed } from './in-memory-tracing.js';
 
 const { exporter, provider, pipeline } = inMemoryTracing();
@@ -378,11 +379,11 @@ describe('spans built from a finished observation', () => {
     const observation = streamedChat(performance.now());
     tracer.requestStarted(observation, CLIENT_HEADERS, rawResponse());
     let inside: SpanContext | undefined;
-    tracer.continueInTrace(observation, () => {
+    observation.trace!.within(() => {
       inside = trace.getSpanContext(context.active());
     });
     expect(inside).toMatchObject({ traceId: CLIENT_TRACE_ID, spanId: observation.spanId, traceFlags: 1 });
-    expect(inRequestTrace(observation, () => trace.getSpan(context.active())?.spanContext().spanId)).toBe(observation.spanId);
+    expect(inRequestContext(observation, () => trace.getSpan(context.active())?.spanContext().spanId)).toBe(observation.spanId);
     expect(trace.getSpanContext(context.active())).toBeUndefined();
   });
 

@@ -40,6 +40,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Where the keys file from apiKeys is mounted. */}}
 {{- define "tollbooth.keysDir" -}}/etc/tollbooth/keys{{- end }}
 
+{{/* Where the Secret of adminTls is mounted. */}}
+{{- define "tollbooth.adminTlsDir" -}}/etc/tollbooth-admin-tls{{- end }}
+
 {{/* The Secret holding the keys file: the operator's existing one, or the chart's. */}}
 {{- define "tollbooth.keysSecretName" -}}
 {{- default (printf "%s-keys" (include "tollbooth.fullname" .)) .Values.apiKeys.existingSecret }}
@@ -67,13 +70,26 @@ then the extra seconds for the drain's final close and the exit.
 {{- add .Values.lifecycle.preStopSleepSeconds $drainSeconds .Values.lifecycle.terminationExtraSeconds }}
 {{- end }}
 
-{{/* The Tollbooth config file: the values' config, with auth.keysFile pointing at the mounted keys. */}}
+{{/* The Tollbooth config file: the values' config, with auth.keysFile pointing at the mounted keys and admin.tls at the mounted certificates. */}}
 {{- define "tollbooth.configFile" -}}
 {{- $config := deepCopy .Values.config }}
 {{- if .Values.apiKeys.enabled }}
 {{- $auth := get $config "auth" | default dict }}
 {{- $_ := set $auth "keysFile" (printf "%s/%s" (include "tollbooth.keysDir" .) .Values.apiKeys.secretKey) }}
 {{- $_ := set $config "auth" $auth }}
+{{- end }}
+{{- if .Values.adminTls.enabled }}
+{{- if and .Values.adminTls.requireClientCertificate (not .Values.adminTls.clientCa) }}
+{{- fail "adminTls.requireClientCertificate needs adminTls.clientCa (the ca.crt that signs the client certificates)" }}
+{{- end }}
+{{- $dir := include "tollbooth.adminTlsDir" . }}
+{{- $tls := dict "cert" (printf "%s/tls.crt" $dir) "key" (printf "%s/tls.key" $dir) "requireClientCertificate" .Values.adminTls.requireClientCertificate }}
+{{- if .Values.adminTls.clientCa }}
+{{- $_ := set $tls "ca" (printf "%s/ca.crt" $dir) }}
+{{- end }}
+{{- $admin := get $config "admin" | default dict }}
+{{- $_ := set $admin "tls" $tls }}
+{{- $_ := set $config "admin" $admin }}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createObservation, type RequestObservation } from './observation.js';
-import type { RequestTelemetry } from './request-telemetry.js';
+import type { RequestLifecycle } from './request-lifecycle.js';
+import { inRequestContext, TRACE_RESPONSE_HEADER } from './request-listener.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,33 +31,34 @@ export const NOT_TRAFFIC_ROUTES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Opens the request's observation on arrival and hands it to telemetry exactly once when the
- * response is over, whether it finished or the client went away. Fastify's onResponse hook does
- * not run for aborted responses, so the raw response's 'close' event is the one place this
- * happens; telemetry reads in a microtask, after every other 'close' listener (the upstream
- * exchange settles its replica's load there) has written its facts. Nothing awaits that
- * microtask, so `complete` runs each of its steps under the gateway's guard (errors/internal-errors.ts)
- * and never throws into it.
+ * Opens the request's observation on arrival (the subscribers' `started`) and ends it in the
+ * lifecycle exactly once when the response is over, whether it finished or the client went away.
+ * Fastify's onResponse hook does not run for aborted responses, so the raw response's 'close'
+ * event is the one place this happens; the lifecycle reads in a microtask, after every other
+ * 'close' listener (the upstream exchange settles its replica's load there) has written its facts.
  */
-export function installObservation(app: FastifyInstance, telemetry: RequestTelemetry, options: { readonly inStatistics?: boolean } = {}): void {
+export function openRequestLifecycle(app: FastifyInstance, lifecycle: RequestLifecycle, options: { readonly inStatistics?: boolean } = {}): void {
   const countsAnyRoute = options.inStatistics ?? true;
   app.decorateRequest('observation', undefined as unknown as RequestObservation);
 
   app.addHook('onRequest', (request, reply, done) => {
     const observation = createObservation(request.id, request.method, request.routeOptions.url ?? 'unmatched', performance.now());
-    const inStatistics = countsAnyRoute && !NOT_TRAFFIC_ROUTES.has(observation.route);
-    observation.inStatistics = inStatistics;
+    observation.inStatistics = countsAnyRoute && !NOT_TRAFFIC_ROUTES.has(observation.route);
     request.observation = observation;
     void reply.header('x-request-id', request.id);
-    if (inStatistics) telemetry.requestStarted();
     const response = reply.raw;
     response.once('close', () => {
       observation.completedAt = performance.now();
       observation.clientDisconnected = !response.writableFinished;
       if (observation.status === undefined && response.headersSent) observation.status = response.statusCode;
-      queueMicrotask(() => telemetry.complete(observation));
+      queueMicrotask(() => lifecycle.ended(observation));
     });
-    telemetry.beginTrace(observation, request.headers, response, reply, done);
+    lifecycle.started(observation, { headers: request.headers, response });
+    // Responses fastify writes itself; the upstream exchange adds it to proxied ones.
+    const traceResponse = observation.trace?.traceResponse;
+    if (traceResponse !== undefined) void reply.header(TRACE_RESPONSE_HEADER, traceResponse);
+    // The rest of the request's hooks run in its context: a library call they make synchronously belongs to it.
+    inRequestContext(observation, done);
   });
 
   // Responses fastify serialises itself (errors, /v1/models, /ready); proxied ones are counted by the exchange.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { reservationOf } from '../../../src/ratelimit/reservation.js';
-import { ESTIMATE_MAX_VALUES, estimatePromptTokens } from '../../../src/telemetry/token-estimate.js';
+import { ESTIMATE_MAX_VALUES, estimatePromptTokens } from '../../../src/lifecycle/token-estimate.js';
 
 /** `depth` arrays, one inside the other, around `core`, built without recursion. */
 function nested(depth: number, core: unknown): unknown {

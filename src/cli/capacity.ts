@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../config/load.js';
-import type { CapacityReport, CapacitySettings } from './capacity-report.js';
-import { buildCapacityReport } from './capacity-report.js';
-import { capacityConfigSchema, type CapacityConfig } from './config.js';
-import { parseDurationSeconds, prometheusCapacityInputs } from './prometheus-source.js';
-import { formatCapacityTables } from './table.js';
+import type { CapacityReport, CapacitySettings } from '../analytics/capacity/capacity-report.js';
+import { buildCapacityReport } from '../analytics/capacity/capacity-report.js';
+import { capacityConfigSchema, type CapacityConfig } from '../analytics/capacity/config.js';
+import { parseDurationSeconds, prometheusCapacityInputs } from '../analytics/capacity/prometheus-source.js';
+import { formatCapacityTables } from '../analytics/capacity/table.js';
+import { loadConfig } from '../config/load.js';
 
 export const CAPACITY_USAGE = `usage: tollbooth capacity (--gateway URL | --prometheus URL) [options]
 

@@ -1,22 +1,37 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { TokenCounts } from '../cost/cost.js';
-import type { RequestObservation } from '../telemetry/observation.js';
-import { inRequestTrace } from '../telemetry/tracing/request-trace.js';
+import type { RequestObservation } from '../lifecycle/observation.js';
+import type { RequestSubscriber } from '../lifecycle/request-lifecycle.js';
+import { inRequestContext } from '../lifecycle/request-listener.js';
 import type { RateLimitConfig } from './config.js';
 import { rateLimitHeaders } from './headers.js';
 import type { ConfiguredRateLimiter } from './create.js';
 import type { RateLimitDecision, RateLimitTicket } from './limiter.js';
 import { reservationOf } from './reservation.js';
 
+const NOTHING_MEASURED: TokenCounts = { input: 0, cachedInput: 0, output: 0 };
+
+/**
+ * Settlement's subscription to the end of every request: `settle` is charged the tokens and cost
+ * the lifecycle counted, or nothing when the observation could not be read (the reservation and
+ * the concurrency slot are still released).
+ */
+export function settlementSubscriber(settle: (observation: RequestObservation, tokens: TokenCounts, costNanos: bigint) => void | Promise<void>): RequestSubscriber {
+  return { name: 'settlement', ended: (observation, { usage }) => settle(observation, usage?.tokens ?? NOTHING_MEASURED, usage?.cost.nanos ?? 0n) };
+}
+
 /**
  * The rate-limit stage (a preHandler after auth and the request schema) and its other half, the
  * settlement when the response is over. The ticket of an admitted request is held against the
- * request's observation, so telemetry, which reads the finished observation exactly once on every
- * outcome (abort included), settles it exactly once.
+ * request's observation; settlement subscribes to the request lifecycle, which ends every request
+ * exactly once on every outcome (abort included), so each ticket is settled exactly once.
  */
 export class RateLimitStage {
   private readonly tickets = new WeakMap<RequestObservation, RateLimitTicket>();
+
+  /** Subscribed to the lifecycle first: whatever else fails after the response, a concurrency slot or reservation is never left held. */
+  readonly settlement = settlementSubscriber((observation, tokens, costNanos) => this.settle(observation, tokens, costNanos));
 
   constructor(
     private readonly limiter: ConfiguredRateLimiter,
@@ -31,7 +46,7 @@ export class RateLimitStage {
     const observation = request.observation;
     const startedAt = performance.now();
     // In the request's trace, so the Redis script (sent synchronously) shows under it.
-    const decision = await inRequestTrace(observation, () =>
+    const decision = await inRequestContext(observation, () =>
       this.limiter.admit({
         requestId: request.id,
         keyId: principal.keyId,
@@ -65,7 +80,7 @@ export class RateLimitStage {
     const ticket = this.tickets.get(observation);
     if (ticket === undefined) return undefined;
     this.tickets.delete(observation);
-    return this.limiter.settle(ticket, { tokens: tokens.input + tokens.output, costNanos });
+    return this.limiter.settle(ticket, { tokens: tokens.input + tokens.output, costNanos, tokenCounts: tokens });
   }
 
   /** Waits (boundedly) for the shared store; false when it is not reachable yet (the failure policy applies). */

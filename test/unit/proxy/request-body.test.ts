@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../../src/errors/gateway-error.js';
-import { multipartField, parseJsonBody, resolveRoutingFields } from '../../../src/server/request-body.js';
+import { multipartField, parseJsonBody, resolveRoutingFields } from '../../../src/proxy/request-body.js';
 
 const chatEndpoint = { body: 'json', modelRequired: true } as const;
 const tokenizeEndpoint = { body: 'json', modelRequired: false } as const;

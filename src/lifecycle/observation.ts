@@ -1,14 +1,16 @@
 import type { ErrorCode } from '../errors/catalogue.js';
-import type { GuardrailAction } from '../guardrails/stage.js';
-import type { OverloadFacts } from '../overload/stage.js';
 import type { StreamFacts, StreamUsage } from '../streaming/stream-facts.js';
-import type { RequestTrace } from './tracing/request-trace.js';
+import type { RequestListener } from './request-listener.js';
 
 /**
- * The facts one request leaves behind. Stages write them as they happen; telemetry reads the
- * finished observation once (metrics, JSON statistics, cost, access log; spans later), so those
- * outputs can never disagree. All times are `performance.now()` milliseconds: monotonic,
- * sub-millisecond, on the gateway's own clock.
+ * The facts one request leaves behind. Stages write them as they happen (a field write, nothing
+ * published per chunk); when the response is over the lifecycle hands the finished observation
+ * once to every subscriber (request-lifecycle.ts), so settlement, metrics, statistics, the
+ * access log and the spans can never disagree. All times are `performance.now()` milliseconds:
+ * monotonic, sub-millisecond, on the gateway's own clock.
+ *
+ * This folder imports only `errors/` and `streaming/` types: the fact types of other stages are
+ * defined here, and those stages import them, so no stage folder and the lifecycle import each other.
  */
 export interface RequestObservation {
   readonly requestId: string;
@@ -76,7 +78,7 @@ export interface RequestObservation {
   drained: boolean;
   /**
    * Counted in the JSON statistics (GET /api/v1/metrics). False on the admin listener and for the
-   * probe and scrape routes (telemetry/plugin.ts): a monitoring loop or a liveness probe must not
+   * probe and scrape routes (request-hooks.ts): a monitoring loop or a liveness probe must not
    * count itself as traffic (it keeps its access-log line and Prometheus series).
    */
   inStatistics: boolean;
@@ -85,8 +87,31 @@ export interface RequestObservation {
   traceId: string | undefined;
   /** Span id of the request's SERVER span (16 hex), when tracing is on. */
   spanId: string | undefined;
-  /** Tracing's handles (the SERVER span, one CLIENT span per upstream attempt); undefined when tracing is off. */
-  trace: RequestTrace | undefined;
+  /**
+   * What tracing does while the request runs (upstream attempts, the request's context, the
+   * `traceresponse` header), set by tracing when the request starts; undefined when tracing is off.
+   */
+  trace: RequestListener | undefined;
+}
+
+/** What a guardrail did to a request (guardrails/stage.ts): the rule (a deny pattern's name, max_prompt_tokens, pii) and the action. */
+export interface GuardrailAction {
+  readonly rule: string;
+  readonly action: 'rejected' | 'flagged' | 'masked';
+}
+
+/** What overload control decided for the request (overload/stage.ts). */
+export interface OverloadFacts {
+  /** The request's priority class (one of overload/config.ts PRIORITY_CLASSES). */
+  readonly priority: string;
+  /** The model's load level when the request was judged (one of overload/config.ts OVERLOAD_LEVELS). */
+  readonly level: string;
+  /** What overload control finally did: let it through as sent, clamp its max_tokens, or shed it. */
+  readonly action: 'admitted' | 'clamped' | 'shed';
+  /** The ceiling max_tokens was brought down to, when clamped. */
+  readonly clampedTo: number | undefined;
+  /** Time held in the gateway queue (undefined: not queued). */
+  readonly queuedMs: number | undefined;
 }
 
 export interface RateLimitFacts {
