@@ -42,6 +42,8 @@ const DURATION_S = Number(process.env.OVERLOAD_DURATION_S ?? '30');
 const TTFT_SLO_MS = Number(process.env.OVERLOAD_TTFT_SLO_MS ?? '2000');
 /** Engine slots kept free for critical traffic (overload.criticalReservePerReplica). */
 const CRITICAL_RESERVE = Number(process.env.OVERLOAD_CRITICAL_RESERVE ?? String(MAX_RUNNING / 2));
+/** The in-flight ratio just under MAX_RUNNING - CRITICAL_RESERVE requests (in-flight counts are whole). */
+const LOWER_SHARE_TAKEN = (MAX_RUNNING - CRITICAL_RESERVE - 0.5) / MAX_RUNNING;
 const OUTPUT_TOKENS = 64;
 const INTER_TOKEN_MS = 10;
 /** Requests per second one replica completes when full: MAX_RUNNING sequences of ~15 ms prefill + 64 x 10 ms. */
@@ -81,8 +83,8 @@ function gatewayConfig(port: number, simulatorUrl: string, control: Control): Re
       exitAfterMs: 2_000,
       concurrencyPerReplica: MAX_RUNNING,
       criticalReservePerReplica: CRITICAL_RESERVE,
-      // In flight above 0.45 x 8 = 4 at the gateway: the share the reserve leaves the lower classes is taken.
-      pressure: { waitingPerReplica: { enter: 2, exit: 1 }, inFlightRatio: { enter: 0.45, exit: 0.2 } },
+      // Pressure as soon as the share the reserve leaves the lower classes (MAX_RUNNING - CRITICAL_RESERVE in flight) is taken.
+      pressure: { waitingPerReplica: { enter: 2, exit: 1 }, inFlightRatio: { enter: LOWER_SHARE_TAKEN, exit: LOWER_SHARE_TAKEN / 2 } },
       overload: { waitingPerReplica: { enter: Math.max(4, MAX_RUNNING / 2), exit: 2 } },
       clamp: { maxTokens: 16 },
       queue: { enabled: control === 'queue', deadlineMs: { standard: 10_000, batch: 2_000 } },
