@@ -75,8 +75,8 @@ export type AccessLogRecord = ReturnType<typeof accessLogRecord>;
 /**
  * Writes access lines to `logger`'s destination byte for byte as `logger.info(record, 'request')`
  * would (its level, time, bindings, the record's fields in order, the message), with one
- * serialisation of the flat record (`recordFields`) instead of pino's field-by-field one (2–5 µs
- * less CPU per line, on the event loop of every request: test/bench/access-log-cost.ts). pino writes the line itself when the
+ * `JSON.stringify` of the record instead of pino's field-by-field serialisation (2–5 µs less CPU
+ * per line, on the event loop of every request: test/bench/access-log-cost.ts). pino writes the line itself when the
  * logger has anything that would change it (a mixin, hooks, a log formatter, a nested key, a
  * message prefix, another message key). The record never holds request headers, so the logger's
  * redaction has nothing to do on it.
@@ -104,14 +104,16 @@ export function accessLineWriter(logger: Logger): (record: AccessLogRecord) => v
   const end = `,"msg":${JSON.stringify(ACCESS_MESSAGE)}${internals[symbols.endSym] as string}`;
   return (record) => {
     if (!logger.isLevelEnabled('info')) return;
+    const fields = JSON.stringify(record);
     // The bindings are read per line: setBindings() may change them.
-    stream.write(`${levelPrefix}${time()}${internals[symbols.chindingsSym] as string},${recordFields(record)}${end}`);
+    stream.write(`${levelPrefix}${time()}${internals[symbols.chindingsSym] as string},${fields.slice(1, -1)}${end}`);
   };
 }
 
 /**
  * pino's `isoTime` (`,"time":"<ISO 8601>"`), the string made once per millisecond: a busy gateway
- * writes several lines in the same millisecond, and a Date with its ISO text is half a microsecond each.
+ * writes several lines in the same millisecond, and a Date and its ISO text per line were 1.3 % of
+ * the gateway's CPU at c = 32 (`npm run bench:profile`).
  */
 function isoTimeOncePerMillisecond(): () => string {
   let madeAt = Number.NaN;
@@ -124,38 +126,4 @@ function isoTimeOncePerMillisecond(): () => string {
     }
     return text;
   };
-}
-
-/** `"name":` of every field seen so far, made once. */
-const FIELD_PREFIXES = new Map<string, string>();
-/** A string JSON writes as it is between two quotes (printable ASCII but `"` and `\`). */
-const NEEDS_ESCAPING = /["\\\u0000-\u001f\u007f-\uffff]/;
-
-/**
- * `JSON.stringify(record)` without its braces, for the flat values a record holds (strings, numbers,
- * booleans, null; undefined fields left out, non-finite numbers as null, as JSON.stringify does):
- * 1.3 against 1.8 µs of CPU per record on Node 20 (`node dist/test/bench/access-log-cost.js`), as
- * most strings (ids, model, route) need no escaping. Any other value goes to JSON.stringify.
- */
-export function recordFields(record: Readonly<Record<string, unknown>>): string {
-  let out = '';
-  for (const name in record) {
-    const value = record[name];
-    let text: string | undefined;
-    if (value === null) text = 'null';
-    else if (typeof value === 'string') text = NEEDS_ESCAPING.test(value) ? JSON.stringify(value) : `"${value}"`;
-    else if (typeof value === 'number') text = Number.isFinite(value) ? String(value) : 'null';
-    else if (typeof value === 'boolean') text = value ? 'true' : 'false';
-    else text = JSON.stringify(value) as string | undefined;
-    // undefined, functions and symbols: JSON leaves the field out.
-    if (text === undefined) continue;
-    let prefix = FIELD_PREFIXES.get(name);
-    if (prefix === undefined) {
-      prefix = `${JSON.stringify(name)}:`;
-      FIELD_PREFIXES.set(name, prefix);
-    }
-    out += out === '' ? prefix : `,${prefix}`;
-    out += text;
-  }
-  return out;
 }

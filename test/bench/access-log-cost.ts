@@ -4,11 +4,10 @@
  * `accessLineWriter` through it, as the gateway writes now. Lines go to /dev/null; `LINES_PER_TURN`
  * lines are written per event-loop turn (a gateway finishing that many requests in one turn), and
  * CPU is the process's user + system time, the destination's writes included.
- * Last, the record's serialisation alone: `JSON.stringify` against `recordFields` (the writer's).
  * Run after `npm run build`: `node dist/test/bench/access-log-cost.js`.
  */
 import pino from 'pino';
-import { accessLineWriter, recordFields, type AccessLogRecord } from '../../src/telemetry/access-log.js';
+import { accessLineWriter, type AccessLogRecord } from '../../src/telemetry/access-log.js';
 import { CoalescingDestination } from '../../src/telemetry/log-destination.js';
 import { createLogger, flushLogs } from '../../src/telemetry/logger.js';
 
@@ -61,15 +60,3 @@ for (const linesPerTurn of [1, 4, 32]) {
     console.log(`${String(linesPerTurn).padStart(2)} lines/turn  ${name.padEnd(48)} ${samples[1]!.toFixed(2)} µs CPU per line (median of 3)`);
   }
 }
-
-const serialisers = { 'JSON.stringify(record).slice(1, -1)': (r: AccessLogRecord) => JSON.stringify(r).slice(1, -1), recordFields };
-let written = 0;
-for (let round = 0; round < 3; round++) {
-  for (const [name, serialise] of Object.entries(serialisers)) {
-    const before = process.cpuUsage();
-    for (let i = 0; i < LINES * 5; i++) written += serialise(records[i % LINES]!).length;
-    const used = process.cpuUsage(before);
-    console.log(`serialisation alone, round ${round + 1}  ${name.padEnd(48)} ${(((used.user + used.system) / (LINES * 5)) * 1000).toFixed(0)} ns CPU per record`);
-  }
-}
-if (written === 0) throw new Error('nothing serialised');

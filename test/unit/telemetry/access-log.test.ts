@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { accessLineWriter, recordFields, type AccessLogRecord } from '../../../src/telemetry/access-log.js';
+import { accessLineWriter, type AccessLogRecord } from '../../../src/telemetry/access-log.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 
 function capture(): { lines: string[]; destination: { write(line: string): void } } {
@@ -51,24 +51,6 @@ describe('accessLineWriter', () => {
     const { lines, destination } = capture();
     accessLineWriter(pino({ mixin: () => ({ extra: 1 }) }, destination))(RECORD);
     expect(JSON.parse(lines[0]!)).toMatchObject({ extra: 1, msg: 'request', model: 'llama-3-8b' });
-  });
-});
-
-describe('recordFields', () => {
-  it('writes what JSON.stringify writes between the braces, for every kind of flat value', () => {
-    const records: Record<string, unknown>[] = [
-      RECORD as unknown as Record<string, unknown>,
-      { plain: 'abc', quote: 'a"b', backslash: 'a\\b', newline: 'a\nb', del: 'a\u007fb', latin: 'café', lone: 'x\ud800y', pair: '🙂', empty: '' },
-      { zero: 0, negativeZero: -0, fraction: 0.1 + 0.2, big: 1e21, tiny: 5e-7, nan: Number.NaN, infinite: Number.POSITIVE_INFINITY, negative: -3 },
-      { yes: true, no: false, nothing: null, missing: undefined, fn: () => 1, list: ['a', 1], nested: { a: null } },
-      {},
-    ];
-    for (const record of records) expect(recordFields(record)).toBe(JSON.stringify(record).slice(1, -1));
-  });
-
-  it('gives the same line as before for the same record twice (the field names are remembered)', () => {
-    expect(recordFields({ a: 1, b: 'x' })).toBe('"a":1,"b":"x"');
-    expect(recordFields({ b: 'y', a: 2 })).toBe('"b":"y","a":2');
   });
 });
 
