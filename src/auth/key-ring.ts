@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { apiKeyDigest, generateApiKey } from './key-format.js';
 import type { KeyPolicy, StoredKey } from './policy.js';
+import { VerifiedKeyCache } from './verified-key-cache.js';
 
 /** Who is calling: what the gateway, the rate limiter, logs and traces may know about a request's key. */
 export interface Principal {
@@ -23,6 +24,9 @@ interface RingEntry {
   readonly principal: Principal;
 }
 
+/** How many verified keys the ring remembers by their raw value (verified-key-cache.ts). */
+const VERIFIED_KEYS_REMEMBERED = 1024;
+
 /** Names of the key sources feeding a ring, in precedence order when two sources hold the same key. */
 export type KeySourceName = 'config' | 'file' | 'redis' | (string & {});
 
@@ -36,6 +40,8 @@ export type KeySourceName = 'config' | 'file' | 'redis' | (string & {});
  * verification then makes one map lookup by the hex digest and one `timingSafeEqual` against either
  * the stored digest or a fallback digest. The lookup's timing can depend only on the SHA-256 of the
  * presented key, which an attacker cannot steer towards a stored hash, so it leaks nothing useful.
+ * A key that verified is remembered by its raw value (a bounded cache, cleared on every change of
+ * the keys), so its next requests skip the digest; unknown keys are never in it.
  */
 export class KeyRing {
   private readonly digestOf: (key: string) => Buffer;
@@ -47,6 +53,7 @@ export class KeyRing {
   private readonly sources = new Map<KeySourceName, readonly StoredKey[]>();
   private entries = new Map<string, RingEntry>();
   private principalList: readonly Principal[] = [];
+  private readonly verified = new VerifiedKeyCache<Principal>(VERIFIED_KEYS_REMEMBERED);
 
   constructor(options: KeyRingOptions = {}) {
     this.digestOf = options.digest ?? apiKeyDigest;
@@ -57,10 +64,16 @@ export class KeyRing {
 
   /** The principal of a presented key, or undefined for a missing, unknown or revoked key. */
   verify(presented: string | undefined): Principal | undefined {
-    const digest = this.digestOf(presented ?? this.dummyKey);
+    // A missing key is looked up too (as the dummy, never remembered): wrong and missing keys do the same work.
+    const candidate = presented ?? this.dummyKey;
+    const remembered = this.verified.get(candidate);
+    if (remembered !== undefined) return remembered;
+    const digest = this.digestOf(candidate);
     const entry = this.entries.get(digest.toString('hex'));
     const matches = this.compare(digest, entry === undefined ? this.fallbackDigest : entry.digest);
-    return matches && presented !== undefined ? entry?.principal : undefined;
+    if (!matches || presented === undefined || entry === undefined) return undefined;
+    this.verified.remember(presented, entry.principal);
+    return entry.principal;
   }
 
   /** Replaces every key that came from `source`; the other sources' keys stay. */
@@ -100,6 +113,8 @@ export class KeyRing {
       }
     }
     this.entries = entries;
+    // A key revoked or changed by this reload must not be answered from memory.
+    this.verified.clear();
     this.principalList = Object.freeze([...entries.values()].map((entry) => entry.principal));
   }
 }

@@ -1,13 +1,15 @@
 import type { BucketFigures, RateLimitDecision } from './limiter.js';
 
+/** "0s", "1ms" … "999ms", made once: a busy key's buckets refill within a second, on every request. */
+const SUB_SECOND_RESETS: readonly string[] = Array.from({ length: 1000 }, (_, ms) => (ms === 0 ? '0s' : `${ms}ms`));
+
 /**
  * A duration the way OpenAI writes x-ratelimit-reset-* (Go's Duration format at millisecond
  * precision): "0s", "12ms", "1s", "1.5s", "6m0s", "1h2m3s".
  */
 export function formatResetDuration(ms: number): string {
   const total = Math.max(0, Math.ceil(ms));
-  if (total === 0) return '0s';
-  if (total < 1000) return `${total}ms`;
+  if (total < 1000) return SUB_SECOND_RESETS[total]!;
   const hours = Math.floor(total / 3_600_000);
   const minutes = Math.floor((total % 3_600_000) / 60_000);
   const millis = total % 60_000;
@@ -37,8 +39,15 @@ export function rateLimitHeaders(decision: RateLimitDecision): Record<string, st
   return headers;
 }
 
+/** The header names of each bucket, as constants: names built per request cost a string each, every time. */
+const BUCKET_HEADERS = {
+  requests: { limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' },
+  tokens: { limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' },
+} as const;
+
 function addBucket(headers: Record<string, string>, name: 'requests' | 'tokens', figures: BucketFigures): void {
-  headers[`x-ratelimit-limit-${name}`] = String(figures.limit);
-  headers[`x-ratelimit-remaining-${name}`] = String(figures.remaining);
-  headers[`x-ratelimit-reset-${name}`] = formatResetDuration(figures.resetMs);
+  const names = BUCKET_HEADERS[name];
+  headers[names.limit] = String(figures.limit);
+  headers[names.remaining] = String(figures.remaining);
+  headers[names.reset] = formatResetDuration(figures.resetMs);
 }

@@ -110,3 +110,33 @@ start_nginx() { # dir → NGINX_PORT, NGINX_WORKER (the process that does the wo
   wait_ready "http://127.0.0.1:$NGINX_PORT/health"
   NGINX_WORKER=$(awk '{print $1}' "/proc/$master/task/$master/children")
 }
+
+# The bench API key: API_KEY (sent by the clients) and KEY_HASH (in the gateway's config). Needs the build.
+make_api_key() {
+  API_KEY=$(node --input-type=module -e "import { generateApiKey } from './dist/src/auth/key-format.js'; console.log(generateApiKey())")
+  KEY_HASH=$(node --input-type=module -e "import { hashApiKey } from './dist/src/auth/key-format.js'; console.log(hashApiKey(process.argv[1]))" "$API_KEY")
+}
+
+# Tollbooth as the peer benchmark runs it, the features a deployment runs with: auth (one key,
+# KEY_HASH), memory rate limits far above anything a bench sends, session routing, metrics; in front
+# of SIM_URL serving MODEL.
+write_tollbooth_config() { # file port
+  cat >"$1" <<YAML
+server: { host: 127.0.0.1, port: $2 }
+auth:
+  enabled: true
+  keys:
+    - id: bench
+      tenant: bench
+      hash: "$KEY_HASH"
+      models: ['*']
+      limits: { requestsPerMinute: 1000000000, tokensPerMinute: 1000000000000, maxConcurrent: 10000 }
+rateLimits: { store: memory }
+routing: { strategy: session }
+metrics: { enabled: true }
+replicas:
+  - name: sim
+    url: $SIM_URL
+    models: [$MODEL]
+YAML
+}

@@ -42,8 +42,7 @@ start_unpaced_simulator
 SIM_URL="http://127.0.0.1:$SIM_PORT"
 MODEL=tollbooth-sim-model
 
-API_KEY=$(node --input-type=module -e "import { generateApiKey } from './dist/src/auth/key-format.js'; console.log(generateApiKey())")
-KEY_HASH=$(node --input-type=module -e "import { hashApiKey } from './dist/src/auth/key-format.js'; console.log(hashApiKey(process.argv[1]))" "$API_KEY")
+make_api_key
 
 target() { # name url pid [own-ttft-metrics-url metric-name] → one BENCH_TARGETS entry
   local ttft=''
@@ -57,27 +56,7 @@ json_argv() { node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- "$
 TARGETS=$(target direct "$SIM_URL" "$SIM_PID")
 MEMORY_SERVERS=()
 
-# --- Tollbooth: the features a deployment runs with, limits far above anything the bench sends.
-write_tollbooth_config() { # file port
-  cat >"$1" <<YAML
-server: { host: 127.0.0.1, port: $2 }
-auth:
-  enabled: true
-  keys:
-    - id: bench
-      tenant: bench
-      hash: "$KEY_HASH"
-      models: ['*']
-      limits: { requestsPerMinute: 1000000000, tokensPerMinute: 1000000000000, maxConcurrent: 10000 }
-rateLimits: { store: memory }
-routing: { strategy: session }
-metrics: { enabled: true }
-replicas:
-  - name: sim
-    url: $SIM_URL
-    models: [$MODEL]
-YAML
-}
+# --- Tollbooth (write_tollbooth_config in processes.sh).
 TRACING_ENV=()
 # Its histograms are on the admin listener (processes.sh puts that on port 0): a known port here.
 start_tollbooth() { # name [env assignments...] → GATEWAY_PORT, GATEWAY_PID, GATEWAY_ADMIN_PORT

@@ -53,3 +53,18 @@ describe('accessLineWriter', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ extra: 1, msg: 'request', model: 'llama-3-8b' });
   });
 });
+
+describe('the access line time', () => {
+  it('is the ISO time of the line, also for lines written in the same millisecond', () => {
+    const { lines, destination } = capture();
+    const write = accessLineWriter(createLogger('info', destination).child({ component: 'access' }));
+    const before = Date.now();
+    for (let line = 0; line < 50; line += 1) write(RECORD);
+    const after = Date.now();
+    for (const line of lines) {
+      const time = Date.parse((JSON.parse(line) as { time: string }).time);
+      expect(time).toBeGreaterThanOrEqual(before);
+      expect(time).toBeLessThanOrEqual(after);
+    }
+  });
+});
