@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<void> {
       }
       // The tracing SDK starts before pino, fastify and ioredis are first imported, so its
       // instrumentations see them load: everything after this line is imported dynamically.
-      const tracing = await startTracing(config.tracing);
+      const tracing = await startTracing(config.tracing, { redis: config.rateLimits.store === 'redis' || config.auth.store === 'redis' });
       const { createLogger } = await import('../telemetry/logger.js');
       const log = createLogger(config.logging.level);
       tracing.report(log);

@@ -8,7 +8,10 @@ import { spanOriginOf, useSpanPipeline } from './span-pipeline.js';
  * The OpenTelemetry SDK of the gateway process. `startTracing` must run before ioredis is first
  * imported (the CLI starts it, then imports the rest dynamically): the ioredis instrumentation
  * patches it as it loads. Everything OpenTelemetry is imported here only when tracing is on, so
- * a gateway without an endpoint loads none of it.
+ * a gateway without an endpoint loads none of it. The instrumentation and its ESM loader hook are
+ * set up only when the configuration uses Redis: on Node 20 a registered loader hook costs every
+ * request gateway CPU, Redis or not (measured with nothing sampled; the figures are in the commit
+ * that made it conditional).
  *
  * Export is the SDK's own pipeline, configured from the standard variables by the SDK's own
  * readers: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT (required: no
@@ -32,8 +35,12 @@ export interface TracingRuntime {
 /** Modules whose instrumentation needs the ESM loader hook (they are CommonJS, imported from ESM). */
 const HOOKED_MODULES = ['ioredis'];
 
-/** Starts the SDK from `process.env` (the SDK's own readers and the exporter read nothing else). */
-export async function startTracing(settings: TracingConfig): Promise<TracingRuntime> {
+/**
+ * Starts the SDK from `process.env` (the SDK's own readers and the exporter read nothing else).
+ * `libraries.redis`: the gateway will use Redis (rateLimits.store or auth.store is redis), so its
+ * commands are traced.
+ */
+export async function startTracing(settings: TracingConfig, libraries: { readonly redis: boolean }): Promise<TracingRuntime> {
   const env = process.env;
   const off = offReason(settings, env);
   if (off !== undefined) return inactive('off', off);
@@ -42,7 +49,7 @@ export async function startTracing(settings: TracingConfig): Promise<TracingRunt
     return inactive('failed', `OTEL_EXPORTER_OTLP_PROTOCOL "${protocol}" is not supported (use http/protobuf or grpc)`);
   }
   try {
-    register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: HOOKED_MODULES } });
+    if (libraries.redis) register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: HOOKED_MODULES } });
     const [{ NodeSDK, tracing, resources }, { trace, propagation }, fromEnv, { IORedisInstrumentation }, reporting, { SynchronousContextManager }, { OTLPTraceExporter }] = await Promise.all([
       import('@opentelemetry/sdk-node'),
       import('@opentelemetry/api'),
@@ -76,10 +83,9 @@ export async function startTracing(settings: TracingConfig): Promise<TracingRunt
       logRecordProcessors: [],
       // No pino instrumentation: its mixin re-merged every access line (~15 µs per request,
       // profiled); the lines that belong to a request name trace_id/span_id from the observation.
-      instrumentations: [
-        // Command names only: keys and arguments hold key hashes and tenants' counters.
-        new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command }),
-      ],
+      // Command names only: keys and arguments hold key hashes and tenants' counters. Without the
+      // loader hook it could not see ioredis load (an ESM import of a CommonJS package).
+      instrumentations: libraries.redis ? [new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command })] : [],
     });
     sdk.start();
     const origin = spanOriginOf(trace.getTracerProvider(), resources.defaultResource(), fromEnv.createSpanLimitsFromEnv() ?? {});

@@ -3,7 +3,7 @@
 // extent, one after an await, which the synchronous context manager does not follow), and prints
 // that span's trace id. Run by instrumentations.test.ts with OTEL_* and REDIS_URL set.
 const { startTracing } = await import(process.env.TRACING_SDK_MODULE);
-const tracing = await startTracing({ enabled: true, captureContent: false, contentLimitChars: 1024, shutdownTimeoutMs: 5000 });
+const tracing = await startTracing({ enabled: true, captureContent: false, contentLimitChars: 1024, shutdownTimeoutMs: 5000 }, { redis: true });
 const { trace } = await import('@opentelemetry/api');
 const { Redis } = await import('ioredis');
 
