@@ -14,9 +14,10 @@ export interface CliProcess {
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run "npm run build" first`);
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { env: { ...process.env, ...env } });
+/** `script` (default the CLI) is any built script that is run the same way, e.g. a bench peer. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, script = CLI_PATH): CliProcess {
+  if (!existsSync(script)) throw new Error(`${script} is missing: run "npm run build" first`);
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => {
