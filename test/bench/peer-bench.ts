@@ -1,7 +1,7 @@
 /**
  * The peer benchmark's orchestrator, started by run-peers.sh once the simulator and every peer
- * listen (each its own process): direct (the simulator), nginx, vllm-router, Tollbooth (with and
- * without 100 % tracing) and LiteLLM. Each round measures every target in turn in every scenario,
+ * listen (each its own process): direct (the simulator), nginx, the Node floor (node:http + undici,
+ * nothing else), vllm-router, Tollbooth (with and without 100 % tracing) and LiteLLM. Each round measures every target in turn in every scenario,
  * the order reversed every other round; figures are medians over rounds with their ranges, and
  * comparisons with direct are paired within a round. It prints the peer table and the full figure
  * table, writes both with the raw runs as JSON under test/bench/out/, and draws the chart (PNG).
@@ -10,7 +10,8 @@
  * at c = 1 and c = 32; streams of 64 unpaced chunks with wrk at c = 32; 10 and 100 concurrent
  * streams of 64 chunks paced 20 ms apart after a 5 ms prefill (stream-load.ts), with each
  * gateway's own mean TTFT over the run read from its Prometheus histogram where it has one; and a
- * fresh server per round holding N streams open (RSS per stream).
+ * fresh server per round holding N streams open (RSS per stream). Under the table, issue 24's bars
+ * (Tollbooth against vllm-router) with the Node floor's same comparisons beside them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { measurePaced, measureWrk, openStreamsMemory, parseTargets, scriptEnvironment, warmUp, type MeasureContext, type Target } from './measure.js';
 import { histogramTotals, meanMsBetween, type HistogramTotals } from './peers/exposition.js';
 import { writeChartPng, type ChartPanel } from './peers/chart.js';
+import { routerBars } from './peers/router-bars.js';
 import { compare, figureTable, FigureBook, formatSpread, runBenchmark, type Comparison, type FigureKind } from './report.js';
 import { launch, parseRecipes, type ServerRecipe } from './fresh-server.js';
 import { CHAT_PATH, chatBody, simHeaders } from './scenario.js';
@@ -285,7 +287,8 @@ class PeerBench {
       `Load average (1, 5, 15 min) before each round and at the end: ${averages}\n` +
       `Measurements with foreign CPU > ${FOREIGN_LIMIT} cores (another workload competed): ${this.disturbed.length === 0 ? 'none' : `${this.disturbed.length}: ${this.disturbed.slice(0, 8).join('; ')}`}` +
       (this.settings.quick ? '\nQUICK MODE: a smoke run, not figures to quote.' : '');
-    process.stdout.write(`\n${peerTable}\n\n${notes}\n\nAll figures:\n${fullTable}\n`);
+    const bars = routerBars(figures, names);
+    process.stdout.write(`\n${peerTable}\n\n${bars.text}\n\n${notes}\n\nAll figures:\n${fullTable}\n`);
 
     mkdirSync(this.settings.outDir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -293,8 +296,8 @@ class PeerBench {
     const markdown = join(this.settings.outDir, `peers-${stamp}.md`);
     const meta = { ...this.settings.meta, date: new Date().toISOString(), quick: this.settings.quick, rounds: this.settings.rounds, wrkSeconds: this.settings.wrkSeconds, pacedDurationMs: this.settings.pacedDurationMs, memoryStreams: n, loadAverages: this.loadAverages, targets: this.settings.targets, disturbed: this.disturbed };
     const summary = figures.map((entry) => ({ ...entry, spreads: Object.fromEntries(Object.entries(entry.perTarget).map(([name, values]) => [name, spreadOf(values)])) }));
-    writeFileSync(json, `${JSON.stringify({ meta, peerTable: { header, rows }, figures: summary, runs: this.raw }, null, 2)}\n`);
-    writeFileSync(markdown, `${peerTable}\n\n${notes}\n\n${fullTable}\n`);
+    writeFileSync(json, `${JSON.stringify({ meta, peerTable: { header, rows }, bars: { gateway: bars.gateway, floor: bars.floor }, figures: summary, runs: this.raw }, null, 2)}\n`);
+    writeFileSync(markdown, `${peerTable}\n\n${bars.text}\n\n${notes}\n\n${fullTable}\n`);
     process.stdout.write(`\nresults: ${json}\n         ${markdown}\n`);
     return this.chartPanels(proxies, paired, own);
   }
@@ -320,7 +323,7 @@ class PeerBench {
   async chart(panels: readonly ChartPanel[]): Promise<void> {
     const versions = this.settings.meta.versions as Record<string, string>;
     const heading =
-      `Tollbooth beside its peers: nginx ${versions.nginx ?? ''}, vllm-router ${versions['vllm-router'] ?? ''}, LiteLLM ${versions.litellm ?? ''} — ` +
+      `Tollbooth beside its peers: nginx ${versions.nginx ?? ''}, vllm-router ${versions['vllm-router'] ?? ''}, LiteLLM ${versions.litellm ?? ''}, the Node floor (node:http + undici) — ` +
       `medians of ${this.settings.rounds} round(s), whiskers min–max${this.settings.quick ? ' (QUICK MODE: smoke run)' : ''}; load average ${this.loadAverages[0]?.[0]?.toFixed(1) ?? '?'}`;
     await writeChartPng(this.settings.chartFile, heading, panels);
     process.stdout.write(`chart:   ${this.settings.chartFile}\n`);

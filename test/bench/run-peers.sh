@@ -5,6 +5,7 @@
 # with the proxy benchmark's tools and writes the table, the JSON and test/bench/peers.png.
 #
 # Targets: direct (the simulator itself) · nginx (1 worker) · vllm-router (Rust, PyPI) ·
+# node-floor (peers/node-floor.ts: node:http + one undici Pool, nothing else; what Node alone costs) ·
 # tollbooth (auth with one key, memory rate limits that never limit, session routing, metrics on) ·
 # tollbooth-tracing (the same, 100 % of requests traced to the minimal OTLP sink) · litellm (its
 # proxy, 1 worker, master key). One API key is sent to every target (`Authorization: Bearer`):
@@ -100,6 +101,22 @@ if wanted nginx; then
   port=$(free_port)
   write_nginx_config "$WORK/nginx-mem" "$port"
   MEMORY_SERVERS+=("$(recipe nginx "$(nginx_argv "$WORK/nginx-mem")" "http://127.0.0.1:$port" /health | sed 's/"measure":"process"/"measure":"first-child"/')")
+fi
+
+# --- The Node floor: the cheapest reverse proxy Node can be, the reference for Tollbooth's costs.
+# Its /health is the simulator's, passed through (as nginx's).
+floor_argv() { # port
+  json_argv node dist/test/bench/peers/node-floor.js --port "$1" --upstream "$SIM_URL"
+}
+if wanted node-floor; then
+  port=$(free_port)
+  node dist/test/bench/peers/node-floor.js --port "$port" --upstream "$SIM_URL" >/dev/null 2>"$WORK/node-floor.err" &
+  FLOOR_PID=$!
+  PIDS+=("$FLOOR_PID")
+  wait_ready "http://127.0.0.1:$port/health"
+  TARGETS+=,$(target node-floor "http://127.0.0.1:$port" "$FLOOR_PID")
+  port=$(free_port)
+  MEMORY_SERVERS+=("$(recipe node-floor "$(floor_argv "$port")" "http://127.0.0.1:$port" /health)")
 fi
 
 # --- vllm-router: consistent hashing (its session affinity); its Prometheus listener times each

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chartHtml, CHROMIUM, panelSvg, writeChartPng, type ChartPanel } from '../../../test/bench/peers/chart.js';
 import { histogramTotals, meanMsBetween } from '../../../test/bench/peers/exposition.js';
+import { routerBars } from '../../../test/bench/peers/router-bars.js';
+import { FigureBook } from '../../../test/bench/report.js';
 import { spreadOf } from '../../../test/bench/stats.js';
 
 const EXPOSITION = `# HELP tollbooth_time_to_first_token_seconds Arrival to first content.
@@ -83,5 +85,39 @@ describe('the peer chart', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("issue 24's bars against vllm-router, with the Node floor beside them", () => {
+  // Two rounds; each target's per-round values, in the figures the peer benchmark records.
+  const book = new FigureBook(2);
+  const put = (id: string, kind: 'time' | 'size', values: Record<string, [number, number]>): void => {
+    for (const [target, rounds] of Object.entries(values)) rounds.forEach((value, round) => book.put(id, id, 'x', kind, target, round, value));
+  };
+  put('nonstream.c32.cpu', 'time', { 'vllm-router': [100, 110], tollbooth: [180, 220], 'node-floor': [90, 121] });
+  put('paced.n10.cpustream', 'time', { 'vllm-router': [4, 4], tollbooth: [8, 8], 'node-floor': [6, 7] });
+  put('paced.n100.fc99', 'time', { 'vllm-router': [21, 22], tollbooth: [22.5, 22.5], 'node-floor': [21, 30] });
+  put('memory.perstream', 'size', { 'vllm-router': [80, 80], tollbooth: [20, 40], 'node-floor': [10, 10] });
+
+  it('judges Tollbooth on paired ratios and differences, and shows the floor on the same ones unjudged', () => {
+    const bars = routerBars(book.all(), ['direct', 'tollbooth', 'node-floor', 'vllm-router']);
+    expect(bars.gateway.map((outcome) => [outcome.value.median, outcome.pass])).toEqual([
+      [1.9, false], // 1.8 and 2.0 per round
+      [2, false],
+      [1, true], // +1.5 and +0.5 ms
+      [30, true],
+    ]);
+    expect(bars.floor.map((outcome) => outcome.value.median)).toEqual([1, 1.625, 4]);
+    expect(bars.text).toContain("MISS  tollbooth CPU per non-streaming request, c=32, ÷ vllm-router's: 1.90 [1.80…2.00] (bar ≤ 1.6)");
+    expect(bars.text).toContain("PASS  tollbooth KiB per open stream: 30.00 [20.00…40.00] (bar ≤ 32)");
+    expect(bars.text).toContain("node-floor CPU per paced stream, 10 streams, ÷ vllm-router's: 1.63 [1.50…1.75] (above Tollbooth's bar ≤ 1.5)");
+    expect(bars.text).toContain("node-floor CPU per non-streaming request, c=32, ÷ vllm-router's: 1.00 [0.900…1.10] (within Tollbooth's bar ≤ 1.6)");
+  });
+
+  it('says so when the router was not measured', () => {
+    const bars = routerBars(book.all(), ['direct', 'tollbooth', 'node-floor']);
+    expect(bars.gateway).toEqual([]);
+    expect(bars.floor).toEqual([]);
+    expect(bars.text).toContain('not judged');
   });
 });
