@@ -1,10 +1,11 @@
 /**
  * The peer benchmark's orchestrator, started by run-peers.sh once the simulator and every peer
  * listen (each its own process): direct (the simulator), nginx, the Node floor (node:http + undici,
- * nothing else), vllm-router, Tollbooth (with and without 100 % tracing) and LiteLLM. Each round measures every target in turn in every scenario,
- * the order reversed every other round; figures are medians over rounds with their ranges, and
- * comparisons with direct are paired within a round. It prints the peer table and the full figure
- * table, writes both with the raw runs as JSON under test/bench/out/, and draws the chart (PNG).
+ * nothing else), vllm-router, Tollbooth (with and without 100 % tracing) and LiteLLM. Each round
+ * measures every target in turn in every scenario, the order reversed every other round; figures
+ * are medians over rounds with their ranges, and comparisons with direct are paired within a
+ * round. It prints the peer table and the full figure table, writes both with the raw runs as
+ * JSON under test/bench/out/, and draws the chart (PNG).
  *
  * Scenarios (the proxy benchmark's, through measure.ts): non-streaming chat of 16 tokens with wrk
  * at c = 1 and c = 32; streams of 64 unpaced chunks with wrk at c = 32; 10 and 100 concurrent
