@@ -32,7 +32,8 @@ if (values.port === undefined || values.upstream === undefined) throw new Error(
 // scenario holds 1,000 streams open at once, and one request per connection, as Tollbooth does.
 const pool = new Pool(values.upstream, { connections: 1024, pipelining: 1 });
 
-const server = createServer({ keepAlive: true }, (request, response) => {
+// HTTP keep-alive towards the client is node:http's default (as wrk's connections expect).
+const server = createServer((request, response) => {
   const chunks: Buffer[] = [];
   request.on('data', (chunk: Buffer) => chunks.push(chunk));
   request.on('end', () => {
