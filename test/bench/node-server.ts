@@ -3,7 +3,6 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { shippedNodeFlags } from '../helpers/shipped-node-flags.js';
 
 /**
  * The built `tollbooth` CLI (`start` or `sim`) as a process of its own on a given port, for the
@@ -60,9 +59,7 @@ export async function startNodeServer(spec: NodeServerSpec): Promise<NodeServer>
   const configFile = join(spec.workDir, `${spec.name}.yaml`);
   writeFileSync(configFile, stringify(spec.config));
   const stdout = spec.stdoutFile === undefined ? 'ignore' : openSync(spec.stdoutFile, 'a');
-  // A gateway runs with the node flags it ships with (the image's), as production runs it.
-  const nodeFlags = spec.command === 'start' ? shippedNodeFlags() : [];
-  const child = spawn(process.execPath, [...nodeFlags, CLI, spec.command, '--config', configFile], {
+  const child = spawn(process.execPath, [CLI, spec.command, '--config', configFile], {
     // A gateway's admin listener on a free port, so several gateways can run side by side.
     env: { TOLLBOOTH_ADMIN_PORT: '0', ...spec.env },
     stdio: ['ignore', stdout, 'inherit'],

@@ -14,8 +14,8 @@
 # paced100 (10 or 100 concurrent streams of 64 chunks 20 ms apart); in ab mode also open1000 (RSS per
 # open stream, 1000 held open, a fresh gateway each time). Knobs (environment):
 # PROFILE_SECONDS (10 per load in profile mode, 3 per measurement in ab mode), AB_ROUNDS (10),
-# NODE_FLAGS (node flags of this build's gateway on top of the shipped ones, e.g. --max-semi-space-size=64;
-# with BASE_DIR=. an A/B of the flag alone), PROFILE_DIR (where profiles and GC logs go; test/bench/out/profile-<time>).
+# NODE_FLAGS (node flags of this build's gateway, e.g. --max-semi-space-size=32; with BASE_DIR=. an
+# A/B of the flag alone), PROFILE_DIR (where profiles and GC logs go; test/bench/out/profile-<time>).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -50,10 +50,8 @@ gateway() { # name build-dir node-flags → one BENCH_GATEWAYS entry (its own po
     "$1" "$2/dist/src/cli/tollbooth.js" "$WORK/$1.yaml" "$port" "$WORK/$1-memory.yaml" "$memory_port" \
     "$(node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- ${3:-})"
 }
-# Both builds run with the node flags Tollbooth ships with (deploy/Dockerfile ENTRYPOINT); NODE_FLAGS adds to this build's.
-SHIPPED_NODE_FLAGS=$(node dist/test/helpers/shipped-node-flags.js)
-GATEWAYS=$(gateway current "$ROOT" "$SHIPPED_NODE_FLAGS ${NODE_FLAGS:-}")
-[[ $MODE == ab ]] && GATEWAYS="$(gateway base "$(cd "$BASE_DIR" && pwd)" "$SHIPPED_NODE_FLAGS"),$GATEWAYS"
+GATEWAYS=$(gateway current "$ROOT" "${NODE_FLAGS:-}")
+[[ $MODE == ab ]] && GATEWAYS="$(gateway base "$(cd "$BASE_DIR" && pwd)" ''),$GATEWAYS"
 
 BENCH_MODE=$MODE BENCH_GATEWAYS="[$GATEWAYS]" BENCH_SIM_PID=$SIM_PID BENCH_PID_FILE="$PID_FILE" BENCH_WORK=$WORK BENCH_API_KEY="$API_KEY" \
   BENCH_PROFILE_DIR="${PROFILE_DIR:-$ROOT/test/bench/out/profile-$(date -u +%Y%m%dT%H%M%S)}" \

@@ -35,8 +35,6 @@ declare -A PEER
 while IFS=$'\t' read -r name command; do PEER[$name]=$command; done < <(bash test/bench/peers/install-peers.sh)
 export PATH="$PATH:/usr/sbin"
 npm run --silent build
-# Tollbooth runs with the node flags it ships with (deploy/Dockerfile ENTRYPOINT), as in production.
-read -r -a SHIPPED_NODE_FLAGS < <(node dist/test/helpers/shipped-node-flags.js)
 
 WORK_PREFIX=tollbooth-peers
 # shellcheck source=processes.sh
@@ -67,7 +65,7 @@ start_tollbooth() { # name [env assignments...] → GATEWAY_PORT, GATEWAY_PID, G
   shift
   GATEWAY_PORT=$(free_port) GATEWAY_ADMIN_PORT=$(free_port)
   write_tollbooth_config "$WORK/$name.yaml" "$GATEWAY_PORT"
-  env TOLLBOOTH_ADMIN_PORT="$GATEWAY_ADMIN_PORT" "$@" node "${SHIPPED_NODE_FLAGS[@]}" dist/src/cli/tollbooth.js start --config "$WORK/$name.yaml" >/dev/null 2>"$WORK/$name.err" &
+  env TOLLBOOTH_ADMIN_PORT="$GATEWAY_ADMIN_PORT" "$@" node dist/src/cli/tollbooth.js start --config "$WORK/$name.yaml" >/dev/null 2>"$WORK/$name.err" &
   GATEWAY_PID=$!
   PIDS+=("$GATEWAY_PID")
   wait_ready "http://127.0.0.1:$GATEWAY_PORT/ready"
@@ -77,7 +75,7 @@ tollbooth_recipe() { # name [env assignments...]
   shift
   port=$(free_port)
   write_tollbooth_config "$WORK/$name-mem.yaml" "$port"
-  recipe "$name" "$(json_argv env "$@" node "${SHIPPED_NODE_FLAGS[@]}" dist/src/cli/tollbooth.js start --config "$WORK/$name-mem.yaml")" "http://127.0.0.1:$port" /ready
+  recipe "$name" "$(json_argv env "$@" node dist/src/cli/tollbooth.js start --config "$WORK/$name-mem.yaml")" "http://127.0.0.1:$port" /ready
 }
 if wanted tollbooth; then
   start_tollbooth tollbooth
