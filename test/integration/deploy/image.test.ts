@@ -101,7 +101,7 @@ describe('deploy/Dockerfile, its runtime stage replayed from npm pack', () => {
 
   /** The image's ENTRYPOINT with `args`, in the image's WORKDIR and ENV; resolves with the first stdout line matching `ready`. */
   async function entrypointRun(args: string[], ready: RegExp): Promise<string> {
-    const env = Object.fromEntries(runtime.instructions.filter((instruction) => instruction.keyword === 'ENV').map((instruction) => instruction.args.split('=', 2) as [string, string]));
+    const env = Object.fromEntries(runtime.instructions.filter((instruction) => instruction.keyword === 'ENV').map((instruction) => [instruction.args.slice(0, instruction.args.indexOf('=')), instruction.args.slice(instruction.args.indexOf('=') + 1)]));
     const child = spawn(entrypoint[0] === 'node' ? process.execPath : entrypoint[0]!, [...entrypoint.slice(1), ...args], { cwd: app, env: { ...process.env, ...env } });
     processes.push(child);
     let out = '';
