@@ -59,7 +59,9 @@ export async function startNodeServer(spec: NodeServerSpec): Promise<NodeServer>
   const configFile = join(spec.workDir, `${spec.name}.yaml`);
   writeFileSync(configFile, stringify(spec.config));
   const stdout = spec.stdoutFile === undefined ? 'ignore' : openSync(spec.stdoutFile, 'a');
-  const child = spawn(process.execPath, [CLI, spec.command, '--config', configFile], {
+  // BENCH_GATEWAY_NODE_FLAGS: node flags for the gateways (e.g. `--cpu-prof --cpu-prof-dir=DIR`: a profile per gateway).
+  const nodeFlags = spec.command === 'start' ? (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...nodeFlags, CLI, spec.command, '--config', configFile], {
     // A gateway's admin listener on a free port, so several gateways can run side by side.
     env: { TOLLBOOTH_ADMIN_PORT: '0', ...spec.env },
     stdio: ['ignore', stdout, 'inherit'],

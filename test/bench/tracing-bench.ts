@@ -15,6 +15,8 @@
  *     for a whole run). Each process serves `--warm-up-seconds` of load before the rounds. Bars:
  *     `sink` on ÷ off ≥ 0.75; `sink10` within noise of off (the 95 % interval of the median holds
  *     1). Jaeger's figure also carries Jaeger's own CPU on the same two cores (reported, not judged).
+ *     BENCH_GATEWAY_NODE_FLAGS gives the gateways node flags (`--cpu-prof --cpu-prof-dir=DIR` leaves
+ *     one profile per gateway, for a differential profile of on vs off).
  *
  *   node dist/test/bench/tracing-bench.js ttft [--concurrency 100] [--rounds 24] [--seconds 4] [--itl-ms 5] [--tokens 64] [--warm-up-seconds 20]
  *     Added TTFT: paced streams through `off` and a 100 %-sampling gateway, interleaved rounds;
