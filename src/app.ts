@@ -297,6 +297,7 @@ export function buildGateway(config: TollboothConfig, log: Logger, dependencies:
     requestStreamUsage: (config.metrics.enabled || rateLimits !== undefined) && config.metrics.requestStreamUsage,
     stripClientCredentials: config.auth.enabled,
     openExchanges,
+    internalErrors,
   });
   const checkGuardrails = createGuardrailStage(config.guardrails);
   const controlOverload = overload === undefined ? undefined : createOverloadStage(config.overload, overload);

@@ -35,6 +35,8 @@ export const INTERNAL_ERROR_STAGES = [
   'anomaly',
   /** Judging the models' overload levels from the fleet (src/overload/). */
   'overload',
+  /** An upstream exchange's own timer: the first-byte deadline (proxy/upstream-exchange.ts). */
+  'upstream_exchange',
 ] as const;
 
 export type InternalErrorStage = (typeof INTERNAL_ERROR_STAGES)[number];

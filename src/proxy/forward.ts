@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
+import type { InternalErrors } from '../errors/internal-errors.js';
 import type { RoutingConfig } from '../routing/config.js';
 import type { Replica } from '../routing/replica.js';
 import type { Router } from '../routing/router.js';
@@ -24,6 +25,7 @@ export interface ForwardDependencies {
   readonly stripClientCredentials: boolean;
   /** The gateway's open exchanges, which the drain deadline ends. */
   readonly openExchanges: OpenExchanges;
+  readonly internalErrors: InternalErrors;
 }
 
 /** Endpoints whose streams accept stream_options.include_usage (vLLM's chat and completions). */
@@ -36,7 +38,7 @@ const STREAM_USAGE_OPERATIONS = new Set(['chat', 'text_completion']);
  * handler; after it, the exchange owns every outcome.
  */
 export function createForwarder(dependencies: ForwardDependencies) {
-  const { router, pools, upstream, routing, observeResponses, requestStreamUsage, stripClientCredentials, openExchanges } = dependencies;
+  const { router, pools, upstream, routing, observeResponses, requestStreamUsage, stripClientCredentials, openExchanges, internalErrors } = dependencies;
 
   return function forward(request: FastifyRequest, reply: FastifyReply): void {
     const { endpoint, body, fields } = request.inference;
@@ -80,6 +82,7 @@ export function createForwarder(dependencies: ForwardDependencies) {
       observation,
       {
         requestId: request.id,
+        internalErrors,
         errorBodyLimitBytes: upstream.errorBodyLimitBytes,
         firstByteTimeoutMs: upstream.headersTimeoutMs,
         observeResponses,

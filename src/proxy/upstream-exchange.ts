@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ErrorCode } from '../errors/catalogue.js';
+import type { InternalErrors } from '../errors/internal-errors.js';
 import { GatewayError, withTraceId } from '../errors/gateway-error.js';
 import type { Replica } from '../routing/replica.js';
 import { StreamTap } from '../streaming/stream-tap.js';
@@ -32,6 +33,8 @@ export class UpstreamAbandonedError extends Error {
 
 export interface ExchangeSettings {
   readonly requestId: string;
+  /** Guards the exchange's timer, the one callback of its own that undici does not call and catch. */
+  readonly internalErrors: InternalErrors;
   readonly errorBodyLimitBytes: number;
   /** Longest time from dispatch to the first response body byte (upstream.headersTimeoutMs). */
   readonly firstByteTimeoutMs: number;
@@ -279,11 +282,27 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, DrainableEx
   }
 
   private readonly onFirstByteTimeout = (): void => {
+    this.settings.internalErrors.run(
+      'upstream_exchange',
+      () => {
+        try {
+          this.firstByteDeadlinePassed();
+        } catch (error) {
+          // Whatever was half done, the client must not be left holding an open socket.
+          this.response.destroy();
+          throw error;
+        }
+      },
+      this.settings.requestId,
+    );
+  };
+
+  private firstByteDeadlinePassed(): void {
     this.firstByteTimer = undefined;
     if (this.phase === 'done' || this.clientGone) return;
     this.attempt.failed(performance.now());
     this.abandonUpstream('upstream_timeout', this.response.headersSent ? 'The replica did not start the stream in time.' : undefined);
-  };
+  }
 
   /** Ends the exchange on the gateway's own decision: stops the upstream request, then answers as `fail` does. */
   private abandonUpstream(code: ErrorCode, message?: string): void {
