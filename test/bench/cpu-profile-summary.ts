@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Reads a V8 `.cpuprofile` (written by `node --cpu-prof`) into per-function shares of the samples:
@@ -82,4 +83,36 @@ export function summarizeProfile(file: string): ProfileSummary {
     inclusiveShare: (inclusive.get(name) ?? 0) / Math.max(1, busy),
   }));
   return { busySamples: busy, idleSamples: idle, gcShare: gc / Math.max(1, busy), functions };
+}
+
+export interface FunctionDifference {
+  readonly name: string;
+  /** Self time per unit (µs per request or per stream) in the baseline and the compared profile. */
+  readonly baseUs: number;
+  readonly comparedUs: number;
+}
+
+/**
+ * Where a compared build spends its extra CPU: each function's self share of the busy samples,
+ * turned into µs per unit with each process's measured CPU per unit (from /proc), compared
+ * minus baseline, largest increase first. For two processes serving the same load, e.g. the
+ * tracing bench's `off` and a traced gateway profiled with BENCH_GATEWAY_NODE_FLAGS.
+ */
+export function profileDifference(base: ProfileSummary, baseUnitUs: number, compared: ProfileSummary, comparedUnitUs: number): FunctionDifference[] {
+  const perUnit = (summary: ProfileSummary, unitUs: number) => new Map(summary.functions.map((entry) => [entry.name, entry.selfShare * unitUs]));
+  const before = perUnit(base, baseUnitUs);
+  const after = perUnit(compared, comparedUnitUs);
+  const names = new Set([...before.keys(), ...after.keys()]);
+  return [...names]
+    .map((name) => ({ name, baseUs: before.get(name) ?? 0, comparedUs: after.get(name) ?? 0 }))
+    .sort((left, right) => right.comparedUs - right.baseUs - (left.comparedUs - left.baseUs));
+}
+
+// `node dist/test/bench/cpu-profile-summary.js diff BASE.cpuprofile BASE_US COMPARED.cpuprofile COMPARED_US [N]`
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'diff') {
+  const [, , , baseFile, baseUs, comparedFile, comparedUs, count = '30'] = process.argv;
+  const rows = profileDifference(summarizeProfile(baseFile!), Number(baseUs), summarizeProfile(comparedFile!), Number(comparedUs));
+  for (const row of rows.slice(0, Number(count))) {
+    process.stdout.write(`${(row.comparedUs - row.baseUs).toFixed(1).padStart(8)} µs  (${row.baseUs.toFixed(1)} → ${row.comparedUs.toFixed(1)})  ${row.name}\n`);
+  }
 }
