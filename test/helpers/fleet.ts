@@ -74,3 +74,15 @@ export function teardownAfterEach(): {
     },
   };
 }
+
+/**
+ * Errors that escape to the process (`event`: an uncaught exception or an unhandled rejection)
+ * until `teardown` runs: a guarded callback must leave this empty.
+ */
+export function escapedErrors(teardown: ReturnType<typeof teardownAfterEach>, event: 'uncaughtException' | 'unhandledRejection'): unknown[] {
+  const escaped: unknown[] = [];
+  const onEscape = (error: unknown): void => void escaped.push(error);
+  process.on(event, onEscape);
+  teardown.defer(async () => process.off(event, onEscape));
+  return escaped;
+}

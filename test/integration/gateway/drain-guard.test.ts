@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { teardownAfterEach } from '../../helpers/fleet.js';
+import { escapedErrors, teardownAfterEach } from '../../helpers/fleet.js';
 
 const teardown = teardownAfterEach();
 
 describe('the drain deadline under the internal-errors guard', () => {
   it('reports a failure to end the open responses, closes the connections anyway, and stops cleanly', async () => {
-    const escaped: unknown[] = [];
-    const onEscape = (error: unknown): void => void escaped.push(error);
-    process.on('unhandledRejection', onEscape);
-    teardown.defer(async () => process.off('unhandledRejection', onEscape));
+    const escaped = escapedErrors(teardown, 'unhandledRejection');
 
     const fleet = await teardown.fleet({ simulator: { interTokenMs: 50, outputTokens: { min: 2000, max: 2000 } }, gateway: { server: { drainTimeoutMs: 200 } } });
     const gateway = fleet.gateway;

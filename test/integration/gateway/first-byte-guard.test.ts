@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { teardownAfterEach } from '../../helpers/fleet.js';
+import { escapedErrors, teardownAfterEach } from '../../helpers/fleet.js';
 
 const teardown = teardownAfterEach();
 
 describe('the first-byte deadline under the internal-errors guard', () => {
   it('reports a failure while timing out the replica, closes the client socket, and keeps serving', async () => {
-    const escaped: unknown[] = [];
-    const onEscape = (error: unknown): void => void escaped.push(error);
-    process.on('uncaughtException', onEscape);
-    teardown.defer(async () => process.off('uncaughtException', onEscape));
+    const escaped = escapedErrors(teardown, 'uncaughtException');
 
     const fleet = await teardown.fleet({ gateway: { upstream: { headersTimeoutMs: 300 } } });
     const gateway = fleet.gateway;
